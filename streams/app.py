@@ -1,0 +1,17 @@
+"""Faust entry point: ``faust -A streams.app worker`` runs the stages named by HSLR_STAGES (all by default)."""
+
+from __future__ import annotations
+
+from streams.binding.faust_app import create_app
+from streams.config import load_config
+from streams.dag import build_stages
+from streams.settings import settings
+
+_s = settings()
+app = create_app(
+    build_stages(load_config(_s.hslr_config or None), [x for x in _s.hslr_stages.split(",") if x] or None),
+    bootstrap=_s.kafka_bootstrap_servers,
+    namespace=_s.hslr_namespace,
+    batch_max=_s.hslr_batch_max,
+    batch_within=_s.hslr_batch_within_s,
+)

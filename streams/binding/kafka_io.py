@@ -1,0 +1,159 @@
+"""Kafka I/O with confluent-kafka: topic setup, producing stage outputs, checkpoints, replay and collect."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from streams.core.batch import Batch, concat
+from streams.core.topics import TOPICS
+from streams.runner.runtime import END_OF_REPLAY, MARKER_HEADER, RUN_HEADER, Outgoing, marker
+from streams.serde.avro import AvroCodec
+
+STATE_MAX_BYTES = 32 * 1024 * 1024
+
+
+def state_topic(namespace: str, stage_id: str) -> str:
+    return f"{namespace}.state.{stage_id}"
+
+
+def ensure_topics(bootstrap: str, namespace: str, stage_ids: Iterable[str] = ()) -> None:
+    """Create the DAG's topics (and the compacted state topics of ``stage_ids``) when missing."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    existing = set(admin.list_topics(timeout=30).topics)
+    new = [NewTopic(t.name(namespace), t.partitions, 1) for t in TOPICS.values() if t.name(namespace) not in existing]
+    new += [
+        NewTopic(state_topic(namespace, s), 1, 1,
+                 config={"cleanup.policy": "compact", "max.message.bytes": str(STATE_MAX_BYTES)})
+        for s in stage_ids if state_topic(namespace, s) not in existing
+    ]
+    if not new:
+        return
+    for name, fut in admin.create_topics(new, operation_timeout=30).items():
+        try:
+            fut.result()
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise RuntimeError(f"cannot create topic {name}: {exc}") from exc
+
+
+class Out:
+    """A producer that raises instead of losing messages: :meth:`flush` fails on any delivery error."""
+
+    def __init__(self, bootstrap: str, **conf: object) -> None:
+        self._p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 2, "acks": "all",
+                            "enable.idempotence": True, "message.max.bytes": STATE_MAX_BYTES,
+                            "batch.num.messages": 10000, "queue.buffering.max.messages": 1_000_000, **conf})
+        self._errors: list[str] = []
+
+    def _cb(self, err: KafkaError | None, _msg: object) -> None:
+        if err is not None:
+            self._errors.append(str(err))
+
+    def send(self, messages: Iterable[Outgoing]) -> None:
+        for m in messages:
+            kwargs = {} if m.partition is None else {"partition": m.partition}
+            while True:
+                try:
+                    self._p.produce(m.topic, m.value, m.key, headers=list(m.headers) or None,
+                                    on_delivery=self._cb, **kwargs)
+                    break
+                except BufferError:
+                    self._p.poll(0.05)
+            self._p.poll(0)
+
+    def flush(self, timeout: float = 60.0) -> None:
+        left = self._p.flush(timeout)
+        if left or self._errors:
+            errs, self._errors = self._errors[:5], []
+            raise RuntimeError(f"Kafka delivery failed ({left} unsent): {errs}")
+
+
+class CheckpointStore:
+    """Latest stage checkpoint per stage, in a compacted topic keyed by stage id."""
+
+    def __init__(self, bootstrap: str, namespace: str, out: Out) -> None:
+        self.bootstrap, self.namespace, self.out = bootstrap, namespace, out
+
+    def save(self, stage_id: str, data: bytes) -> None:
+        self.out.send([Outgoing(state_topic(self.namespace, stage_id), stage_id.encode(), data)])
+
+    def load(self, stage_id: str, timeout: float = 30.0) -> bytes | None:
+        topic = state_topic(self.namespace, stage_id)
+        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"ckpt-{uuid.uuid4()}",
+                      "enable.auto.commit": False, "fetch.message.max.bytes": STATE_MAX_BYTES})
+        try:
+            low, high = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=timeout)
+            if high <= low:
+                return None
+            c.assign([TopicPartition(topic, 0, low)])
+            latest, deadline = None, time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                msg = c.poll(0.5)
+                if msg is None or msg.error():
+                    continue
+                if msg.key() == stage_id.encode():
+                    latest = msg.value()
+                if msg.offset() >= high - 1:
+                    return latest
+            raise TimeoutError(f"checkpoint topic {topic} not read to its end in {timeout}s")
+        finally:
+            c.close()
+
+
+def publish(out: Out, key: str, batch: Batch, namespace: str) -> int:
+    """Encode ``batch`` with the topic's schema and produce it keyed by pair; return the count."""
+    t = TOPICS[key]
+    values = AvroCodec(t.schema).encode_batch(batch)
+    keys = [p.encode() for p in batch["pair"].tolist()] if "pair" in batch else [None] * len(values)
+    out.send(Outgoing(t.name(namespace), k, v) for k, v in zip(keys, values, strict=True))
+    return len(values)
+
+
+def publish_marker(out: Out, key: str, run: str, namespace: str) -> None:
+    t = TOPICS[key]
+    out.send(Outgoing(t.name(namespace), b"__eor__", b"", marker(run), p) for p in range(t.partitions))
+
+
+def collect(
+    bootstrap: str, keys: Sequence[str], run: str, namespace: str, timeout: float = 300.0
+) -> dict[str, Batch]:
+    """Read ``keys`` topics from the start until each has delivered the end-of-replay marker of ``run``
+    on every partition; return the decoded records per topic key (in topic order)."""
+    names = {TOPICS[k].name(namespace): k for k in keys}
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"collect-{uuid.uuid4()}",
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    pending = {(n, p) for n, k in names.items() for p in range(TOPICS[k].partitions)}
+    values: dict[str, list[bytes]] = {k: [] for k in keys}
+    c.subscribe(list(names))
+    deadline = time.monotonic() + timeout
+    try:
+        while pending:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no end-of-replay marker for run {run} on {sorted(pending)}")
+            for msg in c.consume(10000, 0.2):
+                if msg.error():
+                    continue
+                headers = dict(msg.headers() or [])
+                if headers.get(MARKER_HEADER) == END_OF_REPLAY:
+                    if headers.get(RUN_HEADER, b"").decode() == run:
+                        pending.discard((msg.topic(), msg.partition()))
+                    continue
+                if (msg.topic(), msg.partition()) in pending:
+                    values[names[msg.topic()]].append(msg.value())
+    finally:
+        c.close()
+    result = {}
+    for k, vals in values.items():
+        batch, errors = AvroCodec(TOPICS[k].schema).decode_batch(vals)
+        if errors:
+            raise ValueError(f"{len(errors)} undecodable records on {k}: {errors[:3]}")
+        result[k] = batch
+    return result
+
+
+__all__ = ["CheckpointStore", "Out", "collect", "concat", "ensure_topics", "publish", "publish_marker"]

@@ -1,0 +1,63 @@
+"""Prometheus metrics of every stage (the only module that imports prometheus_client)."""
+
+from __future__ import annotations
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+
+class PrometheusMetrics:
+    """Implements ``streams.runner.runtime.Metrics`` with the names the alert rules use."""
+
+    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        self.registry = registry
+        self._in = Counter("hslr_events_in", "Records consumed", ["stage", "topic"], registry=registry)
+        self._out = Counter("hslr_events_out", "Records produced", ["stage", "topic"], registry=registry)
+        self._dead = Counter("hslr_dead_letters", "Messages dead-lettered", ["stage", "reason"], registry=registry)
+        self._err = Counter("hslr_errors", "Stage processing errors", ["stage"], registry=registry)
+        self._dup = Counter("hslr_duplicates_dropped", "Redelivered records dropped", ["stage", "topic"],
+                            registry=registry)
+        self._lat = Histogram("hslr_processing_seconds", "Batch processing time", ["stage"], registry=registry,
+                              buckets=(1e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.25, 0.5, 1, 2.5))
+        self._last = Gauge("hslr_last_event_ts_seconds", "Event time of the last record", ["stage"],
+                           registry=registry)
+        self.lag = Gauge("hslr_consumer_lag", "Consumer lag (messages)", ["stage", "topic", "partition"],
+                         registry=registry)
+        self.gauges: dict[str, Gauge] = {}
+
+    def events_in(self, stage: str, topic: str, n: int) -> None:
+        self._in.labels(stage, topic).inc(n)
+
+    def events_out(self, stage: str, topic: str, n: int) -> None:
+        self._out.labels(stage, topic).inc(n)
+
+    def dead_letter(self, stage: str, reason: str, n: int) -> None:
+        self._dead.labels(stage, reason).inc(n)
+
+    def error(self, stage: str) -> None:
+        self._err.labels(stage).inc()
+
+    def duplicates(self, stage: str, topic: str, n: int) -> None:
+        self._dup.labels(stage, topic).inc(n)
+
+    def processing(self, stage: str, seconds: float) -> None:
+        self._lat.labels(stage).observe(seconds)
+
+    def last_event(self, stage: str, ts_ms: int) -> None:
+        self._last.labels(stage).set(ts_ms / 1000.0)
+
+    def gauge(self, name: str, value: float, doc: str = "") -> None:
+        """Set a stage-defined gauge (e.g. ``hslr_drawdown_ratio``), created on first use."""
+        if name not in self.gauges:
+            self.gauges[name] = Gauge(name, doc or name, registry=self.registry)
+        self.gauges[name].set(value)
+
+
+def serve(port: int) -> int:
+    """Expose /metrics on the first free port from ``port``; return the port used."""
+    for p in range(port, port + 50):
+        try:
+            start_http_server(p, addr="127.0.0.1")
+            return p
+        except OSError:
+            continue
+    raise RuntimeError(f"no free metrics port in {port}..{port + 49}")

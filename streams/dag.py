@@ -1,0 +1,57 @@
+"""The DAG, declared once: which stages exist, in which order, reading and writing which topics.
+
+Every runner reads this declaration: ``hslr worker`` (Faust), the Kafka topic replay and the
+in-process replay. Stage order is topological; :func:`validate` proves every input is either an
+external source (fed by ingest, replay, the calendar client or an operator) or the output of an
+earlier stage, so no feedback edge crosses stages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from streams.config import HSLRConfig
+from streams.core.stage import Stage
+from streams.core.topics import TOPICS
+
+EXTERNAL_SOURCES = frozenset({"bars", "calendar", "control"})
+"""Topics written from outside the DAG's stages."""
+
+
+def _market(cfg: HSLRConfig) -> Stage[Any]:
+    from streams.stages.market import MarketStage
+
+    return MarketStage(cfg.section("market"))
+
+
+STAGE_FACTORIES: dict[str, Callable[[HSLRConfig], Stage[Any]]] = {
+    "market": _market,
+}
+"""Stage id → factory, in topological order."""
+
+
+def validate(stages: Sequence[Stage[Any]]) -> None:
+    """Raise ``ValueError`` when a stage reads a topic no earlier stage or external source writes."""
+    available = set(EXTERNAL_SOURCES)
+    for s in stages:
+        for t in (*s.spec.inputs, *s.spec.outputs):
+            if t not in TOPICS:
+                raise ValueError(f"stage {s.spec.id} names undeclared topic {t!r}")
+        missing = [t for t in s.spec.inputs if t not in available]
+        if missing:
+            raise ValueError(f"stage {s.spec.id} reads {missing}, which no earlier stage writes")
+        available.update(s.spec.outputs)
+
+
+def build_stages(config: HSLRConfig | None = None, only: Sequence[str] | None = None) -> list[Stage[Any]]:
+    """Instantiate the DAG's stages (all, or the ids in ``only``, kept in DAG order)."""
+    cfg = config or HSLRConfig()
+    if only:
+        unknown = sorted(set(only) - set(STAGE_FACTORIES))
+        if unknown:
+            raise ValueError(f"unknown stage(s) {unknown}; the DAG has {list(STAGE_FACTORIES)}")
+    stages = [f(cfg) for sid, f in STAGE_FACTORIES.items() if not only or sid in only]
+    if not only:
+        validate(stages)
+    return stages

@@ -1,0 +1,252 @@
+"""The transport-free half of the stage binding.
+
+A :class:`StageRuntime` wraps one pure stage and handles what every transport needs: Avro decoding
+with dead-lettering, offset-based redelivery skipping, duplicate suppression on one-record-per-bar
+topics, poison-record isolation (a record whose processing raises is dead-lettered and a HALT control
+command is emitted; the rest of the batch is processed), Avro encoding of outputs, end-of-replay
+markers, and checkpoints of state plus offsets. The Faust agent only moves bytes in and out of it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from streams.core import state_codec
+from streams.core.batch import Batch
+from streams.core.stage import Stage
+from streams.core.topics import DEFAULT_NAMESPACE, TOPICS, Topic
+from streams.serde.avro import AvroCodec, DecodeError
+
+MARKER_HEADER = "hslr-marker"
+END_OF_REPLAY = b"end_of_replay"
+RUN_HEADER = "hslr-run"
+
+Headers = tuple[tuple[str, bytes], ...]
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One consumed Kafka message, transport-neutral."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Headers = ()
+    timestamp_ms: int = 0
+
+    def header(self, name: str) -> bytes | None:
+        return next((v for k, v in self.headers if k == name), None)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to produce."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: Headers = ()
+    partition: int | None = None
+
+
+class Metrics(Protocol):
+    def events_in(self, stage: str, topic: str, n: int) -> None: ...
+    def events_out(self, stage: str, topic: str, n: int) -> None: ...
+    def dead_letter(self, stage: str, reason: str, n: int) -> None: ...
+    def error(self, stage: str) -> None: ...
+    def duplicates(self, stage: str, topic: str, n: int) -> None: ...
+    def processing(self, stage: str, seconds: float) -> None: ...
+    def last_event(self, stage: str, ts_ms: int) -> None: ...
+
+
+class NullMetrics:
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        return lambda *a, **k: None
+
+
+@dataclass
+class Checkpoint:
+    state: Any
+    offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+    last_ts: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+def marker(run: str) -> Headers:
+    return ((MARKER_HEADER, END_OF_REPLAY), (RUN_HEADER, run.encode()))
+
+
+class StageRuntime:
+    """Runs one stage over transport envelopes; see the module docstring."""
+
+    def __init__(
+        self,
+        stage: Stage[Any],
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.stage = stage
+        self.sid = stage.spec.id
+        self.namespace = namespace
+        self.metrics: Any = metrics or NullMetrics()
+        self.clock = clock
+        self.cp = Checkpoint(stage.initial_state())
+        self._by_name: dict[str, Topic] = {TOPICS[k].name(namespace): TOPICS[k] for k in stage.spec.inputs}
+        self._codecs = {k: AvroCodec(TOPICS[k].schema) for k in (*stage.spec.inputs, *stage.spec.outputs)}
+        self._dlq = AvroCodec(TOPICS["deadletter"].schema)
+        self._control = AvroCodec(TOPICS["control"].schema)
+        self._markers: dict[str, set[int]] = {}
+        self.halted: str | None = None
+
+    # -- checkpoints -------------------------------------------------------------------------------
+    def checkpoint(self) -> bytes:
+        return state_codec.dumps(self.cp)
+
+    def restore(self, data: bytes) -> None:
+        cp = state_codec.loads(data)
+        if not isinstance(cp, Checkpoint):
+            raise TypeError(f"checkpoint of {self.sid} holds {type(cp).__name__}")
+        self.cp = cp
+
+    # -- processing --------------------------------------------------------------------------------
+    def handle(self, envelopes: Sequence[Envelope]) -> list[Outgoing]:
+        """Process consumed messages in order; return the messages to produce (in order)."""
+        t0 = self.clock()
+        out: list[Outgoing] = []
+        run: list[Envelope] = []
+        for env in envelopes:
+            if env.offset <= self.cp.offsets.get((env.topic, env.partition), -1):
+                continue  # redelivered after a restart: already applied to the checkpointed state
+            self.cp.offsets[(env.topic, env.partition)] = env.offset
+            if env.header(MARKER_HEADER) == END_OF_REPLAY:
+                self._flush(run, out)
+                run = []
+                out.extend(self._on_marker(env))
+            elif run and run[-1].topic != env.topic:
+                self._flush(run, out)
+                run = [env]
+            else:
+                run.append(env)
+        self._flush(run, out)
+        if envelopes:
+            self.metrics.processing(self.sid, self.clock() - t0)
+        return out
+
+    def _flush(self, run: list[Envelope], out: list[Outgoing]) -> None:
+        if not run:
+            return
+        t = self._by_name.get(run[0].topic)
+        if t is None:
+            out.extend(self._dead(run, "DECODE", f"topic {run[0].topic} is not an input of {self.sid}"))
+            return
+        self.metrics.events_in(self.sid, t.key, len(run))
+        batch, errors = self._codecs[t.key].decode_batch([e.value or b"" for e in run])
+        for i, reason in errors:
+            out.extend(self._dead([run[i]], "DECODE", reason))
+        good = [e for i, e in enumerate(run) if i not in {j for j, _ in errors}]
+        if t.one_per_bar and batch.n:
+            keep = self._fresh(t.key, batch)
+            if not keep.all():
+                self.metrics.duplicates(self.sid, t.key, int((~keep).sum()))
+                batch = batch.take(keep)
+                good = [e for e, k in zip(good, keep, strict=True) if k]
+        if batch.n:
+            self._process(t.key, batch, good, out)
+
+    def _fresh(self, key: str, batch: Batch) -> np.ndarray:
+        pairs, ts = batch["pair"], batch["ts"]
+        keep = np.ones(batch.n, dtype=bool)
+        for p in np.unique(pairs):
+            idx = np.flatnonzero(pairs == p)
+            last = self.cp.last_ts.get((key, str(p)), np.iinfo(np.int64).min)
+            running = np.maximum.accumulate(np.concatenate([[last], ts[idx]]))[:-1]
+            keep[idx] = ts[idx] > running
+            self.cp.last_ts[(key, str(p))] = int(max(last, ts[idx].max()))
+        return keep
+
+    def _process(self, key: str, batch: Batch, envs: list[Envelope], out: list[Outgoing]) -> None:
+        try:
+            self.cp.state, outputs = self.stage.process(self.cp.state, key, batch)
+        except Exception:  # noqa: BLE001 - isolate the poison record(s) below
+            outputs = self._isolate(key, batch, envs, out)
+        self._emit(outputs, out)
+        if "ts" in batch and batch.n:
+            self.metrics.last_event(self.sid, int(batch["ts"].max()))
+
+    def _isolate(self, key: str, batch: Batch, envs: list[Envelope], out: list[Outgoing]) -> dict[str, Batch]:
+        from streams.core.batch import concat
+
+        parts: dict[str, list[Batch]] = {}
+        for i in range(batch.n):
+            try:
+                self.cp.state, o = self.stage.process(self.cp.state, key, batch.take(slice(i, i + 1)))
+            except Exception as exc:  # noqa: BLE001 - dead-letter and halt, never a crash loop
+                self.metrics.error(self.sid)
+                reason = f"{type(exc).__name__}: {exc}"
+                out.extend(self._dead([envs[i]], "PROCESS", reason))
+                out.extend(self._halt(int(batch["ts"][i]) if "ts" in batch else 0, reason))
+                continue
+            for k, b in o.items():
+                parts.setdefault(k, []).append(b)
+        return {k: concat(v) for k, v in parts.items()}
+
+    def _emit(self, outputs: Any, out: list[Outgoing]) -> None:
+        for key, b in outputs.items():
+            if not b.n:
+                continue
+            t = TOPICS[key]
+            try:
+                values = self._codecs[key].encode_batch(b)
+            except Exception as exc:  # noqa: BLE001 - a stage emitted a record its schema rejects
+                self.metrics.error(self.sid)
+                out.extend(self._halt(0, f"encode {key}: {type(exc).__name__}: {exc}"))
+                continue
+            keys = [p.encode() for p in b["pair"].tolist()] if "pair" in b else [None] * b.n
+            name = t.name(self.namespace)
+            out.extend(Outgoing(name, k, v) for k, v in zip(keys, values, strict=True))
+            self.metrics.events_out(self.sid, key, b.n)
+
+    def _dead(self, envs: Sequence[Envelope], kind: str, reason: str) -> list[Outgoing]:
+        self.metrics.dead_letter(self.sid, kind, len(envs))
+        return [
+            Outgoing(
+                TOPICS["deadletter"].name(self.namespace),
+                e.key,
+                self._dlq.encode({
+                    "stage": self.sid, "topic": e.topic, "partition": e.partition, "offset": e.offset,
+                    "key": e.key, "value": e.value or b"", "error_kind": kind, "reason": reason,
+                    "ts": e.timestamp_ms,
+                }),
+            )
+            for e in envs
+        ]
+
+    def _halt(self, ts: int, reason: str) -> list[Outgoing]:
+        self.halted = reason
+        rec = {"command_id": f"binding:{self.sid}:{ts}", "ts": ts, "action": "HALT", "scale": 1.0,
+               "pair": "", "issuer": f"binding:{self.sid}", "reason": reason}
+        return [Outgoing(TOPICS["control"].name(self.namespace), None, self._control.encode(rec))]
+
+    def _on_marker(self, env: Envelope) -> list[Outgoing]:
+        primary = TOPICS[self.stage.spec.primary]
+        if env.topic != primary.name(self.namespace):
+            return []
+        run = (env.header(RUN_HEADER) or b"").decode()
+        seen = self._markers.setdefault(run, set())
+        seen.add(env.partition)
+        if len(seen) < primary.partitions:
+            return []
+        del self._markers[run]
+        return [
+            Outgoing(TOPICS[k].name(self.namespace), b"__eor__", b"", marker(run), p)
+            for k in self.stage.spec.outputs
+            for p in range(TOPICS[k].partitions)
+        ]

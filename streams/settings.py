@@ -1,0 +1,37 @@
+"""Environment settings, read in this one place (pydantic-settings)."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    """Broker to use (env KAFKA_BOOTSTRAP_SERVERS); the project starts one on this address by default."""
+    hslr_namespace: str = "hslr"
+    """Topic prefix and consumer-group prefix; backtests use a fresh one per run."""
+    schema_registry_url: str = ""
+    """When set, topics use the Confluent wire format with this schema registry."""
+    hslr_pg_dsn: SecretStr = SecretStr("postgresql://hslr:hslr@127.0.0.1:5432/hslr")
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    prometheus_url: str = "http://127.0.0.1:9090"
+    hslr_metrics_port: int = 8000
+    """First port for worker metrics endpoints (each worker takes the next free one)."""
+    hslr_batch_max: int = 2000
+    """Largest batch a Faust agent hands to a stage."""
+    hslr_batch_within_s: float = 0.002
+    """How long an agent waits to fill a batch: bounds the added latency per stage."""
+    hslr_config: str = ""
+    """Path of the TOML pipeline config; empty means documented defaults."""
+    hslr_stages: str = ""
+    """Comma-separated stage ids a worker runs; empty means all."""
+
+
+@cache
+def settings() -> Settings:
+    return Settings()
