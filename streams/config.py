@@ -29,8 +29,9 @@ class ConfigError(ValueError):
 
 def _sections() -> dict[str, type[StageConfig]]:
     from streams.stages.market import MarketConfig
+    from streams.stages.news import NewsConfig
 
-    return {"market": MarketConfig}
+    return {"market": MarketConfig, "news": NewsConfig}
 
 
 class HSLRConfig(BaseModel):

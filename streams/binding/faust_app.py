@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 from collections.abc import Sequence
 from typing import Any
 
@@ -77,6 +78,8 @@ def create_app(
 ) -> faust.App:
     """A Faust app running ``stages``; its id (= consumer group) is ``<namespace>.<stage ids>``."""
     ids = "+".join(s.spec.id for s in stages)
+    datadir = Path(os.environ.get("HSLR_FAUST_DATADIR", f".cache/faust/{namespace}")).resolve()
+    datadir.mkdir(parents=True, exist_ok=True)
     ensure_topics(bootstrap, namespace, [s.spec.id for s in stages])
     app = faust.App(
         f"{namespace}.{ids}",
@@ -87,7 +90,7 @@ def create_app(
         topic_replication_factor=1,
         consumer_auto_offset_reset="earliest",
         web_enabled=False,
-        datadir=os.environ.get("HSLR_FAUST_DATADIR", f".cache/faust/{namespace}"),
+        datadir=str(datadir),
         broker_commit_every=5000,
         stream_wait_empty=False,
     )

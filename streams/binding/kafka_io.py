@@ -15,6 +15,8 @@ from streams.runner.runtime import END_OF_REPLAY, MARKER_HEADER, RUN_HEADER, Out
 from streams.serde.avro import AvroCodec
 
 STATE_MAX_BYTES = 32 * 1024 * 1024
+QUIET = {"log_level": 2, "log.connection.close": False}
+"""librdkafka logs every refused reconnect at level 3; callers see real failures as exceptions."""
 
 
 def state_topic(namespace: str, stage_id: str) -> str:
@@ -47,7 +49,7 @@ class Out:
     def __init__(self, bootstrap: str, **conf: object) -> None:
         self._p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 2, "acks": "all",
                             "enable.idempotence": True, "message.max.bytes": STATE_MAX_BYTES,
-                            "batch.num.messages": 10000, "queue.buffering.max.messages": 1_000_000, **conf})
+                            "batch.num.messages": 10000, "queue.buffering.max.messages": 1_000_000, **QUIET, **conf})
         self._errors: list[str] = []
 
     def _cb(self, err: KafkaError | None, _msg: object) -> None:
@@ -85,7 +87,7 @@ class CheckpointStore:
     def load(self, stage_id: str, timeout: float = 30.0) -> bytes | None:
         topic = state_topic(self.namespace, stage_id)
         c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"ckpt-{uuid.uuid4()}",
-                      "enable.auto.commit": False, "fetch.message.max.bytes": STATE_MAX_BYTES})
+                      "enable.auto.commit": False, "fetch.message.max.bytes": STATE_MAX_BYTES, **QUIET})
         try:
             low, high = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=timeout)
             if high <= low:
@@ -126,7 +128,7 @@ def collect(
     on every partition; return the decoded records per topic key (in topic order)."""
     names = {TOPICS[k].name(namespace): k for k in keys}
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"collect-{uuid.uuid4()}",
-                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False, **QUIET})
     pending = {(n, p) for n, k in names.items() for p in range(TOPICS[k].partitions)}
     values: dict[str, list[bytes]] = {k: [] for k in keys}
     c.subscribe(list(names))

@@ -39,6 +39,7 @@ TOPICS: dict[str, Topic] = {
         Topic("calendar", "calendar_event", one_per_bar=False),
         Topic("regime.adjusted", "regime_adjusted"),
         Topic("signals", "signal"),
+        Topic("signals.governed", "governed_signal"),
         Topic("risk.targets", "risk_target"),
         Topic("orders", "order", one_per_bar=False),
         Topic("fills", "execution_report", one_per_bar=False),

@@ -1,0 +1,99 @@
+"""Operations commands: ``hslr infra``, ``hslr db``, ``hslr worker``, ``hslr halt`` / ``hslr resume``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from typing import Any
+
+
+def _infra(args: argparse.Namespace) -> int:
+    from streams import infra
+
+    services = tuple(args.services) or infra.ALL_SERVICES
+    if args.action == "up":
+        infra.infra_up(services)
+    elif args.action == "down":
+        infra.infra_down(services)
+    for name, state in infra.infra_status().items():
+        print(f"{name:<11} {state}")
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from streams import infra
+
+    applied = infra.db_migrate()
+    print(f"applied {len(applied)} migration(s){': ' + ', '.join(applied) if applied else ' (up to date)'}")
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    if args.namespace:
+        os.environ["HSLR_NAMESPACE"] = args.namespace
+    if args.stages:
+        os.environ["HSLR_STAGES"] = args.stages
+    if args.config:
+        os.environ["HSLR_CONFIG"] = args.config
+    from streams.binding.faust_app import create_app, run_worker
+    from streams.binding.metrics import serve
+    from streams.config import load_config
+    from streams.dag import build_stages
+    from streams.infra import register_scrape_target
+    from streams.settings import settings
+
+    s = settings()
+    stages = build_stages(load_config(s.hslr_config or None), [x for x in s.hslr_stages.split(",") if x] or None)
+    port = serve(s.hslr_metrics_port)
+    name = f"{s.hslr_namespace}-{'+'.join(st.spec.id for st in stages)}-{os.getpid()}"
+    register_scrape_target(name, port)
+    app = create_app(stages, bootstrap=s.kafka_bootstrap_servers, namespace=s.hslr_namespace,
+                     batch_max=s.hslr_batch_max, batch_within=s.hslr_batch_within_s)
+    print(f"worker {name}: stages {[st.spec.id for st in stages]}, metrics on 127.0.0.1:{port}", flush=True)
+    run_worker(app, args.loglevel)
+    return 0
+
+
+def _control(args: argparse.Namespace) -> int:
+    from streams.binding.kafka_io import Out, ensure_topics, publish
+    from streams.core.batch import Batch
+    from streams.settings import settings
+
+    s = settings()
+    now = int(time.time() * 1000)
+    action = "RESUME" if args.command == "resume" else "HALT"
+    rec: dict[str, Any] = {"command_id": f"operator:{action}:{now}", "ts": now, "action": action, "scale": 1.0,
+                           "pair": args.pair or "", "issuer": "operator", "reason": args.reason}
+    ensure_topics(s.kafka_bootstrap_servers, args.namespace or s.hslr_namespace)
+    out = Out(s.kafka_bootstrap_servers)
+    publish(out, "control", Batch.from_records([rec], list(rec)), args.namespace or s.hslr_namespace)
+    out.flush()
+    print(f"published {action} ({rec['command_id']})")
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    p = sub.add_parser("infra", help="start/stop/inspect Kafka, PostgreSQL, Redis, Prometheus on loopback")
+    p.add_argument("action", choices=["up", "down", "status"])
+    p.add_argument("services", nargs="*", default=[], help="kafka postgres redis prometheus (default: all)")
+    p.set_defaults(func=_infra)
+
+    p = sub.add_parser("db", help="database schema")
+    p.add_argument("action", choices=["migrate"])
+    p.set_defaults(func=_migrate)
+
+    p = sub.add_parser("worker", help="run the Faust worker for the DAG's stages (all by default)")
+    p.add_argument("--stages", default="", help="comma-separated stage ids (default: all)")
+    p.add_argument("--namespace", default="", help="topic namespace (default env HSLR_NAMESPACE or 'hslr')")
+    p.add_argument("--config", default="", help="pipeline config TOML")
+    p.add_argument("--loglevel", default="warn", choices=["crit", "error", "warn", "info", "debug"])
+    p.set_defaults(func=_worker)
+
+    for name, doc in (("halt", "operator HALT: no new orders, cancel working ones"),
+                      ("resume", "operator RESUME: clear a halt or the kill switch")):
+        p = sub.add_parser(name, help=doc)
+        p.add_argument("--pair", default="")
+        p.add_argument("--reason", default="operator")
+        p.add_argument("--namespace", default="")
+        p.set_defaults(func=_control)

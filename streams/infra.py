@@ -1,0 +1,149 @@
+"""Local infrastructure: start/stop Kafka and the services, migrate the database, register scrape targets.
+
+Thin wrappers around ``infra/kafka.sh`` and ``infra/services.sh`` for the ``hslr infra`` and ``hslr db``
+commands and the integration tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from streams.settings import settings
+
+ALL_SERVICES = ("kafka", "postgres", "redis", "prometheus")
+_SHELL_SERVICES = ("postgres", "redis", "prometheus")
+_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def repo_root() -> Path:
+    """Return the repository root (the folder holding ``infra/``)."""
+    return Path(__file__).resolve().parents[1]
+
+
+def bootstrap_servers() -> str:
+    """Return the Kafka bootstrap servers (env ``KAFKA_BOOTSTRAP_SERVERS`` or ``127.0.0.1:9092``)."""
+    return os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or settings().kafka_bootstrap_servers
+
+
+def _run(script: str, *args: str, timeout: float = 600) -> str:
+    path = repo_root() / "infra" / script
+    try:
+        proc = subprocess.run(  # noqa: S603 - fixed script path, arguments from a closed set
+            ["bash", str(path), *args],
+            cwd=repo_root(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise RuntimeError(f"infra/{script} {' '.join(args)} timed out after {timeout:.0f}s") from exc
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-20:])
+        raise RuntimeError(f"infra/{script} {' '.join(args)} failed (exit {proc.returncode}):\n{tail}")
+    return proc.stdout
+
+
+def _check(services: Iterable[str]) -> tuple[str, ...]:
+    chosen = tuple(services)
+    unknown = sorted(set(chosen) - set(ALL_SERVICES))
+    if unknown:
+        raise ValueError(f"unknown services {unknown}; choose from {ALL_SERVICES}")
+    return chosen
+
+
+def infra_up(services: Iterable[str] = ALL_SERVICES) -> None:
+    """Start the given services (idempotent: running ones are left alone).
+
+    Raises
+    ------
+    RuntimeError
+        With the script's stderr tail when a service fails to start.
+    """
+    chosen = _check(services)
+    for svc in _SHELL_SERVICES:
+        if svc in chosen:
+            _run("services.sh", "up", svc)
+    if "kafka" in chosen:
+        _run("kafka.sh", "up")
+
+
+def infra_down(services: Iterable[str] = ALL_SERVICES) -> None:
+    """Stop the given services; stopping a stopped service is a no-op."""
+    chosen = _check(services)
+    if "kafka" in chosen:
+        _run("kafka.sh", "down")
+    for svc in _SHELL_SERVICES:
+        if svc in chosen:
+            _run("services.sh", "down", svc)
+
+
+def infra_status() -> dict[str, str]:
+    """Return ``{service: "running" | "stopped" | "external"}`` for Kafka, Postgres, Redis, Prometheus."""
+    status = {"kafka": _run("kafka.sh", "status").strip()}
+    for line in _run("services.sh", "status", "all").splitlines():
+        name, _, state = line.partition(":")
+        if state:
+            status[name.strip()] = state.strip()
+    return status
+
+
+def db_migrate() -> list[str]:
+    """Apply pending database migrations; return the versions applied (empty when up to date)."""
+    from streams.storage.db import connect
+    from streams.storage.migrate import migrate
+
+    with connect() as conn:
+        return migrate(conn)
+
+
+def scrape_targets_dir() -> Path:
+    """Return the folder Prometheus' file_sd watches (env ``HSLR_SCRAPE_TARGETS_DIR`` overrides)."""
+    override = os.environ.get("HSLR_SCRAPE_TARGETS_DIR")
+    return Path(override) if override else repo_root() / ".cache" / "prometheus" / "targets"
+
+
+def register_scrape_target(name: str, port: int) -> None:
+    """Announce a worker's metrics endpoint to Prometheus.
+
+    Writes ``<name>.json`` atomically (temporary file + rename) so Prometheus never reads half a file.
+    The host is env ``HSLR_SCRAPE_HOST`` (a container name under docker-compose) or ``127.0.0.1``.
+
+    Parameters
+    ----------
+    name
+        Worker name, unique per process (letters, digits, ``_.-``); becomes the ``worker`` target label.
+    port
+        TCP port of the worker's ``/metrics`` endpoint.
+    """
+    if not _NAME.match(name):
+        raise ValueError(f"scrape target name {name!r} must match {_NAME.pattern}")
+    if not 0 < port < 65536:
+        raise ValueError(f"port {port} out of range")
+    host = os.environ.get("HSLR_SCRAPE_HOST", "127.0.0.1")
+    # `worker`, not `stage`: a target label named like the metrics' own `stage` label would rename theirs.
+    body = json.dumps([{"targets": [f"{host}:{port}"], "labels": {"worker": name}}], indent=2)
+    directory = scrape_targets_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(body)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, directory / f"{name}.json")
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def unregister_scrape_target(name: str) -> None:
+    """Remove a worker's scrape target; a missing one is ignored."""
+    if not _NAME.match(name):
+        raise ValueError(f"scrape target name {name!r} must match {_NAME.pattern}")
+    (scrape_targets_dir() / f"{name}.json").unlink(missing_ok=True)

@@ -1,0 +1,135 @@
+"""OU governance: rolling mean-reversion speed of each pair's displacement series.
+
+Over the last ``window`` bars of a pair, fit the AR(1) exact discretisation of an Ornstein-Uhlenbeck
+process by least squares, ``x_{t+1} = a + b x_t + e``, using only one-minute transitions (a pair of
+bars separated by a gap, or with a non-finite value, is left out). Then::
+
+    theta = -ln(b)  per minute,    half_life_min = ln(2) / theta
+
+The estimate is *valid* when the window holds at least ``min_points`` transitions, ``0 < b < 1``
+(``b >= 1``: no reversion, ``theta <= 0``; ``b <= 0``: an oscillating, not an OU, series) and the fit is
+good enough: the relative standard error of theta, ``se(b) / (b * theta)``, is at most
+``max_rel_se`` (else the window cannot tell reversion from a random walk).
+
+The window sums are exact: values are quantised to ``1 / OU_SCALE`` and summed in int64 (wrap-around
+cumulative sums difference exactly), so results never depend on how the stream was split into
+batches. OU only annotates and blocks; it never creates an entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+B = npt.NDArray[np.bool_]
+OU_SCALE = 2**16
+"""Quantisation of the series: 1.5e-5 units, far below any displacement's noise."""
+OU_CLIP = 1000.0
+"""|x| clip so window sums of products fit int64 for windows up to 2,000 bars."""
+MAX_WINDOW = 2000
+
+
+@dataclass(frozen=True)
+class OUHistory:
+    """The last ``window - 1`` bars of one pair (all that a new bar's window needs)."""
+
+    q: I64
+    """Quantised series values, shape (k,)."""
+    usable: B
+    """Value finite, shape (k,)."""
+    unit_step: B
+    """Bar came exactly one minute after the pair's previous bar, shape (k,)."""
+
+
+@dataclass(frozen=True)
+class OUFit:
+    """Rolling OU estimates per bar, each of shape (m,)."""
+
+    theta: F64
+    """Per minute; ``NaN`` when undefined (too few points, ``b <= 0``), may be <= 0 when ``b >= 1``."""
+    half_life_min: F64
+    """``ln 2 / theta``; ``inf`` when ``theta <= 0``, ``NaN`` when undefined."""
+    valid: B
+    n: I64
+    """Transitions in the window."""
+
+
+def empty_history() -> OUHistory:
+    return OUHistory(np.zeros(0, np.int64), np.zeros(0, bool), np.zeros(0, bool))
+
+
+def _window_sums(q: I64, w: B, window: int) -> tuple[I64, ...]:
+    """Exact window sums of n, x, y, xx, xy, yy over transitions (j-1 -> j) ending at each j."""
+    x = np.concatenate([[0], q[:-1]])
+    y = np.where(w, q, 0)
+    x = np.where(w, x, 0)
+    terms = (w.astype(np.int64), x, y, x * x, x * y, y * y)
+    out = []
+    for t in terms:
+        c = np.concatenate([[0], np.cumsum(t)])
+        # Window of `window` bars ending at j holds transitions j-window+2 .. j.
+        lo = np.maximum(np.arange(len(q)) - window + 2, 0)
+        out.append(c[1:] - c[lo])
+    return tuple(out)
+
+
+def fit_from_sums(sums: tuple[I64, ...], min_points: int, max_rel_se: float) -> OUFit:
+    """Turn exact window sums (n, x, y, xx, xy, yy; quantised units) into :class:`OUFit`."""
+    n_i = sums[0]
+    n = n_i.astype(np.float64)
+    sx, sy = (s.astype(np.float64) / OU_SCALE for s in sums[1:3])
+    sxx, sxy, syy = (s.astype(np.float64) / OU_SCALE**2 for s in sums[3:])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cxx = sxx - sx * sx / n
+        cxy = sxy - sx * sy / n
+        cyy = syy - sy * sy / n
+        b = cxy / cxx
+        s2 = np.maximum(cyy - b * cxy, 0.0) / (n - 2)
+        se_b = np.sqrt(s2 / cxx)
+        theta = np.where(b > 0, -np.log(np.where(b > 0, b, 1.0)), np.nan)
+        rel_se = se_b / (b * theta)
+        enough = (n_i >= max(min_points, 3)) & (cxx > 0)
+        theta = np.where(enough, theta, np.nan)
+        half = np.where(theta > 0, np.log(2.0) / theta, np.where(theta <= 0, np.inf, np.nan))
+    valid = enough & (b > 0) & (b < 1) & (rel_se <= max_rel_se)
+    return OUFit(theta=theta, half_life_min=half, valid=valid, n=n_i)
+
+
+def ou_update(
+    hist: OUHistory, x: F64, gap_min: npt.NDArray[np.integer], window: int, min_points: int, max_rel_se: float
+) -> tuple[OUHistory, OUFit]:
+    """Rolling OU fit for ``m`` new bars of one pair (in time order) after ``hist``.
+
+    Parameters
+    ----------
+    hist : OUHistory
+        The pair's previous bars (from the state).
+    x : ndarray, shape (m,)
+        New series values (displacement, vol units).
+    gap_min : ndarray, shape (m,)
+        Minutes since the pair's previous bar; only 1 makes a usable transition.
+    window, min_points, max_rel_se
+        See the module docstring (``window`` in bars).
+
+    Returns
+    -------
+    (OUHistory, OUFit)
+        The updated history and the estimates for the ``m`` new bars.
+    """
+    if not 3 <= window <= MAX_WINDOW:
+        raise ValueError(f"OU window must be in [3, {MAX_WINDOW}] bars, got {window}")
+    xf = np.asarray(x, dtype=np.float64)
+    fin = np.isfinite(xf)
+    q_new = np.round(np.clip(np.where(fin, xf, 0.0), -OU_CLIP, OU_CLIP) * OU_SCALE).astype(np.int64)
+    q = np.concatenate([hist.q, q_new])
+    usable = np.concatenate([hist.usable, fin])
+    unit = np.concatenate([hist.unit_step, np.asarray(gap_min) == 1])
+    w = usable & unit & np.concatenate([[False], usable[:-1]])
+    k = len(hist.q)
+    sums = tuple(s[k:] for s in _window_sums(q, w, window))
+    keep = slice(max(len(q) - (window - 1), 0), None)
+    return OUHistory(q[keep], usable[keep], unit[keep]), fit_from_sums(sums, min_points, max_rel_se)

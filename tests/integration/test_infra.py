@@ -1,0 +1,212 @@
+"""Integration tests of the local infrastructure: real Kafka, PostgreSQL, Redis and Prometheus."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from streams.infra import (
+    bootstrap_servers,
+    infra_status,
+    infra_up,
+    register_scrape_target,
+    repo_root,
+    scrape_targets_dir,
+    unregister_scrape_target,
+)
+from streams.storage.db import connect
+from streams.storage.migrate import MigrationError, discover, migrate
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("services")]
+
+ROOT = repo_root()
+PROM = "http://127.0.0.1:9090"
+SEED_TABLES = {
+    "price_data",
+    "spread_data",
+    "features",
+    "regime_output",
+    "signals",
+    "positions",
+    "governance_metrics",
+    "orders",
+    "fills",
+    "equity",
+    "risk_state",
+    "model_registry",
+    "calendar_events",
+    "quarantine",
+    "backtest_runs",
+    "walkforward_folds",
+    "schema_migrations",
+}
+
+
+def _pids(pattern: str, exact: bool = False) -> list[int]:
+    args = ["pgrep", "-x" if exact else "-f", pattern]
+    out = subprocess.run(args, capture_output=True, text=True, check=False).stdout  # noqa: S603
+    return [int(p) for p in out.split()]
+
+
+def _get_json(path: str, **params: str) -> dict:
+    url = f"{PROM}{path}" + (f"?{urllib.parse.urlencode(params)}" if params else "")
+    with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - local Prometheus
+        return json.load(resp)
+
+
+@pytest.fixture
+def scratch_schema() -> Iterator[psycopg.Connection]:
+    """A connection whose search_path is a fresh schema, so migrations run against an empty database."""
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    with connect(autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+        conn.execute(f"SET search_path TO {schema}")
+        try:
+            yield conn
+        finally:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def test_up_twice_is_idempotent() -> None:
+    t0 = time.monotonic()
+    infra_up()
+    assert time.monotonic() - t0 < 30, "a second `up` must find everything running, not restart it"
+    if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        assert len(_pids(r"java .*kafka\.Kafka .*server\.properties")) == 1
+    assert len(_pids("redis-server", exact=True)) == 1
+    assert len(_pids("prometheus", exact=True)) == 1
+    status = infra_status()
+    assert status["postgres"] == status["redis"] == status["prometheus"] == "running"
+    assert status["kafka"] in {"running", "external"}
+
+
+def test_kafka_answers_metadata() -> None:
+    from confluent_kafka.admin import AdminClient
+
+    meta = AdminClient({"bootstrap.servers": bootstrap_servers()}).list_topics(timeout=10)
+    assert len(meta.brokers) == 1
+
+
+def test_migrate_applies_all_then_nothing(scratch_schema: psycopg.Connection) -> None:
+    versions = [m.version for m in discover()]
+    assert versions[0] == "0001_init"
+    assert migrate(scratch_schema) == versions
+    assert migrate(scratch_schema) == []
+    applied = scratch_schema.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()
+    assert [v for (v,) in applied] == versions
+
+
+def test_migrate_refuses_changed_file(scratch_schema: psycopg.Connection, tmp_path: Path) -> None:
+    for m in discover():
+        shutil.copy(m.path, tmp_path / m.path.name)
+    migrate(scratch_schema, tmp_path)
+    first = sorted(tmp_path.glob("*.sql"))[0]
+    first.write_text(first.read_text() + "\n-- edited after release\n")
+    with pytest.raises(MigrationError, match="changed after it was applied"):
+        migrate(scratch_schema, tmp_path)
+
+
+def test_every_seed_table_exists() -> None:
+    with connect() as conn:
+        rows = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+        ).fetchall()
+    assert {r[0] for r in rows} >= SEED_TABLES
+
+
+def test_price_data_upsert_is_idempotent() -> None:
+    pair = f"T{uuid.uuid4().hex[:6]}"
+    upsert = (
+        "INSERT INTO price_data (pair, ts, open, high, low, close, volume, source)"
+        " VALUES (%s, '2024-01-02T10:00:00Z', 1.1, 1.2, 1.0, %s, 10, 'test')"
+        " ON CONFLICT (pair, ts) DO UPDATE SET open = EXCLUDED.open, high = EXCLUDED.high,"
+        " low = EXCLUDED.low, close = EXCLUDED.close, volume = EXCLUDED.volume, source = EXCLUDED.source"
+    )
+    with connect() as conn:
+        try:
+            conn.execute(upsert, (pair, 1.15))
+            conn.execute(upsert, (pair, 1.16))
+            rows = conn.execute("SELECT close FROM price_data WHERE pair = %s", (pair,)).fetchall()
+            assert rows == [(1.16,)]
+        finally:
+            conn.rollback()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["check", "config", "infra/prometheus/prometheus.yml"],
+        ["check", "rules", "infra/prometheus/alerts.yml"],
+        ["test", "rules", "infra/prometheus/alerts_test.yml"],
+    ],
+    ids=["check-config", "check-rules", "test-rules"],
+)
+def test_promtool(args: list[str]) -> None:
+    proc = subprocess.run(["promtool", *args], cwd=ROOT, capture_output=True, text=True, check=False)  # noqa: S603,S607
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_prometheus_ready_and_discovers_registered_target() -> None:
+    with urllib.request.urlopen(f"{PROM}/-/ready", timeout=5) as resp:  # noqa: S310
+        assert resp.status == 200
+    name = f"itest-{uuid.uuid4().hex[:8]}"
+    register_scrape_target(name, 18999)
+    try:
+        assert (scrape_targets_dir() / f"{name}.json").exists()
+        deadline, found = time.monotonic() + 15, False
+        while not found and time.monotonic() < deadline:
+            targets = _get_json("/api/v1/targets")["data"]["activeTargets"]
+            found = any(
+                t["labels"].get("worker") == name and t["labels"]["job"] == "hslr-workers" for t in targets
+            )
+            time.sleep(0.5)
+        assert found, f"Prometheus did not discover {name} within 15 s"
+    finally:
+        unregister_scrape_target(name)
+    assert not (scrape_targets_dir() / f"{name}.json").exists()
+
+
+def test_prometheus_loaded_alert_rules() -> None:
+    groups = _get_json("/api/v1/rules")["data"]["groups"]
+    names = {r["name"] for g in groups for r in g["rules"]}
+    assert {"HslrKillSwitchActive", "HslrDrawdownAbove5Pct", "HslrLastEventStale"} <= names
+
+
+def test_dashboard_queries_parse() -> None:
+    dash = json.loads((ROOT / "infra/grafana/dashboards/hslr_overview.json").read_text())
+    exprs = [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
+    assert exprs
+    for expr in exprs:
+        result = _get_json("/api/v1/query", query=expr.replace("$stage", ".*"))
+        assert result["status"] == "success", expr
+
+
+def test_redis_ping() -> None:
+    import redis
+
+    assert redis.Redis(host="127.0.0.1", port=6379, socket_timeout=5).ping()
+
+
+def test_compose_matches_pinned_kafka() -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    pinned = re.search(r"<kafka.version>(.+?)</kafka.version>", (ROOT / "infra/kafka/pom.xml").read_text())
+    assert pinned
+    assert re.search(rf"^\s+image: apache/kafka:{re.escape(pinned.group(1))}\b", text, re.M)
+    try:
+        import yaml
+    except ImportError:  # PyYAML is not a project dependency; the structural check is a bonus
+        return
+    services = yaml.safe_load(text)["services"]
+    assert {"kafka", "timescaledb", "redis", "prometheus", "grafana", "migrate", "worker"} <= set(services)

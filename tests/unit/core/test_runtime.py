@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import numpy as np
+
+from streams.core.batch import Batch
+from streams.core.stage import StageSpec
+from streams.runner.runtime import Envelope, StageRuntime, marker
+from streams.serde.avro import AvroCodec
+from tests.factories import bars
+
+NS = "t"
+
+
+class Passthrough:
+    """bars.clean → features-like echo; raises on a price of exactly 13.0 (the poison record)."""
+
+    spec = StageSpec("echo", ("bars.clean",), ("bars",))
+
+    def initial_state(self) -> int:
+        return 0  # records seen (checkpoints only admit project classes and builtins)
+
+    def process(self, state: int, topic: str, batch: Batch) -> tuple[int, dict[str, Batch]]:
+        if (batch["close"] == 13.0).any():
+            raise ValueError("poison")
+        return state + batch.n, {"bars": batch}
+
+
+def envs(b: Batch, start: int = 0, topic: str = "t.bars.clean") -> list[Envelope]:
+    values = AvroCodec("bar").encode_batch(b)
+    return [Envelope(topic, 0, start + i, b["pair"][i].encode(), v) for i, v in enumerate(values)]
+
+
+def decoded(out: list, topic: str, schema: str) -> Batch:
+    return AvroCodec(schema).decode_batch([o.value for o in out if o.topic == topic])[0]
+
+
+def test_outputs_are_encoded_and_keyed_by_pair() -> None:
+    rt = StageRuntime(Passthrough(), namespace=NS)
+    b = bars(5)
+    out = rt.handle(envs(b))
+    assert decoded(out, "t.bars", "bar").equals(b)
+    assert [o.key for o in out] == [p.encode() for p in b["pair"]]
+    assert rt.cp.state == 10
+
+
+def test_garbage_goes_to_dead_letter_and_processing_continues() -> None:
+    rt = StageRuntime(Passthrough(), namespace=NS)
+    b = bars(3)
+    batch = envs(b)
+    batch.insert(2, Envelope("t.bars.clean", 0, 0, b"k", b"not an avro record"))
+    out = rt.handle([Envelope(e.topic, 0, i, e.key, e.value) for i, e in enumerate(batch)])
+    dead = decoded(out, "t.deadletter", "dead_letter")
+    assert dead.n == 1 and dead["error_kind"][0] == "DECODE" and dead["value"][0] == b"not an avro record"
+    assert "bad magic" in dead["reason"][0]
+    assert decoded(out, "t.bars", "bar").n == 6
+
+
+def test_poison_record_is_isolated_dead_lettered_and_halts() -> None:
+    rt = StageRuntime(Passthrough(), namespace=NS)
+    b = bars(4)
+    close = b["close"].copy()
+    close[3] = 13.0
+    b = b.with_columns(close=close, high=np.maximum(b["high"], 13.0))
+    out = rt.handle(envs(b))
+    dead = decoded(out, "t.deadletter", "dead_letter")
+    assert dead.n == 1 and dead["error_kind"][0] == "PROCESS" and "poison" in dead["reason"][0]
+    assert dead["offset"][0] == 3
+    control = decoded(out, "t.control", "control")
+    assert control["action"].tolist() == ["HALT"] and control["issuer"][0] == "binding:echo"
+    assert decoded(out, "t.bars", "bar").n == 7  # every other record still processed
+    assert rt.halted is not None
+
+
+def test_redelivery_after_restore_is_skipped() -> None:
+    rt = StageRuntime(Passthrough(), namespace=NS)
+    b = bars(10)
+    first = envs(b)
+    rt.handle(first[:12])
+    saved = rt.checkpoint()
+    again = StageRuntime(Passthrough(), namespace=NS)
+    again.restore(saved)
+    out = again.handle(first)  # at-least-once: the broker redelivers from an older offset
+    assert decoded(out, "t.bars", "bar").equals(b.take(slice(12, 20)))
+    assert again.cp.state == 20
+
+
+def test_duplicate_bars_on_one_per_bar_topics_are_dropped() -> None:
+    rt = StageRuntime(Passthrough(), namespace=NS)
+    b = bars(5)
+    rt.handle(envs(b))
+    out = rt.handle(envs(b.take(slice(6, 10)), start=100))  # upstream re-emitted the last 2 minutes
+    assert [o for o in out if o.topic == "t.bars"] == []
+
+
+def test_end_of_replay_marker_is_forwarded_after_outputs() -> None:
+    rt = StageRuntime(Passthrough(), namespace=NS)
+    b = bars(2)
+    out = rt.handle([*envs(b), Envelope("t.bars.clean", 0, 4, b"__eor__", b"", marker("run-1"))])
+    assert [o.headers for o in out][-1] == marker("run-1")
+    assert out[-1].topic == "t.bars" and out[-1].partition == 0
+    assert all(not o.headers for o in out[:-1])
+
+
+def test_checkpoints_refuse_foreign_classes() -> None:
+    import pickle
+
+    import pytest
+
+    from streams.core import state_codec
+
+    with pytest.raises(pickle.UnpicklingError, match="refused"):
+        state_codec.loads(pickle.dumps(__import__("subprocess").Popen))  # a class outside the allow-list
