@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# PostgreSQL, Redis and Prometheus for development and CI, from Debian packages (no Docker engine on CI).
+# Redis and Prometheus run as our own daemons with pid/log files under .cache/, so that `down` stops
+# exactly what `up` started and nothing depends on a service manager (CI containers have no systemd).
+# PostgreSQL runs as the Debian cluster (pg_ctlcluster), which owns its data dir and auth setup.
+#
+# Usage: infra/services.sh {up|down|status} [postgres|redis|prometheus|all]
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="$ROOT/.cache"
+PG_USER="${HSLR_PG_USER:-hslr}"
+PG_PASSWORD="${HSLR_PG_PASSWORD:-hslr}"
+PG_DB="${HSLR_PG_DB:-hslr}"
+REDIS_PORT=6379
+PROM_ADDR=127.0.0.1:9090
+
+die() { echo "services.sh: $*" >&2; exit 1; }
+
+as_root() { if [[ $EUID -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+as_postgres() { if [[ $EUID -eq 0 ]]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi; }
+
+APT_UPDATED=0
+ensure_pkg() {  # ensure_pkg <package> <binary that proves it is installed>
+  command -v "$2" >/dev/null && return
+  if [[ $APT_UPDATED -eq 0 ]]; then as_root apt-get update -qq >&2; APT_UPDATED=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >&2
+  command -v "$2" >/dev/null || die "installing $1 did not provide $2"
+  # On hosts with a service manager the package auto-starts its own daemon on our port; ours must own it.
+  if [[ "$1" != postgresql ]]; then as_root service "$1" stop >/dev/null 2>&1 || true; fi
+}
+
+pid_alive() {  # pid_alive <pidfile> <program>: the program check guards against a reused pid after a reboot
+  [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null && grep -q "$2" "/proc/$(cat "$1")/cmdline" 2>/dev/null
+}
+
+stop_pidfile() {  # stop_pidfile <pidfile> <program>: TERM, wait up to 15 s, then KILL
+  if ! pid_alive "$1" "$2"; then rm -f "$1"; return; fi
+  local pid; pid="$(cat "$1")"
+  kill "$pid"
+  for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid"; sleep 0.5; fi
+  rm -f "$1"
+}
+
+wait_for() {  # wait_for <seconds> <what> <command...>
+  local secs="$1" what="$2"; shift 2
+  for _ in $(seq 1 $((secs * 2))); do "$@" >/dev/null 2>&1 && return; sleep 0.5; done
+  die "$what did not become ready within ${secs}s"
+}
+
+# --- PostgreSQL ---------------------------------------------------------------------------------------
+pg_cluster() { pg_lsclusters -h 2>/dev/null | awk 'NR==1 {print $1, $2}'; }
+
+pg_up() {
+  ensure_pkg postgresql pg_ctlcluster
+  local ver name
+  read -r ver name <<<"$(pg_cluster)"
+  if [[ -z "${ver:-}" ]]; then  # a package installed without its default cluster
+    ver="$(ls /usr/lib/postgresql | sort -V | tail -n1)"; name=main
+    as_root pg_createcluster "$ver" "$name" >&2
+  fi
+  if ! pg_lsclusters -h | awk -v v="$ver" -v n="$name" '$1==v && $2==n' | grep -q online; then
+    as_root pg_ctlcluster "$ver" "$name" start
+  fi
+  wait_for 30 postgres as_postgres psql -qtAc 'select 1'
+  # Role and database creation are idempotent so that `up` can run any number of times.
+  as_postgres psql -v ON_ERROR_STOP=1 -q <<SQL
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$PG_USER') THEN
+    CREATE ROLE $PG_USER LOGIN PASSWORD '$PG_PASSWORD';
+  END IF;
+END \$\$;
+SQL
+  if [[ -z "$(as_postgres psql -tAc "SELECT 1 FROM pg_database WHERE datname = '$PG_DB'")" ]]; then
+    as_postgres createdb -O "$PG_USER" "$PG_DB"
+  fi
+  wait_for 15 "postgres on 127.0.0.1:5432" \
+    env PGPASSWORD="$PG_PASSWORD" psql -h 127.0.0.1 -p 5432 -U "$PG_USER" -d "$PG_DB" -qtAc 'select 1'
+  echo "postgres: running ($ver/$name) on 127.0.0.1:5432"
+}
+
+pg_down() {
+  command -v pg_lsclusters >/dev/null || { echo "postgres: stopped"; return; }
+  local ver name
+  read -r ver name <<<"$(pg_cluster)"
+  if [[ -n "${ver:-}" ]] && pg_lsclusters -h | grep -q online; then as_root pg_ctlcluster "$ver" "$name" stop; fi
+  echo "postgres: stopped"
+}
+
+pg_status() {
+  if command -v pg_lsclusters >/dev/null && pg_lsclusters -h | grep -q online; then echo running; else echo stopped; fi
+}
+
+# --- Redis --------------------------------------------------------------------------------------------
+REDIS_PID="$CACHE/redis/redis.pid"
+
+redis_up() {
+  ensure_pkg redis-server redis-server
+  if pid_alive "$REDIS_PID" redis-server; then echo "redis: already running (pid $(cat "$REDIS_PID"))"; return; fi
+  if redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
+    # Most likely the packaged service; stop it so the one answering is ours and `down` can stop it.
+    as_root service redis-server stop >/dev/null 2>&1 || true
+    sleep 0.5
+    redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && die "port $REDIS_PORT is taken by a redis we did not start"
+  fi
+  mkdir -p "$CACHE/redis"
+  redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$CACHE/redis" \
+    --pidfile "$REDIS_PID" --logfile "$CACHE/redis/redis.log" --save "" --appendonly no
+  wait_for 10 redis redis-cli -p "$REDIS_PORT" ping
+  wait_for 5 "redis pid file" test -s "$REDIS_PID"
+  echo "redis: running (pid $(cat "$REDIS_PID")) on 127.0.0.1:$REDIS_PORT"
+}
+
+redis_down() { stop_pidfile "$REDIS_PID" redis-server; echo "redis: stopped"; }
+redis_status() { if pid_alive "$REDIS_PID" redis-server; then echo running; else echo stopped; fi; }
+
+# --- Prometheus ---------------------------------------------------------------------------------------
+PROM_PID="$CACHE/prometheus.pid"
+
+prom_ready() { "${PY:-python3}" - "$PROM_ADDR" <<'PYEOF'
+import sys, urllib.request
+urllib.request.urlopen(f"http://{sys.argv[1]}/-/ready", timeout=2).read()
+PYEOF
+}
+
+prom_up() {
+  ensure_pkg prometheus prometheus
+  if pid_alive "$PROM_PID" prometheus; then echo "prometheus: already running (pid $(cat "$PROM_PID"))"; return; fi
+  if prom_ready 2>/dev/null; then
+    # The Debian package starts its own server on :9090 where a service manager exists; ours replaces it.
+    as_root service prometheus stop >/dev/null 2>&1 || true
+    sleep 1
+    prom_ready 2>/dev/null && die "$PROM_ADDR is taken by a prometheus we did not start"
+  fi
+  promtool check config "$ROOT/infra/prometheus/prometheus.yml" >/dev/null || die "prometheus.yml is invalid"
+  mkdir -p "$CACHE/prometheus/targets"
+  nohup prometheus --config.file="$ROOT/infra/prometheus/prometheus.yml" \
+    --storage.tsdb.path="$CACHE/prometheus" --web.listen-address="$PROM_ADDR" --web.enable-lifecycle \
+    >>"$CACHE/prometheus.log" 2>&1 </dev/null &
+  echo $! >"$PROM_PID"
+  wait_for 30 prometheus prom_ready
+  echo "prometheus: running (pid $(cat "$PROM_PID")) on $PROM_ADDR"
+}
+
+prom_down() { stop_pidfile "$PROM_PID" prometheus; echo "prometheus: stopped"; }
+prom_status() { if pid_alive "$PROM_PID" prometheus; then echo running; else echo stopped; fi; }
+
+# ------------------------------------------------------------------------------------------------------
+action="${1:-}"; target="${2:-all}"
+case "$target" in
+  all) services=(postgres redis prometheus) ;;
+  postgres|redis|prometheus) services=("$target") ;;
+  *) die "unknown service '$target' (postgres|redis|prometheus|all)" ;;
+esac
+[[ -x "$ROOT/.venv/bin/python" ]] && PY="$ROOT/.venv/bin/python"
+mkdir -p "$CACHE"
+
+for svc in "${services[@]}"; do
+  short="${svc/prometheus/prom}"; short="${short/postgres/pg}"
+  case "$action" in
+    up) "${short}_up" ;;
+    down) "${short}_down" ;;
+    status) echo "$svc: $("${short}_status")" ;;
+    *) echo "usage: $0 {up|down|status} [postgres|redis|prometheus|all]" >&2; exit 2 ;;
+  esac
+done
