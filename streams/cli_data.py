@@ -6,6 +6,7 @@ import argparse
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -68,13 +69,13 @@ def _ingest(args: argparse.Namespace) -> int:
         for path in args.files:
             res = read_histdata(path, pair)
             bars = Batch(res.bars)
-            save_bars(conn, bars)
-            save_quarantine(conn, f"ingest:histdata:{path}",
+            new = save_bars(conn, bars)
+            save_quarantine(conn, f"ingest:histdata:{Path(path).name}",
                             [(r.pair, r.ts_ms, r.line_no, r.reason, r.raw) for r in res.rejects])
-            publish(out, "bars", bars, ns)
+            publish(out, "bars", bars.take(new), ns)
             out.flush()
-            print(f"{path}: {res.lines_read} lines, {bars.n} bars published to {ns}.bars and stored, "
-                  f"{len(res.rejects)} quarantined")
+            print(f"{path}: {res.lines_read} lines, {bars.n} valid bars ({int(new.sum())} new or changed, "
+                  f"published to {ns}.bars), {len(res.rejects)} quarantined with reasons")
     return 0
 
 

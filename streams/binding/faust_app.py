@@ -92,6 +92,8 @@ def create_app(
         web_enabled=False,
         datadir=str(datadir),
         broker_commit_every=5000,
+        broker_session_timeout=10.0,   # a killed worker's partitions move on within seconds
+        broker_heartbeat_interval=2.0,
         stream_wait_empty=False,
     )
     m = metrics or PrometheusMetrics()

@@ -16,10 +16,17 @@ import psycopg
 from streams.core.batch import Batch
 from streams.data.pairs import pip_sizes
 
-def save_bars(conn: psycopg.Connection, bars: Batch) -> int:
-    """Upsert ``bars`` (columns of schemas/bar.avsc) into price_data and spread_data; return the row count."""
+
+def save_bars(conn: psycopg.Connection, bars: Batch) -> np.ndarray:
+    """Upsert ``bars`` (columns of schemas/bar.avsc) into price_data and spread_data.
+
+    Returns
+    -------
+    ndarray of bool, shape (n,)
+        True for the rows that were new or changed (what a re-ingest of the same file must not publish).
+    """
     if bars.n == 0:
-        return 0
+        return np.zeros(0, dtype=bool)
     pips = bars["spread"] / pip_sizes(bars["pair"])
     with conn.cursor() as cur:
         cur.execute(
@@ -38,15 +45,20 @@ def save_bars(conn: psycopg.Connection, bars: Batch) -> int:
             " low = EXCLUDED.low, close = EXCLUDED.close, volume = EXCLUDED.volume, source = EXCLUDED.source"
             " WHERE (price_data.open, price_data.high, price_data.low, price_data.close, price_data.volume)"
             " IS DISTINCT FROM (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low, EXCLUDED.close, EXCLUDED.volume)"
+            " RETURNING pair, (extract(epoch FROM ts) * 1000)::bigint"
         )
+        changed = set(cur.fetchall())
         cur.execute(
             "INSERT INTO spread_data (pair, ts, spread, modeled)"
             " SELECT pair, to_timestamp(ts_ms / 1000.0), spread, modeled FROM _bars_in"
             " ON CONFLICT (pair, ts) DO UPDATE SET spread = EXCLUDED.spread, modeled = EXCLUDED.modeled"
             " WHERE (spread_data.spread, spread_data.modeled) IS DISTINCT FROM (EXCLUDED.spread, EXCLUDED.modeled)"
+            " RETURNING pair, (extract(epoch FROM ts) * 1000)::bigint"
         )
+        changed |= set(cur.fetchall())
     conn.commit()
-    return bars.n
+    keys = zip(bars["pair"].tolist(), bars["ts"].tolist(), strict=True)
+    return np.fromiter((k in changed for k in keys), dtype=bool, count=bars.n)
 
 
 def load_bars(conn: psycopg.Connection, pairs: Sequence[str], start: datetime, end: datetime) -> Batch:
@@ -78,7 +90,9 @@ def load_bars(conn: psycopg.Connection, pairs: Sequence[str], start: datetime, e
     return Batch(out)
 
 
-def save_quarantine(conn: psycopg.Connection, source: str, rows: Sequence[tuple[str, int | None, int | None, str, str]]) -> int:
+def save_quarantine(
+    conn: psycopg.Connection, source: str, rows: Sequence[tuple[str, int | None, int | None, str, str]]
+) -> int:
     """Insert quarantined records ``(pair, ts_ms | None, line_no | None, reason, raw)``; return the count."""
     if not rows:
         return 0
@@ -86,7 +100,7 @@ def save_quarantine(conn: psycopg.Connection, source: str, rows: Sequence[tuple[
         cur.executemany(
             "INSERT INTO quarantine (source, pair, ts, line_no, reason, raw)"
             " VALUES (%s, %s, CASE WHEN %s::bigint IS NULL THEN NULL ELSE to_timestamp(%s::bigint / 1000.0) END,"
-            " %s, %s, %s)",
+            " %s, %s, %s) ON CONFLICT (source, line_no) WHERE line_no IS NOT NULL DO NOTHING",
             [(source, p, t, t, ln, reason, raw) for p, t, ln, reason, raw in rows],
         )
     conn.commit()

@@ -1,0 +1,224 @@
+"""The backbone against the real broker and database: schemas, dead letters, ingest, parity, restarts."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from confluent_kafka import Consumer, Producer
+
+from streams.binding.kafka_io import Out, collect, ensure_topics, publish, publish_marker
+from streams.core.batch import Batch
+from streams.core.topics import TOPICS
+from streams.dag import build_stages
+from streams.data.histdata import read_histdata
+from streams.data.synth import generate_market
+from streams.infra import bootstrap_servers
+from streams.runner.inprocess import run_inprocess
+from streams.serde.avro import AvroCodec
+from tests.integration.harness import fresh_namespace, worker
+
+pytestmark = pytest.mark.integration
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "histdata"
+
+
+def _sample(avro_type: Any, rng: np.random.Generator) -> Any:
+    if isinstance(avro_type, list):  # union: use the non-null branch
+        return _sample(next(t for t in avro_type if t != "null"), rng)
+    if isinstance(avro_type, dict):
+        kind = avro_type["type"]
+        if kind == "enum":
+            return avro_type["symbols"][-1]
+        if kind == "array":
+            return [_sample(avro_type["items"], rng)]
+        if kind == "map":
+            return {"k": _sample(avro_type["values"], rng)}
+        if kind == "record":
+            return {f["name"]: _sample(f["type"], rng) for f in avro_type["fields"]}
+        return _sample(kind, rng)
+    return {
+        "string": lambda: f"s{rng.integers(1000)}", "long": lambda: int(rng.integers(1, 2**40)),
+        "int": lambda: int(rng.integers(1, 2**20)), "double": lambda: float(rng.normal()),
+        "float": lambda: float(np.float32(rng.normal())), "boolean": lambda: bool(rng.integers(2)),
+        "bytes": lambda: rng.bytes(5),
+    }[avro_type]()
+
+
+def test_every_schema_round_trips_through_kafka(services: dict[str, str]) -> None:
+    rng = np.random.default_rng(1)
+    topic = f"it.schemas.{uuid.uuid4().hex[:8]}"
+    stems = sorted(p.stem for p in Path("schemas").glob("*.avsc"))
+    sent = {}
+    p = Producer({"bootstrap.servers": bootstrap_servers()})
+    for stem in stems:
+        codec = AvroCodec(stem)
+        rec = _sample(codec.info.raw, rng)
+        sent[stem] = rec
+        p.produce(topic, codec.encode(rec), stem.encode())
+    assert p.flush(30) == 0
+    c = Consumer({"bootstrap.servers": bootstrap_servers(), "group.id": topic, "auto.offset.reset": "earliest"})
+    c.subscribe([topic])
+    got: dict[str, Any] = {}
+    deadline = time.monotonic() + 60
+    while len(got) < len(stems) and time.monotonic() < deadline:
+        msg = c.poll(0.5)
+        if msg is not None and not msg.error():
+            stem = msg.key().decode()
+            got[stem] = AvroCodec(stem).decode(msg.value())
+    c.close()
+    assert got == sent
+
+
+def _market_config(tmp_path: Path) -> Path:
+    cfg = tmp_path / "hslr.toml"
+    cfg.write_text('[market]\npairs = ["EURUSD", "GBPUSD", "USDJPY"]\n')
+    return cfg
+
+
+def test_garbage_is_dead_lettered_and_the_agent_keeps_consuming(services: dict[str, str], tmp_path: Path) -> None:
+    ns = fresh_namespace()
+    ensure_topics(bootstrap_servers(), ns, ["market"])
+    market = generate_market(["EURUSD"], "2019-01-07", "2019-01-08", seed=1)
+    bars = Batch(market.bars)
+    half = bars.n // 2
+    out = Out(bootstrap_servers())
+    with worker(["market"], ns, _market_config(tmp_path), tmp_path / "worker.log"):
+        publish(out, "bars", bars.take(slice(0, half)), ns)
+        p = Producer({"bootstrap.servers": bootstrap_servers()})
+        p.produce(TOPICS["bars"].name(ns), b"\xc3\x01 definitely not avro", b"EURUSD")
+        p.flush(10)
+        publish(out, "bars", bars.take(slice(half, bars.n)), ns)
+        publish_marker(out, "bars", "run", ns)
+        out.flush()
+        got = collect(bootstrap_servers(), ["bars.clean"], "run", ns, timeout=180)
+    assert got["bars.clean"].equals(bars)  # every good bar, before and after the garbage
+    dead = _read_all(TOPICS["deadletter"].name(ns), "dead_letter", 1)
+    assert dead["error_kind"].tolist() == ["DECODE"]
+    assert dead["value"][0] == b"\xc3\x01 definitely not avro"
+    assert "unknown writer schema fingerprint" in dead["reason"][0]
+
+
+def _read_all(topic: str, schema: str, n: int, timeout: float = 60) -> Batch:
+    c = Consumer({"bootstrap.servers": bootstrap_servers(), "group.id": uuid.uuid4().hex,
+                  "auto.offset.reset": "earliest"})
+    c.subscribe([topic])
+    values: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    while len(values) < n and time.monotonic() < deadline:
+        msg = c.poll(0.5)
+        if msg is not None and not msg.error() and msg.value():
+            values.append(msg.value())
+    c.close()
+    batch, errors = AvroCodec(schema).decode_batch(values)
+    assert not errors
+    return batch
+
+
+_XMIN = "SELECT count(*), max(xmin::text::bigint) FROM price_data WHERE pair = 'EURUSD' AND ts = ANY(%s)"
+
+
+def _times(ts: np.ndarray) -> list[datetime]:
+    return [datetime.fromtimestamp(t / 1000, UTC) for t in ts.tolist()]
+
+
+def test_ingest_histdata_publishes_stores_quarantines_and_is_idempotent(services: dict[str, str]) -> None:
+    from streams.cli import main
+    from streams.storage.db import connect
+
+    ns = fresh_namespace()
+    path = FIXTURES / "EURUSD_M1_dirty.csv"
+    lines = len(path.read_text().splitlines())
+    with connect() as conn:
+        conn.execute("DELETE FROM price_data WHERE pair = 'EURUSD' AND source = 'histdata'"
+                     " AND ts < '2019-01-10' AND ts > '2018-12-30'")
+        conn.execute("DELETE FROM quarantine WHERE source = %s", (f"ingest:histdata:{path.name}",))
+        conn.commit()
+    assert main(["ingest", "histdata", str(path), "--pair", "EURUSD", "--namespace", ns]) == 0
+    with connect() as conn:
+        q = conn.execute("SELECT line_no, reason FROM quarantine WHERE source = %s ORDER BY line_no",
+                         (f"ingest:histdata:{path.name}",)).fetchall()
+        res = read_histdata(path, "EURUSD")
+        ts = res.bars["ts"]
+        stored = conn.execute(_XMIN, (_times(ts),)).fetchone()
+    assert len(q) == len(res.rejects) and all(reason for _, reason in q)
+    assert stored[0] == lines - len(q) == len(ts)
+    topic = _read_all(TOPICS["bars"].name(ns), "bar", len(ts))
+    assert topic.n == lines - len(q)
+    # second ingest: nothing new is published, stored or quarantined
+    assert main(["ingest", "histdata", str(path), "--pair", "EURUSD", "--namespace", ns]) == 0
+    with connect() as conn:
+        again = conn.execute("SELECT count(*) FROM quarantine WHERE source = %s",
+                             (f"ingest:histdata:{path.name}",)).fetchone()
+        xmin = conn.execute(_XMIN, (_times(ts),)).fetchone()
+    assert again[0] == len(q)
+    assert xmin == stored  # same rows, none rewritten (xmin changes on every update)
+    assert _read_all(TOPICS["bars"].name(ns), "bar", len(ts) + 1, timeout=5).n == len(ts)
+
+
+PARITY_STAGES = ["market", "features"]
+
+
+def test_faust_and_inprocess_give_identical_outputs(services: dict[str, str], tmp_path: Path) -> None:
+    ns = fresh_namespace()
+    cfg = _market_config(tmp_path)
+    from streams.config import load_config
+
+    stages = build_stages(load_config(cfg), PARITY_STAGES)
+    ensure_topics(bootstrap_servers(), ns, PARITY_STAGES)
+    market = generate_market(["EURUSD", "GBPUSD", "USDJPY"], "2019-02-04", "2019-02-25", seed=11)
+    bars = Batch(market.bars)
+    expected = run_inprocess(stages, {"bars": bars})
+    out = Out(bootstrap_servers())
+    last = stages[-1].spec.outputs
+    with worker(PARITY_STAGES, ns, cfg, tmp_path / "worker.log"):
+        publish(out, "bars", bars, ns)
+        publish_marker(out, "bars", "parity", ns)
+        out.flush()
+        got = collect(bootstrap_servers(), list(last), "parity", ns, timeout=400)
+    for key in last:
+        assert got[key].n == expected[key].n > 0 or key != "features"
+        assert got[key].select(expected[key].keys()).equals(expected[key].select(got[key].keys()))
+
+
+def test_worker_killed_mid_replay_resumes_from_its_checkpoint(services: dict[str, str], tmp_path: Path) -> None:
+    ns = fresh_namespace()
+    cfg = _market_config(tmp_path)
+    ensure_topics(bootstrap_servers(), ns, ["market"])
+    bars = Batch(generate_market(["EURUSD", "GBPUSD"], "2019-03-04", "2019-03-09", seed=5).bars)
+    out = Out(bootstrap_servers())
+    publish(out, "bars", bars, ns)
+    out.flush()
+    with worker(["market"], ns, cfg, tmp_path / "w1.log") as w:
+        # kill -9 once it has produced part of the output: no clean shutdown, no final commit
+        deadline = time.monotonic() + 120
+        while _count(TOPICS["bars.clean"].name(ns)) < bars.n // 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        w.kill()
+    publish_marker(out, "bars", "resume", ns)
+    out.flush()
+    with worker(["market"], ns, cfg, tmp_path / "w2.log"):
+        got = collect(bootstrap_servers(), ["bars.clean", "quarantine"], "resume", ns, timeout=180)
+    clean = got["bars.clean"]
+    keys = list(zip(clean["pair"].tolist(), clean["ts"].tolist(), strict=True))
+    first = np.array(sorted({k: i for i, k in reversed(list(enumerate(keys)))}.values()))
+    # at-least-once may repeat outputs written after the last checkpoint; never loses or reorders any
+    assert clean.take(first).equals(bars)
+    assert got["quarantine"].n == 0  # redelivered input was skipped by offset, not re-judged as duplicate
+
+
+def _count(topic: str) -> int:
+    from confluent_kafka import TopicPartition
+
+    c = Consumer({"bootstrap.servers": bootstrap_servers(), "group.id": uuid.uuid4().hex})
+    try:
+        low, high = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
+        return high - low
+    except Exception:  # noqa: BLE001 - topic not created yet
+        return 0
+    finally:
+        c.close()
