@@ -64,7 +64,7 @@ class Batch(Mapping[str, Array]):
         cols = {k: v.tolist() for k, v in self._cols.items()}
         return [dict(zip(cols, row, strict=True)) for row in zip(*cols.values(), strict=True)]
 
-    def take(self, index: Array) -> Batch:
+    def take(self, index: Array | slice) -> Batch:
         """Rows selected by an integer index or boolean mask."""
         return Batch({k: v[index] for k, v in self._cols.items()})
 

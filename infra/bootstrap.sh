@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Bare machine → ready: Python venv with the project, Debian services, Kafka from Maven Central, schema.
+# Idempotent: every step checks before it acts, so running it twice costs seconds.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+py="${PYTHON:-python3}"
+"$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || { echo "bootstrap: Python >= 3.11 required (found $("$py" --version 2>&1))" >&2; exit 1; }
+
+if [ ! -x .venv/bin/python ]; then
+  "$py" -m venv .venv
+fi
+stamp=.venv/.hslr-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".[dev]"
+  touch "$stamp"
+fi
+
+# Debian services (installed when missing) and the Kafka broker; then the database schema.
+.venv/bin/hslr infra up
+.venv/bin/hslr db migrate
