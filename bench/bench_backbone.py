@@ -1,0 +1,110 @@
+"""Backbone benchmark: Avro cost per record, and bars/s through the in-process and the Kafka/Faust paths.
+
+Usage: ``.venv/bin/python bench/bench_backbone.py [--days 10] [--pairs EURUSD,GBPUSD,USDJPY,AUDUSD]
+[--stages market,features]``. Needs ``hslr infra up`` for the Kafka part (``--no-kafka`` skips it).
+The Kafka figure excludes worker start-up: all bars are published first, the clock starts at the first
+output record and stops at the end-of-replay marker on the last stage's output topic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from confluent_kafka import Consumer  # noqa: E402
+
+from streams.binding.kafka_io import Out, ensure_topics, publish, publish_marker  # noqa: E402
+from streams.config import build_config  # noqa: E402
+from streams.core.batch import Batch  # noqa: E402
+from streams.core.topics import TOPICS  # noqa: E402
+from streams.dag import build_stages  # noqa: E402
+from streams.data.synth import generate_market  # noqa: E402
+from streams.infra import bootstrap_servers  # noqa: E402
+from streams.runner.inprocess import run_inprocess  # noqa: E402
+from streams.runner.runtime import END_OF_REPLAY, MARKER_HEADER  # noqa: E402
+from streams.serde.avro import AvroCodec  # noqa: E402
+from tests.integration.harness import fresh_namespace, worker  # noqa: E402
+
+
+def avro_cost(bars: Batch, n: int = 20000) -> dict[str, float]:
+    codec = AvroCodec("bar")
+    sample = bars.take(slice(0, n))
+    t0 = time.perf_counter()
+    msgs = codec.encode_batch(sample)
+    t1 = time.perf_counter()
+    codec.decode_batch(msgs)
+    t2 = time.perf_counter()
+    return {"encode_us": (t1 - t0) / sample.n * 1e6, "decode_us": (t2 - t1) / sample.n * 1e6,
+            "bytes": float(np.mean([len(m) for m in msgs]))}
+
+
+def inprocess(stages: list, bars: Batch, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        run_inprocess(stages, {"bars": bars})
+        best = min(best, time.perf_counter() - t0)
+    return bars.n / best
+
+
+def kafka(stage_ids: list[str], bars: Batch, cfg: Path) -> float:
+    ns = fresh_namespace("bench")
+    ensure_topics(bootstrap_servers(), ns, stage_ids)
+    out = Out(bootstrap_servers())
+    publish(out, "bars", bars, ns)
+    publish_marker(out, "bars", "bench", ns)
+    out.flush()
+    last = build_stages(None, stage_ids)[-1].spec.outputs[0]
+    c = Consumer({"bootstrap.servers": bootstrap_servers(), "group.id": ns, "auto.offset.reset": "earliest"})
+    c.subscribe([TOPICS[last].name(ns)])
+    first = None
+    with worker(stage_ids, ns, cfg):
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            for msg in c.consume(10000, 0.1):
+                if msg.error():
+                    continue
+                if first is None:
+                    first = time.perf_counter()
+                if dict(msg.headers() or []).get(MARKER_HEADER) == END_OF_REPLAY:
+                    c.close()
+                    return bars.n / (time.perf_counter() - first)
+    raise TimeoutError("no end-of-replay marker")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--days", type=int, default=10)
+    ap.add_argument("--pairs", default="EURUSD,GBPUSD,USDJPY,AUDUSD")
+    ap.add_argument("--stages", default="market,features")
+    ap.add_argument("--no-kafka", action="store_true")
+    args = ap.parse_args()
+    pairs = args.pairs.split(",")
+    start = np.datetime64("2019-02-04")
+    market = generate_market(pairs, str(start), str(start + np.timedelta64(args.days, "D")), seed=3)
+    bars = Batch(market.bars)
+    ids = args.stages.split(",")
+    conf = {"market": {"pairs": pairs}}
+    stages = build_stages(build_config(conf), ids)
+    report = {"bars": bars.n, "pairs": len(pairs), "stages": ids, "avro_bar": avro_cost(bars)}
+    report["inprocess_bars_per_s"] = inprocess(stages, bars)
+    report["inprocess_market_only_bars_per_s"] = inprocess(build_stages(build_config(conf), ["market"]), bars)
+    if not args.no_kafka:
+        with tempfile.TemporaryDirectory() as d:
+            cfg = Path(d) / "hslr.toml"
+            cfg.write_text(f"[market]\npairs = {json.dumps(pairs)}\n")
+            report["kafka_market_only_bars_per_s"] = kafka(["market"], bars, cfg)
+            report["kafka_bars_per_s"] = kafka(ids, bars, cfg)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
