@@ -14,4 +14,5 @@ app = create_app(
     namespace=_s.hslr_namespace,
     batch_max=_s.hslr_batch_max,
     batch_within=_s.hslr_batch_within_s,
+    max_records=_s.hslr_message_records,
 )

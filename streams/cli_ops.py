@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import time
 from typing import Any
@@ -40,16 +41,18 @@ def _worker(args: argparse.Namespace) -> int:
     from streams.binding.metrics import serve
     from streams.config import load_config
     from streams.dag import build_stages
-    from streams.infra import register_scrape_target
+    from streams.infra import register_scrape_target, unregister_scrape_target
     from streams.settings import settings
 
     s = settings()
     stages = build_stages(load_config(s.hslr_config or None), [x for x in s.hslr_stages.split(",") if x] or None)
     port = serve(s.hslr_metrics_port)
-    name = f"{s.hslr_namespace}-{'+'.join(st.spec.id for st in stages)}-{os.getpid()}"
+    name = f"{s.hslr_namespace}-{'_'.join(st.spec.id for st in stages)}-{os.getpid()}"
     register_scrape_target(name, port)
+    atexit.register(unregister_scrape_target, name)
     app = create_app(stages, bootstrap=s.kafka_bootstrap_servers, namespace=s.hslr_namespace,
-                     batch_max=s.hslr_batch_max, batch_within=s.hslr_batch_within_s)
+                     batch_max=s.hslr_batch_max, batch_within=s.hslr_batch_within_s,
+                     max_records=s.hslr_message_records)
     print(f"worker {name}: stages {[st.spec.id for st in stages]}, metrics on 127.0.0.1:{port}", flush=True)
     run_worker(app, args.loglevel)
     return 0

@@ -28,10 +28,16 @@ class ConfigError(ValueError):
 
 
 def _sections() -> dict[str, type[StageConfig]]:
+    from streams.stages.edge import EdgeConfig
+    from streams.stages.features import FeaturesConfig
+    from streams.stages.governance import GovernanceConfig
     from streams.stages.market import MarketConfig
     from streams.stages.news import NewsConfig
+    from streams.stages.regime import RegimeConfig
+    from streams.stages.trader import TraderConfig
 
-    return {"market": MarketConfig, "news": NewsConfig}
+    return {"market": MarketConfig, "features": FeaturesConfig, "news": NewsConfig, "regime": RegimeConfig, "edge": EdgeConfig,
+            "trader": TraderConfig, "governance": GovernanceConfig}
 
 
 class HSLRConfig(BaseModel):

@@ -25,8 +25,52 @@ def _market(cfg: HSLRConfig) -> Stage[Any]:
     return MarketStage(cfg.section("market"))
 
 
+def _features(cfg: HSLRConfig) -> Stage[Any]:
+    from streams.stages.features import FeaturesStage
+
+    return FeaturesStage(cfg.section("features"))
+
+
+def _regime(cfg: HSLRConfig) -> Stage[Any]:
+    from streams.stages.regime import RegimeStage
+
+    return RegimeStage(cfg.section("regime"))
+
+
+def _news(cfg: HSLRConfig) -> Stage[Any]:
+    # starts with an empty calendar: workers pass the reference calendar (file/DB) to NewsStage themselves,
+    # and live updates arrive on the calendar topic
+    from streams.stages.news import NewsStage
+
+    return NewsStage(cfg.section("news"))
+
+
+def _edge(cfg: HSLRConfig) -> Stage[Any]:
+    from streams.stages.edge.stage import build_edge_stage
+
+    return build_edge_stage(cfg.section("edge"))
+
+
+def _governance(cfg: HSLRConfig) -> Stage[Any]:
+    from streams.stages.governance import GovernanceStage
+
+    return GovernanceStage(cfg.section("governance"))
+
+
+def _trader(cfg: HSLRConfig) -> Stage[Any]:
+    from streams.stages.trader import TraderStage
+
+    return TraderStage(cfg.section("trader"))
+
+
 STAGE_FACTORIES: dict[str, Callable[[HSLRConfig], Stage[Any]]] = {
     "market": _market,
+    "features": _features,
+    "regime": _regime,  # after features
+    "news": _news,  # after regime
+    "edge": _edge,  # after news (regime.adjusted)
+    "governance": _governance,  # after edge (signals)
+    "trader": _trader,  # last: after governance (signals.governed)
 }
 """Stage id → factory, in topological order."""
 

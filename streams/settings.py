@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     """Largest batch a Faust agent hands to a stage."""
     hslr_batch_within_s: float = 0.002
     """How long an agent waits to fill a batch: bounds the added latency per stage."""
+    hslr_message_records: int = 500
+    """Most records per Kafka message (record batches amortise the per-message cost; 1 = one per message)."""
     hslr_config: str = ""
     """Path of the TOML pipeline config; empty means documented defaults."""
     hslr_stages: str = ""

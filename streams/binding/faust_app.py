@@ -14,8 +14,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -39,11 +39,11 @@ def _envelope(event: Any) -> Envelope:
 
 
 def bind(app: faust.App, stage: Stage[Any], *, bootstrap: str, namespace: str, metrics: PrometheusMetrics,
-         batch_max: int, batch_within: float) -> None:
+         batch_max: int, batch_within: float, max_records: int = 500) -> None:
     """Register ``stage`` as an agent of ``app``."""
     names = [TOPICS[k].name(namespace) for k in stage.spec.inputs]
     channel = app.topic(*names, key_serializer="raw", value_serializer="raw")
-    runtime = StageRuntime(stage, namespace=namespace, metrics=metrics)
+    runtime = StageRuntime(stage, namespace=namespace, metrics=metrics, max_records=max_records)
     out = Out(bootstrap)
     checkpoints = CheckpointStore(bootstrap, namespace, out)
     sid = stage.spec.id
@@ -74,10 +74,11 @@ def create_app(
     namespace: str,
     batch_max: int = 2000,
     batch_within: float = 0.002,
+    max_records: int = 500,
     metrics: PrometheusMetrics | None = None,
 ) -> faust.App:
-    """A Faust app running ``stages``; its id (= consumer group) is ``<namespace>.<stage ids>``."""
-    ids = "+".join(s.spec.id for s in stages)
+    """A Faust app running ``stages``; its id (= consumer group) is ``<namespace>.<stage ids joined by _>``."""
+    ids = "_".join(s.spec.id for s in stages)
     datadir = Path(os.environ.get("HSLR_FAUST_DATADIR", f".cache/faust/{namespace}")).resolve()
     datadir.mkdir(parents=True, exist_ok=True)
     ensure_topics(bootstrap, namespace, [s.spec.id for s in stages])
@@ -99,7 +100,7 @@ def create_app(
     m = metrics or PrometheusMetrics()
     for s in stages:
         bind(app, s, bootstrap=bootstrap, namespace=namespace, metrics=m, batch_max=batch_max,
-             batch_within=batch_within)
+             batch_within=batch_within, max_records=max_records)
     return app
 
 

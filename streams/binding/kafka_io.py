@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from streams.core.batch import Batch, concat
 from streams.core.topics import TOPICS
-from streams.runner.runtime import END_OF_REPLAY, MARKER_HEADER, RUN_HEADER, Outgoing, marker
+from streams.runner.runtime import END_OF_REPLAY, MARKER_HEADER, RUN_HEADER, Outgoing, marker, message_key
 from streams.serde.avro import AvroCodec
 
 STATE_MAX_BYTES = 32 * 1024 * 1024
@@ -107,13 +107,13 @@ class CheckpointStore:
             c.close()
 
 
-def publish(out: Out, key: str, batch: Batch, namespace: str) -> int:
-    """Encode ``batch`` with the topic's schema and produce it keyed by pair; return the count."""
+def publish(out: Out, key: str, batch: Batch, namespace: str, max_records: int = 1) -> int:
+    """Encode ``batch`` with the topic's schema in messages of up to ``max_records`` records (keyed by
+    pair when a message holds one pair) and produce it; return the record count."""
     t = TOPICS[key]
-    values = AvroCodec(t.schema).encode_batch(batch)
-    keys = [p.encode() for p in batch["pair"].tolist()] if "pair" in batch else [None] * len(values)
-    out.send(Outgoing(t.name(namespace), k, v) for k, v in zip(keys, values, strict=True))
-    return len(values)
+    values = AvroCodec(t.schema).encode_batch(batch, max_records)
+    out.send(Outgoing(t.name(namespace), message_key(batch, i, max_records), v) for i, v in enumerate(values))
+    return batch.n
 
 
 def publish_marker(out: Out, key: str, run: str, namespace: str) -> None:
@@ -122,10 +122,14 @@ def publish_marker(out: Out, key: str, run: str, namespace: str) -> None:
 
 
 def collect(
-    bootstrap: str, keys: Sequence[str], run: str, namespace: str, timeout: float = 300.0
+    bootstrap: str, keys: Sequence[str], run: str, namespace: str, timeout: float = 300.0,
+    alive: Callable[[], bool] | None = None,
 ) -> dict[str, Batch]:
     """Read ``keys`` topics from the start until each has delivered the end-of-replay marker of ``run``
-    on every partition; return the decoded records per topic key (in topic order)."""
+    on every partition; return the decoded records per topic key (in topic order).
+
+    ``alive`` (e.g. "the worker process is still running") is polled so a dead producer fails fast.
+    """
     names = {TOPICS[k].name(namespace): k for k in keys}
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"collect-{uuid.uuid4()}",
                   "auto.offset.reset": "earliest", "enable.auto.commit": False, **QUIET})
@@ -137,6 +141,8 @@ def collect(
         while pending:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no end-of-replay marker for run {run} on {sorted(pending)}")
+            if alive is not None and not alive():
+                raise RuntimeError(f"the producer of {sorted(pending)} stopped before the end of run {run}")
             for msg in c.consume(10000, 0.2):
                 if msg.error():
                     continue

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
 DEFAULT_NAMESPACE = "hslr"
 
 

@@ -20,7 +20,7 @@ from streams.core import state_codec
 from streams.core.batch import Batch
 from streams.core.stage import Stage
 from streams.core.topics import DEFAULT_NAMESPACE, TOPICS, Topic
-from streams.serde.avro import AvroCodec, DecodeError
+from streams.serde.avro import AvroCodec
 
 MARKER_HEADER = "hslr-marker"
 END_OF_REPLAY = b"end_of_replay"
@@ -78,6 +78,14 @@ class Checkpoint:
     last_ts: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
+def message_key(batch: Batch, chunk: int, size: int) -> bytes | None:
+    """Kafka key of the ``chunk``-th message of ``batch``: its pair when all its records share one."""
+    if "pair" not in batch:
+        return None
+    pairs = batch["pair"][chunk * max(size, 1):(chunk + 1) * max(size, 1)]
+    return str(pairs[0]).encode() if (pairs == pairs[0]).all() else None
+
+
 def marker(run: str) -> Headers:
     return ((MARKER_HEADER, END_OF_REPLAY), (RUN_HEADER, run.encode()))
 
@@ -92,12 +100,14 @@ class StageRuntime:
         namespace: str = DEFAULT_NAMESPACE,
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        max_records: int = 500,
     ) -> None:
         self.stage = stage
         self.sid = stage.spec.id
         self.namespace = namespace
         self.metrics: Any = metrics or NullMetrics()
         self.clock = clock
+        self.max_records = max_records
         self.cp = Checkpoint(stage.initial_state())
         self._by_name: dict[str, Topic] = {TOPICS[k].name(namespace): TOPICS[k] for k in stage.spec.inputs}
         self._codecs = {k: AvroCodec(TOPICS[k].schema) for k in (*stage.spec.inputs, *stage.spec.outputs)}
@@ -147,11 +157,11 @@ class StageRuntime:
         if t is None:
             out.extend(self._dead(run, "DECODE", f"topic {run[0].topic} is not an input of {self.sid}"))
             return
-        self.metrics.events_in(self.sid, t.key, len(run))
-        batch, errors = self._codecs[t.key].decode_batch([e.value or b"" for e in run])
+        batch, errors, origin = self._codecs[t.key].decode_messages([e.value or b"" for e in run])
+        self.metrics.events_in(self.sid, t.key, batch.n)
         for i, reason in errors:
             out.extend(self._dead([run[i]], "DECODE", reason))
-        good = [e for i, e in enumerate(run) if i not in {j for j, _ in errors}]
+        good = [run[i] for i in origin.tolist()]  # the message each row came from
         if t.one_per_bar and batch.n:
             keep = self._fresh(t.key, batch)
             if not keep.all():
@@ -191,12 +201,20 @@ class StageRuntime:
             except Exception as exc:  # noqa: BLE001 - dead-letter and halt, never a crash loop
                 self.metrics.error(self.sid)
                 reason = f"{type(exc).__name__}: {exc}"
-                out.extend(self._dead([envs[i]], "PROCESS", reason))
+                out.extend(self._dead([self._single(key, batch, i, envs[i])], "PROCESS", reason))
                 out.extend(self._halt(int(batch["ts"][i]) if "ts" in batch else 0, reason))
                 continue
             for k, b in o.items():
                 parts.setdefault(k, []).append(b)
         return {k: concat(v) for k, v in parts.items()}
+
+    def _single(self, key: str, batch: Batch, i: int, env: Envelope) -> Envelope:
+        """The envelope of row ``i`` with just that record as its value (a message may hold many)."""
+        try:
+            value = self._codecs[key].encode(batch.take(slice(i, i + 1)).to_records()[0])
+        except Exception:  # noqa: BLE001 - keep the original message then
+            return env
+        return Envelope(env.topic, env.partition, env.offset, env.key, value, env.headers, env.timestamp_ms)
 
     def _emit(self, outputs: Any, out: list[Outgoing]) -> None:
         for key, b in outputs.items():
@@ -204,14 +222,13 @@ class StageRuntime:
                 continue
             t = TOPICS[key]
             try:
-                values = self._codecs[key].encode_batch(b)
+                values = self._codecs[key].encode_batch(b, self.max_records)
             except Exception as exc:  # noqa: BLE001 - a stage emitted a record its schema rejects
                 self.metrics.error(self.sid)
                 out.extend(self._halt(0, f"encode {key}: {type(exc).__name__}: {exc}"))
                 continue
-            keys = [p.encode() for p in b["pair"].tolist()] if "pair" in b else [None] * b.n
             name = t.name(self.namespace)
-            out.extend(Outgoing(name, k, v) for k, v in zip(keys, values, strict=True))
+            out.extend(Outgoing(name, message_key(b, i, self.max_records), v) for i, v in enumerate(values))
             self.metrics.events_out(self.sid, key, b.n)
 
     def _dead(self, envs: Sequence[Envelope], kind: str, reason: str) -> list[Outgoing]:

@@ -68,35 +68,45 @@ def _strip_logical(node: Any) -> Any:
 
 @dataclass(frozen=True)
 class SchemaInfo:
+    """One writer schema: the record itself (``many=False``) or an array of it (``many=True``)."""
+
     name: str
     raw: dict[str, Any]
     parsed: Any
     fingerprint: int
     fields: tuple[str, ...]
     prefix: bytes = field(repr=False)
+    many: bool = False
 
 
-def _info(name: str, raw: dict[str, Any]) -> SchemaInfo:
-    parsed = fastavro.parse_schema(_strip_logical(raw), _write_hint=False)
-    fp = crc64_avro(to_parsing_canonical_form(raw).encode())
+def _info(name: str, raw: dict[str, Any], many: bool = False) -> SchemaInfo:
+    schema: Any = {"type": "array", "items": raw} if many else raw
+    parsed = fastavro.parse_schema(_strip_logical(schema), _write_hint=False)
+    fp = crc64_avro(to_parsing_canonical_form(schema).encode())
     return SchemaInfo(name, raw, parsed, fp, tuple(f["name"] for f in raw["fields"]),
-                      MAGIC + struct.pack("<Q", fp))
+                      MAGIC + struct.pack("<Q", fp), many)
 
 
 class SchemaStore:
-    """Current schema per name plus every known writer schema by fingerprint."""
+    """Current schema per name plus every known writer schema (single and array form) by fingerprint."""
 
     def __init__(self, directory: Path = SCHEMA_DIR) -> None:
         self.current: dict[str, SchemaInfo] = {}
+        self.current_many: dict[str, SchemaInfo] = {}
         self.by_fingerprint: dict[int, SchemaInfo] = {}
         for path in sorted(directory.glob("*.avsc")):
-            info = _info(path.stem, json.loads(path.read_text()))
-            self.current[path.stem] = info
-            self.by_fingerprint[info.fingerprint] = info
+            raw = json.loads(path.read_text())
+            self.current[path.stem] = self._add(path.stem, raw)
+            self.current_many[path.stem] = self._add(path.stem, raw, many=True)
         for path in sorted((directory / "archive").glob("*.avsc")):
             # archive/<name>.v<N>.avsc: earlier versions, readable but never written
-            info = _info(path.name.split(".")[0], json.loads(path.read_text()))
-            self.by_fingerprint.setdefault(info.fingerprint, info)
+            raw = json.loads(path.read_text())
+            self._add(path.name.split(".")[0], raw)
+            self._add(path.name.split(".")[0], raw, many=True)
+
+    def _add(self, name: str, raw: dict[str, Any], many: bool = False) -> SchemaInfo:
+        info = _info(name, raw, many)
+        return self.by_fingerprint.setdefault(info.fingerprint, info)
 
     def schema(self, name: str) -> SchemaInfo:
         try:
@@ -111,12 +121,17 @@ def default_store() -> SchemaStore:
 
 
 class AvroCodec:
-    """Encode and decode records of one schema with single-object framing."""
+    """Encode and decode records of one schema with single-object framing.
+
+    A message holds one record, or — for throughput, since every Kafka message costs a Faust event —
+    a *record batch*: the same framing around an Avro ``array`` of the record, whose fingerprint
+    identifies it. Readers accept both; writers batch up to ``max_records`` rows per message.
+    """
 
     def __init__(self, schema: str, store: SchemaStore | None = None) -> None:
         self.store = store or default_store()
         self.info = self.store.schema(schema)
-        self._readers: dict[int, Any] = {}
+        self.many = self.store.current_many[schema]
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -128,8 +143,11 @@ class AvroCodec:
         fastavro.schemaless_writer(buf, self.info.parsed, record)
         return buf.getvalue()
 
-    def decode(self, data: bytes) -> dict[str, Any]:
-        """Decode one framed message; raise :class:`DecodeError` with the reason when it is not one."""
+    def decode_many(self, data: bytes) -> list[dict[str, Any]]:
+        """Decode one framed message (a record or a record batch) into its records.
+
+        Raises :class:`DecodeError` with the reason when the bytes are not one of this topic's schemas.
+        """
         if not isinstance(data, bytes | bytearray | memoryview) or len(data) < 10:
             raise DecodeError(f"message too short for single-object encoding ({len(data or b'')} bytes)")
         if data[:2] != MAGIC:
@@ -138,45 +156,77 @@ class AvroCodec:
         writer = self.store.by_fingerprint.get(fp)
         if writer is None:
             raise DecodeError(f"unknown writer schema fingerprint {fp:016x}")
+        reader = self.many if writer.many else self.info
         body = io.BytesIO(data[10:])
         try:
-            if fp == self.info.fingerprint:
-                rec = fastavro.schemaless_reader(body, self.info.parsed, None)
-            else:
-                rec = fastavro.schemaless_reader(body, writer.parsed, self.info.parsed)
+            same = fp == reader.fingerprint
+            rec = fastavro.schemaless_reader(body, writer.parsed, None if same else reader.parsed)
         except Exception as exc:  # fastavro raises many types on corrupt bodies
             raise DecodeError(f"corrupt Avro body for {writer.name}: {type(exc).__name__}: {exc}") from exc
         if body.tell() != len(data) - 10:
             raise DecodeError(f"{len(data) - 10 - body.tell()} trailing bytes after a {writer.name} record")
-        if not isinstance(rec, dict):
-            raise DecodeError(f"decoded a non-record {type(rec).__name__}")
-        return rec
+        records: list[Any] = rec if isinstance(rec, list) else [rec]
+        if not all(isinstance(r, dict) for r in records):
+            raise DecodeError(f"decoded a non-record from {writer.name}")
+        return records
 
-    def encode_batch(self, batch: Batch) -> list[bytes]:
-        """Encode every row of ``batch`` (columns named as the schema's fields)."""
+    def decode(self, data: bytes) -> dict[str, Any]:
+        """Decode a message holding exactly one record."""
+        records = self.decode_many(data)
+        if len(records) != 1:
+            raise DecodeError(f"expected one record, the message holds {len(records)}")
+        return records[0]
+
+    def _rows(self, batch: Batch) -> list[dict[str, Any]]:
         missing = [f for f in self.fields if f not in batch and not _has_default(self.info.raw, f)]
         if missing:
             raise KeyError(f"batch lacks fields {missing} of {self.info.name}")
         names = [f for f in self.fields if f in batch]
         cols = [batch[f].tolist() for f in names]
-        prefix, parsed, write = self.info.prefix, self.info.parsed, fastavro.schemaless_writer
-        out = []
-        for row in zip(*cols, strict=True):
+        return [dict(zip(names, row, strict=True)) for row in zip(*cols, strict=True)]
+
+    def encode_batch(self, batch: Batch, max_records: int = 1) -> list[bytes]:
+        """Encode the rows of ``batch`` (columns named as the schema's fields) into messages of at most
+        ``max_records`` records each (1: one single-record message per row)."""
+        rows = self._rows(batch)
+        if max_records <= 1:
+            prefix, parsed, write = self.info.prefix, self.info.parsed, fastavro.schemaless_writer
+            out = []
+            for row in rows:
+                buf = io.BytesIO()
+                buf.write(prefix)
+                write(buf, parsed, row)
+                out.append(buf.getvalue())
+            return out
+        messages = []
+        for i in range(0, len(rows), max_records):
             buf = io.BytesIO()
-            buf.write(prefix)
-            write(buf, parsed, dict(zip(names, row, strict=True)))
-            out.append(buf.getvalue())
-        return out
+            buf.write(self.many.prefix)
+            fastavro.schemaless_writer(buf, self.many.parsed, rows[i:i + max_records])
+            messages.append(buf.getvalue())
+        return messages
 
     def decode_batch(self, messages: Sequence[bytes]) -> tuple[Batch, list[tuple[int, str]]]:
         """Decode many messages into a batch; undecodable ones come back as ``(index, reason)``."""
-        records, errors = [], []
+        batch, errors, _ = self.decode_messages(messages)
+        return batch, errors
+
+    def decode_messages(
+        self, messages: Sequence[bytes]
+    ) -> tuple[Batch, list[tuple[int, str]], np.ndarray]:
+        """Like :meth:`decode_batch`, also returning for every row the index of its message."""
+        records: list[dict[str, Any]] = []
+        origin: list[int] = []
+        errors = []
         for i, m in enumerate(messages):
             try:
-                records.append(self.decode(m))
+                recs = self.decode_many(m)
             except DecodeError as exc:
                 errors.append((i, str(exc)))
-        return records_to_batch(records, self.info), errors
+                continue
+            records.extend(recs)
+            origin.extend([i] * len(recs))
+        return records_to_batch(records, self.info), errors, np.array(origin, dtype=np.int64)
 
 
 def _has_default(raw: dict[str, Any], name: str) -> bool:

@@ -87,7 +87,7 @@ def test_garbage_is_dead_lettered_and_the_agent_keeps_consuming(services: dict[s
     bars = Batch(market.bars)
     half = bars.n // 2
     out = Out(bootstrap_servers())
-    with worker(["market"], ns, _market_config(tmp_path), tmp_path / "worker.log"):
+    with worker(["market"], ns, _market_config(tmp_path), tmp_path / "worker.log") as w:
         publish(out, "bars", bars.take(slice(0, half)), ns)
         p = Producer({"bootstrap.servers": bootstrap_servers()})
         p.produce(TOPICS["bars"].name(ns), b"\xc3\x01 definitely not avro", b"EURUSD")
@@ -95,7 +95,7 @@ def test_garbage_is_dead_lettered_and_the_agent_keeps_consuming(services: dict[s
         publish(out, "bars", bars.take(slice(half, bars.n)), ns)
         publish_marker(out, "bars", "run", ns)
         out.flush()
-        got = collect(bootstrap_servers(), ["bars.clean"], "run", ns, timeout=180)
+        got = collect(bootstrap_servers(), ["bars.clean"], "run", ns, timeout=180, alive=lambda: w.poll() is None)
     assert got["bars.clean"].equals(bars)  # every good bar, before and after the garbage
     dead = _read_all(TOPICS["deadletter"].name(ns), "dead_letter", 1)
     assert dead["error_kind"].tolist() == ["DECODE"]
@@ -175,11 +175,11 @@ def test_faust_and_inprocess_give_identical_outputs(services: dict[str, str], tm
     expected = run_inprocess(stages, {"bars": bars})
     out = Out(bootstrap_servers())
     last = stages[-1].spec.outputs
-    with worker(PARITY_STAGES, ns, cfg, tmp_path / "worker.log"):
-        publish(out, "bars", bars, ns)
+    with worker(PARITY_STAGES, ns, cfg, tmp_path / "worker.log") as w:
+        publish(out, "bars", bars, ns, max_records=1)  # one bar per message, as a live feed sends them
         publish_marker(out, "bars", "parity", ns)
         out.flush()
-        got = collect(bootstrap_servers(), list(last), "parity", ns, timeout=400)
+        got = collect(bootstrap_servers(), list(last), "parity", ns, timeout=400, alive=lambda: w.poll() is None)
     for key in last:
         assert got[key].n == expected[key].n > 0 or key != "features"
         assert got[key].select(expected[key].keys()).equals(expected[key].select(got[key].keys()))

@@ -8,8 +8,9 @@ bars separated by a gap, or with a non-finite value, is left out). Then::
 
 The estimate is *valid* when the window holds at least ``min_points`` transitions, ``0 < b < 1``
 (``b >= 1``: no reversion, ``theta <= 0``; ``b <= 0``: an oscillating, not an OU, series) and the fit is
-good enough: the relative standard error of theta, ``se(b) / (b * theta)``, is at most
-``max_rel_se`` (else the window cannot tell reversion from a random walk).
+good enough: the Dickey-Fuller statistic ``(1 - b) / se(b)`` is at least ``min_t_stat`` (default
+2.86, the asymptotic 5 % critical value of the test with an intercept; below it the window cannot tell
+reversion from a random walk, whose least-squares ``b`` is biased below 1 by about ``4 / n``).
 
 The window sums are exact: values are quantised to ``1 / OU_SCALE`` and summed in int64 (wrap-around
 cumulative sums difference exactly), so results never depend on how the stream was split into
@@ -28,9 +29,10 @@ I64 = npt.NDArray[np.int64]
 B = npt.NDArray[np.bool_]
 OU_SCALE = 2**16
 """Quantisation of the series: 1.5e-5 units, far below any displacement's noise."""
-OU_CLIP = 1000.0
-"""|x| clip so window sums of products fit int64 for windows up to 2,000 bars."""
-MAX_WINDOW = 2000
+OU_CLIP = 100.0
+"""|x| clip (displacement in vol units) so window sums of products fit int64 for windows up to
+MAX_WINDOW bars: 20,000 * (100 * 2**16)**2 = 8.6e17 < 9.2e18."""
+MAX_WINDOW = 20_000
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ def _window_sums(q: I64, w: B, window: int) -> tuple[I64, ...]:
     return tuple(out)
 
 
-def fit_from_sums(sums: tuple[I64, ...], min_points: int, max_rel_se: float) -> OUFit:
+def fit_from_sums(sums: tuple[I64, ...], min_points: int, min_t_stat: float) -> OUFit:
     """Turn exact window sums (n, x, y, xx, xy, yy; quantised units) into :class:`OUFit`."""
     n_i = sums[0]
     n = n_i.astype(np.float64)
@@ -91,16 +93,16 @@ def fit_from_sums(sums: tuple[I64, ...], min_points: int, max_rel_se: float) -> 
         s2 = np.maximum(cyy - b * cxy, 0.0) / (n - 2)
         se_b = np.sqrt(s2 / cxx)
         theta = np.where(b > 0, -np.log(np.where(b > 0, b, 1.0)), np.nan)
-        rel_se = se_b / (b * theta)
+        t_stat = (1.0 - b) / se_b
         enough = (n_i >= max(min_points, 3)) & (cxx > 0)
         theta = np.where(enough, theta, np.nan)
         half = np.where(theta > 0, np.log(2.0) / theta, np.where(theta <= 0, np.inf, np.nan))
-    valid = enough & (b > 0) & (b < 1) & (rel_se <= max_rel_se)
+    valid = enough & (b > 0) & (b < 1) & (t_stat >= min_t_stat)
     return OUFit(theta=theta, half_life_min=half, valid=valid, n=n_i)
 
 
 def ou_update(
-    hist: OUHistory, x: F64, gap_min: npt.NDArray[np.integer], window: int, min_points: int, max_rel_se: float
+    hist: OUHistory, x: F64, gap_min: npt.NDArray[np.integer], window: int, min_points: int, min_t_stat: float
 ) -> tuple[OUHistory, OUFit]:
     """Rolling OU fit for ``m`` new bars of one pair (in time order) after ``hist``.
 
@@ -112,7 +114,7 @@ def ou_update(
         New series values (displacement, vol units).
     gap_min : ndarray, shape (m,)
         Minutes since the pair's previous bar; only 1 makes a usable transition.
-    window, min_points, max_rel_se
+    window, min_points, min_t_stat
         See the module docstring (``window`` in bars).
 
     Returns
@@ -132,4 +134,4 @@ def ou_update(
     k = len(hist.q)
     sums = tuple(s[k:] for s in _window_sums(q, w, window))
     keep = slice(max(len(q) - (window - 1), 0), None)
-    return OUHistory(q[keep], usable[keep], unit[keep]), fit_from_sums(sums, min_points, max_rel_se)
+    return OUHistory(q[keep], usable[keep], unit[keep]), fit_from_sums(sums, min_points, min_t_stat)

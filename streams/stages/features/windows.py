@@ -27,8 +27,9 @@ def window_sums(x: F64, start: int, w: int) -> F64:
 
     Parameters
     ----------
-    x : ndarray, shape (k,)
-        Values at absolute positions ``start .. start + k - 1``; NaN must already be replaced.
+    x : ndarray, shape (k,) or (k, m)
+        Values at absolute positions ``start .. start + k - 1`` along axis 0 (m independent series);
+        NaN must already be replaced.
     start : int
         Absolute position of ``x[0]`` (may be negative).
     w : int
@@ -36,20 +37,20 @@ def window_sums(x: F64, start: int, w: int) -> F64:
 
     Returns
     -------
-    ndarray, shape (k,)
-        ``out[j] = sum(x at positions [start + j - w + 1, start + j])``; positions before ``start`` count
-        as 0, so callers mask windows that reach before their data.
+    ndarray, same shape as ``x``
+        ``out[j] = sum(x at positions [start + j - w + 1, start + j])``; positions before ``start``
+        count as 0, so callers mask windows that reach before their data.
     """
-    k = len(x)
+    k = x.shape[0]
     lead = start % w
     rows = -(-(lead + k) // w)
-    blocks = np.zeros(rows * w)
-    blocks[lead : lead + k] = x
-    blocks = blocks.reshape(rows, w)
+    flat = np.zeros((rows * w, *x.shape[1:]))
+    flat[lead : lead + k] = x
+    blocks = flat.reshape((rows, w, *x.shape[1:]))
     out = np.cumsum(blocks, axis=1)
     suffix = np.cumsum(blocks[:, ::-1], axis=1)[:, ::-1]
     out[1:, :-1] += suffix[:-1, 1:]
-    return out.ravel()[lead : lead + k]
+    return out.reshape(flat.shape)[lead : lead + k]
 
 
 def with_tail(tail: F64, new: F64) -> F64:
@@ -80,11 +81,11 @@ def median_of_previous(tail: F64, new: F64) -> F64:
     w = len(tail)
     series = with_tail(tail, new)
     out = np.empty(len(new))
-    mid = [(w - 1) // 2, w // 2]
+    lo_mid, hi_mid = (w - 1) // 2, w // 2
     for lo in range(0, len(new), _CHUNK):
         win = sliding_window_view(series[lo : lo + min(_CHUNK, len(new) - lo) + w - 1], w)
-        part = np.partition(win, mid, axis=1)
-        out[lo : lo + len(win)] = 0.5 * (part[:, mid[0]] + part[:, mid[1]])
+        ordered = np.sort(win, axis=1)  # faster than a two-kth partition for short rows
+        out[lo : lo + len(win)] = 0.5 * (ordered[:, lo_mid] + ordered[:, hi_mid])
     return out
 
 
@@ -98,11 +99,22 @@ def midrank_pct(tail: F64, new: F64) -> F64:
     """
     w = len(tail) + 1
     series = with_tail(tail, new)
-    out = np.empty(len(new))
+    less = np.empty(len(new), dtype=np.int64)
     for lo in range(0, len(new), _CHUNK):
         win = sliding_window_view(series[lo : lo + min(_CHUNK, len(new) - lo) + w - 1], w)
-        cur = win[:, -1:]
-        less = np.count_nonzero(win < cur, axis=1)
-        ties = np.count_nonzero(win == cur, axis=1)
-        out[lo : lo + len(win)] = (less + 0.5 * (ties - 1)) / (w - 1)
-    return out
+        less[lo : lo + len(win)] = np.count_nonzero(win < win[:, -1:], axis=1)
+    return (less + 0.5 * (_ties(series, w) - 1)) / (w - 1)
+
+
+def _ties(series: F64, w: int) -> npt.NDArray[np.int64]:
+    # Values equal to the current one (itself included). Exact repeats are rare (a flat mid gives
+    # displacement 0), so find the repeated values with one sort and scan only those windows.
+    cur = series[w - 1 :]
+    ties = np.ones(len(cur), dtype=np.int64)
+    ordered = np.sort(series[np.isfinite(series)])
+    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    rows = np.flatnonzero(np.isin(cur, repeated))
+    if len(rows):
+        win = sliding_window_view(series, w)[rows]
+        ties[rows] = np.count_nonzero(win == win[:, -1:], axis=1)
+    return ties

@@ -51,10 +51,14 @@ class NewsState:
     """Surprise z-score per event (NaN when none)."""
     inverse: npt.NDArray[np.int8]
     """-1 for unemployment-type releases (higher actual = weaker currency), else +1."""
-    reason: npt.NDArray[np.str_]
-    """Override reason per event."""
+    reason: npt.NDArray[np.object_]
+    """Override reason per event (Python str objects: a fixed-width array would be as wide as the longest)."""
     index: Mapping[str, PairIndex] = field(default_factory=dict)
     """Prebuilt exposure index per configured pair."""
+
+
+def _text(a: npt.NDArray[Any]) -> npt.NDArray[np.str_]:
+    return a if a.dtype.kind == "U" else np.asarray(a).astype(str)
 
 
 class NewsStage:
@@ -99,27 +103,29 @@ class NewsStage:
         row = np.full(n, -1, dtype=np.int64)
         mode = np.zeros(n, dtype=np.int32)
         if n:
-            pairs = np.asarray(batch["pair"]).astype(str)
             ts = np.asarray(batch["ts"], dtype=np.int64)
-            uniq, inv = np.unique(pairs, return_inverse=True)
-            for k, p in enumerate(uniq):
-                sel = np.flatnonzero(inv.reshape(-1) == k)
-                idx = state.index.get(str(p)) or build_pair_index(str(p), state.calendar, state, self.config)
+            uniq, inv = np.unique(_text(batch["pair"]), return_inverse=True)
+            groups = np.split(np.argsort(inv.reshape(-1), kind="stable"), np.cumsum(np.bincount(inv.reshape(-1)))[:-1])
+            for p, sel in zip(uniq.tolist(), groups, strict=True):
+                idx = state.index.get(p) or build_pair_index(p, state.calendar, state, self.config)
                 row[sel] = window_hits(ts[sel], idx, self.config)
                 mode[sel] = surprise_mode(ts[sel], idx, self.config)
         hit = row >= 0
-        reason = state.reason[row] if len(state.reason) else np.full(n, "")
+        # only the overridden rows copy their reason: long titles make wide str arrays
+        picked = state.reason[row[hit]].astype(str)
+        reason = np.zeros(n, dtype=picked.dtype if len(picked) else "U1")
+        reason[hit] = picked
         return batch.with_columns(
-            regime=np.where(hit, EVENT_RISK, np.asarray(batch["regime"]).astype(str)),
+            regime=np.where(hit, EVENT_RISK, _text(batch["regime"])),
             tradeable=np.asarray(batch["tradeable"], dtype=bool) & ~hit,
             event_override=hit,
-            override_reason=np.where(hit, reason, "").astype(str),
+            override_reason=reason,
             surprise_mode=mode,
         )
 
     def _state_for(self, cal: Columns) -> NewsState:
         z = surprise_scores(cal, self.config.surprise_min_history)
         partial = NewsState(cal, z, inverse_signs(cal["title"], self.config.inverse_keywords),
-                            override_reasons(cal, self.config))
+                            override_reasons(cal, self.config).astype(object))  # compact checkpoints
         index = {p: build_pair_index(p, cal, partial, self.config) for p in self._pairs}
         return NewsState(partial.calendar, partial.z, partial.inverse, partial.reason, index)

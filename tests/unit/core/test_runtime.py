@@ -35,12 +35,22 @@ def decoded(out: list, topic: str, schema: str) -> Batch:
 
 
 def test_outputs_are_encoded_and_keyed_by_pair() -> None:
-    rt = StageRuntime(Passthrough(), namespace=NS)
+    rt = StageRuntime(Passthrough(), namespace=NS, max_records=1)
     b = bars(5)
     out = rt.handle(envs(b))
     assert decoded(out, "t.bars", "bar").equals(b)
     assert [o.key for o in out] == [p.encode() for p in b["pair"]]
     assert rt.cp.state == 10
+
+
+def test_outputs_travel_as_record_batches() -> None:
+    rt = StageRuntime(Passthrough(), namespace=NS, max_records=4)
+    b = bars(5)  # 10 records → messages of 4, 4, 2
+    out = rt.handle(envs(b))
+    assert len(out) == 3 and all(o.key is None for o in out)  # two pairs per message: no pair key
+    assert decoded(out, "t.bars", "bar").equals(b)
+    one_pair = StageRuntime(Passthrough(), namespace=NS, max_records=4).handle(envs(bars(3, ("EURUSD",))))
+    assert [o.key for o in one_pair] == [b"EURUSD"]
 
 
 def test_garbage_goes_to_dead_letter_and_processing_continues() -> None:

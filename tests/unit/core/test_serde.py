@@ -89,3 +89,18 @@ def test_reader_resolves_an_archived_writer_schema(tmp_path: Path) -> None:
     rec = {k: v for k, v in bars(1).to_records()[0].items() if k != "source"}
     decoded = AvroCodec("bar", store).decode(old_codec.encode(rec))
     assert decoded == {**rec, "source": ""}
+
+
+def test_record_batch_messages_round_trip_and_mix_with_single_records() -> None:
+    codec = AvroCodec("bar")
+    b = bars(60, ("EURUSD", "USDJPY", "GBPUSD"))
+    many = codec.encode_batch(b, max_records=50)
+    assert len(many) == 4  # 180 records
+    assert all(m[2:10] == codec.many.prefix[2:] for m in many)
+    single = codec.encode_batch(b.take(slice(0, 2)))
+    back, errors, origin = codec.decode_messages([*many, *single])
+    assert not errors
+    assert back.n == 182 and origin.tolist() == [0] * 50 + [1] * 50 + [2] * 50 + [3] * 30 + [4, 5]
+    assert back.take(slice(0, 180)).equals(b)
+    with pytest.raises(DecodeError, match="expected one record"):
+        codec.decode(many[0])

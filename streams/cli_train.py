@@ -1,0 +1,166 @@
+"""Training commands: ``hslr train regime`` (the edge model adds ``hslr train edge`` to the same group).
+
+Thin shell: reads bars (synthetic generator or PostgreSQL), runs the market and features stages
+in-process, calls the pure :func:`models.regime_train.train_regime`, saves a versioned artifact (and
+moves the ``latest`` pointer), and registers it in ``model_registry`` (skipped with a warning when the
+database is unreachable). Clock and git are read here, never in the pipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from streams.core.batch import Batch
+
+log = logging.getLogger(__name__)
+HIST_COLUMNS = ("session_vol_norm", "spread_widening", "tick_velocity", "displacement", "displacement_pct", "xcorr")
+"""Features-record columns whose training histograms go into the metadata (governance KL drift)."""
+
+
+def train_subparsers(sub: Any) -> Any:
+    """Return the sub-command group of ``hslr train``, creating it once (shared by every model's CLI)."""
+    parser = sub.choices.get("train") if hasattr(sub, "choices") else None
+    if parser is None:
+        parser = sub.add_parser("train", help="train models and save versioned artifacts")
+        parser.set_defaults(_train_sub=parser.add_subparsers(dest="train_command", required=True))
+    return parser.get_default("_train_sub")
+
+
+def code_version() -> str:
+    """``git describe --always --dirty`` of the repository, or ``unknown`` outside git."""
+    try:
+        out = subprocess.run(  # noqa: S603 - fixed argv
+            ["git", "describe", "--always", "--dirty"],  # noqa: S607
+            cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=10, check=True,
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def get_bars(source: str, pairs: list[str], start: datetime, end: datetime, seed: int) -> tuple[Batch, Any]:
+    """Return (bars, truth or None) from ``synth`` (seeded generator) or ``db`` (price_data)."""
+    if source == "synth":
+        try:
+            from streams.data.synth import generate_market
+        except ImportError as exc:
+            raise RuntimeError(f"--source synth needs streams.data.synth ({exc}); use --source db") from exc
+        market = generate_market(pairs, start, end, seed)
+        return Batch(market.bars), market.truth
+    from streams.storage.bars import load_bars
+    from streams.storage.db import connect
+
+    with connect() as conn:
+        bars = load_bars(conn, pairs, start, end)
+    if bars.n == 0:
+        raise ValueError(f"no bars for {pairs} in [{start:%Y-%m-%d}, {end:%Y-%m-%d}) in price_data")
+    return bars, None
+
+
+def compute_features(bars: Batch, config: Any) -> Batch:
+    """Run the DAG's market and features stages in-process over ``bars``; return the features topic."""
+    from streams.dag import STAGE_FACTORIES, build_stages
+    from streams.runner.inprocess import run_inprocess
+
+    if "features" not in STAGE_FACTORIES:
+        raise RuntimeError("the features stage is not registered in streams/dag.py yet")
+    out = run_inprocess(build_stages(config, only=["market", "features"]), {"bars": bars})
+    return out["features"]
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
+
+
+def truth_confusion(features: Batch, truth: dict[str, np.ndarray], model: Any, mask: np.ndarray) -> list[list[int]]:
+    """Confusion matrix (rows truth regime, columns predicted) of ``model`` on the ``mask`` rows."""
+    from models.regime import model_features
+    from models.regime_train import confusion
+
+    index = {(p, t): i for i, (p, t) in enumerate(zip(truth["pair"].tolist(), truth["ts"].tolist(), strict=True))}
+    rows = [index[(p, t)] for p, t in zip(features["pair"][mask].tolist(), features["ts"][mask].tolist(), strict=True)]
+    pred = model.predict(model_features(features.take(mask)))
+    return confusion(np.asarray(truth["regime"])[rows], pred).tolist()
+
+
+def _histograms(features: Batch, mask: np.ndarray) -> dict[str, Any]:
+    try:
+        from streams.stages.governance.kl import histograms_from_samples
+    except ImportError:
+        return {}
+    return histograms_from_samples({c: features[c][mask] for c in HIST_COLUMNS if c in features})
+
+
+def _save(model: Any, report: dict[str, Any], config: Any, args: argparse.Namespace, features: Batch) -> Any:
+    from models.artifacts import ArtifactMeta, data_hash, library_versions, make_version, save_artifact
+
+    digest = data_hash({"X": report["X_train"], "y": report["y_train"]})
+    created = datetime.now(tz=UTC)
+    metrics = {k: v for k, v in report.items() if k not in ("X_train", "y_train", "train_mask", "test_mask")}
+    meta = ArtifactMeta(
+        kind="regime", version=make_version(created, digest), created_at=created.isoformat(),
+        training_from=_iso(report["training_from"]), training_to=_iso(report["training_to"]),
+        features=tuple(report["features"]),
+        params={"pairs": args.pairs, "source": args.source, "seed": args.seed,
+                "labels": config.labels.model_dump(), "train": config.train.model_dump(),
+                "feature_histograms": _histograms(features, report["train_mask"])},
+        metrics=metrics, code_version=code_version(), data_hash=digest, libraries=library_versions(),
+    )
+    root = Path(config.model_path).parent if Path(config.model_path).name == "latest" else Path(config.model_path)
+    return meta, save_artifact(root, model, meta)
+
+
+def _register(meta: Any, path: Path) -> None:
+    try:
+        from streams.storage.db import connect
+        from streams.storage.registry import register_model
+
+        with connect() as conn:
+            register_model(conn, meta, str(path))
+        print(f"registered model_registry row {meta.kind}:{meta.version}")
+    except Exception as exc:  # noqa: BLE001 - any DB failure only skips registration
+        log.warning("model not registered (database unreachable or not migrated): %s", exc)
+
+
+def _train_regime(args: argparse.Namespace) -> int:
+    from models.regime_train import train_regime
+    from streams.cli_data import parse_day, parse_pairs
+    from streams.config import load_config
+
+    config = load_config(args.config or None)
+    rcfg = config.section("regime")
+    bars, truth = get_bars(args.source, parse_pairs(args.pairs), parse_day(args.start), parse_day(args.end), args.seed)
+    features = compute_features(bars, config)
+    model, report = train_regime(features, rcfg, random_state=args.random_state)
+    if truth is not None:
+        report["truth_confusion_test"] = truth_confusion(features, truth, model, report["test_mask"])
+    meta, path = _save(model, report, rcfg, args, features)
+    shown = {k: v for k, v in meta.metrics.items() if k != "features"}
+    print(json.dumps(shown, indent=1, default=str))
+    print(f"accuracy {report['accuracy']:.3f} vs majority baseline {report['baseline_accuracy']:.3f}; "
+          f"log-loss {report['log_loss']:.3f} vs {report['baseline_log_loss']:.3f}")
+    print(f"saved {path} (latest -> {meta.version})")
+    _register(meta, path)
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    """Add ``hslr train regime`` to the CLI."""
+    tsub = train_subparsers(sub)
+    q = tsub.add_parser("regime", help="train the regime classifier (Stable_Flow / Directional_Vol / Event_Risk)")
+    q.add_argument("--pairs", default="EURUSD,GBPUSD")
+    q.add_argument("--from", dest="start", required=True, help="first day, YYYY-MM-DD (UTC)")
+    q.add_argument("--to", dest="end", required=True, help="end day (exclusive), YYYY-MM-DD (UTC)")
+    q.add_argument("--source", choices=("synth", "db"), default="db", help="bars from the generator or price_data")
+    q.add_argument("--seed", type=int, default=7, help="generator seed (--source synth)")
+    q.add_argument("--random-state", type=int, default=None, help="forest seed (default: [regime.train])")
+    q.add_argument("--config", default="", help="pipeline TOML config (default: documented defaults)")
+    q.set_defaults(func=_train_regime)

@@ -1,0 +1,93 @@
+"""``hslr train edge``: fit the edge model on a training window and save a versioned artifact.
+
+Thin shell: bars (generator or PostgreSQL) -> market and features stages in-process -> the pure
+:func:`streams.stages.edge.training.train_edge` (time split, purged targets) -> ``models.artifacts``.
+Clock and git are read here, never in the pipeline. Point ``[edge] model_path`` at the printed
+directory (or its ``latest`` pointer) to use the model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+DEFAULT_ROOT = "models/artifacts/edge"
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
+
+
+def _save(model: Any, report: dict[str, Any], cfg: Any, args: argparse.Namespace) -> tuple[Any, Path]:
+    from models.artifacts import ArtifactMeta, data_hash, library_versions, make_version, save_artifact
+    from streams.cli_train import code_version
+
+    digest = data_hash({"X": report["X_train"], "y": report["y_train"]})
+    created = datetime.now(tz=UTC)
+    meta = ArtifactMeta(
+        kind="edge",
+        version=make_version(created, digest),
+        created_at=created.isoformat(),
+        training_from=_iso(report["training_from"]),
+        training_to=_iso(report["training_to"]),
+        features=tuple(report["features"]),
+        params={
+            "pairs": args.pairs,
+            "source": args.source,
+            "seed": args.seed,
+            "holdout": args.holdout,
+            "edge_config": cfg.model_dump(mode="json"),
+            "model": model.metadata(),
+        },
+        metrics={k: v for k, v in report.items() if k in ("test", "n_train", "n_test")},
+        code_version=code_version(),
+        data_hash=digest,
+        libraries=library_versions(),
+    )
+    return meta, save_artifact(args.out, model, meta)
+
+
+def _train_edge(args: argparse.Namespace) -> int:
+    from streams.cli_data import parse_day, parse_pairs
+    from streams.cli_train import compute_features, get_bars
+    from streams.config import load_config
+    from streams.stages.edge.training import train_edge
+
+    config = load_config(args.config or None)
+    cfg = config.section("edge")
+    overrides = {"method": args.method} if args.method else {}
+    bars, _truth = get_bars(
+        args.source, parse_pairs(args.pairs), parse_day(args.start), parse_day(args.end), args.seed
+    )
+    features = compute_features(bars, config)
+    model, report = train_edge(features, cfg, holdout=args.holdout, **overrides)
+    meta, path = _save(model, report, cfg, args)
+    print(json.dumps(meta.metrics, indent=1, default=str))
+    print(f'saved {path} (latest -> {meta.version}); set [edge] model_path = "{Path(args.out) / "latest"}"')
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    """Add ``hslr train edge`` to the CLI (in the ``train`` group shared with ``train regime``)."""
+    from streams.cli_train import train_subparsers
+
+    q = train_subparsers(sub).add_parser(
+        "edge", help="train the KNN/KDE edge model (conditional trade returns)"
+    )
+    q.add_argument("--pairs", default="EURUSD,GBPUSD")
+    q.add_argument(
+        "--from", dest="start", required=True, help="first day of the training window, YYYY-MM-DD (UTC)"
+    )
+    q.add_argument("--to", dest="end", required=True, help="end day (exclusive), YYYY-MM-DD (UTC)")
+    q.add_argument(
+        "--source", choices=("synth", "db"), default="db", help="bars from the generator or price_data"
+    )
+    q.add_argument("--seed", type=int, default=7, help="generator seed (--source synth)")
+    q.add_argument("--method", choices=("knn", "kde"), default="", help="override [edge] method")
+    q.add_argument("--holdout", type=float, default=0.2, help="last share of the window kept for evaluation")
+    q.add_argument("--out", default=DEFAULT_ROOT, help="artifact root (versions + latest pointer)")
+    q.add_argument("--config", default="", help="pipeline TOML config (default: documented defaults)")
+    q.set_defaults(func=_train_edge)

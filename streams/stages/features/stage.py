@@ -1,0 +1,145 @@
+"""The feature engineering stage: ``bars.clean`` → ``features``.
+
+Per bar (pair p, minute t) it emits the bar's fields plus the seven features of the design
+(``schemas/features.avsc`` documents every column; the modules document every formula and window):
+``log_ret`` (returns.py), ``gk_vol`` (volatility.py), ``spread_widening`` and ``tick_velocity``
+(volatility.py), ``displacement`` / ``displacement_pct`` (displacement.py), ``xcorr``
+(correlation.py), ``session_id`` / ``session_vol_norm`` (sessions.py).
+
+Bar windows count the pair's own bars in the current segment; a gap longer than ``max_gap_min``
+starts a new segment and every bar window restarts empty. ``ready`` is True when the segment holds
+``FeaturesConfig.warmup_bars`` bars and every feature except ``log_ret`` is finite (``log_ret`` is
+NaN after any missing minute by design, which alone does not make a bar unusable).
+
+Processing is vectorised per pair (the state's tails concatenated with the batch's rows of that pair)
+and every window result is a function of the window's values only, so outputs are bit-identical
+however the input is split into batches; input must be in event-time order, as ``bars.clean`` is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from streams.core.batch import Batch
+from streams.core.stage import Outputs, StageSpec
+from streams.stages.features.config import FeaturesConfig
+from streams.stages.features.correlation import XcorrState, cross_correlation
+from streams.stages.features.pair_step import PairInput, pair_step
+from streams.stages.features.returns import MINUTE_MS, mid_price
+from streams.stages.features.sessions import session_ids
+from streams.stages.features.state import FeaturesState, PairState
+from streams.stages.features.volatility import gk_variance, tick_velocity
+
+BAR_CARRY: dict[str, Any] = {
+    "pair": np.str_, "ts": np.int64, "open": np.float64, "high": np.float64, "low": np.float64,
+    "close": np.float64, "volume": np.float64, "spread": np.float64, "spread_modeled": np.bool_,
+    "source": np.str_,
+}
+_BAR_DEFAULTS: dict[str, Any] = {"volume": 0.0, "spread_modeled": True, "source": ""}
+ROLLING = ("log_ret", "gk_vol", "spread_widening", "displacement", "displacement_pct", "session_vol_norm")
+REQUIRED_FINITE = ("gk_vol", "spread_widening", "tick_velocity", "displacement", "displacement_pct",
+                   "xcorr", "session_vol_norm")
+"""Features that must be finite for ``ready`` (all but ``log_ret``)."""
+FEATURE_FIELDS: dict[str, Any] = {
+    **BAR_CARRY, "mid": np.float64, "gap_min": np.int32, "ready": np.bool_, "log_ret": np.float64,
+    "gk_vol": np.float64, "spread_widening": np.float64, "tick_velocity": np.float64,
+    "displacement": np.float64, "displacement_pct": np.float64, "xcorr": np.float64,
+    "session_id": np.int32, "session_vol_norm": np.float64,
+}
+"""Output columns (= ``schemas/features.avsc`` fields) and their numpy dtypes."""
+
+
+def group_rows(pair: npt.NDArray[np.str_]) -> list[tuple[str, npt.NDArray[np.intp]]]:
+    """Return ``(pair, row indices in order)`` for each distinct pair of ``pair`` (shape (n,)), sorted by pair."""
+    if pair.dtype.kind == "U" and 0 < pair.dtype.itemsize // 4 <= 9:
+        codes = pair.view(np.uint32).reshape(len(pair), -1)
+        if len(pair) and int(codes.max()) < 128:
+            # ASCII codes of up to 9 characters pack into one int64: hashing ints beats sorting strings
+            key = codes[:, 0].astype(np.int64)
+            for j in range(1, codes.shape[1]):
+                key |= codes[:, j].astype(np.int64) << (7 * j)
+            firsts = [np.flatnonzero(key == k) for k in np.unique(key, sorted=False).tolist()]
+            return sorted((str(pair[idx[0]]), idx) for idx in firsts)
+    names, inverse = np.unique(pair, return_inverse=True)
+    return [(str(name), np.flatnonzero(inverse == j)) for j, name in enumerate(names.tolist())]
+
+
+def _carry(batch: Batch, name: str) -> npt.NDArray[Any]:
+    if name in batch:
+        return np.asarray(batch[name]).astype(BAR_CARRY[name], copy=False)
+    return np.full(batch.n, _BAR_DEFAULTS[name], dtype=BAR_CARRY[name])
+
+
+def empty_features() -> Batch:
+    """Return a zero-row features batch with every column typed."""
+    return Batch({k: np.empty(0, dtype=v) for k, v in FEATURE_FIELDS.items()})
+
+
+class FeaturesStage:
+    """Compute the per-bar features; see the module docstring."""
+
+    def __init__(self, config: FeaturesConfig | None = None) -> None:
+        self.config = config or FeaturesConfig()
+        self.spec = StageSpec("features", ("bars.clean",), ("features",))
+        if self.config.pairs:
+            universe: tuple[str, ...] = self.config.pairs
+        else:
+            from streams.data.pairs import KNOWN_PAIRS
+
+            universe = KNOWN_PAIRS
+        self.universe = universe
+        self._col = {p: i for i, p in enumerate(universe)}
+
+    def initial_state(self) -> FeaturesState:
+        return FeaturesState({}, XcorrState.empty(self.config.xcorr_window_min, len(self.universe)))
+
+    def process(self, state: FeaturesState, topic: str, batch: Batch) -> tuple[FeaturesState, Outputs]:
+        if batch.n == 0:
+            return state, {"features": empty_features()}
+        cols = {k: _carry(batch, k) for k in BAR_CARRY}
+        o, h, lo, c = cols["open"], cols["high"], cols["low"], cols["close"]
+        mid = mid_price(c, cols["spread"])
+        gkv = gk_variance(o, h, lo, c)
+        cols.update(
+            mid=mid, tick_velocity=tick_velocity(cols["volume"], o, h, lo, c, mid),
+            session_id=session_ids(cols["ts"], self.config.rollover_min),
+        )
+        groups = group_rows(cols["pair"])
+        pairs, rolling, seg = self._pairs(state, cols, gkv, groups)
+        cols.update(rolling)
+        xstate, cols["xcorr"] = cross_correlation(
+            state.xcorr, self._columns(batch.n, groups), cols["ts"] // MINUTE_MS, cols["log_ret"],
+            self.config.xcorr_min_obs,
+        )
+        finite = np.logical_and.reduce([np.isfinite(cols[k]) for k in REQUIRED_FINITE])
+        cols["ready"] = finite & (seg >= self.config.warmup_bars)
+        out = Batch({k: np.asarray(cols[k]).astype(v, copy=False) for k, v in FEATURE_FIELDS.items()})
+        return FeaturesState(pairs, xstate), {"features": out}
+
+    def _columns(self, n: int, groups: list[tuple[str, npt.NDArray[np.intp]]]) -> npt.NDArray[np.int64]:
+        col = np.full(n, -1, dtype=np.int64)
+        for name, idx in groups:
+            col[idx] = self._col.get(name, -1)
+        return col
+
+    def _pairs(
+        self, state: FeaturesState, cols: dict[str, npt.NDArray[Any]], gkv: npt.NDArray[np.float64],
+        groups: list[tuple[str, npt.NDArray[np.intp]]],
+    ) -> tuple[dict[str, PairState], dict[str, npt.NDArray[Any]], npt.NDArray[np.int64]]:
+        n = len(gkv)
+        out: dict[str, npt.NDArray[Any]] = {k: np.full(n, np.nan) for k in ROLLING}
+        out["gap_min"] = np.zeros(n, dtype=np.int64)
+        seg = np.zeros(n, dtype=np.int64)
+        pairs = dict(state.pairs)
+        for name, idx in groups:
+            bars = PairInput(cols["ts"][idx], cols["mid"][idx], cols["spread"][idx], gkv[idx],
+                             cols["session_id"][idx])
+            prev = pairs.get(name) or PairState.initial(self.config)
+            pairs[name], res = pair_step(prev, bars, self.config)
+            seg[idx] = res.pop("seg")
+            for k, v in res.items():
+                out[k][idx] = v
+        return pairs, out, seg

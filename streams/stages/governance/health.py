@@ -1,0 +1,96 @@
+"""Pure decision logic of the live health watchdog (``streams.binding.watchdog`` does the I/O).
+
+Fail-safe: the system never trades blind. The watchdog decides
+
+* ``KILL`` when Prometheus cannot be queried, when it holds no stage metrics, when its newest sample is
+  older than ``max_data_age_s`` (scrapes stopped), or when a stage's last event time is older than
+  ``max_event_age_s`` while the FX market is open;
+* ``HALT`` when a stage's errors or dead letters rose within the query window, or its consumer lag is
+  above ``max_lag``;
+* ``NONE`` otherwise.
+
+KILL outranks HALT. Inputs are plain numbers (seconds since the epoch, counts), so the rules are unit
+tested without a Prometheus.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict
+
+
+class HealthConfig(BaseModel):
+    """Watchdog thresholds (seconds, counts)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_data_age_s: float = 60.0
+    """Newest Prometheus sample older than this: monitoring is blind -> KILL."""
+    max_event_age_s: float = 300.0
+    """A stage's last event older than this while the market is open -> KILL (matches alerts.yml)."""
+    max_errors: float = 0.0
+    """Stage errors in the error window above this -> HALT."""
+    max_dead_letters: float = 0.0
+    """Dead letters in the dead-letter window above this -> HALT."""
+    max_lag: float = 10_000.0
+    """Consumer lag (messages, summed per stage) above this -> HALT."""
+    error_window: str = "5m"
+    dead_letter_window: str = "10m"
+
+
+@dataclass(frozen=True)
+class HealthInputs:
+    """What the watchdog read from Prometheus at ``now_s``; ``reachable=False`` if any query failed."""
+
+    now_s: float
+    reachable: bool = True
+    error: str = ""
+    last_event_s: Mapping[str, float] = field(default_factory=dict)
+    """Stage -> value of hslr_last_event_ts_seconds (event time of its last record)."""
+    sample_s: Mapping[str, float] = field(default_factory=dict)
+    """Stage -> time Prometheus scraped that value."""
+    errors: Mapping[str, float] = field(default_factory=dict)
+    dead_letters: Mapping[str, float] = field(default_factory=dict)
+    lag: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HealthDecision:
+    action: str
+    """KILL | HALT | NONE."""
+    reasons: tuple[str, ...] = ()
+
+
+def market_open(epoch_s: float) -> bool:
+    """FX market hours, UTC: Sunday 22:00 to Friday 21:00 (the narrower DST variant, as alerts.yml)."""
+    t = datetime.fromtimestamp(epoch_s, tz=UTC)
+    dow = t.isoweekday() % 7  # 0 Sunday .. 6 Saturday, as PromQL day_of_week()
+    return 1 <= dow <= 4 or (dow == 5 and t.hour < 21) or (dow == 0 and t.hour >= 22)
+
+
+def decide(obs: HealthInputs, cfg: HealthConfig | None = None) -> HealthDecision:
+    """Apply the watchdog rules (module docstring) to one observation."""
+    cfg = cfg or HealthConfig()
+    if not obs.reachable:
+        return HealthDecision("KILL", (f"prometheus unreachable: {obs.error or 'query failed'}",))
+    if not obs.sample_s:
+        return HealthDecision("KILL", ("prometheus holds no hslr_last_event_ts_seconds: no stage is monitored",))
+    kill: list[str] = []
+    newest = max(obs.sample_s.values())
+    if obs.now_s - newest > cfg.max_data_age_s:
+        kill.append(f"prometheus data stale: newest sample {obs.now_s - newest:.0f}s old")
+    if market_open(obs.now_s):
+        for stage, ts in sorted(obs.last_event_s.items()):
+            if obs.now_s - ts > cfg.max_event_age_s:
+                kill.append(f"stage {stage}: last event {obs.now_s - ts:.0f}s old while the market is open")
+    if kill:
+        return HealthDecision("KILL", tuple(kill))
+    halt = [f"stage {s}: {v:.0f} errors in {cfg.error_window}" for s, v in sorted(obs.errors.items())
+            if v > cfg.max_errors]
+    halt += [f"stage {s}: {v:.0f} dead letters in {cfg.dead_letter_window}"
+             for s, v in sorted(obs.dead_letters.items()) if v > cfg.max_dead_letters]
+    halt += [f"stage {s}: consumer lag {v:.0f}" for s, v in sorted(obs.lag.items()) if v > cfg.max_lag]
+    return HealthDecision("HALT", tuple(halt)) if halt else HealthDecision("NONE")

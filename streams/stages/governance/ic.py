@@ -1,0 +1,200 @@
+"""Rolling information coefficient of ``expected_return`` versus the REALIZED forward return.
+
+IC here is the **Pearson** correlation, over a rolling event-time window, between each signal's
+``expected_return`` and the log-return of ``mid`` that followed over its ``horizon_min``, both in the
+direction of the proposed trade. Pearson rather than Spearman because it decomposes into per-bucket
+moments: the state holds one (n, means, centred second moments) row per evaluation interval, the
+30-day IC is an exact parallel combination of at most ``window / interval`` rows, and the checkpoint
+stays a few kilobytes. A rank IC would need the whole window's raw values in the state and an
+O(n log n) sort at every evaluation.
+
+No look-ahead: a signal at ``t`` is pending until the first bar of its pair at or after
+``t + horizon_min`` arrives; the observation then belongs to the interval of that bar's event time.
+A signal whose resolving bar is more than ``resolve_max_lag_min`` late (a weekend, a feed gap) is
+dropped. Observations of an interval are combined only once the interval is closed, in a canonical
+order (signal time, pair), so the IC is bit-identical however the records are split into batches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from streams.core.batch import Batch
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+MINUTE_MS = 60_000
+_EMPTY_F = np.empty(0, dtype=np.float64)
+_EMPTY_I = np.empty(0, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """Signals of one pair waiting for their forward return (arrays of equal length)."""
+
+    sig_ts: I64
+    due: I64
+    x: F64
+    """expected_return."""
+    direction: F64
+    """+1 / -1: side, or -sign(displacement) when side is 0."""
+    log_mid: F64
+
+
+@dataclass(frozen=True)
+class Observations:
+    """Resolved (expected, realized) pairs whose interval is still open."""
+
+    key: I64 = field(default_factory=lambda: _EMPTY_I)
+    """Interval index (event time // interval) of the resolving bar."""
+    sig_ts: I64 = field(default_factory=lambda: _EMPTY_I)
+    pair: npt.NDArray[np.str_] = field(default_factory=lambda: np.empty(0, dtype=str))
+    x: F64 = field(default_factory=lambda: _EMPTY_F)
+    y: F64 = field(default_factory=lambda: _EMPTY_F)
+
+
+@dataclass(frozen=True)
+class Moments:
+    """Per closed interval: key, count, means and centred second moments (arrays of equal length)."""
+
+    key: I64 = field(default_factory=lambda: _EMPTY_I)
+    n: F64 = field(default_factory=lambda: _EMPTY_F)
+    mx: F64 = field(default_factory=lambda: _EMPTY_F)
+    my: F64 = field(default_factory=lambda: _EMPTY_F)
+    sxx: F64 = field(default_factory=lambda: _EMPTY_F)
+    syy: F64 = field(default_factory=lambda: _EMPTY_F)
+    sxy: F64 = field(default_factory=lambda: _EMPTY_F)
+
+
+def eligible(batch: Batch, universe: str) -> npt.NDArray[np.bool_]:
+    """Rows that make an IC observation, shape (n,): ready, finite estimate and mid, a direction."""
+    ok = batch["ready"].astype(bool) & np.isfinite(batch["expected_return"]) & np.isfinite(batch["mid"])
+    ok &= (batch["mid"] > 0) & (batch["horizon_min"] > 0) & (direction(batch) != 0)
+    if universe == "passed":
+        ok &= batch["passed"].astype(bool)
+    return ok
+
+
+def direction(batch: Batch) -> F64:
+    """Trade direction per row, shape (n,): ``side``, else the mean-reversion sign -sign(displacement)."""
+    side = batch["side"].astype(np.float64)
+    fallback = -np.sign(np.nan_to_num(batch["displacement"].astype(np.float64)))
+    return np.where(side != 0, np.sign(side), fallback)
+
+
+def resolve(
+    pending: dict[str, Pending], batch: Batch, wm: I64, key_ms: int, max_lag_ms: int, universe: str
+) -> tuple[dict[str, Pending], Observations]:
+    """Add the batch's signals to ``pending`` and resolve every signal whose horizon bar arrived.
+
+    Parameters
+    ----------
+    pending : pair -> Pending signals from earlier batches.
+    batch : signal records; ``ts`` strictly increasing per pair (the market stage guarantees it).
+    wm : event time (running max ``ts``, ms) of each row, shape (n,).
+    key_ms : evaluation interval, ms; observations are keyed by ``wm // key_ms`` of the resolving bar.
+    max_lag_ms : largest accepted delay of the resolving bar after ``ts + horizon``.
+
+    Returns
+    -------
+    (new pending, the observations resolved in this batch)
+    """
+    out = dict(pending)
+    ok = eligible(batch, universe)
+    d = direction(batch)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_mid = np.log(batch["mid"].astype(np.float64))
+    parts: list[tuple[I64, I64, str, F64, F64]] = []
+    for p in np.unique(batch["pair"]):
+        rows = np.flatnonzero(batch["pair"] == p)
+        new = rows[ok[rows]]
+        old = out.get(str(p))
+        cand = _concat(old, Pending(
+            batch["ts"][new].astype(np.int64),
+            batch["ts"][new].astype(np.int64) + batch["horizon_min"][new].astype(np.int64) * MINUTE_MS,
+            batch["expected_return"][new].astype(np.float64), d[new], log_mid[new],
+        ))
+        ts_p = batch["ts"][rows].astype(np.int64)
+        j = np.searchsorted(ts_p, cand.due, side="left")
+        found = j < ts_p.size
+        jj = np.minimum(j, ts_p.size - 1)
+        hit = found & (ts_p[jj] - cand.due <= max_lag_ms) & np.isfinite(log_mid[rows][jj])
+        y = cand.direction[hit] * (log_mid[rows][jj[hit]] - cand.log_mid[hit])
+        parts.append((wm[rows][jj[hit]] // key_ms, cand.sig_ts[hit], str(p), cand.x[hit], y))
+        keep = ~found
+        out[str(p)] = Pending(*(getattr(cand, f)[keep] for f in ("sig_ts", "due", "x", "direction", "log_mid")))
+    return out, _observations(parts)
+
+
+def _concat(a: Pending | None, b: Pending) -> Pending:
+    if a is None:
+        return b
+    return Pending(*(np.concatenate([getattr(a, f), getattr(b, f)])
+                     for f in ("sig_ts", "due", "x", "direction", "log_mid")))
+
+
+def _observations(parts: list[tuple[I64, I64, str, F64, F64]]) -> Observations:
+    if not parts:
+        return Observations()
+    return Observations(
+        np.concatenate([p[0] for p in parts]).astype(np.int64),
+        np.concatenate([p[1] for p in parts]).astype(np.int64),
+        np.concatenate([np.full(p[1].size, p[2]) for p in parts]).astype(str),
+        np.concatenate([p[3] for p in parts]), np.concatenate([p[4] for p in parts]),
+    )
+
+
+def append(a: Observations, b: Observations) -> Observations:
+    """Open observations ``a`` followed by ``b``."""
+    if b.key.size == 0:
+        return a
+    return Observations(*(np.concatenate([getattr(a, f), getattr(b, f)]) for f in ("key", "sig_ts", "pair", "x", "y")))
+
+
+def close(obs: Observations, moments: Moments, upto_key: int) -> tuple[Observations, Moments]:
+    """Fold the open observations with ``key < upto_key`` (closed intervals) into per-interval moments."""
+    done = np.flatnonzero(obs.key < upto_key)
+    rest = Observations(*(np.delete(getattr(obs, f), done) for f in ("key", "sig_ts", "pair", "x", "y")))
+    if done.size == 0:
+        return rest, moments
+    # canonical order (interval, signal time, pair): per-interval sums are bit-identical however split
+    m = done[np.lexsort((obs.pair[done], obs.sig_ts[done], obs.key[done]))]
+    key, x, y = obs.key[m], obs.x[m], obs.y[m]
+    first = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
+    n = np.diff(np.append(first, key.size)).astype(np.float64)
+    mx, my = np.add.reduceat(x, first) / n, np.add.reduceat(y, first) / n
+    dx, dy = x - np.repeat(mx, n.astype(np.int64)), y - np.repeat(my, n.astype(np.int64))
+    new = (key[first], n, mx, my, np.add.reduceat(dx * dx, first), np.add.reduceat(dy * dy, first),
+           np.add.reduceat(dx * dy, first))
+    fields = ("key", "n", "mx", "my", "sxx", "syy", "sxy")
+    return rest, Moments(*(np.concatenate([getattr(moments, f), v]) for f, v in zip(fields, new, strict=True)))
+
+
+def prune(moments: Moments, from_key: int) -> Moments:
+    """Drop the intervals with ``key < from_key`` (outside every future window)."""
+    keep = moments.key >= from_key
+    return Moments(*(getattr(moments, f)[keep] for f in ("key", "n", "mx", "my", "sxx", "syy", "sxy")))
+
+
+def window_ic(moments: Moments, from_key: int, to_key: int, min_obs: int) -> tuple[float, int]:
+    """Pearson IC of the intervals with ``from_key <= key < to_key`` and their observation count.
+
+    Returns NaN when there are fewer than ``min_obs`` observations or either variance is 0.
+    """
+    sel = (moments.key >= from_key) & (moments.key < to_key)
+    n = moments.n[sel]
+    total = float(n.sum())
+    if total < max(min_obs, 2):
+        return float("nan"), int(total)
+    mx = float(np.dot(n, moments.mx[sel]) / total)
+    my = float(np.dot(n, moments.my[sel]) / total)
+    dx, dy = moments.mx[sel] - mx, moments.my[sel] - my
+    sxx = float(np.sum(moments.sxx[sel] + n * dx * dx))
+    syy = float(np.sum(moments.syy[sel] + n * dy * dy))
+    sxy = float(np.sum(moments.sxy[sel] + n * dx * dy))
+    if sxx <= 0.0 or syy <= 0.0:
+        return float("nan"), int(total)
+    return sxy / np.sqrt(sxx * syy), int(total)

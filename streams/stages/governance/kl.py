@@ -1,0 +1,153 @@
+"""KL divergence of live feature distributions from the training distribution.
+
+Histograms use FIXED bin edges taken from the training reference; a live value below the first edge or
+above the last falls in the outer bin, NaN values are ignored. Both histograms are smoothed with an
+additive pseudo-count ``alpha`` per bin (default 0.5, the Jeffreys prior) before normalising, so an
+empty bin on either side gives a finite divergence instead of 0 * log 0 or log(p / 0):
+
+    p_b = (c_b + alpha) / (N + alpha * B),   q_b = (r_b + alpha) / (R + alpha * B)
+    KL(P || Q) = sum_b p_b ln(p_b / q_b)      (nats)
+
+The monitored value is the maximum over features (one shifted feature is enough to distrust the
+models). Live counts are integers kept per evaluation interval, so window sums are exact and do not
+depend on batch boundaries.
+
+The reference comes, in this order, from the stage constructor, from ``GovernanceConfig.kl_reference``
+or from a model artifact's metadata (``params`` or ``metrics`` key ``feature_histograms``, see
+:func:`histograms_from_samples` for the producer side).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from streams.core.batch import Batch
+
+I64 = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class KLReference:
+    """Training histograms: per feature, fixed edges (B + 1,) and probabilities (B,)."""
+
+    features: tuple[str, ...]
+    edges: tuple[npt.NDArray[np.float64], ...]
+    counts: tuple[npt.NDArray[np.float64], ...]
+
+    @property
+    def n_bins(self) -> int:
+        return max((c.size for c in self.counts), default=0)
+
+    @classmethod
+    def from_histograms(cls, hists: Mapping[str, Any], features: tuple[str, ...] | None = None) -> KLReference:
+        """Build from ``{feature: {"edges": [...], "counts": [...]}}`` (or objects with those attributes)."""
+        names = tuple(f for f in (features or tuple(hists)) if f in hists)
+        get = (lambda h, k: h[k]) if all(isinstance(hists[f], Mapping) for f in names) else getattr
+        edges = tuple(np.asarray(get(hists[f], "edges"), dtype=np.float64) for f in names)
+        counts = tuple(np.asarray(get(hists[f], "counts"), dtype=np.float64) for f in names)
+        for f, e, c in zip(names, edges, counts, strict=True):
+            if e.size != c.size + 1 or np.any(np.diff(e) <= 0) or c.sum() <= 0:
+                raise ValueError(f"bad reference histogram for {f!r}")
+        return cls(names, edges, counts)
+
+
+def histograms_from_samples(samples: Mapping[str, npt.ArrayLike], n_bins: int = 20) -> dict[str, dict[str, list]]:
+    """Training histograms to store in an artifact's metadata (``feature_histograms``).
+
+    Edges are the training quantiles (equal-mass bins; duplicates removed), so every bin holds data.
+
+    Parameters
+    ----------
+    samples : feature name -> training values, shape (n,); NaN ignored.
+    n_bins : number of bins before duplicate edges are merged.
+    """
+    out: dict[str, dict[str, list]] = {}
+    for name, values in samples.items():
+        v = np.asarray(values, dtype=np.float64)
+        v = v[np.isfinite(v)]
+        if v.size < 2:
+            continue
+        edges = np.unique(np.quantile(v, np.linspace(0.0, 1.0, n_bins + 1)))
+        if edges.size < 3:
+            continue
+        counts = np.bincount(bin_index(v, edges), minlength=edges.size - 1)
+        out[name] = {"edges": edges.tolist(), "counts": counts.astype(float).tolist()}
+    return out
+
+
+def bin_index(values: npt.NDArray[np.float64], edges: npt.NDArray[np.float64]) -> I64:
+    """Bin of each value (0..B-1), out-of-range values clipped to the outer bins, shape (n,)."""
+    return np.searchsorted(edges[1:-1], values, side="right").astype(np.int64)
+
+
+@dataclass(frozen=True)
+class LiveCounts:
+    """Live histogram counts per evaluation interval: keys (K,), counts (K, F, B) int64."""
+
+    keys: I64 = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    counts: I64 = field(default_factory=lambda: np.zeros((0, 0, 0), dtype=np.int64))
+
+
+def accumulate(live: LiveCounts, ref: KLReference, batch: Batch, keys: I64, ready: npt.NDArray[np.bool_]) -> LiveCounts:
+    """Add the batch's ready rows to the counts of their interval ``keys`` (shape (n,))."""
+    nf, nb = len(ref.features), ref.n_bins
+    if nf == 0 or batch.n == 0:
+        return live
+    uk = np.unique(keys[ready])
+    all_keys = np.union1d(live.keys, uk)
+    counts = np.zeros((all_keys.size, nf, nb), dtype=np.int64)
+    if live.keys.size:
+        counts[np.searchsorted(all_keys, live.keys)] = live.counts
+    row = np.searchsorted(all_keys, keys)
+    for f, (name, edges) in enumerate(zip(ref.features, ref.edges, strict=True)):
+        v = batch[name].astype(np.float64)
+        m = ready & np.isfinite(v)
+        flat = (row[m] * nf + f) * nb + bin_index(v[m], edges)
+        counts += np.bincount(flat, minlength=counts.size).reshape(counts.shape)
+    return LiveCounts(all_keys, counts)
+
+
+def prune(live: LiveCounts, keep_from_key: int) -> LiveCounts:
+    keep = live.keys >= keep_from_key
+    return LiveCounts(live.keys[keep], live.counts[keep])
+
+
+def window_kl(live: LiveCounts, ref: KLReference, from_key: int, to_key: int, alpha: float, min_count: int) -> float:
+    """max over features of KL(live || reference) for the intervals ``from_key <= key < to_key``; NaN if none scored."""
+    sel = (live.keys >= from_key) & (live.keys < to_key)
+    if not sel.any():
+        return float("nan")
+    total = live.counts[sel].sum(axis=0)  # (F, B)
+    best = float("nan")
+    for f, ref_counts in enumerate(ref.counts):
+        c = total[f, : ref_counts.size].astype(np.float64)
+        if c.sum() < min_count:
+            continue
+        kl = kl_divergence(c, ref_counts, alpha)
+        if np.isnan(best) or kl > best:
+            best = kl
+    return best
+
+
+def kl_divergence(live: npt.ArrayLike, ref: npt.ArrayLike, alpha: float) -> float:
+    """KL(P || Q) in nats of two count vectors (B,) after additive smoothing ``alpha`` per bin."""
+    c = np.asarray(live, dtype=np.float64)
+    r = np.asarray(ref, dtype=np.float64)
+    p = (c + alpha) / (c.sum() + alpha * c.size)
+    q = (r + alpha) / (r.sum() + alpha * r.size)
+    nz = p > 0  # alpha = 0 allows empty live bins: 0 * log 0 = 0
+    return float(np.sum(p[nz] * np.log(p[nz] / q[nz])))
+
+
+def load_reference(artifact_dir: str, features: tuple[str, ...]) -> KLReference | None:
+    """Read ``feature_histograms`` from a model artifact's metadata; None when it holds none."""
+    from models.artifacts import read_meta
+
+    meta = read_meta(artifact_dir)
+    hists = meta.params.get("feature_histograms") or meta.metrics.get("feature_histograms")
+    return KLReference.from_histograms(hists, features) if hists else None

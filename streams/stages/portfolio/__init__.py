@@ -1,0 +1,1 @@
+"""Portfolio accounting of the trader stage: positions, average prices, PnL in USD, equity, drawdown."""

@@ -1,0 +1,112 @@
+"""Regime classifier stage: ``features`` → ``regime``.
+
+Each bar gets the probability vector of (Stable_Flow, Directional_Vol, Event_Risk) from the trained
+random forest (compiled, :mod:`models.forest`), its Shannon entropy in nats, the argmax regime and the
+tradeable flag::
+
+    tradeable = ready AND prob_stable > p_threshold AND entropy < entropy_threshold
+
+The entropy guard blocks states the model cannot tell apart, which is how crises look to it.
+
+Fail-safe for bars the model cannot judge: a bar with ``ready`` False (feature warm-up, refill after a
+gap) gets ``prob_*`` and ``entropy`` NaN, ``regime`` "" (unclassified, never a guessed class) and
+``tradeable`` False. Non-finite inputs on a ready bar (e.g. ``xcorr`` for a lone pair) take the
+model's documented neutral values (:data:`models.regime.NEUTRAL`).
+
+The stage is stateless and row-wise, hence trivially independent of batch boundaries. The model
+artifact is loaded once, at construction, from ``model_path``; its feature list must equal
+:data:`models.regime.MODEL_FEATURES`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+
+from models.regime import MODEL_FEATURES, REGIMES, RegimeForestConfig, entropy, model_features
+from models.regime_labels import RegimeLabelConfig
+from streams.config import StageConfig
+from streams.core.batch import Batch
+from streams.core.stage import Outputs, StageSpec
+
+KIND = "regime"
+
+
+class RegimeConfig(StageConfig):
+    """Regime stage and training settings (``[regime]``, ``[regime.labels]``, ``[regime.train]``)."""
+
+    model_path: str = "models/artifacts/regime/latest"
+    """Artifact directory (or ``latest`` pointer) loaded once at start; relative to the working directory."""
+    p_threshold: float = Field(default=0.6, gt=0.0, lt=1.0)
+    """Tradeable needs prob_stable strictly above this."""
+    entropy_threshold: float = Field(default=0.85, gt=0.0, le=float(np.log(3.0)))
+    """Tradeable needs entropy (nats) strictly below this; ln 3 ≈ 1.0986 is total confusion. With
+    prob_stable just above 0.6 the entropy is at most 0.95, so this guard binds on its own."""
+    labels: RegimeLabelConfig = Field(default_factory=RegimeLabelConfig)
+    """Labeling rule used by ``hslr train regime``."""
+    train: RegimeForestConfig = Field(default_factory=RegimeForestConfig)
+    """Forest hyperparameters and the out-of-sample split of ``hslr train regime``."""
+
+
+
+@dataclass(frozen=True)
+class RegimeState:
+    """The stage keeps no state: every output row depends on its own input row only."""
+
+
+def load_regime_model(path: str | Path) -> tuple[Any, str]:
+    """Load the regime artifact at ``path``; return ``(model, version)``.
+
+    Raises
+    ------
+    FileNotFoundError
+        When no artifact exists there, with the command that creates one.
+    models.artifacts.ArtifactError
+        When it is corrupt or was trained on other features.
+    """
+    from models.artifacts import META_FILE, load_artifact
+
+    if not (Path(path) / META_FILE).is_file():
+        raise FileNotFoundError(
+            f"no regime model at {path!r}; train one with `hslr train regime --pairs EURUSD,GBPUSD "
+            f"--from 2019-01-01 --to 2019-06-30` or set [regime] model_path"
+        )
+    model, meta = load_artifact(path, expected_features=MODEL_FEATURES, kind=KIND)
+    return model, meta.version
+
+
+class RegimeStage:
+    """Classify each features record; see the module docstring."""
+
+    def __init__(self, config: RegimeConfig | None = None, *, model: Any = None, model_version: str = "") -> None:
+        self.config = config or RegimeConfig()
+        self.spec = StageSpec("regime", ("features",), ("regime",))
+        if model is None:
+            model, model_version = load_regime_model(self.config.model_path)
+        self.model = model
+        self.model_version = model_version
+
+    def initial_state(self) -> RegimeState:
+        return RegimeState()
+
+    def process(self, state: RegimeState, topic: str, batch: Batch) -> tuple[RegimeState, Outputs]:
+        n = batch.n
+        ready = np.asarray(batch["ready"], dtype=bool) if n else np.zeros(0, dtype=bool)
+        P = np.full((n, len(REGIMES)), np.nan)
+        if ready.any():
+            P[ready] = self.model.predict_proba(model_features(batch.take(ready)))
+        ent = entropy(P)
+        regime = np.full(n, "", dtype="<U15")
+        regime[ready] = np.asarray(REGIMES)[np.argmax(P[ready], axis=1)]
+        cfg = self.config
+        with np.errstate(invalid="ignore"):
+            tradeable = ready & (P[:, 0] > cfg.p_threshold) & (ent < cfg.entropy_threshold)
+        out = batch.with_columns(
+            prob_stable=P[:, 0], prob_directional=P[:, 1], prob_event=P[:, 2], entropy=ent,
+            regime=regime.astype(str), tradeable=tradeable, model_version=np.full(n, self.model_version),
+        )
+        return state, {"regime": out}

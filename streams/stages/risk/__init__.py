@@ -1,0 +1,1 @@
+"""Risk engine of the trader stage: utility sizing, vol targeting, drawdown throttle, pre-trade limits."""

@@ -1,0 +1,131 @@
+"""Stage contract: batch-split invariance, schemas, no look-ahead, operator RESUME, DAG registration."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streams.core.batch import Batch, concat
+from streams.core.stage import run_records
+from streams.dag import STAGE_FACTORIES, build_stages
+from streams.serde.avro import AvroCodec
+from streams.stages.governance import GovernanceConfig, GovernanceStage, KLReference, histograms_from_samples
+from tests.unit.stages.governance.factories import DAY, MIN, signals
+
+# short windows so that every rule fires within a 4-day stream
+CFG = GovernanceConfig(
+    eval_interval_min=30, ic_window_min=720, ic_min_obs=50, reduce_after_min=240, recover_after_min=240,
+    decommission_after_min=600, kl_features=("displacement",), kl_window_min=240, kl_min_count=50,
+    entropy_after_min=20, entropy_resume_after_min=40,
+)
+REF = KLReference.from_histograms(histograms_from_samples({"displacement": np.random.default_rng(0).normal(size=20_000)}))
+
+
+def _stream() -> Batch:
+    sig = signals(4, step_min=2, rho=(0.5, -0.4), break_day=1.0, seed=7)
+    minute = (sig["ts"] - sig["ts"][0]) // MIN
+    e = np.where((minute > 600) & (minute < 800), 1.05, 0.4)
+    d = np.random.default_rng(1).normal(size=sig.n) + np.where(minute > 3.2 * 1440, 2.0, 0.0)
+    return sig.with_columns(entropy=e, displacement=d)
+
+
+STREAM = _stream()
+
+
+def _run(batches, stage=None):
+    stage = stage or GovernanceStage(CFG, reference=REF)
+    state = stage.initial_state()
+    parts: dict[str, list[Batch]] = {}
+    for b in batches:
+        state, out = stage.process(state, "signals", b)
+        for k, v in out.items():
+            parts.setdefault(k, []).append(v)
+    return state, {k: concat(v) for k, v in parts.items()}
+
+
+@pytest.fixture(scope="module")
+def whole():
+    return _run([STREAM])[1]
+
+
+def test_every_rule_fires_on_the_fixture(whole) -> None:
+    assert {"REDUCE", "DECOMMISSION", "HALT", "SUSPEND", "RESUME"} <= set(whole["control"]["action"])
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.lists(st.integers(1, STREAM.n - 1), min_size=1, max_size=6, unique=True))
+def test_batch_split_invariance(whole, cuts: list[int]) -> None:
+    edges = [0, *sorted(cuts), STREAM.n]
+    _, split = _run([STREAM.take(slice(a, b)) for a, b in zip(edges, edges[1:], strict=False)])
+    for key in ("signals.governed", "governance", "control"):
+        assert split[key].equals(whole[key]), key
+
+
+def test_per_record_path_equals_batch_path(whole) -> None:
+    stage = GovernanceStage(CFG, reference=REF)
+    head = STREAM.take(slice(0, 1500))
+    _, one = run_records(stage, stage.initial_state(), "signals", head)
+    _, batch = _run([head])
+    for key in ("signals.governed", "governance"):
+        assert one[key].equals(batch[key]), key
+
+
+def test_outputs_encode_with_their_schemas(whole) -> None:
+    for key, stem in (("signals.governed", "governed_signal"), ("governance", "governance"), ("control", "control")):
+        values = AvroCodec(stem).encode_batch(whole[key])
+        decoded, errors = AvroCodec(stem).decode_batch(values)
+        assert not errors and decoded.n == whole[key].n > 0
+
+
+def test_governed_schema_extends_signal_schema() -> None:
+    sig = AvroCodec("signal").info.fields
+    gov = AvroCodec("governed_signal").info.fields
+    assert gov[: len(sig)] == sig and gov[len(sig):] == ("alloc_scale", "gov_state")
+
+
+def test_no_look_ahead(whole) -> None:
+    """Rewriting every price after time T cannot change any decision or metric before T."""
+    cut = int(STREAM["ts"][0]) + 2 * DAY
+    mid = np.where(STREAM["ts"] >= cut, STREAM["mid"] * np.exp(np.random.default_rng(9).normal(0, 1e-3, STREAM.n)),
+                   STREAM["mid"])
+    _, other = _run([STREAM.with_columns(mid=mid)])
+    for key in ("governance", "control"):
+        a, b = whole[key], other[key]
+        assert a.take(a["ts"] < cut).equals(b.take(b["ts"] < cut)), key
+    assert not whole["governance"].equals(other["governance"])  # the test can fail: later records differ
+
+
+def test_snapshots_hourly_and_one_record_per_timestamp(whole) -> None:
+    ts = whole["governance"]["ts"]
+    assert np.all(np.diff(ts) > 0)
+    snaps = ts[ts % (30 * MIN) == 0]
+    assert np.all(np.diff(snaps) == 30 * MIN)
+
+
+def test_decommission_is_terminal_until_operator_resume(whole) -> None:
+    ctl = whole["control"]
+    t_decom = int(ctl["ts"][ctl["action"] == "DECOMMISSION"][0])
+    gs = whole["signals.governed"]
+    assert set(gs["gov_state"][gs["ts"] >= t_decom]) == {"DECOMMISSIONED"}
+    stage = GovernanceStage(CFG, reference=REF)
+    t_op = t_decom + 3 * 60 * MIN + 7 * MIN
+    op = Batch({"command_id": np.array(["op:1"]), "ts": np.array([t_op]), "action": np.array(["RESUME"]),
+                "scale": np.array([1.0]), "pair": np.array([""]), "issuer": np.array(["operator"]),
+                "reason": np.array(["retrained"])})
+    state, _ = stage.process(stage.initial_state(), "control", op)
+    _, out = stage.process(state, "signals", STREAM)
+    resumes = out["control"].take(out["control"]["issuer"] == "governance")
+    assert ("RESUME", t_op) in list(zip(resumes["action"], resumes["ts"], strict=True))
+    g = out["signals.governed"]
+    assert "DECOMMISSIONED" not in set(g["gov_state"][(g["ts"] >= t_op) & (g["ts"] < t_op + 60 * MIN)])
+    before = g["gov_state"][(g["ts"] >= t_decom) & (g["ts"] < t_op)]
+    assert set(before) == {"DECOMMISSIONED"}
+
+
+def test_registered_in_dag_after_edge() -> None:
+    ids = list(STAGE_FACTORIES)
+    assert ids.index("governance") == ids.index("edge") + 1
+    (stage,) = build_stages(only=["governance"])
+    assert stage.spec.inputs[0] == "signals"
