@@ -11,10 +11,17 @@ describe its split and ``child[s]`` / ``child[s + 1]`` are ``2 ×`` its left / r
 ``s = child[s + (x[feature[s]] > threshold[s])]``. Leaves point to themselves (threshold ``+inf``), so
 iterating ``max_depth`` times leaves every path on its leaf. Comparisons are done on float32 inputs
 against float64 thresholds, exactly as scikit-learn's trees do, so results equal ``predict_proba``.
+
+Batches: :func:`predict_proba_native` walks the same trees with scikit-learn's own compiled per-tree
+``apply`` (one C loop per tree, ~2.5 × the numpy traversal's throughput on large batches) and averages
+the same leaf distributions in the same order, so it equals :meth:`CompiledForest.predict_proba` bit for
+bit; small batches (per-call overhead) and non-finite inputs (scikit-learn routes NaN its own way) fall
+back to the numpy traversal.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +32,7 @@ F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 _LEAF = -1  # sklearn.tree._tree.TREE_LEAF
 _CHUNK = 512  # rows per traversal: 512 × 100 trees × 8 B of state stays in L2 (3× faster than 20k rows)
+_NATIVE_MIN_ROWS = 128  # below this, one apply call per tree costs more than the numpy traversal
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,34 @@ class CompiledForest:
             return np.concatenate([self.predict_proba(X[i : i + _CHUNK]) for i in range(0, len(X), _CHUNK)])
         leaf = self.leaves(X)
         return self.value.take(leaf >> 1, axis=0).sum(axis=1) / self.n_trees
+
+
+def predict_proba_native(cf: CompiledForest, trees: Sequence[Any], X: F64) -> F64:
+    """Return ``cf.predict_proba(X)`` (bit for bit) computed with scikit-learn's per-tree ``apply``.
+
+    Parameters
+    ----------
+    cf : CompiledForest
+        The compiled form of ``trees`` (same order; :func:`compile_forest` of their forest).
+    trees : sequence of sklearn.tree.DecisionTreeClassifier
+        The fitted trees (``forest.estimators_``).
+    X : ndarray, shape (n_rows, n_features)
+
+    Returns
+    -------
+    ndarray of float64, shape (n_rows, n_classes)
+    """
+    x32 = np.ascontiguousarray(X, dtype=np.float32)
+    if x32.ndim != 2 or x32.shape[0] < _NATIVE_MIN_ROWS or not np.isfinite(x32).all():
+        return cf.predict_proba(X)
+    if x32.shape[1] != cf.n_features or len(trees) != cf.n_trees:
+        raise ValueError(f"expected X of shape (n, {cf.n_features}) and {cf.n_trees} trees")
+    base = (cf.roots >> 1).tolist()  # node offset of each tree in the flat arrays
+    # summing tree by tree in tree order is what .sum(axis=1) over (rows, trees, classes) does
+    total = cf.value.take(trees[0].tree_.apply(x32) + base[0], axis=0)
+    for tree, b in zip(trees[1:], base[1:], strict=True):
+        total += cf.value.take(tree.tree_.apply(x32) + b, axis=0)
+    return total / cf.n_trees
 
 def _tree_arrays(tree: Any, base: int) -> tuple[I64, F64, I64, F64, int]:
     t = tree.tree_

@@ -50,9 +50,18 @@ def _worker(args: argparse.Namespace) -> int:
     name = f"{s.hslr_namespace}-{'_'.join(st.spec.id for st in stages)}-{os.getpid()}"
     register_scrape_target(name, port)
     atexit.register(unregister_scrape_target, name)
+    from streams.binding.metrics import PrometheusMetrics
+
+    metrics = PrometheusMetrics()
     app = create_app(stages, bootstrap=s.kafka_bootstrap_servers, namespace=s.hslr_namespace,
                      batch_max=s.hslr_batch_max, batch_within=s.hslr_batch_within_s,
-                     max_records=s.hslr_message_records)
+                     max_records=s.hslr_message_records, metrics=metrics)
+    if args.sinks:  # persistence agents in the same worker (streams/binding/sink_agents.py)
+        from streams.binding.sink_agents import add_sinks, default_sink_topics
+
+        outputs = [t for st in stages for t in st.spec.outputs]
+        topics = default_sink_topics(outputs) if args.sinks == "auto" else [t for t in args.sinks.split(",") if t]
+        print(f"worker sinks: {add_sinks(app, topics, namespace=s.hslr_namespace, metrics=metrics)}", flush=True)
     print(f"worker {name}: stages {[st.spec.id for st in stages]}, metrics on 127.0.0.1:{port}", flush=True)
     run_worker(app, args.loglevel)
     return 0
@@ -91,6 +100,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--namespace", default="", help="topic namespace (default env HSLR_NAMESPACE or 'hslr')")
     p.add_argument("--config", default="", help="pipeline config TOML")
     p.add_argument("--loglevel", default="warn", choices=["crit", "error", "warn", "info", "debug"])
+    p.add_argument("--sinks", nargs="?", const="auto", default="",
+                   help="also persist topics to PostgreSQL/Redis: the stages' outputs, or a comma-separated list")
     p.set_defaults(func=_worker)
 
     for name, doc in (("halt", "operator HALT: no new orders, cancel working ones"),

@@ -21,8 +21,6 @@ import numpy as np
 from streams.core.batch import Batch
 
 log = logging.getLogger(__name__)
-HIST_COLUMNS = ("session_vol_norm", "spread_widening", "tick_velocity", "displacement", "displacement_pct", "xcorr")
-"""Features-record columns whose training histograms go into the metadata (governance KL drift)."""
 
 
 def train_subparsers(sub: Any) -> Any:
@@ -76,10 +74,6 @@ def compute_features(bars: Batch, config: Any) -> Batch:
     return out["features"]
 
 
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
-
-
 def truth_confusion(features: Batch, truth: dict[str, np.ndarray], model: Any, mask: np.ndarray) -> list[list[int]]:
     """Confusion matrix (rows truth regime, columns predicted) of ``model`` on the ``mask`` rows."""
     from models.regime import model_features
@@ -89,33 +83,6 @@ def truth_confusion(features: Batch, truth: dict[str, np.ndarray], model: Any, m
     rows = [index[(p, t)] for p, t in zip(features["pair"][mask].tolist(), features["ts"][mask].tolist(), strict=True)]
     pred = model.predict(model_features(features.take(mask)))
     return confusion(np.asarray(truth["regime"])[rows], pred).tolist()
-
-
-def _histograms(features: Batch, mask: np.ndarray) -> dict[str, Any]:
-    try:
-        from streams.stages.governance.kl import histograms_from_samples
-    except ImportError:
-        return {}
-    return histograms_from_samples({c: features[c][mask] for c in HIST_COLUMNS if c in features})
-
-
-def _save(model: Any, report: dict[str, Any], config: Any, args: argparse.Namespace, features: Batch) -> Any:
-    from models.artifacts import ArtifactMeta, data_hash, library_versions, make_version, save_artifact
-
-    digest = data_hash({"X": report["X_train"], "y": report["y_train"]})
-    created = datetime.now(tz=UTC)
-    metrics = {k: v for k, v in report.items() if k not in ("X_train", "y_train", "train_mask", "test_mask")}
-    meta = ArtifactMeta(
-        kind="regime", version=make_version(created, digest), created_at=created.isoformat(),
-        training_from=_iso(report["training_from"]), training_to=_iso(report["training_to"]),
-        features=tuple(report["features"]),
-        params={"pairs": args.pairs, "source": args.source, "seed": args.seed,
-                "labels": config.labels.model_dump(), "train": config.train.model_dump(),
-                "feature_histograms": _histograms(features, report["train_mask"])},
-        metrics=metrics, code_version=code_version(), data_hash=digest, libraries=library_versions(),
-    )
-    root = Path(config.model_path).parent if Path(config.model_path).name == "latest" else Path(config.model_path)
-    return meta, save_artifact(root, model, meta)
 
 
 def _register(meta: Any, path: Path) -> None:
@@ -131,7 +98,7 @@ def _register(meta: Any, path: Path) -> None:
 
 
 def _train_regime(args: argparse.Namespace) -> int:
-    from models.regime_train import train_regime
+    from models.training import train_regime_artifact
     from streams.cli_data import parse_day, parse_pairs
     from streams.config import load_config
 
@@ -139,10 +106,11 @@ def _train_regime(args: argparse.Namespace) -> int:
     rcfg = config.section("regime")
     bars, truth = get_bars(args.source, parse_pairs(args.pairs), parse_day(args.start), parse_day(args.end), args.seed)
     features = compute_features(bars, config)
-    model, report = train_regime(features, rcfg, random_state=args.random_state)
-    if truth is not None:
-        report["truth_confusion_test"] = truth_confusion(features, truth, model, report["test_mask"])
-    meta, path = _save(model, report, rcfg, args, features)
+    trained = train_regime_artifact(
+        features, rcfg, created_at=datetime.now(tz=UTC), code_version=code_version(),
+        params={"pairs": args.pairs, "source": args.source, "seed": args.seed},
+        random_state=args.random_state, truth=truth)
+    meta, path, report = trained.meta, trained.path, trained.report
     shown = {k: v for k, v in meta.metrics.items() if k != "features"}
     print(json.dumps(shown, indent=1, default=str))
     print(f"accuracy {report['accuracy']:.3f} vs majority baseline {report['baseline_accuracy']:.3f}; "

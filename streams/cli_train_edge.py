@@ -17,44 +17,11 @@ from typing import Any
 DEFAULT_ROOT = "models/artifacts/edge"
 
 
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
-
-
-def _save(model: Any, report: dict[str, Any], cfg: Any, args: argparse.Namespace) -> tuple[Any, Path]:
-    from models.artifacts import ArtifactMeta, data_hash, library_versions, make_version, save_artifact
-    from streams.cli_train import code_version
-
-    digest = data_hash({"X": report["X_train"], "y": report["y_train"]})
-    created = datetime.now(tz=UTC)
-    meta = ArtifactMeta(
-        kind="edge",
-        version=make_version(created, digest),
-        created_at=created.isoformat(),
-        training_from=_iso(report["training_from"]),
-        training_to=_iso(report["training_to"]),
-        features=tuple(report["features"]),
-        params={
-            "pairs": args.pairs,
-            "source": args.source,
-            "seed": args.seed,
-            "holdout": args.holdout,
-            "edge_config": cfg.model_dump(mode="json"),
-            "model": model.metadata(),
-        },
-        metrics={k: v for k, v in report.items() if k in ("test", "n_train", "n_test")},
-        code_version=code_version(),
-        data_hash=digest,
-        libraries=library_versions(),
-    )
-    return meta, save_artifact(args.out, model, meta)
-
-
 def _train_edge(args: argparse.Namespace) -> int:
+    from models.training import train_edge_artifact
     from streams.cli_data import parse_day, parse_pairs
-    from streams.cli_train import compute_features, get_bars
+    from streams.cli_train import code_version, compute_features, get_bars
     from streams.config import load_config
-    from streams.stages.edge.training import train_edge
 
     config = load_config(args.config or None)
     cfg = config.section("edge")
@@ -63,8 +30,11 @@ def _train_edge(args: argparse.Namespace) -> int:
         args.source, parse_pairs(args.pairs), parse_day(args.start), parse_day(args.end), args.seed
     )
     features = compute_features(bars, config)
-    model, report = train_edge(features, cfg, holdout=args.holdout, **overrides)
-    meta, path = _save(model, report, cfg, args)
+    trained = train_edge_artifact(
+        features, cfg, created_at=datetime.now(tz=UTC), code_version=code_version(),
+        params={"pairs": args.pairs, "source": args.source, "seed": args.seed}, root=args.out,
+        holdout=args.holdout, **overrides)
+    meta, path = trained.meta, trained.path
     print(json.dumps(meta.metrics, indent=1, default=str))
     print(f'saved {path} (latest -> {meta.version}); set [edge] model_path = "{Path(args.out) / "latest"}"')
     return 0

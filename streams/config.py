@@ -72,14 +72,22 @@ def build_config(data: dict[str, Any]) -> HSLRConfig:
 
 
 def load_config(path: str | Path | None) -> HSLRConfig:
-    """Read a TOML config; ``None`` gives all defaults."""
+    """Read a TOML (or ``.json``) config; ``None`` gives all defaults."""
     if path is None:
         return HSLRConfig()
     p = Path(path)
     try:
-        data = tomllib.loads(p.read_text())
+        text = p.read_text()
+        data = json.loads(text) if p.suffix == ".json" else tomllib.loads(text)
     except FileNotFoundError:
         raise ConfigError(f"config file {p} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {p} is not valid TOML: {exc}") from exc
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"config file {p} is not valid {'JSON' if p.suffix == '.json' else 'TOML'}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {p} must hold a table of sections")
     return build_config(data)
+
+
+def dump_config(config: HSLRConfig) -> dict[str, Any]:
+    """The explicitly set sections as plain JSON-able data (what :func:`build_config` reads back)."""
+    return {k: v.model_dump(mode="json") for k, v in config.sections.items()}

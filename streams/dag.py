@@ -38,11 +38,17 @@ def _regime(cfg: HSLRConfig) -> Stage[Any]:
 
 
 def _news(cfg: HSLRConfig) -> Stage[Any]:
-    # starts with an empty calendar: workers pass the reference calendar (file/DB) to NewsStage themselves,
-    # and live updates arrive on the calendar topic
+    # the reference calendar (a scheduled calendar is known in advance) comes from [news] calendar_path;
+    # live updates arrive on the calendar topic
     from streams.stages.news import NewsStage
 
-    return NewsStage(cfg.section("news"))
+    config = cfg.section("news")
+    calendar = None
+    if config.calendar_path:
+        from streams.cli_calendar import read_calendar_file
+
+        calendar = read_calendar_file(config.calendar_path)
+    return NewsStage(config, calendar=calendar)
 
 
 def _edge(cfg: HSLRConfig) -> Stage[Any]:
@@ -54,7 +60,10 @@ def _edge(cfg: HSLRConfig) -> Stage[Any]:
 def _governance(cfg: HSLRConfig) -> Stage[Any]:
     from streams.stages.governance import GovernanceStage
 
-    return GovernanceStage(cfg.section("governance"))
+    config = cfg.section("governance")
+    if config.kl_from_regime_model and not config.kl_reference and not config.kl_reference_artifact:
+        config = config.model_copy(update={"kl_reference_artifact": cfg.section("regime").model_path})
+    return GovernanceStage(config)
 
 
 def _trader(cfg: HSLRConfig) -> Stage[Any]:

@@ -98,7 +98,9 @@ class RegimeStage:
         ready = np.asarray(batch["ready"], dtype=bool) if n else np.zeros(0, dtype=bool)
         P = np.full((n, len(REGIMES)), np.nan)
         if ready.any():
-            P[ready] = self.model.predict_proba(model_features(batch.take(ready)))
+            # model_features is row-wise: build it from the columns, then keep the ready rows
+            # (batch.take(ready) would copy every carried column, strings included)
+            P[ready] = self.model.predict_proba(model_features(batch)[ready])
         ent = entropy(P)
         regime = np.full(n, "", dtype="<U15")
         regime[ready] = np.asarray(REGIMES)[np.argmax(P[ready], axis=1)]

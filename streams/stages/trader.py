@@ -68,6 +68,10 @@ class TraderConfig(StageConfig):
     portfolio: PortfolioConfig = PortfolioConfig()
 
 
+IN_BAND_ISSUERS = frozenset({"governance", "execution"})
+"""Issuers whose commands the trader already applies from its primary input or its own state."""
+
+
 class TraderStage:
     """The trader stage; see the module docstring."""
 
@@ -106,9 +110,12 @@ class TraderStage:
 
     # -- input shaping -------------------------------------------------------------------------
     def _control(self, state: TraderState, batch: Batch) -> TraderState:
+        # Governance decisions arrive in-band (gov_state/alloc_scale on every signal) and the kill
+        # switch's own KILLs are applied where they fire; their echoes on the control topic are
+        # ignored, or a Kafka replay would apply them at a timing-dependent bar and diverge.
         cmds = [Command(str(r["command_id"]), int(r["ts"]), str(r["action"]), float(r.get("scale", 1.0)),
                         str(r.get("pair", "")), str(r["issuer"]), str(r.get("reason", "")))
-                for r in batch.to_records()]
+                for r in batch.to_records() if str(r["issuer"]) not in IN_BAND_ISSUERS]
         return replace(state, control=enqueue(state.control, cmds))
 
     def _merge(self, state: TraderState, batch: Batch) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from streams.data.synth import generate_market
 from streams.infra import bootstrap_servers
 from streams.runner.inprocess import run_inprocess
 from streams.serde.avro import AvroCodec
-from tests.integration.harness import fresh_namespace, worker
+from streams.runner.workers import fresh_namespace, worker
 
 pytestmark = pytest.mark.integration
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "histdata"

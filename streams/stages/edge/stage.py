@@ -34,7 +34,7 @@ class EdgeConfig(StageConfig):
 
     horizon_min: int = Field(default=30, ge=1)
     """Holding horizon of the mean-reversion trade, minutes (must equal the model's)."""
-    model_path: str = ""
+    model_path: str = "models/artifacts/edge/latest"
     """Edge model artifact (``hslr train edge``); empty: no model, every bar blocked by warmup."""
     safety_factor: float = Field(default=1.5, ge=0.0)
     """Gate cost: expected_return must exceed cost times this."""

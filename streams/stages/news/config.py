@@ -13,6 +13,9 @@ IMPACT_LEVELS: tuple[str, ...] = ("high", "medium", "low", "holiday", "none")
 class NewsConfig(StageConfig):
     """Event-window override and surprise mode; all windows in minutes around the event time."""
 
+    calendar_path: str = ""
+    """Reference calendar loaded at startup (ForexFactory CSV or daily JSON); empty: only the calendar
+    topic. Backtests set it so that both engines see the same calendar from the first bar."""
     override_impacts: tuple[str, ...] = ("high",)
     """Impact levels whose events force ``Event_Risk`` on the affected pairs."""
     windows_min: dict[str, tuple[int, int]] = {

@@ -111,7 +111,7 @@ def test_dag_registration_builds_from_config() -> None:
     from streams.config import build_config
     from streams.dag import build_stages
 
-    [stage] = build_stages(build_config({"edge": {"horizon_min": 15}}), only=["edge"])
+    [stage] = build_stages(build_config({"edge": {"horizon_min": 15, "model_path": ""}}), only=["edge"])
     assert stage.spec.inputs == ("regime.adjusted",) and stage.spec.outputs == ("signals",)
 
 

@@ -1,4 +1,5 @@
-"""Real-broker helpers for integration tests: fresh topic namespaces and Faust worker subprocesses."""
+"""Faust worker subprocesses and fresh topic namespaces: used by the Kafka backtest engine, tests and
+benchmarks."""
 
 from __future__ import annotations
 
@@ -20,10 +21,10 @@ def fresh_namespace(prefix: str = "it") -> str:
 
 @contextmanager
 def worker(stages: Sequence[str], namespace: str, config: Path | None = None,
-           log: Path | None = None) -> Iterator[subprocess.Popen[bytes]]:
+           log: Path | None = None, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``hslr worker`` for ``stages`` in a subprocess; stop it (SIGTERM, then SIGKILL) on exit."""
     env = dict(os.environ, HSLR_NAMESPACE=namespace, KAFKA_BOOTSTRAP_SERVERS=bootstrap_servers(),
-               HSLR_FAUST_DATADIR=f"/tmp/hslr-faust/{namespace}-{uuid.uuid4().hex[:6]}")
+               HSLR_FAUST_DATADIR=f"/tmp/hslr-faust/{namespace}-{uuid.uuid4().hex[:6]}", **(env or {}))
     cmd = [sys.executable, "-m", "streams.cli", "worker", "--stages", ",".join(stages)]
     if config:
         cmd += ["--config", str(config)]

@@ -1,0 +1,143 @@
+"""Persistence sinks as Faust agents: topic records → PostgreSQL (``streams.storage.sinks``) and Redis.
+
+Same conventions as the stage binding (:mod:`streams.binding.faust_app`): raw bytes in batches
+(``stream.take_events``), decoded with :meth:`AvroCodec.decode_messages`; end-of-replay markers are
+skipped; undecodable messages go to the ``dead_letters`` table. Writers are idempotent upserts, so a
+redelivered batch rewrites the same rows. The agent body never raises, because Faust acknowledges a
+batch even when the body raised: a write that still fails after a few retries with backoff (database or
+Redis gone) terminates the worker *before* the ack, and the batch is redelivered after the restart.
+Blocking writes run in a thread so the worker's stage agents keep streaming meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+
+from streams.binding.faust_app import _envelope
+from streams.binding.metrics import PrometheusMetrics
+from streams.core.batch import Batch
+from streams.core.topics import TOPICS
+from streams.runner.runtime import END_OF_REPLAY, MARKER_HEADER, Envelope
+from streams.serde.avro import AvroCodec
+from streams.storage.redis_cache import CACHED_TOPICS, LatestCache
+from streams.storage.sinks import WRITERS, write_deadletter
+
+log = logging.getLogger("hslr.sinks")
+RETRIES = 5
+"""Attempts per batch before the worker exits (backoff 0.5, 1, 2, 4 s between them)."""
+
+
+def default_sink_topics(stage_outputs: Sequence[str]) -> list[str]:
+    """Topics a worker sinks by default: the outputs of its stages that have a writer or a cache."""
+    return [t for t in dict.fromkeys(stage_outputs) if t in WRITERS or t in CACHED_TOPICS]
+
+
+@dataclass
+class SinkWriter:
+    """Writes decoded batches of one topic to PostgreSQL and (for cached topics) Redis; reconnects lazily."""
+
+    topic: str
+    namespace: str
+    dsn: str | None = None
+    redis_url: str | None = None
+    _conn: Any = field(default=None, repr=False)
+    _cache: LatestCache | None = field(default=None, repr=False)
+
+    def write(self, batch: Batch, dead: Batch | None) -> None:
+        if self._conn is None or self._conn.closed:
+            from streams.storage.db import connect
+
+            self._conn = connect(self.dsn)
+        try:
+            if dead is not None and dead.n:
+                write_deadletter(self._conn, dead)
+            if batch.n:
+                WRITERS.get(self.topic, lambda _c, _b: 0)(self._conn, batch)
+        except Exception:
+            self.close()  # a failed transaction or a broken connection: start clean on the retry
+            raise
+        if batch.n and self.topic in CACHED_TOPICS:
+            if self._cache is None:
+                self._cache = LatestCache.connect(self.redis_url, self.namespace)
+            self._cache.update(self.topic, batch)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):  # closing a broken connection may itself fail
+                self._conn.close()
+        self._conn = None
+
+
+def decode(topic: str, envs: Sequence[Envelope], stage: str) -> tuple[Batch, Batch | None]:
+    """Decode the records of ``envs`` (markers skipped); undecodable messages as deadletter rows."""
+    envs = [e for e in envs if e.header(MARKER_HEADER) != END_OF_REPLAY]
+    batch, errors, _ = AvroCodec(TOPICS[topic].schema).decode_messages([e.value or b"" for e in envs])
+    if not errors:
+        return batch, None
+    rows = [{"stage": stage, "topic": envs[i].topic, "partition": envs[i].partition, "offset": envs[i].offset,
+             "key": envs[i].key, "value": envs[i].value or b"", "error_kind": "DECODE", "reason": reason,
+             "ts": envs[i].timestamp_ms} for i, reason in errors]
+    return batch, Batch.from_records(rows, list(rows[0]))
+
+
+async def _write_with_retry(writer: SinkWriter, batch: Batch, dead: Batch | None, label: str,
+                            metrics: PrometheusMetrics) -> None:
+    for attempt in range(RETRIES):
+        try:
+            await asyncio.to_thread(writer.write, batch, dead)
+            return
+        except Exception:  # noqa: BLE001 - retried, then the worker exits below
+            metrics.error(label)
+            if attempt == RETRIES - 1:
+                raise
+            log.warning("%s: write failed (attempt %d/%d), retrying", label, attempt + 1, RETRIES, exc_info=True)
+            await asyncio.sleep(0.5 * 2**attempt)
+
+
+def bind_sink(app: faust.App, topic: str, *, namespace: str, metrics: PrometheusMetrics, batch_max: int,
+              batch_within: float, dsn: str | None = None, redis_url: str | None = None) -> None:
+    """Register the sink agent of ``topic`` (stage label ``sink:<topic>``) on ``app``."""
+    channel = app.topic(TOPICS[topic].name(namespace), key_serializer="raw", value_serializer="raw")
+    label = f"sink:{topic}"
+    writer = SinkWriter(topic, namespace, dsn, redis_url)
+
+    async def agent(stream: Any) -> None:
+        async for events in stream.take_events(batch_max, within=batch_within):
+            t0 = time.perf_counter()
+            try:
+                batch, dead = decode(topic, [_envelope(e) for e in events], label)
+                metrics.events_in(label, topic, batch.n)
+                if dead is not None:
+                    metrics.dead_letter(label, "DECODE", dead.n)
+                await _write_with_retry(writer, batch, dead, label, metrics)
+                if batch.n and "ts" in batch:
+                    metrics.last_event(label, int(batch["ts"].max()))
+                metrics.processing(label, time.perf_counter() - t0)
+            except BaseException:  # the ack follows this block: never let Faust ack an unwritten batch
+                log.critical("%s cannot write its batch; stopping before the ack", label, exc_info=True)
+                logging.shutdown()
+                os._exit(71)
+
+    app.agent(channel, name=f"{namespace}.{label}")(agent)
+
+
+def add_sinks(app: faust.App, topics: Sequence[str], *, namespace: str, metrics: PrometheusMetrics,
+              batch_max: int = 2000, batch_within: float = 0.05, dsn: str | None = None,
+              redis_url: str | None = None) -> list[str]:
+    """Bind a sink agent for each of ``topics`` (topic keys with a writer or a Redis cache); return them."""
+    unknown = sorted(t for t in topics if t not in WRITERS and t not in CACHED_TOPICS)
+    if unknown:
+        raise ValueError(f"no sink for topic(s) {unknown}; sinks exist for {sorted(WRITERS)}")
+    for t in topics:
+        bind_sink(app, t, namespace=namespace, metrics=metrics, batch_max=batch_max, batch_within=batch_within,
+                  dsn=dsn, redis_url=redis_url)
+    return list(topics)

@@ -1,0 +1,293 @@
+"""Persistence sinks against the real PostgreSQL, Redis and Kafka: idempotent writers, a forward-only
+Redis cache, and ``hslr worker --sinks`` end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from streams.binding.kafka_io import Out, collect, ensure_topics, publish, publish_marker
+from streams.core.batch import Batch
+from streams.runner.workers import fresh_namespace
+from streams.serde.avro import default_store, records_to_batch
+from streams.storage.db import connect
+from streams.storage.redis_cache import LatestCache, cache_key
+from streams.storage.sinks import FEATURE_COLUMNS, WRITERS
+from tests.factories import bars as make_bars
+
+pytestmark = pytest.mark.integration
+MINUTE = 60_000
+TUESDAY_2100 = 4_102_790_400_000  # 2100-01-05 00:00 UTC
+
+
+def _value(avro_type: Any, rng: np.random.Generator) -> Any:
+    if isinstance(avro_type, list):
+        return _value(next(t for t in avro_type if t != "null"), rng)
+    if isinstance(avro_type, dict):
+        return avro_type["symbols"][0] if avro_type["type"] == "enum" else _value(avro_type["type"], rng)
+    return {"string": lambda: f"s{rng.integers(1000)}", "long": lambda: int(rng.integers(1, 2**40)),
+            "int": lambda: int(rng.integers(0, 4)), "double": lambda: float(rng.normal()),
+            "boolean": lambda: bool(rng.integers(2)), "bytes": lambda: rng.bytes(6)}[avro_type]()
+
+
+def records(stem: str, n: int, seed: int, **columns: list[Any]) -> Batch:
+    """``n`` random records of schema ``stem`` (every field typed from the schema), ``columns`` fixed."""
+    rng = np.random.default_rng(seed)
+    info = default_store().schema(stem)
+    rows = [{f["name"]: _value(f["type"], rng) for f in info.raw["fields"]} for _ in range(n)]
+    for name, values in columns.items():
+        for r, v in zip(rows, values, strict=True):
+            r[name] = v
+    return records_to_batch(rows, info)
+
+
+@pytest.fixture
+def tag(services: dict[str, str]) -> Iterator[tuple[str, int]]:
+    """A unique pair prefix and a unique base time far in the future; their rows are deleted afterwards."""
+    prefix = f"T{uuid.uuid4().hex[:8]}"
+    t0 = 4_000_000_000_000 + int(uuid.uuid4().int % 10**6) * 10 * MINUTE  # year 2096, unique per test
+    yield prefix, t0
+    with connect() as c:
+        for table in ("fills", "orders", "features", "regime_output", "signals", "positions", "quarantine"):
+            c.execute(f"DELETE FROM {table} WHERE pair LIKE %s", (prefix + "%",))  # noqa: S608
+        for table in ("equity", "governance_metrics", "dead_letters"):
+            c.execute(f"DELETE FROM {table} WHERE ts >= to_timestamp(%s / 1000.0)"  # noqa: S608
+                      " AND ts < to_timestamp(%s / 1000.0)", (t0, t0 + 10 * MINUTE))
+        c.execute("DELETE FROM calendar_events WHERE event_id LIKE %s", (prefix + "%",))
+        c.commit()
+
+
+def _snapshot(sql: str, arg: Any) -> list[tuple[Any, ...]]:
+    with connect() as c:
+        return c.execute(sql, arg).fetchall()
+
+
+def _keyed(n: int, prefix: str, t0: int) -> dict[str, list[Any]]:
+    # 3 pairs x n/3 minutes, plus a repeat of the first key whose later record must win
+    pairs = [f"{prefix}{i % 3}" for i in range(n)] + [f"{prefix}0"]
+    ts = [t0 + (i // 3) * MINUTE for i in range(n)] + [t0]
+    return {"pair": pairs, "ts": ts}
+
+
+TABLE_OF = {"features": "features", "regime.adjusted": "regime_output", "signals.governed": "signals",
+            "quarantine": "quarantine"}
+STEM_OF = {"features": "features", "regime.adjusted": "regime_adjusted", "signals.governed": "governed_signal",
+           "quarantine": "quarantine"}
+
+
+@pytest.mark.parametrize("topic", sorted(TABLE_OF))
+def test_pair_keyed_writers_are_idempotent(tag: tuple[str, int], topic: str) -> None:
+    prefix, t0 = tag
+    batch = records(STEM_OF[topic], 13, seed=len(topic), **_keyed(12, prefix, t0))
+    sql = f"SELECT * FROM {TABLE_OF[topic]} WHERE pair LIKE %s ORDER BY pair, ts"  # noqa: S608
+    with connect() as c:
+        WRITERS[topic](c, batch)
+        first = _snapshot(sql, (prefix + "%",))
+        WRITERS[topic](c, batch)
+        WRITERS[topic](c, batch.take(slice(5, 13)))  # a redelivery from a committed offset on
+    second = _snapshot(sql, (prefix + "%",))
+    strip = (lambda rows: [r[1:-1] for r in rows]) if topic == "quarantine" else (lambda rows: rows)  # id, created
+    assert strip(first) == strip(second)
+    # 12 distinct (pair, ts) keys; quarantine keeps both records of the repeated key (different payloads)
+    assert len(first) == (13 if topic == "quarantine" else 12)
+    if topic == "features":  # the later record of the repeated key won; NaN-free values round-trip
+        row = _snapshot("SELECT feature_vector, ready FROM features WHERE pair = %s AND ts = to_timestamp(%s / 1000.0)",
+                        (f"{prefix}0", t0))[0]
+        assert set(row[0]) == set(FEATURE_COLUMNS)
+        assert row[0]["log_ret"] == pytest.approx(float(batch["log_ret"][12]))
+        assert row[1] == bool(batch["ready"][12])
+    if topic == "signals.governed":
+        got = _snapshot("SELECT win_prob, blocked_by FROM signals WHERE pair = %s ORDER BY ts", (f"{prefix}1",))
+        assert [g[0] for g in got] == pytest.approx([float(batch["win_prob"][i]) for i in (1, 4, 7, 10)])
+
+
+def test_nan_is_stored_as_null(tag: tuple[str, int]) -> None:
+    prefix, t0 = tag
+    batch = records("features", 1, seed=3, pair=[f"{prefix}0"], ts=[t0], log_ret=[math.nan])
+    with connect() as c:
+        WRITERS["features"](c, batch)
+    (fv,) = _snapshot("SELECT feature_vector FROM features WHERE pair = %s", (f"{prefix}0",))[0]
+    assert fv["log_ret"] is None and fv["gk_vol"] == pytest.approx(float(batch["gk_vol"][0]))
+
+
+def test_portfolio_goes_to_positions_and_equity(tag: tuple[str, int]) -> None:
+    prefix, t0 = tag
+    pairs = ["", f"{prefix}A", "", f"{prefix}A", f"{prefix}B"]
+    ts = [t0, t0, t0 + MINUTE, t0 + MINUTE, t0 + MINUTE]
+    batch = records("portfolio", 5, seed=4, pair=pairs, ts=ts)
+    with connect() as c:
+        for _ in range(2):
+            WRITERS["portfolio"](c, batch)
+    pos = _snapshot("SELECT pair, size, unrealized_pnl FROM positions WHERE pair LIKE %s ORDER BY ts, pair",
+                    (prefix + "%",))
+    assert [(p, s) for p, s, _ in pos] == [(pairs[i], float(batch["position_units"][i])) for i in (1, 3, 4)]
+    eq = _snapshot("SELECT equity, high_water_mark, drawdown FROM equity WHERE ts >= to_timestamp(%s / 1000.0)"
+                   " AND ts < to_timestamp(%s / 1000.0) ORDER BY ts", (t0, t0 + 2 * MINUTE))
+    assert eq == [(float(batch["equity_usd"][i]), float(batch["hwm_usd"][i]), float(batch["drawdown"][i]))
+                  for i in (0, 2)]
+
+
+def _order_flow(prefix: str, t0: int) -> tuple[Batch, Batch]:
+    """Two orders: A posted then filled in two parts; B posted then cancelled."""
+    a, b = f"{prefix}oa", f"{prefix}ob"
+    p = f"{prefix}X"
+    orders = records("order", 3, seed=5, pair=[p] * 3, ts=[t0, t0, t0 + 2 * MINUTE],
+                     client_order_id=[a, b, b], action=["NEW", "NEW", "CANCEL"], side=[1, -1, -1],
+                     qty=[2000.0, 1000.0, 1000.0], reason=["", "", "halt"])
+    reports = records("execution_report", 5, seed=6, pair=[p] * 5,
+                      ts=[t0, t0, t0 + MINUTE, t0 + 2 * MINUTE, t0 + 2 * MINUTE],
+                      client_order_id=[a, b, a, a, b], status=["NEW", "NEW", "PARTIALLY_FILLED", "FILLED", "CANCELLED"],
+                      side=[1, -1, 1, 1, -1], order_qty=[2000.0, 1000.0, 2000.0, 2000.0, 1000.0],
+                      last_qty=[0.0, 0.0, 1000.0, 1000.0, 0.0], reason=["", "", "", "", "halt"])
+    return orders, reports
+
+
+@pytest.mark.parametrize("fills_first", [False, True])
+def test_orders_and_fills_converge_in_either_order(tag: tuple[str, int], fills_first: bool) -> None:
+    prefix, t0 = tag
+    orders, reports = _order_flow(prefix, t0)
+    steps = [("fills", reports), ("orders", orders)] if fills_first else [("orders", orders), ("fills", reports)]
+    with connect() as c:
+        for topic, batch in [*steps, *steps]:  # and a full replay
+            WRITERS[topic](c, batch)
+    got = _snapshot("SELECT client_order_id, ts, side, qty, limit_price, status, reason FROM orders"
+                    " WHERE pair LIKE %s ORDER BY client_order_id", (prefix + "%",))
+    assert [(g[0], int(g[1].timestamp() * 1000), g[2], g[3], g[5], g[6]) for g in got] == [
+        (f"{prefix}oa", t0, "BUY", 2000.0, "FILLED", None), (f"{prefix}ob", t0, "SELL", 1000.0, "CANCELLED", "halt")]
+    assert got[0][4] == pytest.approx(float(orders["limit_price"][0]))  # the NEW instruction's values won
+    fills = _snapshot("SELECT fill_id, qty, price FROM fills WHERE pair LIKE %s ORDER BY ts", (prefix + "%",))
+    assert [(f[0], f[1]) for f in fills] == [(f"{prefix}oa:{t0 + MINUTE}", 1000.0), (f"{prefix}oa:{t0 + 2 * MINUTE}", 1000.0)]
+    assert [f[2] for f in fills] == pytest.approx([float(reports["last_price"][i]) for i in (2, 3)])
+
+
+def test_ts_keyed_and_other_writers_are_idempotent(tag: tuple[str, int]) -> None:
+    prefix, t0 = tag
+    gov = records("governance", 3, seed=7, ts=[t0, t0 + MINUTE, t0 + 2 * MINUTE])
+    cal = records("calendar_event", 2, seed=8, event_id=[f"{prefix}e1", f"{prefix}e2"], ts=[t0, t0])
+    dead = records("dead_letter", 3, seed=9, ts=[t0, t0, t0], topic=["x.bars"] * 3, partition=[0, 0, 0],
+                   offset=[7, 7, 8], stage=["market"] * 3, value=[b"\x00bad", b"\x00bad2", b"\x00bad"])
+    queries = {
+        "governance": ("SELECT * FROM governance_metrics WHERE ts >= to_timestamp(%s / 1000.0) ORDER BY ts"
+                       " LIMIT 10", (t0,), gov, 3),
+        "calendar": ("SELECT * FROM calendar_events WHERE event_id LIKE %s ORDER BY event_id", (prefix + "%",), cal, 2),
+        "deadletter": ('SELECT topic, partition, "offset", stage, value, error_kind FROM dead_letters'
+                       " WHERE ts = to_timestamp(%s / 1000.0) ORDER BY \"offset\", value", (t0,), dead, 3),
+    }
+    with connect() as c:
+        for topic, (sql, arg, batch, n) in queries.items():
+            WRITERS[topic](c, batch)
+            first = _snapshot(sql, arg)
+            WRITERS[topic](c, batch)
+            assert _snapshot(sql, arg) == first and len(first) == n, topic
+
+
+def test_redis_cache_never_moves_backwards(services: dict[str, str]) -> None:
+    ns = fresh_namespace("sink")
+    cache = LatestCache.connect(None, ns)
+    try:
+        b = records("features", 4, seed=10, pair=["EURUSD", "EURUSD", "GBPUSD", "EURUSD"],
+                    ts=[3 * MINUTE, 5 * MINUTE, 2 * MINUTE, 4 * MINUTE])
+        assert cache.update("features", b) == 2
+        assert cache.get_ts("features", "EURUSD") == 5 * MINUTE
+        assert cache.get("features", "EURUSD")["close"] == pytest.approx(float(b["close"][1]))
+        older = records("features", 2, seed=11, pair=["EURUSD", "GBPUSD"], ts=[4 * MINUTE, 2 * MINUTE])
+        assert cache.update("features", older) == 0  # a replay: older or equal, nothing moves
+        assert cache.get("features", "EURUSD")["close"] == pytest.approx(float(b["close"][1]))
+        assert cache.get("features", "GBPUSD")["close"] == pytest.approx(float(b["close"][2]))
+        newer = records("features", 1, seed=12, pair=["GBPUSD"], ts=[9 * MINUTE])
+        assert cache.update("features", newer) == 1 and cache.get_ts("features", "GBPUSD") == 9 * MINUTE
+    finally:
+        cache.client.delete(*(cache_key(ns, "features", p) for p in ("EURUSD", "GBPUSD")))
+
+
+def test_worker_with_sinks_persists_features_and_caches_the_latest(services: dict[str, str], tmp_path: Path) -> None:
+    pairs = ("EURUSD", "GBPUSD", "USDJPY")
+    t0 = TUESDAY_2100 + int(uuid.uuid4().int % 5000) * 7 * 1440 * MINUTE  # a Tuesday no other run uses
+    bars = make_bars(200, pairs, seed=13, start=t0)
+    ns = fresh_namespace("sink")
+    cfg = tmp_path / "hslr.toml"
+    cfg.write_text(f"[market]\npairs = {json.dumps(list(pairs))}\n")
+    ensure_topics(_bootstrap(), ns)
+    out = Out(_bootstrap())
+    publish(out, "bars", bars, ns, max_records=50)
+    publish_marker(out, "bars", "sinks", ns)
+    out.flush()
+    span = (t0, t0 + 200 * MINUTE)
+    try:
+        with _sink_worker(["market", "features"], ns, cfg, tmp_path / "worker.log") as w:
+            got = collect(_bootstrap(), ["features"], "sinks", ns, timeout=240, alive=lambda: w.poll() is None)
+            feats = got["features"]
+            assert feats.n == bars.n
+            n_rows = _wait_rows(span, feats.n, deadline=time.monotonic() + 60)
+        assert n_rows == feats.n
+        rows = _snapshot("SELECT pair, feature_vector FROM features WHERE ts = to_timestamp(%s / 1000.0)"
+                         " AND pair = ANY(%s) ORDER BY pair", (int(feats["ts"][-1]), list(pairs)))
+        last = {str(p): i for i, p in enumerate(feats["pair"])}
+        assert len(rows) == len(pairs)
+        for pair, fv in rows:
+            for col in ("displacement", "log_ret", "gk_vol"):
+                want = float(feats[col][last[pair]])
+                assert fv[col] == pytest.approx(want) if math.isfinite(want) else fv[col] is None
+        cache = LatestCache.connect(None, ns)
+        for p in pairs:
+            rec = cache.get("features", p)
+            assert rec is not None and rec["ts"] == int(feats["ts"][last[p]])
+            assert rec["mid"] == pytest.approx(float(feats["mid"][last[p]]))
+            assert cache.get_ts("bars.clean", p) == int(feats["ts"][last[p]])
+        cache.client.delete(*(cache_key(ns, t, p) for t in ("features", "bars.clean") for p in pairs))
+    finally:
+        with connect() as c:
+            c.execute("DELETE FROM features WHERE pair = ANY(%s) AND ts >= to_timestamp(%s / 1000.0)"
+                      " AND ts < to_timestamp(%s / 1000.0)", (list(pairs), *span))
+            c.commit()
+
+
+def _bootstrap() -> str:
+    from streams.infra import bootstrap_servers
+
+    return bootstrap_servers()
+
+
+@contextmanager
+def _sink_worker(stages: list[str], namespace: str, config: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``hslr worker --stages … --sinks`` in a subprocess (as streams.runner.workers.worker, plus --sinks)."""
+    env = dict(os.environ, HSLR_NAMESPACE=namespace, KAFKA_BOOTSTRAP_SERVERS=_bootstrap(),
+               HSLR_FAUST_DATADIR=f"/tmp/hslr-faust/{namespace}-{uuid.uuid4().hex[:6]}")
+    cmd = [sys.executable, "-m", "streams.cli", "worker", "--stages", ",".join(stages), "--config", str(config),
+           "--sinks"]
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(10)
+
+
+def _wait_rows(span: tuple[int, int], want: int, deadline: float) -> int:
+    n = -1
+    while time.monotonic() < deadline:
+        (n,) = _snapshot("SELECT count(*) FROM features WHERE ts >= to_timestamp(%s / 1000.0)"
+                         " AND ts < to_timestamp(%s / 1000.0)", span)[0]
+        if n >= want:
+            return int(n)
+        time.sleep(0.5)
+    return int(n)
