@@ -30,8 +30,8 @@ from streams.data.synth import generate_market  # noqa: E402
 from streams.infra import bootstrap_servers  # noqa: E402
 from streams.runner.inprocess import run_inprocess  # noqa: E402
 from streams.runner.runtime import END_OF_REPLAY, MARKER_HEADER  # noqa: E402
-from streams.serde.avro import AvroCodec  # noqa: E402
 from streams.runner.workers import fresh_namespace, worker  # noqa: E402
+from streams.serde.avro import AvroCodec  # noqa: E402
 
 
 def avro_cost(bars: Batch, n: int = 20000) -> dict[str, float]:

@@ -20,8 +20,8 @@ from streams.data.histdata import read_histdata
 from streams.data.synth import generate_market
 from streams.infra import bootstrap_servers
 from streams.runner.inprocess import run_inprocess
-from streams.serde.avro import AvroCodec
 from streams.runner.workers import fresh_namespace, worker
+from streams.serde.avro import AvroCodec
 
 pytestmark = pytest.mark.integration
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "histdata"

@@ -1,0 +1,49 @@
+"""The whole DAG gives identical orders, fills and PnL through Kafka + Faust and in-process."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from backtest.engine import RESULT_TOPICS, run_inprocess_engine, run_kafka_engine, summarize
+from models.training import train_edge_artifact, train_regime_artifact
+from streams.cli_backtest import _calendar_path, with_models
+from streams.cli_train import compute_features
+from streams.config import HSLRConfig
+from streams.core.batch import Batch
+from streams.data.synth import generate_market
+
+pytestmark = pytest.mark.integration
+SPLIT = int(datetime(2020, 2, 3, tzinfo=UTC).timestamp() * 1000)
+
+
+def test_kafka_and_inprocess_engines_trade_identically(services: dict[str, str], tmp_path: Path) -> None:
+    calendar = _calendar_path("")
+    cal = None
+    if calendar:
+        from streams.cli_calendar import read_calendar_file
+
+        cal = dict(read_calendar_file(calendar))
+    market = Batch(generate_market(["EURUSD", "GBPUSD", "USDJPY"], "2020-01-06", "2020-02-15", 5, calendar=cal).bars)
+    train, test = market.take(market["ts"] < SPLIT), market.take(market["ts"] >= SPLIT)
+    base = HSLRConfig()
+    features = compute_features(train, base)
+    now = datetime(2020, 2, 3, tzinfo=UTC)
+    regime = train_regime_artifact(features, base.section("regime"), created_at=now, code_version="test",
+                                   params={}, root=tmp_path / "regime")
+    edge = train_edge_artifact(features, base.section("edge"), created_at=now, code_version="test",
+                               params={}, root=tmp_path / "edge")
+    config = with_models(base, str(regime.path), str(edge.path), calendar)
+
+    expected = run_inprocess_engine(test, config)
+    got = run_kafka_engine(test, config, workdir=tmp_path / "run", timeout=900)
+
+    assert expected["orders"].n > 0 and expected["fills"].n > 0, "no trades: the comparison would be vacuous"
+    for key in RESULT_TOPICS:
+        want, have = expected[key], got[key]
+        assert have.n == want.n, key
+        assert have.select(want.keys()).equals(want.select(have.keys())), key
+    initial = config.section("trader").portfolio.initial_equity_usd
+    assert summarize(test, got, initial) == summarize(test, expected, initial)
