@@ -85,6 +85,21 @@ def _control(args: argparse.Namespace) -> int:
     return 0
 
 
+def _watchdog(args: argparse.Namespace) -> int:
+    from streams.binding.kafka_io import ensure_topics
+    from streams.binding.watchdog import kafka_publisher, run
+    from streams.settings import settings
+
+    s = settings()
+    ns = args.namespace or s.hslr_namespace
+    ensure_topics(s.kafka_bootstrap_servers, ns)
+    print(f"watchdog: Prometheus {s.prometheus_url} every {args.interval}s → control commands on {ns}.control",
+          flush=True)
+    run(s.prometheus_url, kafka_publisher(s.kafka_bootstrap_servers, ns), interval_s=args.interval,
+        port=args.port or None)
+    return 0
+
+
 def add_commands(sub: Any) -> None:
     p = sub.add_parser("infra", help="start/stop/inspect Kafka, PostgreSQL, Redis, Prometheus on loopback")
     p.add_argument("action", choices=["up", "down", "status"])
@@ -103,6 +118,13 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--sinks", nargs="?", const="auto", default="",
                    help="also persist topics to PostgreSQL/Redis: the stages' outputs, or a comma-separated list")
     p.set_defaults(func=_worker)
+
+    p = sub.add_parser("watchdog", help="health monitor: reads Prometheus, publishes KILL/HALT when the system "
+                                        "is unhealthy or blind (Prometheus unreachable or stale)")
+    p.add_argument("--interval", type=float, default=5.0, help="seconds between polls")
+    p.add_argument("--port", type=int, default=0, help="serve the watchdog's own gauges on this port")
+    p.add_argument("--namespace", default="")
+    p.set_defaults(func=_watchdog)
 
     for name, doc in (("halt", "operator HALT: no new orders, cancel working ones"),
                       ("resume", "operator RESUME: clear a halt or the kill switch")):

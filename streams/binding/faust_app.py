@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import faust
+from faust.types import TP
 
+from streams.binding.codecs import codec_for
 from streams.binding.kafka_io import CheckpointStore, Out, ensure_topics
 from streams.binding.metrics import PrometheusMetrics
 from streams.core.stage import Stage
@@ -38,12 +40,27 @@ def _envelope(event: Any) -> Envelope:
                     tuple((k, bytes(v)) for k, v in headers), int(msg.timestamp * 1000) if msg.timestamp else 0)
 
 
+def _export_lag(app: faust.App, metrics: PrometheusMetrics, sid: str, envelopes: Sequence[Envelope]) -> None:
+    """hslr_consumer_lag = broker high watermark − next offset, per input partition (best effort)."""
+    last: dict[tuple[str, int], int] = {}
+    for e in envelopes:
+        last[(e.topic, e.partition)] = e.offset
+    for (topic, part), offset in last.items():
+        try:
+            high = app.consumer.highwater(TP(topic, part))
+        except Exception:  # noqa: BLE001 - a metric must never stop the stage
+            continue
+        if high is not None:
+            metrics.lag.labels(sid, topic, str(part)).set(max(int(high) - offset - 1, 0))
+
+
 def bind(app: faust.App, stage: Stage[Any], *, bootstrap: str, namespace: str, metrics: PrometheusMetrics,
          batch_max: int, batch_within: float, max_records: int = 500) -> None:
     """Register ``stage`` as an agent of ``app``."""
     names = [TOPICS[k].name(namespace) for k in stage.spec.inputs]
     channel = app.topic(*names, key_serializer="raw", value_serializer="raw")
-    runtime = StageRuntime(stage, namespace=namespace, metrics=metrics, max_records=max_records)
+    runtime = StageRuntime(stage, namespace=namespace, metrics=metrics, max_records=max_records,
+                           codec_for=lambda key: codec_for(key, namespace))
     out = Out(bootstrap)
     checkpoints = CheckpointStore(bootstrap, namespace, out)
     sid = stage.spec.id
@@ -54,8 +71,9 @@ def bind(app: faust.App, stage: Stage[Any], *, bootstrap: str, namespace: str, m
             runtime.restore(saved)
             log.info("stage %s restored from checkpoint (%d offsets)", sid, len(runtime.cp.offsets))
         async for events in stream.take_events(batch_max, within=batch_within):
+            envelopes = [_envelope(e) for e in events]
             try:
-                outgoing = runtime.handle([_envelope(e) for e in events])
+                outgoing = runtime.handle(envelopes)
                 out.send(outgoing)
                 checkpoints.save(sid, runtime.checkpoint())
                 out.flush()
@@ -63,6 +81,7 @@ def bind(app: faust.App, stage: Stage[Any], *, bootstrap: str, namespace: str, m
                 log.critical("stage %s cannot deliver its outputs; stopping before the ack", sid, exc_info=True)
                 logging.shutdown()
                 os._exit(70)
+            _export_lag(app, metrics, sid, envelopes)
 
     app.agent(channel, name=f"{namespace}.{sid}")(agent)
 

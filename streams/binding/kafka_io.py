@@ -9,10 +9,10 @@ from collections.abc import Callable, Iterable, Sequence
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from streams.binding.codecs import codec_for
 from streams.core.batch import Batch, concat
 from streams.core.topics import TOPICS
 from streams.runner.runtime import END_OF_REPLAY, MARKER_HEADER, RUN_HEADER, Outgoing, marker, message_key
-from streams.serde.avro import AvroCodec
 
 STATE_MAX_BYTES = 32 * 1024 * 1024
 QUIET = {"log_level": 2, "log.connection.close": False}
@@ -111,7 +111,7 @@ def publish(out: Out, key: str, batch: Batch, namespace: str, max_records: int =
     """Encode ``batch`` with the topic's schema in messages of up to ``max_records`` records (keyed by
     pair when a message holds one pair) and produce it; return the record count."""
     t = TOPICS[key]
-    values = AvroCodec(t.schema).encode_batch(batch, max_records)
+    values = codec_for(key, namespace).encode_batch(batch, max_records)
     out.send(Outgoing(t.name(namespace), message_key(batch, i, max_records), v) for i, v in enumerate(values))
     return batch.n
 
@@ -157,7 +157,7 @@ def collect(
         c.close()
     result = {}
     for k, vals in values.items():
-        batch, errors = AvroCodec(TOPICS[k].schema).decode_batch(vals)
+        batch, errors = codec_for(k, namespace).decode_batch(vals)
         if errors:
             raise ValueError(f"{len(errors)} undecodable records on {k}: {errors[:3]}")
         result[k] = batch

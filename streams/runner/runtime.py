@@ -101,6 +101,7 @@ class StageRuntime:
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.perf_counter,
         max_records: int = 500,
+        codec_for: Callable[[str], Any] | None = None,
     ) -> None:
         self.stage = stage
         self.sid = stage.spec.id
@@ -110,7 +111,8 @@ class StageRuntime:
         self.max_records = max_records
         self.cp = Checkpoint(stage.initial_state())
         self._by_name: dict[str, Topic] = {TOPICS[k].name(namespace): TOPICS[k] for k in stage.spec.inputs}
-        self._codecs = {k: AvroCodec(TOPICS[k].schema) for k in (*stage.spec.inputs, *stage.spec.outputs)}
+        make = codec_for or (lambda k: AvroCodec(TOPICS[k].schema))
+        self._codecs = {k: make(k) for k in (*stage.spec.inputs, *stage.spec.outputs)}
         self._dlq = AvroCodec(TOPICS["deadletter"].schema)
         self._control = AvroCodec(TOPICS["control"].schema)
         self._markers: dict[str, set[int]] = {}
