@@ -155,10 +155,14 @@ class EdgeModel(BaseEstimator):  # type: ignore[misc]
         flat = self.grid_.reshape(-1, len(STAT_NAMES))
         base = sidx * int(np.prod(sizes)) + i0 @ strides
         out = np.zeros((len(u01), len(STAT_NAMES)))
+        # per-axis weights (1 - frac, frac) once; each corner's weight is their product in axis order,
+        # as np.prod over the axis would take it (same rounding)
+        sides = [(1.0 - frac[:, j], frac[:, j]) for j in range(N_CONTINUOUS)]
         for corner in product((0, 1), repeat=N_CONTINUOUS):
-            c = np.asarray(corner)
-            w = np.prod(np.where(c == 1, frac, 1.0 - frac), axis=1)
-            out += w[:, None] * flat[base + int(c @ strides)]
+            w = sides[0][corner[0]]
+            for j in range(1, N_CONTINUOUS):
+                w = w * sides[j][corner[j]]
+            out += w[:, None] * flat.take(base + int(np.asarray(corner) @ strides), axis=0)
         return out
 
     def predict_stats(self, X: npt.ArrayLike) -> F64:

@@ -93,5 +93,7 @@ def concat(batches: Sequence[Batch]) -> Batch:
     batches = [b for b in batches if b.n or len(b)]
     if not batches:
         return Batch({})
+    if len(batches) == 1:
+        return batches[0]  # immutable: no copy needed
     names = list(batches[0])
     return Batch({k: np.concatenate([b[k] for b in batches]) for k in names})

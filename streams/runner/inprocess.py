@@ -15,6 +15,20 @@ from streams.core.batch import Batch, concat
 from streams.core.stage import Stage
 
 
+def _chunks(parts: list[Batch], chunk: int | None) -> list[Batch]:
+    """The records of ``parts`` in order, as one batch (``chunk`` None) or batches of ``chunk`` rows.
+
+    Upstream outputs already come in pieces; re-joining them costs a copy of every column, so pieces are
+    only joined when they must be re-cut to the chunk size.
+    """
+    data = concat(parts)
+    if data.n == 0:
+        return []
+    if chunk is None or chunk >= data.n:
+        return [data]
+    return [data.take(slice(i, i + chunk)) for i in range(0, data.n, chunk)]
+
+
 def run_inprocess(
     stages: Sequence[Stage[Any]],
     sources: Mapping[str, Batch],
@@ -33,10 +47,8 @@ def run_inprocess(
         sid = stage.spec.id
         state = states.get(sid, stage.initial_state())
         for key in (*stage.spec.inputs[1:], stage.spec.primary):
-            data = concat(topics.get(key, []))
-            step = chunk or max(data.n, 1) if len(data) else 0
-            for start in range(0, data.n, step or 1):
-                state, outputs = stage.process(state, key, data.take(slice(start, start + step)))
+            for part in _chunks(topics.get(key, []), chunk):
+                state, outputs = stage.process(state, key, part)
                 for k, b in outputs.items():
                     topics.setdefault(k, []).append(b)
         states[sid] = state

@@ -5,8 +5,11 @@ random forest (compiled, :mod:`models.forest`), its Shannon entropy in nats, the
 tradeable flag::
 
     tradeable = ready AND prob_stable > p_threshold AND entropy < entropy_threshold
+                AND spread_widening <= max_spread_widening
 
-The entropy guard blocks states the model cannot tell apart, which is how crises look to it.
+The entropy guard blocks states the model cannot tell apart, which is how crises look to it. The spread
+guard is a model-free backstop: a spread several times its recent median is a liquidity shock whatever
+the forest says (a model trained on calm data may never have seen one).
 
 Fail-safe for bars the model cannot judge: a bar with ``ready`` False (feature warm-up, refill after a
 gap) gets ``prob_*`` and ``entropy`` NaN, ``regime`` "" (unclassified, never a guessed class) and
@@ -46,6 +49,8 @@ class RegimeConfig(StageConfig):
     entropy_threshold: float = Field(default=0.85, gt=0.0, le=float(np.log(3.0)))
     """Tradeable needs entropy (nats) strictly below this; ln 3 ≈ 1.0986 is total confusion. With
     prob_stable just above 0.6 the entropy is at most 0.95, so this guard binds on its own."""
+    max_spread_widening: float = Field(default=3.0, gt=1.0)
+    """Tradeable needs spread_widening at most this (the Event_Risk label's spread-shock level)."""
     labels: RegimeLabelConfig = Field(default_factory=RegimeLabelConfig)
     """Labeling rule used by ``hslr train regime``."""
     train: RegimeForestConfig = Field(default_factory=RegimeForestConfig)
@@ -106,7 +111,8 @@ class RegimeStage:
         regime[ready] = np.asarray(REGIMES)[np.argmax(P[ready], axis=1)]
         cfg = self.config
         with np.errstate(invalid="ignore"):
-            tradeable = ready & (P[:, 0] > cfg.p_threshold) & (ent < cfg.entropy_threshold)
+            tradeable = (ready & (P[:, 0] > cfg.p_threshold) & (ent < cfg.entropy_threshold)
+                         & (batch["spread_widening"] <= cfg.max_spread_widening))
         out = batch.with_columns(
             prob_stable=P[:, 0], prob_directional=P[:, 1], prob_event=P[:, 2], entropy=ent,
             regime=regime.astype(str), tradeable=tradeable, model_version=np.full(n, self.model_version),

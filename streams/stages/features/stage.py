@@ -41,8 +41,11 @@ BAR_CARRY: dict[str, Any] = {
 _BAR_DEFAULTS: dict[str, Any] = {"volume": 0.0, "spread_modeled": True, "source": ""}
 ROLLING = ("log_ret", "gk_vol", "spread_widening", "displacement", "displacement_pct", "session_vol_norm")
 REQUIRED_FINITE = ("gk_vol", "spread_widening", "tick_velocity", "displacement", "displacement_pct",
-                   "xcorr", "session_vol_norm")
-"""Features that must be finite for ``ready`` (all but ``log_ret``)."""
+                   "session_vol_norm")
+"""Features that must be finite for ``ready``: all but ``log_ret`` and ``xcorr``. ``xcorr`` is NaN
+whenever no basket exists (a single-pair deployment, or the other pairs missing for most of the window):
+that is information about the other pairs, not a reason to stop trading this one, and the models map a
+non-finite xcorr to a documented neutral value."""
 FEATURE_FIELDS: dict[str, Any] = {
     **BAR_CARRY, "mid": np.float64, "gap_min": np.int32, "ready": np.bool_, "log_ret": np.float64,
     "gk_vol": np.float64, "spread_widening": np.float64, "tick_velocity": np.float64,

@@ -127,7 +127,7 @@ def reference(batch: Batch, c: FeaturesConfig) -> pd.DataFrame:
     df["tick_velocity"] = df.volume.where(df.volume > 0, path)
     df = pd.concat([_pair_features(g, c) for _, g in df.groupby("pair", sort=False)]).loc[df.index]
     df["xcorr"] = _xcorr(df, c)
-    finite = np.isfinite(df[[f for f in FEATURES if f != "log_ret"]]).all(axis=1)
+    finite = np.isfinite(df[[f for f in FEATURES if f not in ("log_ret", "xcorr")]]).all(axis=1)
     warm = max(max(c.vol_window, c.disp_window) + c.pct_window - 1, c.spread_window + 1)
     df["ready"] = finite & (df.segpos >= warm)
     return df

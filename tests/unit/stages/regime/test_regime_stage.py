@@ -32,6 +32,7 @@ def _features(n: int, seed: int = 0) -> Batch:
     rng = np.random.default_rng(seed)
     cols = {f: rng.normal(size=n) for f in FIELDS}
     cols["session_vol_norm"] = rng.integers(0, 4, size=n).astype(float)
+    cols["spread_widening"] = rng.choice([0.8, 1.0, 3.0, 5.0], size=n)  # 5.0: a spread shock
     cols.update(
         pair=np.where(np.arange(n) % 2, "EURUSD", "GBPUSD"), ts=1_546_300_800_000 + np.arange(n) // 2 * 60_000,
         open=np.full(n, 1.1), high=np.full(n, 1.2), low=np.full(n, 1.0), close=np.full(n, 1.1),
@@ -62,10 +63,12 @@ def test_outputs_follow_the_documented_rule() -> None:
         np.testing.assert_array_equal(r["prob_stable"][sel], TABLE[k, 0])
     names = np.array(["Stable_Flow", "Stable_Flow", "Stable_Flow", "Event_Risk"])
     np.testing.assert_array_equal(r["regime"][ready], names[row[ready]])
-    # tradeable: rows 0 (0.9, H 0.39) and 1 (0.65 > 0.6, H 0.79 < 0.85) only
-    np.testing.assert_array_equal(r["tradeable"], ready & (row <= 1))
+    # tradeable: rows 0 (0.9, H 0.39) and 1 (0.65 > 0.6, H 0.79 < 0.85) only, and never on a spread shock
+    calm = b["spread_widening"] <= 3.0
+    assert (~calm & ready & (row <= 1)).any()  # the spread guard is exercised
+    np.testing.assert_array_equal(r["tradeable"], ready & (row <= 1) & calm)
     _, strict = _stage(p_threshold=0.6, entropy_threshold=0.7).process(None, "features", b)
-    np.testing.assert_array_equal(strict["regime"]["tradeable"], ready & (row == 0))  # entropy guard binds
+    np.testing.assert_array_equal(strict["regime"]["tradeable"], ready & (row == 0) & calm)  # entropy guard
     assert set(r["model_version"]) == {"v-test"}
 
 
