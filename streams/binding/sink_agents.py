@@ -83,14 +83,26 @@ def decode(topic: str, envs: Sequence[Envelope], stage: str) -> tuple[Batch, Bat
     batch, errors, _ = AvroCodec(TOPICS[topic].schema).decode_messages([e.value or b"" for e in envs])
     if not errors:
         return batch, None
-    rows = [{"stage": stage, "topic": envs[i].topic, "partition": envs[i].partition, "offset": envs[i].offset,
-             "key": envs[i].key, "value": envs[i].value or b"", "error_kind": "DECODE", "reason": reason,
-             "ts": envs[i].timestamp_ms} for i, reason in errors]
+    rows = [
+        {
+            "stage": stage,
+            "topic": envs[i].topic,
+            "partition": envs[i].partition,
+            "offset": envs[i].offset,
+            "key": envs[i].key,
+            "value": envs[i].value or b"",
+            "error_kind": "DECODE",
+            "reason": reason,
+            "ts": envs[i].timestamp_ms,
+        }
+        for i, reason in errors
+    ]
     return batch, Batch.from_records(rows, list(rows[0]))
 
 
-async def _write_with_retry(writer: SinkWriter, batch: Batch, dead: Batch | None, label: str,
-                            metrics: PrometheusMetrics) -> None:
+async def _write_with_retry(
+    writer: SinkWriter, batch: Batch, dead: Batch | None, label: str, metrics: PrometheusMetrics
+) -> None:
     for attempt in range(RETRIES):
         try:
             await asyncio.to_thread(writer.write, batch, dead)
@@ -99,12 +111,23 @@ async def _write_with_retry(writer: SinkWriter, batch: Batch, dead: Batch | None
             metrics.error(label)
             if attempt == RETRIES - 1:
                 raise
-            log.warning("%s: write failed (attempt %d/%d), retrying", label, attempt + 1, RETRIES, exc_info=True)
+            log.warning(
+                "%s: write failed (attempt %d/%d), retrying", label, attempt + 1, RETRIES, exc_info=True
+            )
             await asyncio.sleep(0.5 * 2**attempt)
 
 
-def bind_sink(app: faust.App, topic: str, *, namespace: str, metrics: PrometheusMetrics, batch_max: int,
-              batch_within: float, dsn: str | None = None, redis_url: str | None = None) -> None:
+def bind_sink(
+    app: faust.App,
+    topic: str,
+    *,
+    namespace: str,
+    metrics: PrometheusMetrics,
+    batch_max: int,
+    batch_within: float,
+    dsn: str | None = None,
+    redis_url: str | None = None,
+) -> None:
     """Register the sink agent of ``topic`` (stage label ``sink:<topic>``) on ``app``."""
     channel = app.topic(TOPICS[topic].name(namespace), key_serializer="raw", value_serializer="raw")
     label = f"sink:{topic}"
@@ -130,14 +153,30 @@ def bind_sink(app: faust.App, topic: str, *, namespace: str, metrics: Prometheus
     app.agent(channel, name=f"{namespace}.{label}")(agent)
 
 
-def add_sinks(app: faust.App, topics: Sequence[str], *, namespace: str, metrics: PrometheusMetrics,
-              batch_max: int = 2000, batch_within: float = 0.05, dsn: str | None = None,
-              redis_url: str | None = None) -> list[str]:
+def add_sinks(
+    app: faust.App,
+    topics: Sequence[str],
+    *,
+    namespace: str,
+    metrics: PrometheusMetrics,
+    batch_max: int = 2000,
+    batch_within: float = 0.05,
+    dsn: str | None = None,
+    redis_url: str | None = None,
+) -> list[str]:
     """Bind a sink agent for each of ``topics`` (topic keys with a writer or a Redis cache); return them."""
     unknown = sorted(t for t in topics if t not in WRITERS and t not in CACHED_TOPICS)
     if unknown:
         raise ValueError(f"no sink for topic(s) {unknown}; sinks exist for {sorted(WRITERS)}")
     for t in topics:
-        bind_sink(app, t, namespace=namespace, metrics=metrics, batch_max=batch_max, batch_within=batch_within,
-                  dsn=dsn, redis_url=redis_url)
+        bind_sink(
+            app,
+            t,
+            namespace=namespace,
+            metrics=metrics,
+            batch_max=batch_max,
+            batch_within=batch_within,
+            dsn=dsn,
+            redis_url=redis_url,
+        )
     return list(topics)

@@ -86,8 +86,11 @@ class LatestCache:
         pipe = self.client.pipeline(transaction=False)
         for r in rows:
             record = json.dumps({k: _jsonable(v) for k, v in r.items()})
-            self._script(keys=[cache_key(self.namespace, topic, str(r["pair"]))],
-                         args=[int(r["ts"]), record], client=pipe)
+            self._script(
+                keys=[cache_key(self.namespace, topic, str(r["pair"]))],
+                args=[int(r["ts"]), record],
+                client=pipe,
+            )
         return int(sum(pipe.execute()))
 
     def get(self, topic: str, pair: str) -> dict[str, Any] | None:

@@ -35,7 +35,14 @@ FEATURE_COLUMNS: tuple[str, ...] = tuple(
 )
 """Columns of a features record stored in ``features.feature_vector`` (the bar's own fields are in price_data)."""
 
-_STATUS_RANK = {"NEW": 0, "PARTIALLY_FILLED": 1, "PENDING_CANCEL": 2, "FILLED": 3, "CANCELLED": 3, "REJECTED": 3}
+_STATUS_RANK = {
+    "NEW": 0,
+    "PARTIALLY_FILLED": 1,
+    "PENDING_CANCEL": 2,
+    "FILLED": 3,
+    "CANCELLED": 3,
+    "REJECTED": 3,
+}
 
 
 def _rank(expr: str) -> str:
@@ -52,8 +59,13 @@ def _col(batch: Batch, name: str) -> list[Any]:
     return _clean(np.asarray(batch[name]).tolist())
 
 
-def _copy_upsert(conn: psycopg.Connection, temp: str, columns: str, rows: Sequence[Sequence[Any]],
-                 statements: Sequence[str]) -> None:
+def _copy_upsert(
+    conn: psycopg.Connection,
+    temp: str,
+    columns: str,
+    rows: Sequence[Sequence[Any]],
+    statements: Sequence[str],
+) -> None:
     """COPY ``rows`` (first value: the row's sequence number) into temp table ``temp`` and run ``statements``."""
     with conn.cursor() as cur:
         cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {temp} (seq BIGINT, {columns}) ON COMMIT DELETE ROWS")
@@ -83,13 +95,18 @@ def write_features(conn: psycopg.Connection, batch: Batch) -> int:
         return 0
     values = [_col(batch, c) for c in FEATURE_COLUMNS]
     vectors = [json.dumps(dict(zip(FEATURE_COLUMNS, row, strict=True))) for row in zip(*values, strict=True)]
-    _copy_upsert(conn, "_sink_features", "pair TEXT, ts_ms BIGINT, fv JSONB, ready BOOLEAN",
-                 _rows(batch, _col(batch, "pair"), _col(batch, "ts"), vectors, _col(batch, "ready")), [
-        f"INSERT INTO features (pair, ts, feature_vector, ready) SELECT DISTINCT ON (pair, ts_ms) pair, {_TS},"
-        " fv, ready FROM _sink_features ORDER BY pair, ts_ms, seq DESC"
-        " ON CONFLICT (pair, ts) DO UPDATE SET feature_vector = EXCLUDED.feature_vector, ready = EXCLUDED.ready"
-        " WHERE (features.feature_vector, features.ready) IS DISTINCT FROM (EXCLUDED.feature_vector, EXCLUDED.ready)"
-    ])
+    _copy_upsert(
+        conn,
+        "_sink_features",
+        "pair TEXT, ts_ms BIGINT, fv JSONB, ready BOOLEAN",
+        _rows(batch, _col(batch, "pair"), _col(batch, "ts"), vectors, _col(batch, "ready")),
+        [
+            f"INSERT INTO features (pair, ts, feature_vector, ready) SELECT DISTINCT ON (pair, ts_ms) pair, {_TS},"
+            " fv, ready FROM _sink_features ORDER BY pair, ts_ms, seq DESC"
+            " ON CONFLICT (pair, ts) DO UPDATE SET feature_vector = EXCLUDED.feature_vector, ready = EXCLUDED.ready"
+            " WHERE (features.feature_vector, features.ready) IS DISTINCT FROM (EXCLUDED.feature_vector, EXCLUDED.ready)"
+        ],
+    )
     return batch.n
 
 
@@ -98,12 +115,23 @@ def _upsert_sql(table: str, temp: str, key: tuple[str, ...], cols: tuple[str, ..
     tkey = ", ".join("ts_ms" if k == "ts" else k for k in key)
     sel = ", ".join(_TS if c == "ts" else c for c in (*key, *cols))
     new, old = ", ".join(f"EXCLUDED.{c}" for c in cols), ", ".join(f"{table}.{c}" for c in cols)
-    return (f"INSERT INTO {table} ({', '.join((*key, *cols))}) SELECT DISTINCT ON ({tkey}) {sel} FROM {temp}"
-            f" ORDER BY {tkey}, seq DESC ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
-            + ", ".join(f"{c} = EXCLUDED.{c}" for c in cols) + f" WHERE ({old}) IS DISTINCT FROM ({new})")
+    return (
+        f"INSERT INTO {table} ({', '.join((*key, *cols))}) SELECT DISTINCT ON ({tkey}) {sel} FROM {temp}"
+        f" ORDER BY {tkey}, seq DESC ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
+        + ", ".join(f"{c} = EXCLUDED.{c}" for c in cols)
+        + f" WHERE ({old}) IS DISTINCT FROM ({new})"
+    )
 
 
-_REGIME = ("prob_stable", "prob_directional", "prob_event", "entropy", "tradeable", "regime", "override_reason")
+_REGIME = (
+    "prob_stable",
+    "prob_directional",
+    "prob_event",
+    "entropy",
+    "tradeable",
+    "regime",
+    "override_reason",
+)
 
 
 def write_regime_adjusted(conn: psycopg.Connection, batch: Batch) -> int:
@@ -112,10 +140,14 @@ def write_regime_adjusted(conn: psycopg.Connection, batch: Batch) -> int:
         return 0
     reason = [r or None for r in _col(batch, "override_reason")]
     cols = [_col(batch, c) for c in _REGIME[:-1]] + [reason]
-    _copy_upsert(conn, "_sink_regime", "pair TEXT, ts_ms BIGINT, prob_stable FLOAT8, prob_directional FLOAT8,"
-                 " prob_event FLOAT8, entropy FLOAT8, tradeable BOOLEAN, regime TEXT, override_reason TEXT",
-                 _rows(batch, _col(batch, "pair"), _col(batch, "ts"), *cols),
-                 [_upsert_sql("regime_output", "_sink_regime", ("pair", "ts"), _REGIME)])
+    _copy_upsert(
+        conn,
+        "_sink_regime",
+        "pair TEXT, ts_ms BIGINT, prob_stable FLOAT8, prob_directional FLOAT8,"
+        " prob_event FLOAT8, entropy FLOAT8, tradeable BOOLEAN, regime TEXT, override_reason TEXT",
+        _rows(batch, _col(batch, "pair"), _col(batch, "ts"), *cols),
+        [_upsert_sql("regime_output", "_sink_regime", ("pair", "ts"), _REGIME)],
+    )
     return batch.n
 
 
@@ -126,10 +158,14 @@ def write_signals_governed(conn: psycopg.Connection, batch: Batch) -> int:
     """Upsert ``signals.governed`` records into ``signals``."""
     if not batch.n:
         return 0
-    _copy_upsert(conn, "_sink_signals", "pair TEXT, ts_ms BIGINT, expected_return FLOAT8, win_prob FLOAT8,"
-                 " cvar FLOAT8, n_eff FLOAT8, passed BOOLEAN, blocked_by TEXT",
-                 _rows(batch, *(_col(batch, c) for c in ("pair", "ts", *_SIGNAL))),
-                 [_upsert_sql("signals", "_sink_signals", ("pair", "ts"), _SIGNAL)])
+    _copy_upsert(
+        conn,
+        "_sink_signals",
+        "pair TEXT, ts_ms BIGINT, expected_return FLOAT8, win_prob FLOAT8,"
+        " cvar FLOAT8, n_eff FLOAT8, passed BOOLEAN, blocked_by TEXT",
+        _rows(batch, *(_col(batch, c) for c in ("pair", "ts", *_SIGNAL))),
+        [_upsert_sql("signals", "_sink_signals", ("pair", "ts"), _SIGNAL)],
+    )
     return batch.n
 
 
@@ -142,21 +178,49 @@ def write_portfolio(conn: psycopg.Connection, batch: Batch) -> int:
     if not batch.n:
         return 0
     pair = _col(batch, "pair")
-    _copy_upsert(conn, "_sink_portfolio", "pair TEXT, ts_ms BIGINT, size FLOAT8, avg_price FLOAT8,"
-                 " unrealized_pnl FLOAT8, equity FLOAT8, high_water_mark FLOAT8, drawdown FLOAT8",
-                 _rows(batch, pair, *(_col(batch, c) for c in ("ts", "position_units", "avg_price",
-                                                               "unrealized_pnl_usd", "equity_usd", "hwm_usd",
-                                                               "drawdown"))), [
-        _upsert_sql("positions", "(SELECT * FROM _sink_portfolio WHERE pair <> '') p", ("pair", "ts"),
-                    ("size", "avg_price", "unrealized_pnl")),
-        _upsert_sql("equity", "(SELECT * FROM _sink_portfolio WHERE pair = '') a", ("ts",),
-                    ("equity", "high_water_mark", "drawdown")),
-    ])
+    _copy_upsert(
+        conn,
+        "_sink_portfolio",
+        "pair TEXT, ts_ms BIGINT, size FLOAT8, avg_price FLOAT8,"
+        " unrealized_pnl FLOAT8, equity FLOAT8, high_water_mark FLOAT8, drawdown FLOAT8",
+        _rows(
+            batch,
+            pair,
+            *(
+                _col(batch, c)
+                for c in (
+                    "ts",
+                    "position_units",
+                    "avg_price",
+                    "unrealized_pnl_usd",
+                    "equity_usd",
+                    "hwm_usd",
+                    "drawdown",
+                )
+            ),
+        ),
+        [
+            _upsert_sql(
+                "positions",
+                "(SELECT * FROM _sink_portfolio WHERE pair <> '') p",
+                ("pair", "ts"),
+                ("size", "avg_price", "unrealized_pnl"),
+            ),
+            _upsert_sql(
+                "equity",
+                "(SELECT * FROM _sink_portfolio WHERE pair = '') a",
+                ("ts",),
+                ("equity", "high_water_mark", "drawdown"),
+            ),
+        ],
+    )
     return batch.n
 
 
-_ORDER_TEMP = ("client_order_id TEXT, pair TEXT, ts_ms BIGINT, side TEXT, qty FLOAT8, limit_price FLOAT8,"
-               " status TEXT, reason TEXT")
+_ORDER_TEMP = (
+    "client_order_id TEXT, pair TEXT, ts_ms BIGINT, side TEXT, qty FLOAT8, limit_price FLOAT8,"
+    " status TEXT, reason TEXT"
+)
 _ORDER_DESC = ("pair", "ts", "side", "qty", "order_type", "limit_price")
 
 
@@ -166,13 +230,22 @@ def _order_upsert(source: str, describe: bool) -> str:
     reason move only to a later status."""
     later = f"{_rank('EXCLUDED.status')} > {_rank('orders.status')}"
     sets = [f"{c} = EXCLUDED.{c}" for c in _ORDER_DESC] if describe else []
-    sets += [f"status = CASE WHEN {later} THEN EXCLUDED.status ELSE orders.status END",
-             f"reason = CASE WHEN {later} THEN EXCLUDED.reason ELSE orders.reason END", "updated_at = now()"]
-    changed = f"({', '.join(f'orders.{c}' for c in _ORDER_DESC)}) IS DISTINCT FROM " \
-              f"({', '.join(f'EXCLUDED.{c}' for c in _ORDER_DESC)}) OR " if describe else ""
-    return (f"INSERT INTO orders (client_order_id, pair, ts, side, qty, order_type, limit_price, status, reason)"
-            f" SELECT client_order_id, pair, {_TS}, side, qty, 'LIMIT', limit_price, status, reason FROM {source}"
-            f" ON CONFLICT (client_order_id) DO UPDATE SET {', '.join(sets)} WHERE {changed}{later}")
+    sets += [
+        f"status = CASE WHEN {later} THEN EXCLUDED.status ELSE orders.status END",
+        f"reason = CASE WHEN {later} THEN EXCLUDED.reason ELSE orders.reason END",
+        "updated_at = now()",
+    ]
+    changed = (
+        f"({', '.join(f'orders.{c}' for c in _ORDER_DESC)}) IS DISTINCT FROM "
+        f"({', '.join(f'EXCLUDED.{c}' for c in _ORDER_DESC)}) OR "
+        if describe
+        else ""
+    )
+    return (
+        f"INSERT INTO orders (client_order_id, pair, ts, side, qty, order_type, limit_price, status, reason)"
+        f" SELECT client_order_id, pair, {_TS}, side, qty, 'LIMIT', limit_price, status, reason FROM {source}"
+        f" ON CONFLICT (client_order_id) DO UPDATE SET {', '.join(sets)} WHERE {changed}{later}"
+    )
 
 
 def _sides(batch: Batch) -> list[str]:
@@ -188,16 +261,35 @@ def write_orders(conn: psycopg.Connection, batch: Batch) -> int:
     if not batch.n:
         return 0
     action, reason = _col(batch, "action"), _col(batch, "reason")
-    status = ["PENDING_CANCEL" if a == "CANCEL" else "REJECTED" if r else "NEW" for a, r in zip(action, reason,
-                                                                                                   strict=True)]
-    last = "(SELECT DISTINCT ON (client_order_id) * FROM _sink_orders WHERE action = '{}'" \
-           " ORDER BY client_order_id, seq DESC) o"
-    _copy_upsert(conn, "_sink_orders", _ORDER_TEMP + ", action TEXT", _rows(
-        batch, _col(batch, "client_order_id"), _col(batch, "pair"), _col(batch, "ts"), _sides(batch),
-        _col(batch, "qty"), _col(batch, "limit_price"), status, [r or None for r in reason], action), [
-        _order_upsert(last.format("NEW"), describe=True),
-        _order_upsert(last.format("CANCEL"), describe=False),
-    ])
+    status = [
+        "PENDING_CANCEL" if a == "CANCEL" else "REJECTED" if r else "NEW"
+        for a, r in zip(action, reason, strict=True)
+    ]
+    last = (
+        "(SELECT DISTINCT ON (client_order_id) * FROM _sink_orders WHERE action = '{}'"
+        " ORDER BY client_order_id, seq DESC) o"
+    )
+    _copy_upsert(
+        conn,
+        "_sink_orders",
+        _ORDER_TEMP + ", action TEXT",
+        _rows(
+            batch,
+            _col(batch, "client_order_id"),
+            _col(batch, "pair"),
+            _col(batch, "ts"),
+            _sides(batch),
+            _col(batch, "qty"),
+            _col(batch, "limit_price"),
+            status,
+            [r or None for r in reason],
+            action,
+        ),
+        [
+            _order_upsert(last.format("NEW"), describe=True),
+            _order_upsert(last.format("CANCEL"), describe=False),
+        ],
+    )
     return batch.n
 
 
@@ -220,17 +312,35 @@ def write_fills(conn: psycopg.Connection, batch: Batch) -> int:
     coid, ts = _col(batch, "client_order_id"), _col(batch, "ts")
     fid = [fill_id(c, t) for c, t in zip(coid, ts, strict=True)]
     by_status = f"ORDER BY client_order_id, {_rank('status')} DESC, seq DESC"
-    _copy_upsert(conn, "_sink_fills", _ORDER_TEMP + ", fill_id TEXT, last_qty FLOAT8, last_price FLOAT8", _rows(
-        batch, coid, _col(batch, "pair"), ts, _sides(batch), _col(batch, "order_qty"),
-        _col(batch, "limit_price"), _col(batch, "status"), [r or None for r in _col(batch, "reason")], fid,
-        _col(batch, "last_qty"), _col(batch, "last_price")), [
-        _order_upsert(f"(SELECT DISTINCT ON (client_order_id) * FROM _sink_fills {by_status}) r", describe=False),
-        "INSERT INTO fills (fill_id, client_order_id, pair, ts, qty, price, liquidity)"
-        f" SELECT DISTINCT ON (fill_id) fill_id, client_order_id, pair, {_TS}, last_qty, last_price, 'maker'"
-        " FROM _sink_fills WHERE last_qty > 0 ORDER BY fill_id, seq DESC"
-        " ON CONFLICT (fill_id) DO UPDATE SET qty = EXCLUDED.qty, price = EXCLUDED.price"
-        " WHERE (fills.qty, fills.price) IS DISTINCT FROM (EXCLUDED.qty, EXCLUDED.price)",
-    ])
+    _copy_upsert(
+        conn,
+        "_sink_fills",
+        _ORDER_TEMP + ", fill_id TEXT, last_qty FLOAT8, last_price FLOAT8",
+        _rows(
+            batch,
+            coid,
+            _col(batch, "pair"),
+            ts,
+            _sides(batch),
+            _col(batch, "order_qty"),
+            _col(batch, "limit_price"),
+            _col(batch, "status"),
+            [r or None for r in _col(batch, "reason")],
+            fid,
+            _col(batch, "last_qty"),
+            _col(batch, "last_price"),
+        ),
+        [
+            _order_upsert(
+                f"(SELECT DISTINCT ON (client_order_id) * FROM _sink_fills {by_status}) r", describe=False
+            ),
+            "INSERT INTO fills (fill_id, client_order_id, pair, ts, qty, price, liquidity)"
+            f" SELECT DISTINCT ON (fill_id) fill_id, client_order_id, pair, {_TS}, last_qty, last_price, 'maker'"
+            " FROM _sink_fills WHERE last_qty > 0 ORDER BY fill_id, seq DESC"
+            " ON CONFLICT (fill_id) DO UPDATE SET qty = EXCLUDED.qty, price = EXCLUDED.price"
+            " WHERE (fills.qty, fills.price) IS DISTINCT FROM (EXCLUDED.qty, EXCLUDED.price)",
+        ],
+    )
     return batch.n
 
 
@@ -251,13 +361,24 @@ def write_quarantine(conn: psycopg.Connection, batch: Batch) -> int:
     if not batch.n:
         return 0
     source = [f"stream:{s}" for s in _col(batch, "stage")]
-    _copy_upsert(conn, "_sink_quarantine", "source TEXT, pair TEXT, ts_ms BIGINT, reason TEXT, raw TEXT",
-                 _rows(batch, source, _col(batch, "pair"), _col(batch, "ts"), _col(batch, "reason"),
-                       _col(batch, "payload")), [
-        f"INSERT INTO quarantine (source, pair, ts, line_no, reason, raw) SELECT source, pair, {_TS}, NULL,"
-        " reason, raw FROM _sink_quarantine ORDER BY seq"
-        " ON CONFLICT (source, pair, ts, reason, md5(raw)) WHERE line_no IS NULL DO NOTHING"
-    ])
+    _copy_upsert(
+        conn,
+        "_sink_quarantine",
+        "source TEXT, pair TEXT, ts_ms BIGINT, reason TEXT, raw TEXT",
+        _rows(
+            batch,
+            source,
+            _col(batch, "pair"),
+            _col(batch, "ts"),
+            _col(batch, "reason"),
+            _col(batch, "payload"),
+        ),
+        [
+            f"INSERT INTO quarantine (source, pair, ts, line_no, reason, raw) SELECT source, pair, {_TS}, NULL,"
+            " reason, raw FROM _sink_quarantine ORDER BY seq"
+            " ON CONFLICT (source, pair, ts, reason, md5(raw)) WHERE line_no IS NULL DO NOTHING"
+        ],
+    )
     return batch.n
 
 
@@ -269,17 +390,30 @@ def write_deadletter(conn: psycopg.Connection, batch: Batch) -> int:
     key = [None if k is None else bytes(k) for k in batch["key"].tolist()]
     ts = [t if t > 0 else None for t in _col(batch, "ts")]
     md5 = [hashlib.md5(v, usedforsecurity=False).hexdigest() for v in value]
-    _copy_upsert(conn, "_sink_dead", "topic TEXT, part INTEGER, off BIGINT, stage TEXT, value_md5 TEXT,"
-                 " reason TEXT, error_kind TEXT, key BYTEA, value BYTEA, ts_ms BIGINT",
-                 _rows(batch, *(_col(batch, c) for c in ("topic", "partition", "offset", "stage")), md5,
-                       _col(batch, "reason"), [str(k) for k in _col(batch, "error_kind")], key, value, ts), [
-        'INSERT INTO dead_letters (topic, partition, "offset", stage, value_md5, reason, error_kind, key, value, ts)'
-        f" SELECT DISTINCT ON (topic, part, off, stage, value_md5) topic, part, off, stage, value_md5, reason,"
-        f" error_kind, key, value, {_TS} FROM _sink_dead ORDER BY topic, part, off, stage, value_md5, seq DESC"
-        ' ON CONFLICT (topic, partition, "offset", stage, value_md5) DO UPDATE SET reason = EXCLUDED.reason,'
-        " error_kind = EXCLUDED.error_kind WHERE (dead_letters.reason, dead_letters.error_kind)"
-        " IS DISTINCT FROM (EXCLUDED.reason, EXCLUDED.error_kind)"
-    ])
+    _copy_upsert(
+        conn,
+        "_sink_dead",
+        "topic TEXT, part INTEGER, off BIGINT, stage TEXT, value_md5 TEXT,"
+        " reason TEXT, error_kind TEXT, key BYTEA, value BYTEA, ts_ms BIGINT",
+        _rows(
+            batch,
+            *(_col(batch, c) for c in ("topic", "partition", "offset", "stage")),
+            md5,
+            _col(batch, "reason"),
+            [str(k) for k in _col(batch, "error_kind")],
+            key,
+            value,
+            ts,
+        ),
+        [
+            'INSERT INTO dead_letters (topic, partition, "offset", stage, value_md5, reason, error_kind, key, value, ts)'
+            f" SELECT DISTINCT ON (topic, part, off, stage, value_md5) topic, part, off, stage, value_md5, reason,"
+            f" error_kind, key, value, {_TS} FROM _sink_dead ORDER BY topic, part, off, stage, value_md5, seq DESC"
+            ' ON CONFLICT (topic, partition, "offset", stage, value_md5) DO UPDATE SET reason = EXCLUDED.reason,'
+            " error_kind = EXCLUDED.error_kind WHERE (dead_letters.reason, dead_letters.error_kind)"
+            " IS DISTINCT FROM (EXCLUDED.reason, EXCLUDED.error_kind)"
+        ],
+    )
     return batch.n
 
 

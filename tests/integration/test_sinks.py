@@ -38,9 +38,14 @@ def _value(avro_type: Any, rng: np.random.Generator) -> Any:
         return _value(next(t for t in avro_type if t != "null"), rng)
     if isinstance(avro_type, dict):
         return avro_type["symbols"][0] if avro_type["type"] == "enum" else _value(avro_type["type"], rng)
-    return {"string": lambda: f"s{rng.integers(1000)}", "long": lambda: int(rng.integers(1, 2**40)),
-            "int": lambda: int(rng.integers(0, 4)), "double": lambda: float(rng.normal()),
-            "boolean": lambda: bool(rng.integers(2)), "bytes": lambda: rng.bytes(6)}[avro_type]()
+    return {
+        "string": lambda: f"s{rng.integers(1000)}",
+        "long": lambda: int(rng.integers(1, 2**40)),
+        "int": lambda: int(rng.integers(0, 4)),
+        "double": lambda: float(rng.normal()),
+        "boolean": lambda: bool(rng.integers(2)),
+        "bytes": lambda: rng.bytes(6),
+    }[avro_type]()
 
 
 def records(stem: str, n: int, seed: int, **columns: list[Any]) -> Batch:
@@ -64,8 +69,11 @@ def tag(services: dict[str, str]) -> Iterator[tuple[str, int]]:
         for table in ("fills", "orders", "features", "regime_output", "signals", "positions", "quarantine"):
             c.execute(f"DELETE FROM {table} WHERE pair LIKE %s", (prefix + "%",))  # noqa: S608
         for table in ("equity", "governance_metrics", "dead_letters"):
-            c.execute(f"DELETE FROM {table} WHERE ts >= to_timestamp(%s / 1000.0)"  # noqa: S608
-                      " AND ts < to_timestamp(%s / 1000.0)", (t0, t0 + 10 * MINUTE))
+            c.execute(
+                f"DELETE FROM {table} WHERE ts >= to_timestamp(%s / 1000.0)"  # noqa: S608
+                " AND ts < to_timestamp(%s / 1000.0)",
+                (t0, t0 + 10 * MINUTE),
+            )
         c.execute("DELETE FROM calendar_events WHERE event_id LIKE %s", (prefix + "%",))
         c.commit()
 
@@ -82,10 +90,18 @@ def _keyed(n: int, prefix: str, t0: int) -> dict[str, list[Any]]:
     return {"pair": pairs, "ts": ts}
 
 
-TABLE_OF = {"features": "features", "regime.adjusted": "regime_output", "signals.governed": "signals",
-            "quarantine": "quarantine"}
-STEM_OF = {"features": "features", "regime.adjusted": "regime_adjusted", "signals.governed": "governed_signal",
-           "quarantine": "quarantine"}
+TABLE_OF = {
+    "features": "features",
+    "regime.adjusted": "regime_output",
+    "signals.governed": "signals",
+    "quarantine": "quarantine",
+}
+STEM_OF = {
+    "features": "features",
+    "regime.adjusted": "regime_adjusted",
+    "signals.governed": "governed_signal",
+    "quarantine": "quarantine",
+}
 
 
 @pytest.mark.parametrize("topic", sorted(TABLE_OF))
@@ -99,18 +115,24 @@ def test_pair_keyed_writers_are_idempotent(tag: tuple[str, int], topic: str) -> 
         WRITERS[topic](c, batch)
         WRITERS[topic](c, batch.take(slice(5, 13)))  # a redelivery from a committed offset on
     second = _snapshot(sql, (prefix + "%",))
-    strip = (lambda rows: [r[1:-1] for r in rows]) if topic == "quarantine" else (lambda rows: rows)  # id, created
+    strip = (
+        (lambda rows: [r[1:-1] for r in rows]) if topic == "quarantine" else (lambda rows: rows)
+    )  # id, created
     assert strip(first) == strip(second)
     # 12 distinct (pair, ts) keys; quarantine keeps both records of the repeated key (different payloads)
     assert len(first) == (13 if topic == "quarantine" else 12)
     if topic == "features":  # the later record of the repeated key won; NaN-free values round-trip
-        row = _snapshot("SELECT feature_vector, ready FROM features WHERE pair = %s AND ts = to_timestamp(%s / 1000.0)",
-                        (f"{prefix}0", t0))[0]
+        row = _snapshot(
+            "SELECT feature_vector, ready FROM features WHERE pair = %s AND ts = to_timestamp(%s / 1000.0)",
+            (f"{prefix}0", t0),
+        )[0]
         assert set(row[0]) == set(FEATURE_COLUMNS)
         assert row[0]["log_ret"] == pytest.approx(float(batch["log_ret"][12]))
         assert row[1] == bool(batch["ready"][12])
     if topic == "signals.governed":
-        got = _snapshot("SELECT win_prob, blocked_by FROM signals WHERE pair = %s ORDER BY ts", (f"{prefix}1",))
+        got = _snapshot(
+            "SELECT win_prob, blocked_by FROM signals WHERE pair = %s ORDER BY ts", (f"{prefix}1",)
+        )
         assert [g[0] for g in got] == pytest.approx([float(batch["win_prob"][i]) for i in (1, 4, 7, 10)])
 
 
@@ -131,27 +153,51 @@ def test_portfolio_goes_to_positions_and_equity(tag: tuple[str, int]) -> None:
     with connect() as c:
         for _ in range(2):
             WRITERS["portfolio"](c, batch)
-    pos = _snapshot("SELECT pair, size, unrealized_pnl FROM positions WHERE pair LIKE %s ORDER BY ts, pair",
-                    (prefix + "%",))
+    pos = _snapshot(
+        "SELECT pair, size, unrealized_pnl FROM positions WHERE pair LIKE %s ORDER BY ts, pair",
+        (prefix + "%",),
+    )
     assert [(p, s) for p, s, _ in pos] == [(pairs[i], float(batch["position_units"][i])) for i in (1, 3, 4)]
-    eq = _snapshot("SELECT equity, high_water_mark, drawdown FROM equity WHERE ts >= to_timestamp(%s / 1000.0)"
-                   " AND ts < to_timestamp(%s / 1000.0) ORDER BY ts", (t0, t0 + 2 * MINUTE))
-    assert eq == [(float(batch["equity_usd"][i]), float(batch["hwm_usd"][i]), float(batch["drawdown"][i]))
-                  for i in (0, 2)]
+    eq = _snapshot(
+        "SELECT equity, high_water_mark, drawdown FROM equity WHERE ts >= to_timestamp(%s / 1000.0)"
+        " AND ts < to_timestamp(%s / 1000.0) ORDER BY ts",
+        (t0, t0 + 2 * MINUTE),
+    )
+    assert eq == [
+        (float(batch["equity_usd"][i]), float(batch["hwm_usd"][i]), float(batch["drawdown"][i]))
+        for i in (0, 2)
+    ]
 
 
 def _order_flow(prefix: str, t0: int) -> tuple[Batch, Batch]:
     """Two orders: A posted then filled in two parts; B posted then cancelled."""
     a, b = f"{prefix}oa", f"{prefix}ob"
     p = f"{prefix}X"
-    orders = records("order", 3, seed=5, pair=[p] * 3, ts=[t0, t0, t0 + 2 * MINUTE],
-                     client_order_id=[a, b, b], action=["NEW", "NEW", "CANCEL"], side=[1, -1, -1],
-                     qty=[2000.0, 1000.0, 1000.0], reason=["", "", "halt"])
-    reports = records("execution_report", 5, seed=6, pair=[p] * 5,
-                      ts=[t0, t0, t0 + MINUTE, t0 + 2 * MINUTE, t0 + 2 * MINUTE],
-                      client_order_id=[a, b, a, a, b], status=["NEW", "NEW", "PARTIALLY_FILLED", "FILLED", "CANCELLED"],
-                      side=[1, -1, 1, 1, -1], order_qty=[2000.0, 1000.0, 2000.0, 2000.0, 1000.0],
-                      last_qty=[0.0, 0.0, 1000.0, 1000.0, 0.0], reason=["", "", "", "", "halt"])
+    orders = records(
+        "order",
+        3,
+        seed=5,
+        pair=[p] * 3,
+        ts=[t0, t0, t0 + 2 * MINUTE],
+        client_order_id=[a, b, b],
+        action=["NEW", "NEW", "CANCEL"],
+        side=[1, -1, -1],
+        qty=[2000.0, 1000.0, 1000.0],
+        reason=["", "", "halt"],
+    )
+    reports = records(
+        "execution_report",
+        5,
+        seed=6,
+        pair=[p] * 5,
+        ts=[t0, t0, t0 + MINUTE, t0 + 2 * MINUTE, t0 + 2 * MINUTE],
+        client_order_id=[a, b, a, a, b],
+        status=["NEW", "NEW", "PARTIALLY_FILLED", "FILLED", "CANCELLED"],
+        side=[1, -1, 1, 1, -1],
+        order_qty=[2000.0, 1000.0, 2000.0, 2000.0, 1000.0],
+        last_qty=[0.0, 0.0, 1000.0, 1000.0, 0.0],
+        reason=["", "", "", "", "halt"],
+    )
     return orders, reports
 
 
@@ -159,17 +205,27 @@ def _order_flow(prefix: str, t0: int) -> tuple[Batch, Batch]:
 def test_orders_and_fills_converge_in_either_order(tag: tuple[str, int], fills_first: bool) -> None:
     prefix, t0 = tag
     orders, reports = _order_flow(prefix, t0)
-    steps = [("fills", reports), ("orders", orders)] if fills_first else [("orders", orders), ("fills", reports)]
+    steps = (
+        [("fills", reports), ("orders", orders)] if fills_first else [("orders", orders), ("fills", reports)]
+    )
     with connect() as c:
         for topic, batch in [*steps, *steps]:  # and a full replay
             WRITERS[topic](c, batch)
-    got = _snapshot("SELECT client_order_id, ts, side, qty, limit_price, status, reason FROM orders"
-                    " WHERE pair LIKE %s ORDER BY client_order_id", (prefix + "%",))
+    got = _snapshot(
+        "SELECT client_order_id, ts, side, qty, limit_price, status, reason FROM orders"
+        " WHERE pair LIKE %s ORDER BY client_order_id",
+        (prefix + "%",),
+    )
     assert [(g[0], int(g[1].timestamp() * 1000), g[2], g[3], g[5], g[6]) for g in got] == [
-        (f"{prefix}oa", t0, "BUY", 2000.0, "FILLED", None), (f"{prefix}ob", t0, "SELL", 1000.0, "CANCELLED", "halt")]
+        (f"{prefix}oa", t0, "BUY", 2000.0, "FILLED", None),
+        (f"{prefix}ob", t0, "SELL", 1000.0, "CANCELLED", "halt"),
+    ]
     assert got[0][4] == pytest.approx(float(orders["limit_price"][0]))  # the NEW instruction's values won
     fills = _snapshot("SELECT fill_id, qty, price FROM fills WHERE pair LIKE %s ORDER BY ts", (prefix + "%",))
-    assert [(f[0], f[1]) for f in fills] == [(f"{prefix}oa:{t0 + MINUTE}", 1000.0), (f"{prefix}oa:{t0 + 2 * MINUTE}", 1000.0)]
+    assert [(f[0], f[1]) for f in fills] == [
+        (f"{prefix}oa:{t0 + MINUTE}", 1000.0),
+        (f"{prefix}oa:{t0 + 2 * MINUTE}", 1000.0),
+    ]
     assert [f[2] for f in fills] == pytest.approx([float(reports["last_price"][i]) for i in (2, 3)])
 
 
@@ -177,14 +233,37 @@ def test_ts_keyed_and_other_writers_are_idempotent(tag: tuple[str, int]) -> None
     prefix, t0 = tag
     gov = records("governance", 3, seed=7, ts=[t0, t0 + MINUTE, t0 + 2 * MINUTE])
     cal = records("calendar_event", 2, seed=8, event_id=[f"{prefix}e1", f"{prefix}e2"], ts=[t0, t0])
-    dead = records("dead_letter", 3, seed=9, ts=[t0, t0, t0], topic=["x.bars"] * 3, partition=[0, 0, 0],
-                   offset=[7, 7, 8], stage=["market"] * 3, value=[b"\x00bad", b"\x00bad2", b"\x00bad"])
+    dead = records(
+        "dead_letter",
+        3,
+        seed=9,
+        ts=[t0, t0, t0],
+        topic=["x.bars"] * 3,
+        partition=[0, 0, 0],
+        offset=[7, 7, 8],
+        stage=["market"] * 3,
+        value=[b"\x00bad", b"\x00bad2", b"\x00bad"],
+    )
     queries = {
-        "governance": ("SELECT * FROM governance_metrics WHERE ts >= to_timestamp(%s / 1000.0) ORDER BY ts"
-                       " LIMIT 10", (t0,), gov, 3),
-        "calendar": ("SELECT * FROM calendar_events WHERE event_id LIKE %s ORDER BY event_id", (prefix + "%",), cal, 2),
-        "deadletter": ('SELECT topic, partition, "offset", stage, value, error_kind FROM dead_letters'
-                       " WHERE ts = to_timestamp(%s / 1000.0) ORDER BY \"offset\", value", (t0,), dead, 3),
+        "governance": (
+            "SELECT * FROM governance_metrics WHERE ts >= to_timestamp(%s / 1000.0) ORDER BY ts LIMIT 10",
+            (t0,),
+            gov,
+            3,
+        ),
+        "calendar": (
+            "SELECT * FROM calendar_events WHERE event_id LIKE %s ORDER BY event_id",
+            (prefix + "%",),
+            cal,
+            2,
+        ),
+        "deadletter": (
+            'SELECT topic, partition, "offset", stage, value, error_kind FROM dead_letters'
+            ' WHERE ts = to_timestamp(%s / 1000.0) ORDER BY "offset", value',
+            (t0,),
+            dead,
+            3,
+        ),
     }
     with connect() as c:
         for topic, (sql, arg, batch, n) in queries.items():
@@ -198,8 +277,13 @@ def test_redis_cache_never_moves_backwards(services: dict[str, str]) -> None:
     ns = fresh_namespace("sink")
     cache = LatestCache.connect(None, ns)
     try:
-        b = records("features", 4, seed=10, pair=["EURUSD", "EURUSD", "GBPUSD", "EURUSD"],
-                    ts=[3 * MINUTE, 5 * MINUTE, 2 * MINUTE, 4 * MINUTE])
+        b = records(
+            "features",
+            4,
+            seed=10,
+            pair=["EURUSD", "EURUSD", "GBPUSD", "EURUSD"],
+            ts=[3 * MINUTE, 5 * MINUTE, 2 * MINUTE, 4 * MINUTE],
+        )
         assert cache.update("features", b) == 2
         assert cache.get_ts("features", "EURUSD") == 5 * MINUTE
         assert cache.get("features", "EURUSD")["close"] == pytest.approx(float(b["close"][1]))
@@ -213,7 +297,9 @@ def test_redis_cache_never_moves_backwards(services: dict[str, str]) -> None:
         cache.client.delete(*(cache_key(ns, "features", p) for p in ("EURUSD", "GBPUSD")))
 
 
-def test_worker_with_sinks_persists_features_and_caches_the_latest(services: dict[str, str], tmp_path: Path) -> None:
+def test_worker_with_sinks_persists_features_and_caches_the_latest(
+    services: dict[str, str], tmp_path: Path
+) -> None:
     pairs = ("EURUSD", "GBPUSD", "USDJPY")
     t0 = TUESDAY_2100 + int(uuid.uuid4().int % 5000) * 7 * 1440 * MINUTE  # a Tuesday no other run uses
     bars = make_bars(200, pairs, seed=13, start=t0)
@@ -228,13 +314,18 @@ def test_worker_with_sinks_persists_features_and_caches_the_latest(services: dic
     span = (t0, t0 + 200 * MINUTE)
     try:
         with _sink_worker(["market", "features"], ns, cfg, tmp_path / "worker.log") as w:
-            got = collect(_bootstrap(), ["features"], "sinks", ns, timeout=240, alive=lambda: w.poll() is None)
+            got = collect(
+                _bootstrap(), ["features"], "sinks", ns, timeout=240, alive=lambda: w.poll() is None
+            )
             feats = got["features"]
             assert feats.n == bars.n
             n_rows = _wait_rows(span, feats.n, deadline=time.monotonic() + 60)
         assert n_rows == feats.n
-        rows = _snapshot("SELECT pair, feature_vector FROM features WHERE ts = to_timestamp(%s / 1000.0)"
-                         " AND pair = ANY(%s) ORDER BY pair", (int(feats["ts"][-1]), list(pairs)))
+        rows = _snapshot(
+            "SELECT pair, feature_vector FROM features WHERE ts = to_timestamp(%s / 1000.0)"
+            " AND pair = ANY(%s) ORDER BY pair",
+            (int(feats["ts"][-1]), list(pairs)),
+        )
         last = {str(p): i for i, p in enumerate(feats["pair"])}
         assert len(rows) == len(pairs)
         for pair, fv in rows:
@@ -250,9 +341,29 @@ def test_worker_with_sinks_persists_features_and_caches_the_latest(services: dic
         cache.client.delete(*(cache_key(ns, t, p) for t in ("features", "bars.clean") for p in pairs))
     finally:
         with connect() as c:
-            c.execute("DELETE FROM features WHERE pair = ANY(%s) AND ts >= to_timestamp(%s / 1000.0)"
-                      " AND ts < to_timestamp(%s / 1000.0)", (list(pairs), *span))
+            c.execute(
+                "DELETE FROM features WHERE pair = ANY(%s) AND ts >= to_timestamp(%s / 1000.0)"
+                " AND ts < to_timestamp(%s / 1000.0)",
+                (list(pairs), *span),
+            )
             c.commit()
+
+
+def test_sink_exits_before_the_ack_when_the_database_is_gone(
+    services: dict[str, str], tmp_path: Path
+) -> None:
+    ns = fresh_namespace("sink")
+    cfg = tmp_path / "hslr.toml"
+    cfg.write_text('[market]\npairs = ["EURUSD"]\n')
+    ensure_topics(_bootstrap(), ns)
+    out = Out(_bootstrap())
+    publish(out, "bars", make_bars(5, ("EURUSD",), seed=14), ns, max_records=5)
+    out.flush()
+    dead_db = {"HSLR_PG_DSN": "postgresql://hslr:hslr@127.0.0.1:1/hslr"}  # nothing listens on port 1
+    with _sink_worker(["market"], ns, cfg, tmp_path / "worker.log", env=dead_db) as w:
+        rc = w.wait(120)  # five attempts with backoff (0.5 + 1 + 2 + 4 s), then exit 71 before the ack
+    assert rc == 71
+    assert b"stopping before the ack" in (tmp_path / "worker.log").read_bytes()
 
 
 def _bootstrap() -> str:
@@ -262,12 +373,28 @@ def _bootstrap() -> str:
 
 
 @contextmanager
-def _sink_worker(stages: list[str], namespace: str, config: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def _sink_worker(
+    stages: list[str], namespace: str, config: Path, log: Path, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     """``hslr worker --stages … --sinks`` in a subprocess (as streams.runner.workers.worker, plus --sinks)."""
-    env = dict(os.environ, HSLR_NAMESPACE=namespace, KAFKA_BOOTSTRAP_SERVERS=_bootstrap(),
-               HSLR_FAUST_DATADIR=f"/tmp/hslr-faust/{namespace}-{uuid.uuid4().hex[:6]}")
-    cmd = [sys.executable, "-m", "streams.cli", "worker", "--stages", ",".join(stages), "--config", str(config),
-           "--sinks"]
+    env = dict(
+        os.environ,
+        HSLR_NAMESPACE=namespace,
+        KAFKA_BOOTSTRAP_SERVERS=_bootstrap(),
+        HSLR_FAUST_DATADIR=f"/tmp/hslr-faust/{namespace}-{uuid.uuid4().hex[:6]}",
+        **(env or {}),
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "streams.cli",
+        "worker",
+        "--stages",
+        ",".join(stages),
+        "--config",
+        str(config),
+        "--sinks",
+    ]
     with open(log, "ab") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
@@ -285,8 +412,11 @@ def _sink_worker(stages: list[str], namespace: str, config: Path, log: Path) -> 
 def _wait_rows(span: tuple[int, int], want: int, deadline: float) -> int:
     n = -1
     while time.monotonic() < deadline:
-        (n,) = _snapshot("SELECT count(*) FROM features WHERE ts >= to_timestamp(%s / 1000.0)"
-                         " AND ts < to_timestamp(%s / 1000.0)", span)[0]
+        (n,) = _snapshot(
+            "SELECT count(*) FROM features WHERE ts >= to_timestamp(%s / 1000.0)"
+            " AND ts < to_timestamp(%s / 1000.0)",
+            span,
+        )[0]
         if n >= want:
             return int(n)
         time.sleep(0.5)

@@ -1,0 +1,275 @@
+"""Live-path latency through Kafka and the Faust workers: bar publish → trader decision, p50/p95/p99 ms.
+
+Usage: ``python bench/bench_live_latency.py [--minutes 300] [--interval-ms 100] [--warmup-min 360]``.
+
+Method: every stage of the DAG runs in one ``hslr worker`` subprocess with live settings
+(``HSLR_BATCH_WITHIN_S=0.001``, ``HSLR_MESSAGE_RECORDS=1``) and the model artifacts already in
+``models/artifacts`` (regime/latest, edge/latest; nothing is trained). A synthetic market of all known pairs
+is generated; the first ``--warmup-min`` minutes are published in bulk and the benchmark waits until the
+trader has decided them. Then bars are published one minute at a time (every pair's bar of the minute, one
+Kafka message per bar), one minute every ``--interval-ms`` of wall time, each minute stamped with the
+wall-clock time just before its first bar is produced.
+
+Measured (wall clock, one machine, so no clock skew):
+
+* ``decision``: the trader decides minute ``t`` when the first record of minute ``t+1`` reaches it (the
+  stage's minute rule: batch-split invariance needs every pair's bar of ``t``; a documented one-bar wall
+  latency live). The sample for minute ``t`` is from the publish of minute ``t+1``'s first bar to the
+  arrival of the trader's checkpoint whose state has decided ``t``: the binding produces a stage's outputs
+  and then its checkpoint, and flushes both before acknowledging, so this is when every order / report /
+  portfolio record of minute ``t`` is on Kafka. It exists for every minute, unlike the trader's records
+  (``portfolio`` rows only while a position is open or after a fill; ``risk.targets`` only on entries and
+  exits).
+* ``trader_records``: the same, to the first trader output record (portfolio, risk.targets, orders, fills)
+  of decision minute ``t``, for the minutes that have one.
+* ``governed``: per bar, publish of the bar's minute → arrival of its ``signals.governed`` record (market,
+  features, regime, news, edge, governance: the trader's input).
+
+Prints one JSON object (also with the box's load average and core count: the numbers are only
+comparable on a similarly loaded machine). ``--regime-rows`` adds the regime model's single-row inference
+p50/p99 (µs), measured as ``bench/bench_regime.py`` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from confluent_kafka import Consumer
+
+MINUTE = 60_000
+TRADER_TOPICS = ("portfolio", "risk.targets", "orders", "fills")
+
+
+class Recorder(threading.Thread):
+    """Consumes the measured topics from the start and records wall-clock arrival times."""
+
+    def __init__(self, bootstrap: str, namespace: str) -> None:
+        super().__init__(daemon=True)
+        from streams.binding.kafka_io import QUIET, state_topic
+        from streams.core.topics import TOPICS
+        from streams.serde.avro import AvroCodec
+
+        self.names = {TOPICS[k].name(namespace): k for k in ("signals.governed", *TRADER_TOPICS)}
+        self.state = state_topic(namespace, "trader")
+        self.codecs = {k: AvroCodec(TOPICS[k].schema) for k in self.names.values()}
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": f"lat-{uuid.uuid4()}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+                "fetch.wait.max.ms": 5,
+                "fetch.max.bytes": 64 << 20,
+                "max.partition.fetch.bytes": 64 << 20,
+                **QUIET,
+            }
+        )
+        self.consumer.subscribe([*self.names, self.state])
+        self.decided: list[tuple[float, int]] = []  # (arrival, trader's last decided minute)
+        self.governed: dict[tuple[str, int], float] = {}
+        self.trader: dict[int, float] = {}  # decision minute -> first trader record arrival
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        from streams.core import state_codec
+
+        while not self.stop.is_set():
+            for msg in self.consumer.consume(1000, 0.05):
+                now = time.time()
+                if msg.error() or not msg.value():
+                    continue
+                if msg.topic() == self.state:
+                    self.decided.append((now, int(state_codec.loads(msg.value()).state.last_ts)))
+                    continue
+                key = self.names[msg.topic()]
+                for r in self.codecs[key].decode_many(msg.value()):
+                    if key == "signals.governed":
+                        self.governed.setdefault((r["pair"], r["ts"]), now)
+                    else:  # orders / reports carry the decision bar's close, the book rows its open
+                        m = r["ts"] - (MINUTE if key in ("orders", "fills") else 0)
+                        self.trader.setdefault(m, now)
+
+    def last_decided(self) -> int:
+        return self.decided[-1][1] if self.decided else -1
+
+    def wait_decided(self, minute: int, timeout: float, alive: Any) -> None:
+        deadline = time.monotonic() + timeout
+        while self.last_decided() < minute:
+            if time.monotonic() > deadline or not alive():
+                raise TimeoutError(f"trader decided up to {self.last_decided()}, waited for {minute}")
+            time.sleep(0.05)
+
+
+def _config(tmp: Path, pairs: list[str]) -> Path:
+    edge = Path("models/artifacts/edge/latest")
+    cfg = tmp / "hslr.toml"
+    cfg.write_text(
+        f'[market]\npairs = {json.dumps(pairs)}\n\n[regime]\nmodel_path = "models/artifacts/regime/latest"\n\n'
+        f'[edge]\nmodel_path = "{edge if edge.is_dir() else ""}"\n'
+    )
+    return cfg
+
+
+def _stats(ms: list[float]) -> dict[str, Any]:
+    if not ms:
+        return {"n": 0}
+    a = np.asarray(ms)
+    return {
+        "n": len(a),
+        "p50_ms": round(float(np.percentile(a, 50)), 2),
+        "p95_ms": round(float(np.percentile(a, 95)), 2),
+        "p99_ms": round(float(np.percentile(a, 99)), 2),
+        "max_ms": round(float(a.max()), 2),
+        "mean_ms": round(float(a.mean()), 2),
+    }
+
+
+def _halves(ms: list[float]) -> list[float]:
+    q = max(len(ms) // 4, 1)
+    return [round(float(np.median(ms[:q])), 2), round(float(np.median(ms[-q:])), 2)] if ms else []
+
+
+def _paced(out: Any, bars: Any, minutes: np.ndarray, interval: float, ns: str) -> dict[int, float]:
+    from streams.binding.kafka_io import publish
+
+    stamps: dict[int, float] = {}
+    ts = bars["ts"]
+    nxt = time.monotonic()
+    for m in minutes.tolist():
+        nxt += interval
+        stamps[m] = time.time()
+        publish(out, "bars", bars.take(ts == m), ns, max_records=1)
+        out.flush()
+        time.sleep(max(0.0, nxt - time.monotonic()))
+    return stamps
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from streams.binding.kafka_io import Out, ensure_topics, publish
+    from streams.core.batch import Batch
+    from streams.data.pairs import KNOWN_PAIRS
+    from streams.data.synth import generate_market
+    from streams.infra import bootstrap_servers
+    from streams.runner.workers import fresh_namespace, worker
+
+    pairs = list(KNOWN_PAIRS)[: args.pairs]
+    total = args.warmup_min + args.minutes
+    start = np.datetime64(args.start, "ms")
+    end = start + np.timedelta64(total, "m")
+    bars = Batch(generate_market(pairs, str(start), str(end), args.seed).bars)
+    minutes = np.unique(bars["ts"])
+    warm, live = minutes[: args.warmup_min], minutes[args.warmup_min : total]
+    boot, ns = bootstrap_servers(), fresh_namespace("lat")
+    ensure_topics(boot, ns, ["market", "features", "regime", "news", "edge", "governance", "trader"])
+    out = Out(boot, **{"linger.ms": 0})
+    rec = Recorder(boot, ns)
+    rec.start()
+    env = {"HSLR_BATCH_WITHIN_S": str(args.within_s), "HSLR_MESSAGE_RECORDS": "1", "HSLR_BATCH_MAX": "2000"}
+    load0 = os.getloadavg()
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        worker([], ns, _config(Path(tmp), pairs), Path(tmp) / "worker.log", env=env) as w,
+    ):
+        alive = lambda: w.poll() is None  # noqa: E731
+        publish(out, "bars", bars.take(bars["ts"] <= warm[-1]), ns, max_records=500)
+        out.flush()
+        t0 = time.monotonic()
+        rec.wait_decided(int(warm[-2]), args.timeout, alive)
+        warm_s = time.monotonic() - t0
+        time.sleep(1.0)
+        stamps = _paced(out, bars, live, args.interval_ms / 1000.0, ns)
+        rec.wait_decided(int(live[-2]), args.timeout, alive)
+        time.sleep(0.5)
+    rec.stop.set()
+    rec.join(5)
+    return _report(args, rec, stamps, live, bars, pairs, warm_s, load0)
+
+
+def _report(
+    args: argparse.Namespace,
+    rec: Recorder,
+    stamps: dict[int, float],
+    live: np.ndarray,
+    bars: Any,
+    pairs: list[str],
+    warm_s: float,
+    load0: tuple[float, float, float],
+) -> dict[str, Any]:
+    decided = np.array([d for _, d in rec.decided])
+    arrival = np.array([a for a, _ in rec.decided])
+    decision, trader = [], []
+    for m, nxt in zip(live[:-1].tolist(), live[1:].tolist(), strict=True):
+        first = np.flatnonzero(decided >= m)
+        if first.size:
+            decision.append((arrival[first[0]] - stamps[nxt]) * 1000)
+        if m in rec.trader:
+            trader.append((rec.trader[m] - stamps[nxt]) * 1000)
+    live_set = set(live.tolist())
+    governed = [(t - stamps[ts]) * 1000 for (p, ts), t in rec.governed.items() if ts in live_set]
+    return {
+        "bench": "live_latency",
+        "pairs": len(pairs),
+        "warmup_minutes": args.warmup_min,
+        "paced_minutes": len(live),
+        "interval_ms": args.interval_ms,
+        "batch_within_s": args.within_s,
+        "message_records": 1,
+        "warmup_wall_s": round(warm_s, 1),
+        "decision": _stats(decision),
+        "trader_records": _stats(trader),
+        "governed": _stats(governed),
+        # a backlog grows when the pace exceeds what the box sustains: then the later samples are slower
+        "decision_p50_first_vs_last_quarter_ms": _halves(decision),
+        "note": "decision(t) is timed from the publish of minute t+1's first bar (the trader decides t when "
+        "t+1 arrives); all stages in one worker process",
+        "loadavg_before": [round(x, 2) for x in load0],
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+        "cpus": os.cpu_count(),
+    }
+
+
+def regime_inference(rows: int) -> dict[str, Any]:
+    """Single-row regime inference p50/p99 (µs) with the artifact, as bench/bench_regime.py measures it."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_regime import _model, _per_row  # type: ignore[import-not-found]
+
+    model, X = _model("models/artifacts/regime/latest")
+    model.predict_proba(X[:10])
+    us = _per_row(model.predict_proba, X, rows)
+    return {
+        "rows": rows,
+        "p50_us": round(float(np.percentile(us, 50)), 1),
+        "p99_us": round(float(np.percentile(us, 99)), 1),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=int, default=300, help="paced minutes (samples + 1)")
+    ap.add_argument("--warmup-min", type=int, default=360, help="minutes published in bulk first")
+    ap.add_argument("--interval-ms", type=float, default=100.0, help="wall time between paced minutes")
+    ap.add_argument("--pairs", type=int, default=12, help="first N of KNOWN_PAIRS")
+    ap.add_argument("--within-s", type=float, default=0.001, help="HSLR_BATCH_WITHIN_S of the worker")
+    ap.add_argument("--start", default="2019-03-05T06:00", help="synthetic market start (UTC)")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--timeout", type=float, default=300.0)
+    ap.add_argument("--regime-rows", type=int, default=0, help="also time regime single-row inference")
+    args = ap.parse_args()
+    result = run(args)
+    if args.regime_rows:
+        result["regime_single_row"] = regime_inference(args.regime_rows)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
