@@ -66,16 +66,16 @@ def bind(app: faust.App, stage: Stage[Any], *, bootstrap: str, namespace: str, m
     sid = stage.spec.id
 
     async def agent(stream: Any) -> None:
-        saved = checkpoints.load(sid)
-        if saved is not None:
-            runtime.restore(saved)
+        full, offsets = checkpoints.load(sid)
+        if full is not None:
+            runtime.restore(full, offsets)
             log.info("stage %s restored from checkpoint (%d offsets)", sid, len(runtime.cp.offsets))
         async for events in stream.take_events(batch_max, within=batch_within):
             envelopes = [_envelope(e) for e in events]
             try:
                 outgoing = runtime.handle(envelopes)
                 out.send(outgoing)
-                checkpoints.save(sid, runtime.checkpoint())
+                checkpoints.save(sid, *runtime.checkpoint())
                 out.flush()
             except BaseException:  # the ack follows this block: never let Faust ack a lost batch
                 log.critical("stage %s cannot deliver its outputs; stopping before the ack", sid, exc_info=True)

@@ -76,32 +76,35 @@ class Out:
 
 
 class CheckpointStore:
-    """Latest stage checkpoint per stage, in a compacted topic keyed by stage id."""
+    """Latest stage checkpoints in a compacted topic: key ``<stage>`` holds the latest full checkpoint,
+    key ``<stage>:offsets`` the latest offsets-only one (see ``StageRuntime.checkpoint``)."""
 
     def __init__(self, bootstrap: str, namespace: str, out: Out) -> None:
         self.bootstrap, self.namespace, self.out = bootstrap, namespace, out
 
-    def save(self, stage_id: str, data: bytes) -> None:
-        self.out.send([Outgoing(state_topic(self.namespace, stage_id), stage_id.encode(), data)])
+    def save(self, stage_id: str, kind: str, data: bytes) -> None:
+        key = stage_id if kind == "full" else f"{stage_id}:offsets"
+        self.out.send([Outgoing(state_topic(self.namespace, stage_id), key.encode(), data)])
 
-    def load(self, stage_id: str, timeout: float = 30.0) -> bytes | None:
+    def load(self, stage_id: str, timeout: float = 30.0) -> tuple[bytes | None, bytes | None]:
+        """(latest full checkpoint, latest offsets checkpoint), each None when absent."""
         topic = state_topic(self.namespace, stage_id)
         c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"ckpt-{uuid.uuid4()}",
                       "enable.auto.commit": False, "fetch.message.max.bytes": STATE_MAX_BYTES, **QUIET})
+        latest: dict[bytes, bytes] = {}
         try:
             low, high = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=timeout)
             if high <= low:
-                return None
+                return None, None
             c.assign([TopicPartition(topic, 0, low)])
-            latest, deadline = None, time.monotonic() + timeout
+            deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 msg = c.poll(0.5)
                 if msg is None or msg.error():
                     continue
-                if msg.key() == stage_id.encode():
-                    latest = msg.value()
+                latest[msg.key()] = msg.value()
                 if msg.offset() >= high - 1:
-                    return latest
+                    return latest.get(stage_id.encode()), latest.get(f"{stage_id}:offsets".encode())
             raise TimeoutError(f"checkpoint topic {topic} not read to its end in {timeout}s")
         finally:
             c.close()

@@ -86,7 +86,8 @@ def test_redelivery_after_restore_is_skipped() -> None:
     b = bars(10)
     first = envs(b)
     rt.handle(first[:12])
-    saved = rt.checkpoint()
+    kind, saved = rt.checkpoint()
+    assert kind == "full"
     again = StageRuntime(Passthrough(), namespace=NS)
     again.restore(saved)
     out = again.handle(first)  # at-least-once: the broker redelivers from an older offset
@@ -120,3 +121,25 @@ def test_checkpoints_refuse_foreign_classes() -> None:
 
     with pytest.raises(pickle.UnpicklingError, match="refused"):
         state_codec.loads(pickle.dumps(__import__("subprocess").Popen))  # a class outside the allow-list
+
+
+class Stateless(Passthrough):
+    def process(self, state: int, topic: str, batch: Batch) -> tuple[int, dict[str, Batch]]:
+        return state, {"bars": batch}  # the same state object: nothing to rewrite
+
+
+def test_unchanged_state_is_checkpointed_as_offsets_only() -> None:
+    rt = StageRuntime(Stateless(), namespace=NS)
+    b = envs(bars(10))
+    rt.handle(b[:5])
+    kind1, full = rt.checkpoint()
+    rt.handle(b[5:15])
+    kind2, offsets = rt.checkpoint()
+    assert (kind1, kind2) == ("full", "offsets")
+    again = StageRuntime(Stateless(), namespace=NS)
+    again.restore(full, offsets)
+    out = again.handle(b)  # everything up to offset 14 was applied: only 15.. are new
+    assert decoded(out, "t.bars", "bar").n == 5
+    stale = StageRuntime(Stateless(), namespace=NS)
+    stale.restore(full, None)
+    assert decoded(stale.handle(b), "t.bars", "bar").n == 15
