@@ -89,7 +89,8 @@ class Recorder(threading.Thread):
                 if msg.error() or not msg.value():
                     continue
                 if msg.topic() == self.state:
-                    self.decided.append((now, int(state_codec.loads(msg.value()).state.last_ts)))
+                    if msg.key() == b"trader":  # full checkpoints: (seq, Checkpoint)
+                        self.decided.append((now, int(state_codec.loads(msg.value())[1].state.last_ts)))
                     continue
                 key = self.names[msg.topic()]
                 for r in self.codecs[key].decode_many(msg.value()):

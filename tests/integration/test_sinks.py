@@ -5,14 +5,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +16,7 @@ import pytest
 
 from streams.binding.kafka_io import Out, collect, ensure_topics, publish, publish_marker
 from streams.core.batch import Batch
-from streams.runner.workers import fresh_namespace
+from streams.runner.workers import fresh_namespace, worker
 from streams.serde.avro import default_store, records_to_batch
 from streams.storage.db import connect
 from streams.storage.redis_cache import LatestCache, cache_key
@@ -372,41 +367,11 @@ def _bootstrap() -> str:
     return bootstrap_servers()
 
 
-@contextmanager
 def _sink_worker(
     stages: list[str], namespace: str, config: Path, log: Path, env: dict[str, str] | None = None
-) -> Iterator[subprocess.Popen[bytes]]:
-    """``hslr worker --stages … --sinks`` in a subprocess (as streams.runner.workers.worker, plus --sinks)."""
-    env = dict(
-        os.environ,
-        HSLR_NAMESPACE=namespace,
-        KAFKA_BOOTSTRAP_SERVERS=_bootstrap(),
-        HSLR_FAUST_DATADIR=f"/tmp/hslr-faust/{namespace}-{uuid.uuid4().hex[:6]}",
-        **(env or {}),
-    )
-    cmd = [
-        sys.executable,
-        "-m",
-        "streams.cli",
-        "worker",
-        "--stages",
-        ",".join(stages),
-        "--config",
-        str(config),
-        "--sinks",
-    ]
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            yield proc
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(10)
+) -> Any:
+    """``hslr worker --stages … --sinks`` in a subprocess."""
+    return worker(stages, namespace, config, log, env=env, args=["--sinks"])
 
 
 def _wait_rows(span: tuple[int, int], want: int, deadline: float) -> int:
