@@ -19,6 +19,9 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 
+# Headless Chromium for the report test (which skips, saying why, when it could not be installed).
+bash infra/browser.sh || echo "bootstrap: chromium not installed; the browser test will skip" >&2
+
 # Debian services (installed when missing) and the Kafka broker; then the database schema.
 .venv/bin/hslr infra up
 .venv/bin/hslr db migrate

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "streams.cli_train_edge",  # train edge
     "streams.cli_backtest",  # backtest, demo
     "backtest.cli",          # walkforward, report, research
+    "backtest.cli_report",   # report, stress, latency
 )
 
 

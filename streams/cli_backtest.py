@@ -63,6 +63,7 @@ def _bars(args: argparse.Namespace) -> Batch:
 
 
 def _backtest(args: argparse.Namespace) -> int:
+    from backtest.artifacts import save_run_artifacts
     from backtest.engine import run_engine, summarize
     from streams.config import load_config
 
@@ -81,6 +82,8 @@ def _backtest(args: argparse.Namespace) -> int:
                "bars_per_s": round(bars.n / max(elapsed, 1e-9)),
                **summarize(bars, out, config.section("trader").portfolio.initial_equity_usd)}
     _record_run(run_id, f"backtest:{args.engine}", config, summary, run_dir)
+    save_run_artifacts(run_dir, out, {"source": args.source, "pairs": args.pairs, "from": args.start,
+                                      "to": args.end, "seed": args.seed})
     print(json.dumps(summary, indent=None if args.json else 1, default=str))
     return 0
 
@@ -90,6 +93,7 @@ def _say(message: str) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from backtest.artifacts import save_run_artifacts
     from backtest.engine import run_kafka_engine, summarize
     from models.training import train_edge_artifact, train_regime_artifact
     from streams.cli_data import parse_day, parse_pairs
@@ -139,6 +143,7 @@ def _demo(args: argparse.Namespace) -> int:
                            "postgres": "price_data, backtest_runs (database hslr)",
                            "worker_logs": str(run_dir / "worker-*.log")}}
     _record_run(run_id, "demo", config, summary, run_dir)
+    save_run_artifacts(run_dir, out, {"source": "db", "pairs": pairs, "from": args.split, "to": args.end})
     print(json.dumps(summary, indent=1, default=str))
     return 0
 

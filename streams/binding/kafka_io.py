@@ -47,7 +47,7 @@ class Out:
     """A producer that raises instead of losing messages: :meth:`flush` fails on any delivery error."""
 
     def __init__(self, bootstrap: str, **conf: object) -> None:
-        self._p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 2, "acks": "all",
+        self._p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0, "acks": "all",
                             "enable.idempotence": True, "message.max.bytes": STATE_MAX_BYTES,
                             "batch.num.messages": 10000, "queue.buffering.max.messages": 1_000_000, **QUIET, **conf})
         self._errors: list[str] = []
