@@ -129,6 +129,8 @@ def _shuffle(args: argparse.Namespace) -> int:
         result["block_shuffle"] = block_shuffle_study(bars, config, folds, n_shuffles=args.n_shuffles,
                                                       block=args.block, seed=args.seed, workers=args.workers,
                                                       log=log)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "shuffle.json").write_text(json.dumps(clean(result), default=str))  # read by `hslr report`
     print(json.dumps(clean(result), indent=None if args.json else 1, default=str))
     return 0
 
