@@ -153,7 +153,7 @@ class EdgeModel(BaseEstimator):  # type: ignore[misc]
         frac = pos - i0
         strides = np.array([sizes[1] * sizes[2], sizes[2], 1], dtype=np.int64)
         flat = self.grid_.reshape(-1, len(STAT_NAMES))
-        base = sidx * int(np.prod(sizes)) + i0 @ strides
+        base = np.asarray(sidx * int(np.prod(sizes)) + i0 @ strides, dtype=np.int64)
         out = np.zeros((len(u01), len(STAT_NAMES)))
         # per-axis weights (1 - frac, frac) once; each corner's weight is their product in axis order,
         # as np.prod over the axis would take it (same rounding)
@@ -161,7 +161,7 @@ class EdgeModel(BaseEstimator):  # type: ignore[misc]
         for corner in product((0, 1), repeat=N_CONTINUOUS):
             w = sides[0][corner[0]]
             for j in range(1, N_CONTINUOUS):
-                w = w * sides[j][corner[j]]
+                w = np.multiply(w, sides[j][corner[j]])
             out += w[:, None] * flat.take(base + int(np.asarray(corner) @ strides), axis=0)
         return out
 
