@@ -16,10 +16,10 @@ from __future__ import annotations
 import io
 import json
 import struct
-from operator import itemgetter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ import numpy as np
 from fastavro.schema import to_parsing_canonical_form
 
 from streams.core.batch import Batch
+from streams.serde.fast_encode import encode_array_messages, plain_types
 
 MAGIC = b"\xc3\x01"
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
@@ -133,6 +134,7 @@ class AvroCodec:
         self.store = store or default_store()
         self.info = self.store.schema(schema)
         self.many = self.store.current_many[schema]
+        self._plain = plain_types(self.info.raw)
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -189,6 +191,10 @@ class AvroCodec:
     def encode_batch(self, batch: Batch, max_records: int = 1) -> list[bytes]:
         """Encode the rows of ``batch`` (columns named as the schema's fields) into messages of at most
         ``max_records`` records each (1: one single-record message per row)."""
+        if max_records > 1 and self._plain is not None and all(f in batch for f in self.fields):
+            fast = encode_array_messages(batch, list(self.fields), self._plain, self.many.prefix, max_records)
+            if fast is not None:
+                return fast
         rows = self._rows(batch)
         if max_records <= 1:
             prefix, parsed, write = self.info.prefix, self.info.parsed, fastavro.schemaless_writer
