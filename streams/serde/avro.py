@@ -259,9 +259,13 @@ def records_to_batch(records: Sequence[dict[str, Any]], info: SchemaInfo) -> Bat
     fields = info.raw["fields"]
     names = [f["name"] for f in fields]
     # one C-level pass transposes rows into columns (a comprehension per field costs twice as much)
-    columns = list(zip(*map(itemgetter(*names), records), strict=True)) if records and len(names) > 1 else (
-        [[r[names[0]] for r in records]] if names else [])
-    for f, values in zip(fields, columns or [[] for _ in fields], strict=True):
+    if not records:
+        columns: list[Any] = [[] for _ in names]
+    elif len(names) == 1:
+        columns = [[r[names[0]] for r in records]]
+    else:
+        columns = list(zip(*map(itemgetter(*names), records), strict=True))
+    for f, values in zip(fields, columns, strict=True):
         dt = _dtype(f["type"])
         if dt is object:
             arr = np.empty(len(values), dtype=object)

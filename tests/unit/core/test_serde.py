@@ -104,3 +104,10 @@ def test_record_batch_messages_round_trip_and_mix_with_single_records() -> None:
     assert back.take(slice(0, 180)).equals(b)
     with pytest.raises(DecodeError, match="expected one record"):
         codec.decode(many[0])
+
+
+@pytest.mark.parametrize("stem", SCHEMAS)
+def test_empty_and_single_record_batches(stem: str) -> None:
+    codec = AvroCodec(stem)
+    empty, errors = codec.decode_batch([])
+    assert empty.n == 0 and not errors and list(empty) == list(codec.fields)
