@@ -13,6 +13,7 @@ import json
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -34,16 +35,17 @@ from streams.runner.workers import fresh_namespace, worker  # noqa: E402
 from streams.serde.avro import AvroCodec  # noqa: E402
 
 
-def avro_cost(bars: Batch, n: int = 20000) -> dict[str, float]:
+def avro_cost(bars: Batch, records: int, n: int = 20000) -> dict[str, float]:
+    """µs per record to encode/decode bars in messages of ``records`` records (1 = one per message)."""
     codec = AvroCodec("bar")
     sample = bars.take(slice(0, n))
     t0 = time.perf_counter()
-    msgs = codec.encode_batch(sample)
+    msgs = codec.encode_batch(sample, records)
     t1 = time.perf_counter()
     codec.decode_batch(msgs)
     t2 = time.perf_counter()
     return {"encode_us": (t1 - t0) / sample.n * 1e6, "decode_us": (t2 - t1) / sample.n * 1e6,
-            "bytes": float(np.mean([len(m) for m in msgs]))}
+            "bytes_per_record": float(sum(len(m) for m in msgs) / sample.n)}
 
 
 def inprocess(stages: list, bars: Batch, repeat: int = 3) -> float:
@@ -55,29 +57,41 @@ def inprocess(stages: list, bars: Batch, repeat: int = 3) -> float:
     return bars.n / best
 
 
-def kafka(stage_ids: list[str], bars: Batch, cfg: Path) -> float:
+def _wait_marker(c: Consumer, run: str, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        for msg in c.consume(10000, 0.05):
+            headers = dict(msg.headers() or [])
+            if not msg.error() and headers.get(MARKER_HEADER) == END_OF_REPLAY and headers.get("hslr-run") == run.encode():
+                return
+    raise TimeoutError(f"no end-of-replay marker for {run}")
+
+
+def kafka(stage_ids: list[str], bars: Batch, cfg: Path, records: int, groups: list[list[str]] | None = None) -> float:
+    """bars/s through already-running workers: a short warm-up replay first (start-up, group join, first
+    fetch), then the clock runs from the first publish to the end-of-replay marker on the last topic."""
     ns = fresh_namespace("bench")
     ensure_topics(bootstrap_servers(), ns, stage_ids)
     out = Out(bootstrap_servers())
-    publish(out, "bars", bars, ns)
-    publish_marker(out, "bars", "bench", ns)
-    out.flush()
     last = build_stages(None, stage_ids)[-1].spec.outputs[0]
     c = Consumer({"bootstrap.servers": bootstrap_servers(), "group.id": ns, "auto.offset.reset": "earliest"})
     c.subscribe([TOPICS[last].name(ns)])
-    first = None
-    with worker(stage_ids, ns, cfg):
-        deadline = time.monotonic() + 900
-        while time.monotonic() < deadline:
-            for msg in c.consume(10000, 0.1):
-                if msg.error():
-                    continue
-                if first is None:
-                    first = time.perf_counter()
-                if dict(msg.headers() or []).get(MARKER_HEADER) == END_OF_REPLAY:
-                    c.close()
-                    return bars.n / (time.perf_counter() - first)
-    raise TimeoutError("no end-of-replay marker")
+    warm, rest = bars.take(slice(0, 64)), bars.take(slice(64, bars.n))
+    env = {"HSLR_MESSAGE_RECORDS": str(records), "HSLR_BATCH_WITHIN_S": "0.002" if records == 1 else "0.05"}
+    with ExitStack() as stack:
+        for g in groups or [stage_ids]:
+            stack.enter_context(worker(g, ns, cfg, env=env))
+        publish(out, "bars", warm, ns, max_records=records)
+        publish_marker(out, "bars", "warm", ns)
+        out.flush()
+        _wait_marker(c, "warm", time.monotonic() + 300)
+        t0 = time.perf_counter()
+        publish(out, "bars", rest, ns, max_records=records)
+        publish_marker(out, "bars", "bench", ns)
+        out.flush()
+        _wait_marker(c, "bench", time.monotonic() + 900)
+        elapsed = time.perf_counter() - t0
+    c.close()
+    return rest.n / elapsed
 
 
 def main() -> None:
@@ -86,6 +100,7 @@ def main() -> None:
     ap.add_argument("--pairs", default="EURUSD,GBPUSD,USDJPY,AUDUSD")
     ap.add_argument("--stages", default="market,features")
     ap.add_argument("--no-kafka", action="store_true")
+    ap.add_argument("--groups", default="", help="worker processes for the Kafka run, e.g. 'a,b;c' (default one)")
     args = ap.parse_args()
     pairs = args.pairs.split(",")
     start = np.datetime64("2019-02-04")
@@ -94,15 +109,22 @@ def main() -> None:
     ids = args.stages.split(",")
     conf = {"market": {"pairs": pairs}}
     stages = build_stages(build_config(conf), ids)
-    report = {"bars": bars.n, "pairs": len(pairs), "stages": ids, "avro_bar": avro_cost(bars)}
+    report: dict = {"bars": bars.n, "pairs": len(pairs), "stages": ids,
+                    "avro_bar_single_record_messages": avro_cost(bars, 1),
+                    "avro_bar_record_batches_500": avro_cost(bars, 500)}
     report["inprocess_bars_per_s"] = inprocess(stages, bars)
     report["inprocess_market_only_bars_per_s"] = inprocess(build_stages(build_config(conf), ["market"]), bars)
     if not args.no_kafka:
         with tempfile.TemporaryDirectory() as d:
             cfg = Path(d) / "hslr.toml"
             cfg.write_text(f"[market]\npairs = {json.dumps(pairs)}\n")
-            report["kafka_market_only_bars_per_s"] = kafka(["market"], bars, cfg)
-            report["kafka_bars_per_s"] = kafka(ids, bars, cfg)
+            for records in (1, 500):
+                report[f"kafka_market_only_bars_per_s_records_{records}"] = kafka(["market"], bars, cfg, records)
+                report[f"kafka_bars_per_s_records_{records}"] = kafka(ids, bars, cfg, records)
+            if args.groups:
+                groups = [g.split(",") for g in args.groups.split(";")]
+                report["kafka_bars_per_s_records_500_worker_groups"] = {
+                    "groups": groups, "bars_per_s": kafka(ids, bars, cfg, 500, groups)}
     print(json.dumps(report, indent=2))
 
 
