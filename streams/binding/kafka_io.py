@@ -12,7 +12,16 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from streams.binding.codecs import codec_for
 from streams.core.batch import Batch, concat
 from streams.core.topics import TOPICS
-from streams.runner.runtime import END_OF_REPLAY, MARKER_HEADER, RUN_HEADER, Outgoing, marker, message_key
+from streams.runner.runtime import (
+    END_OF_REPLAY,
+    MARKER_HEADER,
+    RUN_HEADER,
+    Outgoing,
+    index_header,
+    marker,
+    message_key,
+)
+from streams.serde.fast_encode import ROW_INDEX_HEADER
 
 STATE_MAX_BYTES = 32 * 1024 * 1024
 QUIET = {"log_level": 2, "log.connection.close": False}
@@ -114,8 +123,9 @@ def publish(out: Out, key: str, batch: Batch, namespace: str, max_records: int =
     """Encode ``batch`` with the topic's schema in messages of up to ``max_records`` records (keyed by
     pair when a message holds one pair) and produce it; return the record count."""
     t = TOPICS[key]
-    values = codec_for(key, namespace).encode_batch(batch, max_records)
-    out.send(Outgoing(t.name(namespace), message_key(batch, i, max_records), v) for i, v in enumerate(values))
+    values = codec_for(key, namespace).encode_batch_indexed(batch, max_records)
+    out.send(Outgoing(t.name(namespace), message_key(batch, i, max_records), v, index_header(idx))
+             for i, (v, idx) in enumerate(values))
     return batch.n
 
 
@@ -138,6 +148,7 @@ def collect(
                   "auto.offset.reset": "earliest", "enable.auto.commit": False, **QUIET})
     pending = {(n, p) for n, k in names.items() for p in range(TOPICS[k].partitions)}
     values: dict[str, list[bytes]] = {k: [] for k in keys}
+    indexes: dict[str, list[bytes | None]] = {k: [] for k in keys}
     c.subscribe(list(names))
     deadline = time.monotonic() + timeout
     try:
@@ -156,11 +167,12 @@ def collect(
                     continue
                 if (msg.topic(), msg.partition()) in pending:
                     values[names[msg.topic()]].append(msg.value())
+                    indexes[names[msg.topic()]].append(headers.get(ROW_INDEX_HEADER))
     finally:
         c.close()
     result = {}
     for k, vals in values.items():
-        batch, errors = codec_for(k, namespace).decode_batch(vals)
+        batch, errors, _ = codec_for(k, namespace).decode_messages(vals, indexes[k])
         if errors:
             raise ValueError(f"{len(errors)} undecodable records on {k}: {errors[:3]}")
         result[k] = batch

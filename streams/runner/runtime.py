@@ -21,6 +21,7 @@ from streams.core.batch import Batch
 from streams.core.stage import Stage
 from streams.core.topics import DEFAULT_NAMESPACE, TOPICS, Topic
 from streams.serde.avro import AvroCodec
+from streams.serde.fast_encode import ROW_INDEX_HEADER
 
 MARKER_HEADER = "hslr-marker"
 END_OF_REPLAY = b"end_of_replay"
@@ -84,6 +85,11 @@ def message_key(batch: Batch, chunk: int, size: int) -> bytes | None:
         return None
     pairs = batch["pair"][chunk * max(size, 1):(chunk + 1) * max(size, 1)]
     return str(pairs[0]).encode() if (pairs == pairs[0]).all() else None
+
+
+def index_header(index: bytes | None) -> Headers:
+    """The row-index header of a record batch (none for single records or fastavro-written batches)."""
+    return () if index is None else ((ROW_INDEX_HEADER, index),)
 
 
 def marker(run: str) -> Headers:
@@ -174,7 +180,8 @@ class StageRuntime:
         if t is None:
             out.extend(self._dead(run, "DECODE", f"topic {run[0].topic} is not an input of {self.sid}"))
             return
-        batch, errors, origin = self._codecs[t.key].decode_messages([e.value or b"" for e in run])
+        batch, errors, origin = self._codecs[t.key].decode_messages(
+            [e.value or b"" for e in run], [e.header(ROW_INDEX_HEADER) for e in run])
         self.metrics.events_in(self.sid, t.key, batch.n)
         for i, reason in errors:
             out.extend(self._dead([run[i]], "DECODE", reason))
@@ -239,13 +246,14 @@ class StageRuntime:
                 continue
             t = TOPICS[key]
             try:
-                values = self._codecs[key].encode_batch(b, self.max_records)
+                values = self._codecs[key].encode_batch_indexed(b, self.max_records)
             except Exception as exc:  # noqa: BLE001 - a stage emitted a record its schema rejects
                 self.metrics.error(self.sid)
                 out.extend(self._halt(0, f"encode {key}: {type(exc).__name__}: {exc}"))
                 continue
             name = t.name(self.namespace)
-            out.extend(Outgoing(name, message_key(b, i, self.max_records), v) for i, v in enumerate(values))
+            out.extend(Outgoing(name, message_key(b, i, self.max_records), v, index_header(idx))
+                       for i, (v, idx) in enumerate(values))
             self.metrics.events_out(self.sid, key, b.n)
 
     def _dead(self, envs: Sequence[Envelope], kind: str, reason: str) -> list[Outgoing]:

@@ -27,8 +27,8 @@ import fastavro
 import numpy as np
 from fastavro.schema import to_parsing_canonical_form
 
-from streams.core.batch import Batch
-from streams.serde.fast_encode import encode_array_messages, plain_types
+from streams.core.batch import Batch, concat
+from streams.serde.fast_encode import decode_rows, encode_array_messages, plain_types
 
 MAGIC = b"\xc3\x01"
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
@@ -191,10 +191,18 @@ class AvroCodec:
     def encode_batch(self, batch: Batch, max_records: int = 1) -> list[bytes]:
         """Encode the rows of ``batch`` (columns named as the schema's fields) into messages of at most
         ``max_records`` records each (1: one single-record message per row)."""
+        return [m for m, _ in self.encode_batch_indexed(batch, max_records)]
+
+    def encode_batch_indexed(self, batch: Batch, max_records: int = 1) -> list[tuple[bytes, bytes | None]]:
+        """Like :meth:`encode_batch`, with each record batch's row index (``None`` where there is none);
+        the index travels in the ``hslr-rows`` header and lets readers decode column-wise."""
         if max_records > 1 and self._plain is not None and all(f in batch for f in self.fields):
             fast = encode_array_messages(batch, list(self.fields), self._plain, self.many.prefix, max_records)
             if fast is not None:
-                return fast
+                return [(m, i) for m, i in fast]
+        return [(m, None) for m in self._encode_fastavro(batch, max_records)]
+
+    def _encode_fastavro(self, batch: Batch, max_records: int) -> list[bytes]:
         rows = self._rows(batch)
         if max_records <= 1:
             prefix, parsed, write = self.info.prefix, self.info.parsed, fastavro.schemaless_writer
@@ -219,13 +227,26 @@ class AvroCodec:
         return batch, errors
 
     def decode_messages(
-        self, messages: Sequence[bytes]
+        self, messages: Sequence[bytes], indexes: Sequence[bytes | None] | None = None
     ) -> tuple[Batch, list[tuple[int, str]], np.ndarray]:
-        """Like :meth:`decode_batch`, also returning for every row the index of its message."""
+        """Like :meth:`decode_batch`, also returning for every row the index of its message.
+
+        ``indexes`` (the messages' ``hslr-rows`` headers) enable column-wise decoding of record batches
+        written with the current schema; any message whose index does not check out is decoded by fastavro.
+        """
+        parts: list[Batch] = []
         records: list[dict[str, Any]] = []
         origin: list[int] = []
         errors = []
         for i, m in enumerate(messages):
+            cols = self._columnar(m, indexes[i] if indexes else None)
+            if cols is not None:
+                if records:
+                    parts.append(records_to_batch(records, self.info))
+                    records = []
+                parts.append(Batch(cols))
+                origin.extend([i] * parts[-1].n)
+                continue
             try:
                 recs = self.decode_many(m)
             except DecodeError as exc:
@@ -233,7 +254,17 @@ class AvroCodec:
                 continue
             records.extend(recs)
             origin.extend([i] * len(recs))
-        return records_to_batch(records, self.info), errors, np.array(origin, dtype=np.int64)
+        if records or not parts:
+            parts.append(records_to_batch(records, self.info))
+        return concat(parts), errors, np.array(origin, dtype=np.int64)
+
+    def _columnar(self, data: bytes, index: bytes | None) -> dict[str, Any] | None:
+        if index is None or self._plain is None or len(data) < 11 or data[:10] != self.many.prefix:
+            return None
+        try:
+            return decode_rows(bytes(data[10:]), index, list(self.fields), self._plain)
+        except Exception:  # noqa: BLE001 - a bad index only costs the fast path; fastavro decides
+            return None
 
 
 def _has_default(raw: dict[str, Any], name: str) -> bool:

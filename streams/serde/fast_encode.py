@@ -123,8 +123,9 @@ def zigzag_varint(value: int) -> bytes:
 
 
 def encode_array_messages(batch: Batch, names: list[str], types: list[str], prefix: bytes,
-                          max_records: int) -> list[bytes] | None:
-    """Record-batch messages (``prefix`` + Avro array of up to ``max_records`` records) or None."""
+                          max_records: int) -> list[tuple[bytes, bytes]] | None:
+    """Record-batch messages (``prefix`` + Avro array of up to ``max_records`` records) with their row
+    index (see :func:`row_index`), or None when the batch needs fastavro."""
     enc = encode_rows(batch, names, types)
     if enc is None:
         return None
@@ -132,5 +133,80 @@ def encode_array_messages(batch: Batch, names: list[str], types: list[str], pref
     out = []
     for a in range(0, batch.n, max_records):
         b = min(a + max_records, batch.n)
-        out.append(prefix + zigzag_varint(b - a) + body[starts[a]:starts[b]] + b"\x00")
+        out.append((prefix + zigzag_varint(b - a) + body[starts[a]:starts[b]] + b"\x00", row_index(starts, a, b)))
     return out
+
+
+# -- decoding with a row index ------------------------------------------------------------------------
+# A record batch is standard Avro; its writer also sends each row's start offset (a Kafka header), so a
+# reader can decode field by field for all rows at once. Without the index, or whenever anything does
+# not add up (the decoded rows must end exactly where the next begins), callers use fastavro instead.
+
+ROW_INDEX_HEADER = "hslr-rows"
+
+
+def row_index(starts: npt.NDArray[np.int64], a: int, b: int) -> bytes:
+    """Row offsets of rows ``a..b`` relative to the first one, as little-endian int32 (b - a + 1 values)."""
+    return (starts[a:b + 1] - starts[a]).astype("<i4").tobytes()
+
+
+def _read_varint(buf: npt.NDArray[np.uint8], pos: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    z = np.zeros(len(pos), dtype=np.uint64)
+    length = np.zeros(len(pos), dtype=np.int64)
+    active = np.ones(len(pos), dtype=bool)
+    for k in range(_MAX_VARINT):
+        if not active.any():
+            break
+        idx = np.flatnonzero(active)
+        byte = buf[pos[idx] + k].astype(np.uint64)
+        z[idx] |= (byte & np.uint64(0x7F)) << np.uint64(7 * k)
+        length[idx] += 1
+        active[idx] = (byte & np.uint64(0x80)) != 0
+    if active.any():
+        raise ValueError("varint longer than 10 bytes")
+    value = (z >> np.uint64(1)).view(np.int64) ^ -(z & np.uint64(1)).view(np.int64)
+    return value, length
+
+
+def decode_rows(body: bytes, index: bytes, names: list[str], types: list[str]) -> dict[str, Any]:
+    """Columns of an Avro array body (count varint, records, 0) whose rows start at ``index`` offsets."""
+    buf = np.frombuffer(body, dtype=np.uint8)
+    count, head = _read_varint(buf, np.zeros(1, dtype=np.int64))
+    rel = np.frombuffer(index, dtype="<i4").astype(np.int64)
+    n = int(count[0])
+    if n <= 0 or len(rel) != n + 1:
+        raise ValueError("row index does not match the record count")
+    starts = rel + int(head[0])
+    if starts[-1] != len(buf) - 1 or buf[-1] != 0:
+        raise ValueError("row index does not cover the array body")
+    pos = starts[:-1].copy()
+    cols: dict[str, Any] = {}
+    for name, t in zip(names, types, strict=True):
+        if t == "boolean":
+            cols[name] = buf[pos] != 0
+            pos += 1
+        elif t in ("int", "long"):
+            v, length = _read_varint(buf, pos)
+            cols[name] = v.astype(np.int32) if t == "int" else v
+            pos += length
+        elif t in ("double", "float"):
+            width = 8 if t == "double" else 4
+            raw = buf[pos[:, None] + np.arange(width)]
+            cols[name] = raw.view("<f8" if width == 8 else "<f4").ravel().astype(np.float64 if width == 8 else np.float32)
+            pos += width
+        else:
+            lens, head_len = _read_varint(buf, pos)
+            pos += head_len
+            width = int(lens.max(initial=0))
+            if width:
+                grid = pos[:, None] + np.arange(width)
+                mask = np.arange(width)[None, :] < lens[:, None]
+                mat = np.zeros((n, width), dtype=np.uint8)
+                mat[mask] = buf[grid[mask]]
+                cols[name] = np.char.decode(mat.view(f"S{width}").ravel(), "utf-8").astype(str)
+            else:
+                cols[name] = np.full(n, "", dtype=str)
+            pos += lens
+    if not np.array_equal(pos, starts[1:]):
+        raise ValueError("decoded rows do not end where the index says")
+    return cols
