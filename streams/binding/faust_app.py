@@ -2,8 +2,8 @@
 
 This is the only module that touches Faust. Each agent reads its stage's input topics as raw bytes in
 batches (``stream.take_events``), hands them to a :class:`~streams.runner.runtime.StageRuntime`, then
-produces the outputs and a checkpoint (state + input offsets) with confluent-kafka and flushes *before*
-the batch is acknowledged. Faust acknowledges a batch even when the agent body raised, so the body
+produces the outputs, flushes them, then produces and flushes a checkpoint (state + input offsets),
+all *before* the batch is acknowledged. Faust acknowledges a batch even when the agent body raised, so the body
 never raises: record-level failures are dead-lettered by the runtime, and a failure to deliver (broker
 gone) terminates the worker before the ack, so the batch is redelivered after restart and the
 checkpoint's offsets make the redelivery a no-op for state.
@@ -75,8 +75,9 @@ def bind(app: faust.App, stage: Stage[Any], *, bootstrap: str, namespace: str, m
             try:
                 outgoing = runtime.handle(envelopes)
                 out.send(outgoing)
-                checkpoints.save(sid, *runtime.checkpoint())
-                out.flush()
+                out.flush()  # outputs durable first: Kafka orders nothing across topics, and a checkpoint
+                checkpoints.save(sid, *runtime.checkpoint())  # that lands before its outputs would
+                out.flush()  # make a crash skip (lose) them on restart; repeats are deduplicated instead
             except BaseException:  # the ack follows this block: never let Faust ack a lost batch
                 log.critical("stage %s cannot deliver its outputs; stopping before the ack", sid, exc_info=True)
                 logging.shutdown()
