@@ -19,13 +19,13 @@ from typing import Any
 
 def _setup(args: argparse.Namespace) -> tuple[Any, Any, list[Any], dict[str, Any]]:
     from backtest.folds import label_horizon_min, make_schedule
-    from streams.cli_backtest import _calendar_path, with_models
+    from streams.cli_backtest import default_calendar_path, with_models
     from streams.cli_data import parse_day, parse_pairs
     from streams.config import load_config
     from streams.core.batch import Batch
 
     config = load_config(args.config or None)
-    calendar = _calendar_path(args.calendar)
+    calendar = default_calendar_path(args.calendar)
     if calendar and not config.section("news").calendar_path:
         config = with_models(config, config.section("regime").model_path, config.section("edge").model_path,
                              calendar)

@@ -14,7 +14,8 @@ from typing import Any
 from streams.core.batch import Batch
 
 
-def _calendar_path(explicit: str) -> str:
+def default_calendar_path(explicit: str) -> str:
+    """``explicit``, else the shared real calendar (``$HSLR_SHARED_DATA``) when present, else ""."""
     if explicit:
         return explicit
     shared = Path(os.environ.get("HSLR_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -68,7 +69,7 @@ def _backtest(args: argparse.Namespace) -> int:
     from streams.config import load_config
 
     config = load_config(args.config or None)
-    calendar = _calendar_path(args.calendar)
+    calendar = default_calendar_path(args.calendar)
     if calendar and not config.section("news").calendar_path:
         config = with_models(config, config.section("regime").model_path, config.section("edge").model_path,
                              calendar)
@@ -105,7 +106,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     pairs = parse_pairs(args.pairs)
     start, split, end = parse_day(args.start), parse_day(args.split), parse_day(args.end)
-    calendar = _calendar_path(args.calendar)
+    calendar = default_calendar_path(args.calendar)
     run_id = f"demo-{datetime.now(tz=UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:4]}"
     run_dir = Path("runs") / run_id
     cal = None

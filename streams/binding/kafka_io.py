@@ -10,7 +10,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from streams.binding.codecs import codec_for
-from streams.core.batch import Batch, concat
+from streams.core.batch import Batch
 from streams.core.topics import TOPICS
 from streams.runner.runtime import (
     END_OF_REPLAY,
@@ -177,6 +177,3 @@ def collect(
             raise ValueError(f"{len(errors)} undecodable records on {k}: {errors[:3]}")
         result[k] = batch
     return result
-
-
-__all__ = ["CheckpointStore", "Out", "collect", "concat", "ensure_topics", "publish", "publish_marker"]

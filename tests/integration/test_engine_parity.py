@@ -9,7 +9,7 @@ import pytest
 
 from backtest.engine import RESULT_TOPICS, run_inprocess_engine, run_kafka_engine, summarize
 from models.training import train_edge_artifact, train_regime_artifact
-from streams.cli_backtest import _calendar_path, with_models
+from streams.cli_backtest import default_calendar_path, with_models
 from streams.cli_train import compute_features
 from streams.config import HSLRConfig
 from streams.core.batch import Batch
@@ -20,7 +20,7 @@ SPLIT = int(datetime(2020, 2, 3, tzinfo=UTC).timestamp() * 1000)
 
 
 def test_kafka_and_inprocess_engines_trade_identically(services: dict[str, str], tmp_path: Path) -> None:
-    calendar = _calendar_path("")
+    calendar = default_calendar_path("")
     cal = None
     if calendar:
         from streams.cli_calendar import read_calendar_file
