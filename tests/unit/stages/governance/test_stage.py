@@ -7,6 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from models.artifacts import ArtifactError
+from streams.config import build_config
 from streams.core.batch import Batch, concat
 from streams.core.stage import run_records
 from streams.dag import STAGE_FACTORIES, build_stages
@@ -127,5 +129,14 @@ def test_decommission_is_terminal_until_operator_resume(whole) -> None:
 def test_registered_in_dag_after_edge() -> None:
     ids = list(STAGE_FACTORIES)
     assert ids.index("governance") == ids.index("edge") + 1
-    (stage,) = build_stages(only=["governance"])
+    no_model = build_config({"governance": {"kl_from_regime_model": False}})
+    (stage,) = build_stages(no_model, only=["governance"])
     assert stage.spec.inputs[0] == "signals"
+
+
+def test_dag_refuses_governance_without_the_regime_models_kl_reference(tmp_path) -> None:
+    # by default the KL reference comes from the regime artifact: no artifact → a clear error, never a
+    # governance stage that silently skips the distribution-drift rule
+    cfg = build_config({"regime": {"model_path": str(tmp_path / "absent")}})
+    with pytest.raises(ArtifactError, match="no model artifact"):
+        build_stages(cfg, only=["governance"])
