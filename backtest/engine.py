@@ -37,8 +37,10 @@ def run_inprocess_engine(bars: Batch, config: HSLRConfig, chunk: int | None = 50
 
 def run_kafka_engine(bars: Batch, config: HSLRConfig, *, workdir: Path | None = None,
                      groups: Sequence[Sequence[str]] = WORKER_GROUPS, timeout: float = 3600.0,
-                     message_records: int = 500) -> dict[str, Batch]:
-    """Replay ``bars`` through Faust workers on real Kafka; return the records of :data:`RESULT_TOPICS`."""
+                     message_records: int = 500, fuse: bool = False) -> dict[str, Batch]:
+    """Replay ``bars`` through Faust workers on real Kafka; return the records of :data:`RESULT_TOPICS`.
+
+    ``fuse``: each worker runs its group as one co-located agent (``hslr worker --fuse``)."""
     from streams.binding.kafka_io import Out, collect, ensure_topics, publish, publish_marker
     from streams.infra import bootstrap_servers
     from streams.runner.workers import fresh_namespace, worker
@@ -48,7 +50,7 @@ def run_kafka_engine(bars: Batch, config: HSLRConfig, *, workdir: Path | None = 
         raise ValueError(f"worker groups leave out stages {missing}")
     ns = fresh_namespace("bt")
     bootstrap = bootstrap_servers()
-    ensure_topics(bootstrap, ns, list(STAGE_FACTORIES))
+    ensure_topics(bootstrap, ns, ["_".join(g) for g in groups] if fuse else list(STAGE_FACTORIES))
     with ExitStack() as stack:
         tmp = Path(workdir) if workdir else Path(stack.enter_context(tempfile.TemporaryDirectory()))
         tmp.mkdir(parents=True, exist_ok=True)
@@ -56,7 +58,8 @@ def run_kafka_engine(bars: Batch, config: HSLRConfig, *, workdir: Path | None = 
         cfg.write_text(json.dumps(dump_config(config)))
         procs = [stack.enter_context(worker(g, ns, cfg, tmp / f"worker-{i}.log",
                                             env={"HSLR_BATCH_WITHIN_S": "0.05", "HSLR_BATCH_MAX": "5000",
-                                                 "HSLR_MESSAGE_RECORDS": str(message_records)}))
+                                                 "HSLR_MESSAGE_RECORDS": str(message_records)},
+                                            args=["--fuse"] if fuse else []))
                  for i, g in enumerate(groups)]
         out = Out(bootstrap)
         publish(out, "bars", bars, ns, max_records=message_records)

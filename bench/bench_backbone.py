@@ -66,11 +66,13 @@ def _wait_marker(c: Consumer, run: str, deadline: float) -> None:
     raise TimeoutError(f"no end-of-replay marker for {run}")
 
 
-def kafka(stage_ids: list[str], bars: Batch, cfg: Path, records: int, groups: list[list[str]] | None = None) -> float:
+def kafka(stage_ids: list[str], bars: Batch, cfg: Path, records: int, groups: list[list[str]] | None = None,
+          fuse: bool = False) -> float:
     """bars/s through already-running workers: a short warm-up replay first (start-up, group join, first
     fetch), then the clock runs from the first publish to the end-of-replay marker on the last topic."""
     ns = fresh_namespace("bench")
-    ensure_topics(bootstrap_servers(), ns, stage_ids)
+    groups = groups or [stage_ids]
+    ensure_topics(bootstrap_servers(), ns, ["_".join(g) for g in groups] if fuse else stage_ids)
     out = Out(bootstrap_servers())
     last = build_stages(None, stage_ids)[-1].spec.outputs[0]
     c = Consumer({"bootstrap.servers": bootstrap_servers(), "group.id": ns, "auto.offset.reset": "earliest"})
@@ -78,8 +80,8 @@ def kafka(stage_ids: list[str], bars: Batch, cfg: Path, records: int, groups: li
     warm, rest = bars.take(slice(0, 64)), bars.take(slice(64, bars.n))
     env = {"HSLR_MESSAGE_RECORDS": str(records), "HSLR_BATCH_WITHIN_S": "0.002" if records == 1 else "0.05"}
     with ExitStack() as stack:
-        for g in groups or [stage_ids]:
-            stack.enter_context(worker(g, ns, cfg, env=env))
+        for g in groups:
+            stack.enter_context(worker(g, ns, cfg, env=env, args=["--fuse"] if fuse else []))
         publish(out, "bars", warm, ns, max_records=records)
         publish_marker(out, "bars", "warm", ns)
         out.flush()
@@ -101,6 +103,7 @@ def main() -> None:
     ap.add_argument("--stages", default="market,features")
     ap.add_argument("--no-kafka", action="store_true")
     ap.add_argument("--groups", default="", help="worker processes for the Kafka run, e.g. 'a,b;c' (default one)")
+    ap.add_argument("--fuse", action="store_true", help="also time each worker group co-located as one agent")
     args = ap.parse_args()
     pairs = args.pairs.split(",")
     start = np.datetime64("2019-02-04")
@@ -125,6 +128,10 @@ def main() -> None:
                 groups = [g.split(",") for g in args.groups.split(";")]
                 report["kafka_bars_per_s_records_500_worker_groups"] = {
                     "groups": groups, "bars_per_s": kafka(ids, bars, cfg, 500, groups)}
+                if args.fuse:
+                    report["kafka_bars_per_s_records_500_worker_groups_fused"] = kafka(ids, bars, cfg, 500, groups, True)
+            elif args.fuse:
+                report["kafka_bars_per_s_records_500_fused"] = kafka(ids, bars, cfg, 500, None, True)
     print(json.dumps(report, indent=2))
 
 

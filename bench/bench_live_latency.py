@@ -53,14 +53,15 @@ TRADER_TOPICS = ("portfolio", "risk.targets", "orders", "fills")
 class Recorder(threading.Thread):
     """Consumes the measured topics from the start and records wall-clock arrival times."""
 
-    def __init__(self, bootstrap: str, namespace: str) -> None:
+    def __init__(self, bootstrap: str, namespace: str, sid: str, part: int) -> None:
         super().__init__(daemon=True)
         from streams.binding.kafka_io import QUIET, state_topic
         from streams.core.topics import TOPICS
         from streams.serde.avro import AvroCodec
 
         self.names = {TOPICS[k].name(namespace): k for k in ("signals.governed", *TRADER_TOPICS)}
-        self.state = state_topic(namespace, "trader")
+        self.sid, self.part = sid, part  # the trader's stage, or the fused stage holding it (member ``part``)
+        self.state = state_topic(namespace, sid)
         self.codecs = {k: AvroCodec(TOPICS[k].schema) for k in self.names.values()}
         self.consumer = Consumer(
             {
@@ -89,8 +90,9 @@ class Recorder(threading.Thread):
                 if msg.error() or not msg.value():
                     continue
                 if msg.topic() == self.state:
-                    if msg.key() == b"trader":  # full checkpoints: (seq, Checkpoint)
-                        self.decided.append((now, int(state_codec.loads(msg.value())[1].state.last_ts)))
+                    last = _trader_last_ts(msg.key(), state_codec.loads(msg.value()), self.sid, self.part)
+                    if last is not None:
+                        self.decided.append((now, last))
                     continue
                 key = self.names[msg.topic()]
                 for r in self.codecs[key].decode_many(msg.value()):
@@ -109,6 +111,23 @@ class Recorder(threading.Thread):
             if time.monotonic() > deadline or not alive():
                 raise TimeoutError(f"trader decided up to {self.last_decided()}, waited for {minute}")
             time.sleep(0.05)
+
+
+def _trader_last_ts(key: bytes, value: Any, sid: str, part: int) -> int | None:
+    """The trader's last decided minute in a checkpoint record, None when the record does not hold the
+    trader's state. Full checkpoints are ``(seq, Checkpoint)``; deltas ``(seq, base, offsets, last_ts,
+    {part: state})`` (streams/runner/runtime.py); ``part``: the trader's index among the state's parts
+    (a fused stage's members; 0 for the trader stage itself)."""
+    from streams.core.fused import FusedState
+
+    if key == sid.encode():
+        state = value[1].state
+        state = state.members[part] if isinstance(state, FusedState) else state
+    elif key == f"{sid}:offsets".encode():
+        state = value[4].get(part)
+    else:
+        return None
+    return None if state is None else int(state.last_ts)
 
 
 def _config(tmp: Path, pairs: list[str]) -> Path:
@@ -171,15 +190,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     minutes = np.unique(bars["ts"])
     warm, live = minutes[: args.warmup_min], minutes[args.warmup_min : total]
     boot, ns = bootstrap_servers(), fresh_namespace("lat")
-    ensure_topics(boot, ns, ["market", "features", "regime", "news", "edge", "governance", "trader"])
+    stages = ["market", "features", "regime", "news", "edge", "governance", "trader"]
+    sid = "_".join(stages) if args.fuse else "trader"
+    ensure_topics(boot, ns, [sid] if args.fuse else stages)
     out = Out(boot, **{"linger.ms": 0})
-    rec = Recorder(boot, ns)
+    rec = Recorder(boot, ns, sid, len(stages) - 1 if args.fuse else 0)
     rec.start()
     env = {"HSLR_BATCH_WITHIN_S": str(args.within_s), "HSLR_MESSAGE_RECORDS": "1", "HSLR_BATCH_MAX": "2000"}
     load0 = os.getloadavg()
     with (
         tempfile.TemporaryDirectory() as tmp,
-        worker([], ns, _config(Path(tmp), pairs), Path(tmp) / "worker.log", env=env) as w,
+        worker([], ns, _config(Path(tmp), pairs), Path(tmp) / "worker.log", env=env,
+               args=["--fuse"] if args.fuse else []) as w,
     ):
         alive = lambda: w.poll() is None  # noqa: E731
         publish(out, "bars", bars.take(bars["ts"] <= warm[-1]), ns, max_records=500)
@@ -231,8 +253,10 @@ def _report(
         "governed": _stats(governed),
         # a backlog grows when the pace exceeds what the box sustains: then the later samples are slower
         "decision_p50_first_vs_last_quarter_ms": _halves(decision),
+        "fused": args.fuse,
         "note": "decision(t) is timed from the publish of minute t+1's first bar (the trader decides t when "
-        "t+1 arrives); all stages in one worker process",
+        "t+1 arrives); all stages in one worker process"
+        + (", co-located as one agent (hslr worker --fuse)" if args.fuse else ", one agent per stage"),
         "loadavg_before": [round(x, 2) for x in load0],
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
         "cpus": os.cpu_count(),
@@ -264,6 +288,7 @@ def main() -> None:
     ap.add_argument("--start", default="2019-03-05T06:00", help="synthetic market start (UTC)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--timeout", type=float, default=300.0)
+    ap.add_argument("--fuse", action="store_true", help="co-locate the stages as one agent (hslr worker --fuse)")
     ap.add_argument("--regime-rows", type=int, default=0, help="also time regime single-row inference")
     args = ap.parse_args()
     result = run(args)

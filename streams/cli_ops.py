@@ -46,6 +46,10 @@ def _worker(args: argparse.Namespace) -> int:
 
     s = settings()
     stages = build_stages(load_config(s.hslr_config or None), [x for x in s.hslr_stages.split(",") if x] or None)
+    if args.fuse:
+        from streams.dag import fuse
+
+        stages = [fuse(stages)]
     port = serve(s.hslr_metrics_port)
     name = f"{s.hslr_namespace}-{'_'.join(st.spec.id for st in stages)}-{os.getpid()}"
     register_scrape_target(name, port)
@@ -115,6 +119,9 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--namespace", default="", help="topic namespace (default env HSLR_NAMESPACE or 'hslr')")
     p.add_argument("--config", default="", help="pipeline config TOML")
     p.add_argument("--loglevel", default="warn", choices=["crit", "error", "warn", "info", "debug"])
+    p.add_argument("--fuse", action="store_true",
+                   help="co-locate the stages as one agent: internal topics handed over in memory (one Kafka "
+                        "hop per decision instead of one per stage; every topic is still published)")
     p.add_argument("--sinks", nargs="?", const="auto", default="",
                    help="also persist topics to PostgreSQL/Redis: the stages' outputs, or a comma-separated list")
     p.set_defaults(func=_worker)

@@ -108,3 +108,12 @@ def build_stages(config: HSLRConfig | None = None, only: Sequence[str] | None = 
     if not only:
         validate(stages)
     return stages
+
+
+def fuse(stages: Sequence[Stage[Any]]) -> Stage[Any]:
+    """Co-locate ``stages`` (in DAG order) as one stage: internal topics handed over in memory, every
+    topic still published (see :mod:`streams.core.fused`). One stage is returned as it is."""
+    from streams.core.fused import FusedStage
+
+    return stages[0] if len(stages) == 1 else FusedStage(stages, EXTERNAL_SOURCES)
+

@@ -18,6 +18,7 @@ import numpy as np
 
 from streams.core import state_codec
 from streams.core.batch import Batch
+from streams.core.fused import FusedState
 from streams.core.stage import Stage
 from streams.core.topics import DEFAULT_NAMESPACE, TOPICS, Topic
 from streams.serde.avro import AvroCodec
@@ -92,6 +93,15 @@ def index_header(index: bytes | None) -> Headers:
     return () if index is None else ((ROW_INDEX_HEADER, index),)
 
 
+def _parts(state: Any) -> tuple[Any, ...]:
+    """A state's independently checkpointed parts: a fused state's members, else the state itself."""
+    return state.members if isinstance(state, FusedState) else (state,)
+
+
+def _join(template: Any, parts: tuple[Any, ...]) -> Any:
+    return FusedState(parts) if isinstance(template, FusedState) else parts[0]
+
+
 def marker(run: str) -> Headers:
     return ((MARKER_HEADER, END_OF_REPLAY), (RUN_HEADER, run.encode()))
 
@@ -124,30 +134,42 @@ class StageRuntime:
         self._markers: dict[str, set[int]] = {}
         self.halted: str | None = None
         self._seq = 0
-        self._saved: Any = None
+        self._base_seq = 0
+        self._saved: tuple[Any, ...] | None = None  # the state parts of the last full checkpoint
 
     # -- checkpoints -------------------------------------------------------------------------------
     def checkpoint(self) -> tuple[str, bytes]:
-        """``("full", bytes)`` when the stage state changed since the last checkpoint, else
-        ``("offsets", bytes)``: only offsets and duplicate guards, so a stage whose state rarely changes
-        (news: a calendar of megabytes) does not rewrite it for every batch. Both carry a sequence
-        number; :meth:`restore` applies an offsets checkpoint only on top of the full one it follows."""
+        """``("full", bytes)``: the whole state, or ``("offsets", bytes)``: a delta on top of the last full
+        checkpoint, holding offsets, duplicate guards and only the state parts that changed since that full
+        checkpoint. A plain stage's state is one part (unchanged: an offsets-only record, so a stage whose
+        state rarely changes, like news with its calendar of megabytes, does not rewrite it per batch); a
+        :class:`~streams.core.fused.FusedState` has one part per member, so co-located stages rewrite the
+        members that move and not the calendar. A full checkpoint is written when every part changed.
+        Both carry a sequence number; :meth:`restore` applies a delta only to the full checkpoint it was
+        computed from."""
         self._seq += 1
-        if self._saved is not None and self.cp.state is self._saved:
-            return "offsets", state_codec.dumps((self._seq, self.cp.offsets, self.cp.last_ts))
-        self._saved = self.cp.state
+        parts = _parts(self.cp.state)
+        base = self._saved
+        if base is not None and len(base) == len(parts):
+            changed = {i: p for i, p in enumerate(parts) if p is not base[i]}
+            if len(changed) < len(parts):
+                delta = (self._seq, self._base_seq, self.cp.offsets, self.cp.last_ts, changed)
+                return "offsets", state_codec.dumps(delta)
+        self._saved, self._base_seq = parts, self._seq
         return "full", state_codec.dumps((self._seq, self.cp))
 
     def restore(self, full: bytes, offsets: bytes | None = None) -> None:
         seq, cp = state_codec.loads(full)
         if not isinstance(cp, Checkpoint):
             raise TypeError(f"checkpoint of {self.sid} holds {type(cp).__name__}")
+        base_seq, base = seq, _parts(cp.state)
         if offsets is not None:
-            oseq, offs, last_ts = state_codec.loads(offsets)
-            if oseq > seq:  # written after this full checkpoint, while the state stayed the same
-                cp = Checkpoint(cp.state, offs, last_ts)
+            oseq, obase, offs, last_ts, changed = state_codec.loads(offsets)
+            if obase == seq and oseq > seq:  # a delta computed from this very full checkpoint
+                parts = tuple(changed.get(i, p) for i, p in enumerate(base))
+                cp = Checkpoint(_join(cp.state, parts), offs, last_ts)
                 seq = oseq
-        self.cp, self._seq, self._saved = cp, seq, cp.state
+        self.cp, self._seq, self._base_seq, self._saved = cp, seq, base_seq, base
 
     # -- processing --------------------------------------------------------------------------------
     def handle(self, envelopes: Sequence[Envelope]) -> list[Outgoing]:

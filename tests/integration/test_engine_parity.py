@@ -19,7 +19,11 @@ pytestmark = pytest.mark.integration
 SPLIT = int(datetime(2020, 2, 3, tzinfo=UTC).timestamp() * 1000)
 
 
-def test_kafka_and_inprocess_engines_trade_identically(services: dict[str, str], tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Batch, HSLRConfig, dict[str, Batch]]:
+    """Test bars (with the real calendar's shocks), a config with models trained before them, and the
+    in-process result."""
+    root = tmp_path_factory.mktemp("models")
     calendar = default_calendar_path("")
     cal = None
     if calendar:
@@ -32,13 +36,21 @@ def test_kafka_and_inprocess_engines_trade_identically(services: dict[str, str],
     features = compute_features(train, base)
     now = datetime(2020, 2, 3, tzinfo=UTC)
     regime = train_regime_artifact(features, base.section("regime"), created_at=now, code_version="test",
-                                   params={}, root=tmp_path / "regime")
+                                   params={}, root=root / "regime")
     edge = train_edge_artifact(features, base.section("edge"), created_at=now, code_version="test",
-                               params={}, root=tmp_path / "edge")
+                               params={}, root=root / "edge")
     config = with_models(base, str(regime.path), str(edge.path), calendar)
+    return test, config, run_inprocess_engine(test, config)
 
-    expected = run_inprocess_engine(test, config)
-    got = run_kafka_engine(test, config, workdir=tmp_path / "run", timeout=900)
+
+@pytest.mark.parametrize("fuse", [False, True], ids=["chained", "fused"])
+def test_kafka_and_inprocess_engines_trade_identically(
+        services: dict[str, str], tmp_path: Path, trained: tuple[Batch, HSLRConfig, dict[str, Batch]],
+        fuse: bool) -> None:
+    """chained: one agent per stage in two workers (every topic crosses Kafka). fused: the same two workers
+    with their stages co-located (internal topics handed over in memory, control still through Kafka)."""
+    test, config, expected = trained
+    got = run_kafka_engine(test, config, workdir=tmp_path / "run", timeout=900, fuse=fuse)
 
     assert expected["orders"].n > 0 and expected["fills"].n > 0, "no trades: the comparison would be vacuous"
     for key in RESULT_TOPICS:

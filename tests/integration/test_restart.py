@@ -1,10 +1,11 @@
-"""A governance+trader worker killed with SIGKILL mid-replay resumes from its checkpoint: the final
+"""A governance+trader worker (or the fused whole-DAG worker) killed with SIGKILL mid-replay resumes from its checkpoint: the final
 orders, fills and portfolio (positions, PnL, high-water mark) equal an uninterrupted in-process run."""
 
 from __future__ import annotations
 
 import json
 import time
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -48,23 +49,35 @@ def _distinct_in_order(b: Batch) -> Batch:
     return b.take(np.array(sorted(seen.values()), dtype=np.int64))
 
 
-def test_trader_killed_mid_replay_resumes_with_its_book_and_high_water_mark(
-        services: dict[str, str], tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Batch, HSLRConfig, dict[str, Batch]]:
+    """Test bars, a config with models trained before them, and the uninterrupted in-process result."""
+    root = tmp_path_factory.mktemp("models")
     market = Batch(generate_market(["EURUSD", "GBPUSD", "USDJPY"], "2020-01-06", "2020-02-15", 5).bars)
     train, test = market.take(market["ts"] < SPLIT), market.take(market["ts"] >= SPLIT)
     base = HSLRConfig()
     feats = compute_features(train, base)
     now = datetime(2020, 2, 3, tzinfo=UTC)
     regime = train_regime_artifact(feats, base.section("regime"), created_at=now, code_version="t", params={},
-                                   root=tmp_path / "regime")
+                                   root=root / "regime")
     edge = train_edge_artifact(feats, base.section("edge"), created_at=now, code_version="t", params={},
-                               root=tmp_path / "edge")
+                               root=root / "edge")
     config = with_models(base, str(regime.path), str(edge.path), "")
     expected = run_inprocess_engine(test, config)
     assert expected["fills"].n > 0
+    return test, config, expected
 
+
+@pytest.mark.parametrize("fused", [False, True], ids=["chained", "fused"])
+def test_trader_killed_mid_replay_resumes_with_its_book_and_high_water_mark(
+        services: dict[str, str], tmp_path: Path, trained: tuple[Batch, HSLRConfig, dict[str, Batch]],
+        fused: bool) -> None:
+    """chained: the governance+trader worker is killed (its upstream keeps running). fused: the one worker
+    running the whole DAG as one co-located agent is killed; its checkpoints are deltas of the members that
+    changed (the news calendar is not rewritten), so this also proves they restore exactly."""
+    test, config, expected = trained
     ns = fresh_namespace("rs")
-    ensure_topics(bootstrap_servers(), ns, list(STAGE_FACTORIES))
+    ensure_topics(bootstrap_servers(), ns, ["_".join(STAGE_FACTORIES)] if fused else list(STAGE_FACTORIES))
     cfg = tmp_path / "config.json"
     cfg.write_text(json.dumps(dump_config(config)))
     env = {"HSLR_BATCH_WITHIN_S": "0.01", "HSLR_BATCH_MAX": "300", "HSLR_MESSAGE_RECORDS": "50"}
@@ -73,17 +86,19 @@ def test_trader_killed_mid_replay_resumes_with_its_book_and_high_water_mark(
     publish_marker(out, "bars", "r", ns)
     out.flush()
     portfolio = TOPICS["portfolio"].name(ns)
-    upstream, downstream = WORKER_GROUPS
-    with worker(upstream, ns, cfg, tmp_path / "up.log", env=env) as up:
-        with worker(downstream, ns, cfg, tmp_path / "down-1.log", env=env) as down:
+    upstream, downstream = ((), list(STAGE_FACTORIES)) if fused else WORKER_GROUPS
+    args = ["--fuse"] if fused else []
+    with ExitStack() as stack:
+        up = stack.enter_context(worker(upstream, ns, cfg, tmp_path / "up.log", env=env)) if upstream else None
+        with worker(downstream, ns, cfg, tmp_path / "down-1.log", env=env, args=args) as down:
             deadline = time.monotonic() + 300
             while _high(portfolio) < 20 and time.monotonic() < deadline and down.poll() is None:
                 time.sleep(0.1)
             assert _high(portfolio) >= 20, "the trader produced nothing before the kill"
             down.kill()  # SIGKILL: no shutdown, no final commit
-        with worker(downstream, ns, cfg, tmp_path / "down-2.log", env=env) as again:
+        with worker(downstream, ns, cfg, tmp_path / "down-2.log", env=env, args=args) as again:
             got = collect(bootstrap_servers(), ["orders", "fills", "portfolio"], "r", ns, timeout=600,
-                          alive=lambda: again.poll() is None and up.poll() is None)
+                          alive=lambda: again.poll() is None and (up is None or up.poll() is None))
     for key in ("orders", "fills", "portfolio"):
         assert _distinct_in_order(got[key]).equals(expected[key]), key
     acct = expected["portfolio"]["pair"] == ""
