@@ -12,14 +12,13 @@ wall-clock time just before its first bar is produced.
 
 Measured (wall clock, one machine, so no clock skew):
 
-* ``decision``: the trader decides minute ``t`` when the first record of minute ``t+1`` reaches it (the
-  stage's minute rule: batch-split invariance needs every pair's bar of ``t``; a documented one-bar wall
-  latency live). The sample for minute ``t`` is from the publish of minute ``t+1``'s first bar to the
-  arrival of the trader's checkpoint whose state has decided ``t``: the binding produces a stage's outputs
-  and then its checkpoint, and flushes both before acknowledging, so this is when every order / report /
-  portfolio record of minute ``t`` is on Kafka. It exists for every minute, unlike the trader's records
-  (``portfolio`` rows only while a position is open or after a fill; ``risk.targets`` only on entries and
-  exits).
+* ``decision``: bar close → decision. The trader decides minute ``t`` as soon as every configured pair's
+  bar of ``t`` has reached it (a minute with a missing pair waits for the next minute). The sample for
+  minute ``t`` runs from the publish of minute ``t``'s first bar to the arrival of the trader's
+  checkpoint whose state has decided ``t``: the binding produces a stage's outputs, flushes them, then
+  produces its checkpoint, so this is after every order / report / portfolio record of minute ``t`` is
+  on Kafka. It exists for every minute, unlike the trader's records (``portfolio`` rows only while a
+  position is open or after a fill; ``risk.targets`` only on entries and exits).
 * ``trader_records``: the same, to the first trader output record (portfolio, risk.targets, orders, fills)
   of decision minute ``t``, for the minutes that have one.
 * ``governed``: per bar, publish of the bar's minute → arrival of its ``signals.governed`` record (market,
@@ -85,22 +84,26 @@ class Recorder(threading.Thread):
         from streams.core import state_codec
 
         while not self.stop.is_set():
-            for msg in self.consumer.consume(1000, 0.05):
-                now = time.time()
-                if msg.error() or not msg.value():
-                    continue
-                if msg.topic() == self.state:
-                    last = _trader_last_ts(msg.key(), state_codec.loads(msg.value()), self.sid, self.part)
-                    if last is not None:
-                        self.decided.append((now, last))
-                    continue
-                key = self.names[msg.topic()]
-                for r in self.codecs[key].decode_many(msg.value()):
-                    if key == "signals.governed":
-                        self.governed.setdefault((r["pair"], r["ts"]), now)
-                    else:  # orders / reports carry the decision bar's close, the book rows its open
-                        m = r["ts"] - (MINUTE if key in ("orders", "fills") else 0)
-                        self.trader.setdefault(m, now)
+            # poll, not consume(n, timeout): librdkafka's batch consume waits for n messages or the whole
+            # timeout, which would stamp arrivals up to the timeout late
+            msg = self.consumer.poll(0.05)
+            if msg is None:
+                continue
+            now = time.time()
+            if msg.error() or not msg.value():
+                continue
+            if msg.topic() == self.state:
+                last = _trader_last_ts(msg.key(), state_codec.loads(msg.value()), self.sid, self.part)
+                if last is not None:
+                    self.decided.append((now, last))
+                continue
+            key = self.names[msg.topic()]
+            for r in self.codecs[key].decode_many(msg.value()):
+                if key == "signals.governed":
+                    self.governed.setdefault((r["pair"], r["ts"]), now)
+                else:  # orders / reports carry the decision bar's close, the book rows its open
+                    m = r["ts"] - (MINUTE if key in ("orders", "fills") else 0)
+                    self.trader.setdefault(m, now)
 
     def last_decided(self) -> int:
         return self.decided[-1][1] if self.decided else -1
@@ -159,7 +162,8 @@ def _halves(ms: list[float]) -> list[float]:
     return [round(float(np.median(ms[:q])), 2), round(float(np.median(ms[-q:])), 2)] if ms else []
 
 
-def _paced(out: Any, bars: Any, minutes: np.ndarray, interval: float, ns: str) -> dict[int, float]:
+def _paced(out: Any, bars: Any, minutes: np.ndarray, interval: float, ns: str, per_message: int
+           ) -> dict[int, float]:
     from streams.binding.kafka_io import publish
 
     stamps: dict[int, float] = {}
@@ -168,7 +172,7 @@ def _paced(out: Any, bars: Any, minutes: np.ndarray, interval: float, ns: str) -
     for m in minutes.tolist():
         nxt += interval
         stamps[m] = time.time()
-        publish(out, "bars", bars.take(ts == m), ns, max_records=1)
+        publish(out, "bars", bars.take(ts == m), ns, max_records=per_message)
         out.flush()
         time.sleep(max(0.0, nxt - time.monotonic()))
     return stamps
@@ -196,11 +200,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     out = Out(boot, **{"linger.ms": 0})
     rec = Recorder(boot, ns, sid, len(stages) - 1 if args.fuse else 0)
     rec.start()
-    env = {"HSLR_BATCH_WITHIN_S": str(args.within_s), "HSLR_MESSAGE_RECORDS": "1", "HSLR_BATCH_MAX": "2000"}
+    env = {"HSLR_BATCH_WITHIN_S": str(args.within_s), "HSLR_MESSAGE_RECORDS": str(args.message_records), "HSLR_BATCH_MAX": "2000"}
     load0 = os.getloadavg()
     with (
         tempfile.TemporaryDirectory() as tmp,
-        worker([], ns, _config(Path(tmp), pairs), Path(tmp) / "worker.log", env=env,
+        worker([], ns, _config(Path(tmp), pairs), Path(os.environ.get("HSLR_BENCH_LOG", Path(tmp) / "worker.log")), env=env,
                args=["--fuse"] if args.fuse else []) as w,
     ):
         alive = lambda: w.poll() is None  # noqa: E731
@@ -210,7 +214,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         rec.wait_decided(int(warm[-2]), args.timeout, alive)
         warm_s = time.monotonic() - t0
         time.sleep(1.0)
-        stamps = _paced(out, bars, live, args.interval_ms / 1000.0, ns)
+        stamps = _paced(out, bars, live, args.interval_ms / 1000.0, ns, len(pairs) if args.minute_message else 1)
         rec.wait_decided(int(live[-2]), args.timeout, alive)
         time.sleep(0.5)
     rec.stop.set()
@@ -231,12 +235,12 @@ def _report(
     decided = np.array([d for _, d in rec.decided])
     arrival = np.array([a for a, _ in rec.decided])
     decision, trader = [], []
-    for m, nxt in zip(live[:-1].tolist(), live[1:].tolist(), strict=True):
+    for m in live.tolist():
         first = np.flatnonzero(decided >= m)
         if first.size:
-            decision.append((arrival[first[0]] - stamps[nxt]) * 1000)
+            decision.append((arrival[first[0]] - stamps[m]) * 1000)
         if m in rec.trader:
-            trader.append((rec.trader[m] - stamps[nxt]) * 1000)
+            trader.append((rec.trader[m] - stamps[m]) * 1000)
     live_set = set(live.tolist())
     governed = [(t - stamps[ts]) * 1000 for (p, ts), t in rec.governed.items() if ts in live_set]
     return {
@@ -246,7 +250,8 @@ def _report(
         "paced_minutes": len(live),
         "interval_ms": args.interval_ms,
         "batch_within_s": args.within_s,
-        "message_records": 1,
+        "message_records": args.message_records,
+        "bars_published": "one message per minute (all pairs)" if args.minute_message else "one message per bar",
         "warmup_wall_s": round(warm_s, 1),
         "decision": _stats(decision),
         "trader_records": _stats(trader),
@@ -254,8 +259,8 @@ def _report(
         # a backlog grows when the pace exceeds what the box sustains: then the later samples are slower
         "decision_p50_first_vs_last_quarter_ms": _halves(decision),
         "fused": args.fuse,
-        "note": "decision(t) is timed from the publish of minute t+1's first bar (the trader decides t when "
-        "t+1 arrives); all stages in one worker process"
+        "note": "decision(t) is timed from the publish of minute t's first bar (the trader decides a minute "
+        "when every pair's bar of it has arrived); all stages in one worker process"
         + (", co-located as one agent (hslr worker --fuse)" if args.fuse else ", one agent per stage"),
         "loadavg_before": [round(x, 2) for x in load0],
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
@@ -280,7 +285,7 @@ def regime_inference(rows: int) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--minutes", type=int, default=300, help="paced minutes (samples + 1)")
+    ap.add_argument("--minutes", type=int, default=300, help="paced minutes (one sample each)")
     ap.add_argument("--warmup-min", type=int, default=360, help="minutes published in bulk first")
     ap.add_argument("--interval-ms", type=float, default=100.0, help="wall time between paced minutes")
     ap.add_argument("--pairs", type=int, default=12, help="first N of KNOWN_PAIRS")
@@ -288,6 +293,11 @@ def main() -> None:
     ap.add_argument("--start", default="2019-03-05T06:00", help="synthetic market start (UTC)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--timeout", type=float, default=300.0)
+    ap.add_argument("--minute-message", action="store_true",
+                    help="publish each minute's bars (all pairs) as one record-batch message, as a feed gateway "
+                         "closing a minute would; default one message per bar")
+    ap.add_argument("--message-records", type=int, default=1,
+                    help="HSLR_MESSAGE_RECORDS of the worker: records per output message")
     ap.add_argument("--fuse", action="store_true", help="co-locate the stages as one agent (hslr worker --fuse)")
     ap.add_argument("--regime-rows", type=int, default=0, help="also time regime single-row inference")
     args = ap.parse_args()

@@ -99,7 +99,7 @@ def _demo(args: argparse.Namespace) -> int:
     from models.training import train_edge_artifact, train_regime_artifact
     from streams.cli_data import parse_day, parse_pairs
     from streams.cli_train import code_version, compute_features
-    from streams.config import HSLRConfig
+    from streams.config import build_config
     from streams.data.synth import generate_market
     from streams.storage.bars import load_bars, save_bars
     from streams.storage.db import connect
@@ -122,7 +122,7 @@ def _demo(args: argparse.Namespace) -> int:
         train_bars = load_bars(conn, pairs, start, split)
         test_bars = load_bars(conn, pairs, split, end)
     _say(f"stored {len(market.bars['ts'])} bars in price_data; training on {train_bars.n}, replaying {test_bars.n}")
-    base = HSLRConfig()
+    base = build_config({"market": {"pairs": list(pairs)}})  # the pairs that make a minute complete
     features = compute_features(train_bars, base)
     now, version = datetime.now(tz=UTC), code_version()
     params = {"pairs": ",".join(pairs), "source": f"synth:{args.seed}"}

@@ -69,7 +69,7 @@ def _governance(cfg: HSLRConfig) -> Stage[Any]:
 def _trader(cfg: HSLRConfig) -> Stage[Any]:
     from streams.stages.trader import TraderStage
 
-    return TraderStage(cfg.section("trader"))
+    return TraderStage(cfg.section("trader"), expected_pairs=tuple(cfg.section("market").pairs))
 
 
 STAGE_FACTORIES: dict[str, Callable[[HSLRConfig], Stage[Any]]] = {

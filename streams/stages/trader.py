@@ -7,10 +7,13 @@ stages would make Kafka and in-process replays diverge.
 
 Minute rule (batch-split invariance): decisions for minute ``t`` need every pair's bar of ``t``, and
 a batch may end inside a minute, so the records of the newest minute are kept in the state
-(``pending``) and minute ``t`` is decided when the first record of a later minute arrives. The
-decision itself is timed at the bar close ``t + 1 min`` (orders, acknowledgements and the fills of
-bar ``t`` carry that time), so the rule adds no event-time latency; it delays the *output* by one
-bar of wall time (live: up to a minute). Records at or before the last decided minute are replays
+(``pending``) until the minute is complete: minute ``t`` is decided as soon as every expected pair
+(the market's configured pairs) has its record of ``t``, or else when the first record of a later
+minute arrives (a pair missing that minute: a gap). Either way minute ``t`` is decided exactly once,
+before anything of a later minute, so the outputs do not depend on batching; live, a complete minute
+is decided on its last bar's arrival, and only a minute with a missing pair waits one bar of wall time.
+The decision is timed at the bar close ``t + 1 min`` (orders, acknowledgements and the fills of bar
+``t`` carry that time). Records at or before the last decided minute are replays or late arrivals
 and are ignored, as are repeats of a (pair, ts) already pending.
 
 Per minute (:meth:`TraderStage._minute`): due control commands -> staleness check -> cancel sweep
@@ -75,7 +78,9 @@ IN_BAND_ISSUERS = frozenset({"governance", "execution"})
 class TraderStage:
     """The trader stage; see the module docstring."""
 
-    def __init__(self, config: TraderConfig | None = None) -> None:
+    def __init__(self, config: TraderConfig | None = None, expected_pairs: tuple[str, ...] = ()) -> None:
+        """``expected_pairs``: the pairs whose bars make a minute complete (the market stage's pairs;
+        empty: every traded pair)."""
         from streams.data.pairs import KNOWN_PAIRS, pip_size
 
         self.config = cfg = config or TraderConfig()
@@ -83,6 +88,8 @@ class TraderStage:
                               ("risk.targets", "orders", "fills", "portfolio", "control"))
         self.pairs: tuple[str, ...] = tuple(cfg.portfolio.pairs or KNOWN_PAIRS)
         self._index = {p: i for i, p in enumerate(self.pairs)}
+        expected = [self._index[p] for p in expected_pairs if p in self._index] or list(range(len(self.pairs)))
+        self._expected = np.unique(np.asarray(expected, dtype=np.int64))
         self._conv = conversion_plan(self.pairs)
         pips = np.array([pip_size(p) for p in self.pairs])
         broker = PaperBroker(cfg.execution, cfg.risk.lot_units)
@@ -101,6 +108,8 @@ class TraderStage:
         if not len(cols["ts"]):
             return replace(state, pending=cols), self._outputs(Out(), [], cols)
         last = cols["ts"] == cols["ts"][-1]
+        if np.isin(self._expected, cols["pidx"][last]).all():
+            last = np.zeros_like(last)  # the newest minute is complete: decide it now
         pending = {k: v[last] for k, v in cols.items()}
         done = {k: v[~last] for k, v in cols.items()}
         if not len(done["ts"]):

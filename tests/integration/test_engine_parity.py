@@ -11,7 +11,7 @@ from backtest.engine import RESULT_TOPICS, run_inprocess_engine, run_kafka_engin
 from models.training import train_edge_artifact, train_regime_artifact
 from streams.cli_backtest import default_calendar_path, with_models
 from streams.cli_train import compute_features
-from streams.config import HSLRConfig
+from streams.config import HSLRConfig, build_config
 from streams.core.batch import Batch
 from streams.data.synth import generate_market
 
@@ -32,7 +32,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Batch, HSLRConfig
         cal = dict(read_calendar_file(calendar))
     market = Batch(generate_market(["EURUSD", "GBPUSD", "USDJPY"], "2020-01-06", "2020-02-15", 5, calendar=cal).bars)
     train, test = market.take(market["ts"] < SPLIT), market.take(market["ts"] >= SPLIT)
-    base = HSLRConfig()
+    base = build_config({"market": {"pairs": ["EURUSD", "GBPUSD", "USDJPY"]}})  # complete minutes decide early
     features = compute_features(train, base)
     now = datetime(2020, 2, 3, tzinfo=UTC)
     regime = train_regime_artifact(features, base.section("regime"), created_at=now, code_version="test",
