@@ -1,15 +1,16 @@
-"""Faust entry point: ``faust -A streams.app worker`` runs the stages named by HSLR_STAGES (all by default)."""
+"""Faust entry point: ``faust -A streams.app worker`` runs the stages named by HSLR_STAGES (all by default),
+co-located as one agent when HSLR_FUSE is true."""
 
 from __future__ import annotations
 
 from streams.binding.faust_app import create_app
 from streams.config import load_config
-from streams.dag import build_stages
+from streams.dag import worker_stages
 from streams.settings import settings
 
 _s = settings()
 app = create_app(
-    build_stages(load_config(_s.hslr_config or None), [x for x in _s.hslr_stages.split(",") if x] or None),
+    worker_stages(load_config(_s.hslr_config or None), [x for x in _s.hslr_stages.split(",") if x], _s.hslr_fuse),
     bootstrap=_s.kafka_bootstrap_servers,
     namespace=_s.hslr_namespace,
     batch_max=_s.hslr_batch_max,

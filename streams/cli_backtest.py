@@ -77,7 +77,8 @@ def _backtest(args: argparse.Namespace) -> int:
     run_dir = Path("runs") / run_id
     bars = _bars(args)
     t0 = time.perf_counter()
-    out = run_engine(args.engine, bars, config, **({"workdir": run_dir} if args.engine == "kafka" else {}))
+    kafka = {"workdir": run_dir, "fuse": args.fuse} if args.engine == "kafka" else {}
+    out = run_engine(args.engine, bars, config, **kafka)
     elapsed = time.perf_counter() - t0
     summary = {"run_id": run_id, "engine": args.engine, "seconds": round(elapsed, 2),
                "bars_per_s": round(bars.n / max(elapsed, 1e-9)),
@@ -163,6 +164,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--source", choices=("db", "synth"), default="db")
     p.add_argument("--config", default="")
     p.add_argument("--json", action="store_true", help="one-line JSON")
+    p.add_argument("--fuse", action="store_true",
+                   help="kafka engine: co-locate each worker's stages as one agent (hslr worker --fuse)")
     _common(p)
     p.set_defaults(func=_backtest)
 

@@ -37,19 +37,17 @@ def _worker(args: argparse.Namespace) -> int:
         os.environ["HSLR_STAGES"] = args.stages
     if args.config:
         os.environ["HSLR_CONFIG"] = args.config
+    if args.fuse:
+        os.environ["HSLR_FUSE"] = "1"
     from streams.binding.faust_app import create_app, run_worker
     from streams.binding.metrics import serve
     from streams.config import load_config
-    from streams.dag import build_stages
+    from streams.dag import worker_stages
     from streams.infra import register_scrape_target, unregister_scrape_target
     from streams.settings import settings
 
     s = settings()
-    stages = build_stages(load_config(s.hslr_config or None), [x for x in s.hslr_stages.split(",") if x] or None)
-    if args.fuse:
-        from streams.dag import fuse
-
-        stages = [fuse(stages)]
+    stages = worker_stages(load_config(s.hslr_config or None), [x for x in s.hslr_stages.split(",") if x], s.hslr_fuse)
     port = serve(s.hslr_metrics_port)
     name = f"{s.hslr_namespace}-{'_'.join(st.spec.id for st in stages)}-{os.getpid()}"
     register_scrape_target(name, port)

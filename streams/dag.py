@@ -117,3 +117,9 @@ def fuse(stages: Sequence[Stage[Any]]) -> Stage[Any]:
 
     return stages[0] if len(stages) == 1 else FusedStage(stages, EXTERNAL_SOURCES)
 
+
+def worker_stages(config: HSLRConfig, only: Sequence[str] | None, fused: bool) -> list[Stage[Any]]:
+    """The stages a worker runs as agents: ``only`` (all when empty), or them fused into one."""
+    stages = build_stages(config, only or None)
+    return [fuse(stages)] if fused else stages
+

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     """Path of the TOML pipeline config; empty means documented defaults."""
     hslr_stages: str = ""
     """Comma-separated stage ids a worker runs; empty means all."""
+    hslr_fuse: bool = False
+    """Run the worker's stages as one co-located agent (``hslr worker --fuse``; streams/core/fused.py)."""
 
 
 @cache
