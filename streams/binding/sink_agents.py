@@ -59,9 +59,9 @@ class SinkWriter:
             self._conn = connect(self.dsn)
         try:
             if dead is not None and dead.n:
-                write_deadletter(self._conn, dead)
+                write_deadletter(self._conn, dead, self.namespace)
             if batch.n:
-                WRITERS.get(self.topic, lambda _c, _b: 0)(self._conn, batch)
+                WRITERS.get(self.topic, lambda _c, _b, _n: 0)(self._conn, batch, self.namespace)
         except Exception:
             self.close()  # a failed transaction or a broken connection: start clean on the retry
             raise

@@ -1,10 +1,20 @@
-"""Topic → PostgreSQL writers: one idempotent ``write_<topic>(conn, batch)`` per DAG topic.
+"""Topic → PostgreSQL writers: one idempotent ``write_<topic>(conn, batch, namespace)`` per DAG topic.
 
-Each writer takes a decoded topic batch (columns of the topic's schema, in topic order), COPYs it into a
-temporary table and upserts from there with ``INSERT … ON CONFLICT`` on the table's primary key (see
-``infra/db/migrations/0001_init.sql`` and ``0004_stream_sinks.sql``), then commits. Writing the same
-batch twice (a Kafka redelivery or a replay) leaves the same rows; unchanged rows are not rewritten.
-Within one batch the last record of a key wins, as it would on the topic. NaN is stored as NULL.
+Each writer takes a decoded topic batch (columns of the topic's schema, in topic order) and the
+namespace the topic was read from (Kafka topic ``<namespace>.<key>``: ``hslr`` live, a fresh one per
+backtest), COPYs the batch into a temporary table and upserts from there with ``INSERT … ON CONFLICT``
+on the table's primary key (see ``infra/db/migrations/0001_init.sql``, ``0004_stream_sinks.sql`` and
+``0005_sink_namespace.sql``), then commits. Every row carries its ``namespace`` and every key starts
+with it — ``(namespace, pair, ts)``, ``(namespace, ts)``, ``(namespace, client_order_id)``,
+``(namespace, fill_id)`` — so a backtest's sinks never overwrite the live rows of the same keys.
+Writing the same batch twice (a Kafka redelivery or a replay) leaves the same rows; unchanged rows are
+not rewritten. Within one batch the last record of a key wins, as it would on the topic. NaN is stored
+as NULL.
+
+Two tables have no namespace column: ``dead_letters`` is keyed by the original message's full topic
+name, which already holds the namespace, and ``calendar_events`` holds the same economic events in every
+namespace (key ``event_id``). Stream quarantine rows are keyed by namespace as well; quarantine rows of
+ingested files (written by ingest, not by a sink) keep the default namespace ``hslr``.
 
 ``bars.clean`` has no writer: price_data is written by ingest and the synthetic-data loader, before
 the bars are published. Order statuses only move forward (NEW → PARTIALLY_FILLED → PENDING_CANCEL →
@@ -18,6 +28,7 @@ import hashlib
 import json
 import math
 from collections.abc import Callable, Sequence
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -66,9 +77,13 @@ def _copy_upsert(
     rows: Sequence[Sequence[Any]],
     statements: Sequence[str],
 ) -> None:
-    """COPY ``rows`` (first value: the row's sequence number) into temp table ``temp`` and run ``statements``."""
+    """COPY ``rows`` (from :func:`_rows`: sequence number, namespace, then ``columns``) into temp table
+    ``temp`` and run ``statements``."""
     with conn.cursor() as cur:
-        cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {temp} (seq BIGINT, {columns}) ON COMMIT DELETE ROWS")
+        cur.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {temp} (seq BIGINT, namespace TEXT, {columns})"
+            " ON COMMIT DELETE ROWS"
+        )
         with cur.copy(f"COPY {temp} FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
@@ -77,16 +92,16 @@ def _copy_upsert(
     conn.commit()
 
 
-def _rows(batch: Batch, *cols: list[Any]) -> list[tuple[Any, ...]]:
-    return list(zip(range(batch.n), *cols, strict=True))
+def _rows(batch: Batch, namespace: str, *cols: list[Any]) -> list[tuple[Any, ...]]:
+    return list(zip(range(batch.n), repeat(namespace, batch.n), *cols, strict=True))
 
 
-def write_bars_clean(conn: psycopg.Connection, batch: Batch) -> int:
+def write_bars_clean(conn: psycopg.Connection, batch: Batch, namespace: str) -> int:
     """Write nothing: price_data is written where bars enter (ingest, synth). Returns 0."""
     return 0
 
 
-def write_features(conn: psycopg.Connection, batch: Batch) -> int:
+def write_features(conn: psycopg.Connection, batch: Batch, namespace: str) -> int:
     """Upsert ``features`` records into ``features`` (feature_vector = the FEATURE_COLUMNS as JSON).
 
     Returns the number of records given.
@@ -99,11 +114,13 @@ def write_features(conn: psycopg.Connection, batch: Batch) -> int:
         conn,
         "_sink_features",
         "pair TEXT, ts_ms BIGINT, fv JSONB, ready BOOLEAN",
-        _rows(batch, _col(batch, "pair"), _col(batch, "ts"), vectors, _col(batch, "ready")),
+        _rows(batch, namespace, _col(batch, "pair"), _col(batch, "ts"), vectors, _col(batch, "ready")),
         [
-            f"INSERT INTO features (pair, ts, feature_vector, ready) SELECT DISTINCT ON (pair, ts_ms) pair, {_TS},"
-            " fv, ready FROM _sink_features ORDER BY pair, ts_ms, seq DESC"
-            " ON CONFLICT (pair, ts) DO UPDATE SET feature_vector = EXCLUDED.feature_vector, ready = EXCLUDED.ready"
+            "INSERT INTO features (namespace, pair, ts, feature_vector, ready)"
+            f" SELECT DISTINCT ON (namespace, pair, ts_ms) namespace, pair, {_TS}, fv, ready"
+            " FROM _sink_features ORDER BY namespace, pair, ts_ms, seq DESC"
+            " ON CONFLICT (namespace, pair, ts) DO UPDATE"
+            " SET feature_vector = EXCLUDED.feature_vector, ready = EXCLUDED.ready"
             " WHERE (features.feature_vector, features.ready) IS DISTINCT FROM (EXCLUDED.feature_vector, EXCLUDED.ready)"
         ],
     )
@@ -134,7 +151,7 @@ _REGIME = (
 )
 
 
-def write_regime_adjusted(conn: psycopg.Connection, batch: Batch) -> int:
+def write_regime_adjusted(conn: psycopg.Connection, batch: Batch, namespace: str) -> int:
     """Upsert ``regime.adjusted`` records into ``regime_output`` (override_reason NULL when none)."""
     if not batch.n:
         return 0
@@ -145,8 +162,8 @@ def write_regime_adjusted(conn: psycopg.Connection, batch: Batch) -> int:
         "_sink_regime",
         "pair TEXT, ts_ms BIGINT, prob_stable FLOAT8, prob_directional FLOAT8,"
         " prob_event FLOAT8, entropy FLOAT8, tradeable BOOLEAN, regime TEXT, override_reason TEXT",
-        _rows(batch, _col(batch, "pair"), _col(batch, "ts"), *cols),
-        [_upsert_sql("regime_output", "_sink_regime", ("pair", "ts"), _REGIME)],
+        _rows(batch, namespace, _col(batch, "pair"), _col(batch, "ts"), *cols),
+        [_upsert_sql("regime_output", "_sink_regime", ("namespace", "pair", "ts"), _REGIME)],
     )
     return batch.n
 
@@ -154,7 +171,7 @@ def write_regime_adjusted(conn: psycopg.Connection, batch: Batch) -> int:
 _SIGNAL = ("expected_return", "win_prob", "cvar", "n_eff", "passed", "blocked_by")
 
 
-def write_signals_governed(conn: psycopg.Connection, batch: Batch) -> int:
+def write_signals_governed(conn: psycopg.Connection, batch: Batch, namespace: str) -> int:
     """Upsert ``signals.governed`` records into ``signals``."""
     if not batch.n:
         return 0
@@ -163,13 +180,13 @@ def write_signals_governed(conn: psycopg.Connection, batch: Batch) -> int:
         "_sink_signals",
         "pair TEXT, ts_ms BIGINT, expected_return FLOAT8, win_prob FLOAT8,"
         " cvar FLOAT8, n_eff FLOAT8, passed BOOLEAN, blocked_by TEXT",
-        _rows(batch, *(_col(batch, c) for c in ("pair", "ts", *_SIGNAL))),
-        [_upsert_sql("signals", "_sink_signals", ("pair", "ts"), _SIGNAL)],
+        _rows(batch, namespace, *(_col(batch, c) for c in ("pair", "ts", *_SIGNAL))),
+        [_upsert_sql("signals", "_sink_signals", ("namespace", "pair", "ts"), _SIGNAL)],
     )
     return batch.n
 
 
-def write_portfolio(conn: psycopg.Connection, batch: Batch) -> int:
+def write_portfolio(conn: psycopg.Connection, batch: Batch, namespace: str) -> int:
     """Upsert ``portfolio`` records: pair rows into ``positions``, account rows (pair '') into ``equity``.
 
     positions.realized_pnl and .pnl stay NULL: a pair row's realised PnL is the account's, not the
@@ -185,6 +202,7 @@ def write_portfolio(conn: psycopg.Connection, batch: Batch) -> int:
         " unrealized_pnl FLOAT8, equity FLOAT8, high_water_mark FLOAT8, drawdown FLOAT8",
         _rows(
             batch,
+            namespace,
             pair,
             *(
                 _col(batch, c)
@@ -203,13 +221,13 @@ def write_portfolio(conn: psycopg.Connection, batch: Batch) -> int:
             _upsert_sql(
                 "positions",
                 "(SELECT * FROM _sink_portfolio WHERE pair <> '') p",
-                ("pair", "ts"),
+                ("namespace", "pair", "ts"),
                 ("size", "avg_price", "unrealized_pnl"),
             ),
             _upsert_sql(
                 "equity",
                 "(SELECT * FROM _sink_portfolio WHERE pair = '') a",
-                ("ts",),
+                ("namespace", "ts"),
                 ("equity", "high_water_mark", "drawdown"),
             ),
         ],
@@ -242,9 +260,11 @@ def _order_upsert(source: str, describe: bool) -> str:
         else ""
     )
     return (
-        f"INSERT INTO orders (client_order_id, pair, ts, side, qty, order_type, limit_price, status, reason)"
-        f" SELECT client_order_id, pair, {_TS}, side, qty, 'LIMIT', limit_price, status, reason FROM {source}"
-        f" ON CONFLICT (client_order_id) DO UPDATE SET {', '.join(sets)} WHERE {changed}{later}"
+        "INSERT INTO orders"
+        " (namespace, client_order_id, pair, ts, side, qty, order_type, limit_price, status, reason)"
+        f" SELECT namespace, client_order_id, pair, {_TS}, side, qty, 'LIMIT', limit_price, status, reason"
+        f" FROM {source} ON CONFLICT (namespace, client_order_id)"
+        f" DO UPDATE SET {', '.join(sets)} WHERE {changed}{later}"
     )
 
 
@@ -252,7 +272,7 @@ def _sides(batch: Batch) -> list[str]:
     return ["BUY" if s > 0 else "SELL" for s in np.asarray(batch["side"]).tolist()]
 
 
-def write_orders(conn: psycopg.Connection, batch: Batch) -> int:
+def write_orders(conn: psycopg.Connection, batch: Batch, namespace: str) -> int:
     """Upsert ``orders`` router instructions into ``orders`` (one row per client order id).
 
     NEW sets the order (status NEW, or REJECTED when its ``reason`` names a breached pre-trade limit);
@@ -266,8 +286,8 @@ def write_orders(conn: psycopg.Connection, batch: Batch) -> int:
         for a, r in zip(action, reason, strict=True)
     ]
     last = (
-        "(SELECT DISTINCT ON (client_order_id) * FROM _sink_orders WHERE action = '{}'"
-        " ORDER BY client_order_id, seq DESC) o"
+        "(SELECT DISTINCT ON (namespace, client_order_id) * FROM _sink_orders WHERE action = '{}'"
+        " ORDER BY namespace, client_order_id, seq DESC) o"
     )
     _copy_upsert(
         conn,
@@ -275,6 +295,7 @@ def write_orders(conn: psycopg.Connection, batch: Batch) -> int:
         _ORDER_TEMP + ", action TEXT",
         _rows(
             batch,
+            namespace,
             _col(batch, "client_order_id"),
             _col(batch, "pair"),
             _col(batch, "ts"),
@@ -298,7 +319,7 @@ def fill_id(client_order_id: str, ts: int) -> str:
     return f"{client_order_id}:{ts}"
 
 
-def write_fills(conn: psycopg.Connection, batch: Batch) -> int:
+def write_fills(conn: psycopg.Connection, batch: Batch, namespace: str) -> int:
     """Upsert ``fills`` execution reports: order statuses into ``orders`` (inserting a placeholder order
     from the report when its NEW instruction has not been written yet, which keeps the foreign key of
     ``fills`` satisfied), and each fill (``last_qty > 0``) into ``fills``.
@@ -311,13 +332,14 @@ def write_fills(conn: psycopg.Connection, batch: Batch) -> int:
         return 0
     coid, ts = _col(batch, "client_order_id"), _col(batch, "ts")
     fid = [fill_id(c, t) for c, t in zip(coid, ts, strict=True)]
-    by_status = f"ORDER BY client_order_id, {_rank('status')} DESC, seq DESC"
+    by_status = f"ORDER BY namespace, client_order_id, {_rank('status')} DESC, seq DESC"
     _copy_upsert(
         conn,
         "_sink_fills",
         _ORDER_TEMP + ", fill_id TEXT, last_qty FLOAT8, last_price FLOAT8",
         _rows(
             batch,
+            namespace,
             coid,
             _col(batch, "pair"),
             ts,
@@ -332,32 +354,40 @@ def write_fills(conn: psycopg.Connection, batch: Batch) -> int:
         ),
         [
             _order_upsert(
-                f"(SELECT DISTINCT ON (client_order_id) * FROM _sink_fills {by_status}) r", describe=False
+                f"(SELECT DISTINCT ON (namespace, client_order_id) * FROM _sink_fills {by_status}) r",
+                describe=False,
             ),
-            "INSERT INTO fills (fill_id, client_order_id, pair, ts, qty, price, liquidity)"
-            f" SELECT DISTINCT ON (fill_id) fill_id, client_order_id, pair, {_TS}, last_qty, last_price, 'maker'"
-            " FROM _sink_fills WHERE last_qty > 0 ORDER BY fill_id, seq DESC"
-            " ON CONFLICT (fill_id) DO UPDATE SET qty = EXCLUDED.qty, price = EXCLUDED.price"
+            "INSERT INTO fills (namespace, fill_id, client_order_id, pair, ts, qty, price, liquidity)"
+            " SELECT DISTINCT ON (namespace, fill_id) namespace, fill_id, client_order_id, pair,"
+            f" {_TS}, last_qty, last_price, 'maker'"
+            " FROM _sink_fills WHERE last_qty > 0 ORDER BY namespace, fill_id, seq DESC"
+            " ON CONFLICT (namespace, fill_id) DO UPDATE SET qty = EXCLUDED.qty, price = EXCLUDED.price"
             " WHERE (fills.qty, fills.price) IS DISTINCT FROM (EXCLUDED.qty, EXCLUDED.price)",
         ],
     )
     return batch.n
 
 
-def write_governance(conn: psycopg.Connection, batch: Batch) -> int:
+def write_governance(conn: psycopg.Connection, batch: Batch, namespace: str) -> int:
     """Upsert ``governance`` records into governance_metrics (``save_governance``)."""
-    return save_governance(conn, batch)
+    return save_governance(conn, batch, namespace)
 
 
-def write_calendar(conn: psycopg.Connection, batch: Batch) -> int:
-    """Upsert ``calendar`` events into calendar_events (``upsert_events``); returns the records given."""
+def write_calendar(conn: psycopg.Connection, batch: Batch, namespace: str) -> int:
+    """Upsert ``calendar`` events into calendar_events (``upsert_events``); returns the records given.
+
+    ``namespace`` is not stored: an economic event is the same in every namespace (key ``event_id``).
+    """
     if batch.n:
         upsert_events(conn, batch)
     return batch.n
 
 
-def write_quarantine(conn: psycopg.Connection, batch: Batch) -> int:
-    """Insert ``quarantine`` records (source ``stream:<stage>``, line_no NULL); a repeat is a no-op."""
+def write_quarantine(conn: psycopg.Connection, batch: Batch, namespace: str) -> int:
+    """Insert ``quarantine`` records (source ``stream:<stage>``, line_no NULL); a repeat is a no-op.
+
+    Key: (namespace, source, pair, ts, reason, md5(raw)).
+    """
     if not batch.n:
         return 0
     source = [f"stream:{s}" for s in _col(batch, "stage")]
@@ -367,6 +397,7 @@ def write_quarantine(conn: psycopg.Connection, batch: Batch) -> int:
         "source TEXT, pair TEXT, ts_ms BIGINT, reason TEXT, raw TEXT",
         _rows(
             batch,
+            namespace,
             source,
             _col(batch, "pair"),
             _col(batch, "ts"),
@@ -374,16 +405,20 @@ def write_quarantine(conn: psycopg.Connection, batch: Batch) -> int:
             _col(batch, "payload"),
         ),
         [
-            f"INSERT INTO quarantine (source, pair, ts, line_no, reason, raw) SELECT source, pair, {_TS}, NULL,"
-            " reason, raw FROM _sink_quarantine ORDER BY seq"
-            " ON CONFLICT (source, pair, ts, reason, md5(raw)) WHERE line_no IS NULL DO NOTHING"
+            "INSERT INTO quarantine (namespace, source, pair, ts, line_no, reason, raw)"
+            f" SELECT namespace, source, pair, {_TS}, NULL, reason, raw FROM _sink_quarantine ORDER BY seq"
+            " ON CONFLICT (namespace, source, pair, ts, reason, md5(raw)) WHERE line_no IS NULL DO NOTHING"
         ],
     )
     return batch.n
 
 
-def write_deadletter(conn: psycopg.Connection, batch: Batch) -> int:
-    """Upsert ``deadletter`` records into ``dead_letters`` (key: topic, partition, offset, stage, md5 of value)."""
+def write_deadletter(conn: psycopg.Connection, batch: Batch, namespace: str) -> int:
+    """Upsert ``deadletter`` records into ``dead_letters`` (key: topic, partition, offset, stage, md5 of value).
+
+    ``namespace`` is not stored: each record's ``topic`` is the original message's full topic name,
+    ``<namespace>.<key>``, so the key already tells namespaces apart.
+    """
     if not batch.n:
         return 0
     value = [bytes(v) for v in batch["value"].tolist()]
@@ -397,6 +432,7 @@ def write_deadletter(conn: psycopg.Connection, batch: Batch) -> int:
         " reason TEXT, error_kind TEXT, key BYTEA, value BYTEA, ts_ms BIGINT",
         _rows(
             batch,
+            namespace,
             *(_col(batch, c) for c in ("topic", "partition", "offset", "stage")),
             md5,
             _col(batch, "reason"),
@@ -417,7 +453,10 @@ def write_deadletter(conn: psycopg.Connection, batch: Batch) -> int:
     return batch.n
 
 
-WRITERS: dict[str, Callable[[psycopg.Connection, Batch], int]] = {
+Writer = Callable[[psycopg.Connection, Batch, str], int]
+"""``writer(conn, batch, namespace)`` → number of records given."""
+
+WRITERS: dict[str, Writer] = {
     "bars.clean": write_bars_clean,
     "features": write_features,
     "regime.adjusted": write_regime_adjusted,

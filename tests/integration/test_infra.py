@@ -108,6 +108,39 @@ def test_migrate_applies_all_then_nothing(scratch_schema: psycopg.Connection) ->
     assert [v for (v,) in applied] == versions
 
 
+SINK_KEYS = {  # 0005: every sink key starts with the topic namespace and keeps its ts column
+    "features": "PRIMARY KEY (namespace, pair, ts)",
+    "regime_output": "PRIMARY KEY (namespace, pair, ts)",
+    "signals": "PRIMARY KEY (namespace, pair, ts)",
+    "positions": "PRIMARY KEY (namespace, pair, ts)",
+    "equity": "PRIMARY KEY (namespace, ts)",
+    "governance_metrics": "PRIMARY KEY (namespace, ts)",
+    "orders": "PRIMARY KEY (namespace, client_order_id)",
+    "fills": "PRIMARY KEY (namespace, fill_id)",
+}
+
+
+def test_sink_tables_are_keyed_by_namespace(scratch_schema: psycopg.Connection) -> None:
+    migrate(scratch_schema)
+    keys = dict(
+        scratch_schema.execute(
+            "SELECT conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE contype = 'p' AND connamespace = current_schema()::regnamespace"
+        ).fetchall()
+    )
+    assert {t: keys[t] for t in SINK_KEYS} == SINK_KEYS
+    (fk,) = scratch_schema.execute(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'fills_client_order_id_fkey'"
+        " AND connamespace = current_schema()::regnamespace"
+    ).fetchone() or (None,)
+    assert fk == "FOREIGN KEY (namespace, client_order_id) REFERENCES orders(namespace, client_order_id)"
+    defaults = scratch_schema.execute(
+        "SELECT table_name, column_default, is_nullable FROM information_schema.columns"
+        " WHERE table_schema = current_schema() AND column_name = 'namespace' ORDER BY table_name"
+    ).fetchall()
+    assert defaults == [(t, "'hslr'::text", "NO") for t in sorted([*SINK_KEYS, "quarantine"])]
+
+
 def test_migrate_refuses_changed_file(scratch_schema: psycopg.Connection, tmp_path: Path) -> None:
     for m in discover():
         shutil.copy(m.path, tmp_path / m.path.name)

@@ -54,6 +54,35 @@ def records(stem: str, n: int, seed: int, **columns: list[Any]) -> Batch:
     return records_to_batch(rows, info)
 
 
+SINK_TABLES = (
+    "fills",
+    "orders",
+    "features",
+    "regime_output",
+    "signals",
+    "positions",
+    "equity",
+    "governance_metrics",
+    "quarantine",
+)
+"""Tables the sinks write with a namespace column (fills before orders: its foreign key)."""
+
+
+@pytest.fixture
+def ns(services: dict[str, str]) -> Iterator[str]:
+    """A fresh topic namespace; its rows are deleted afterwards."""
+    namespace = fresh_namespace("sink")
+    yield namespace
+    _delete_namespace(namespace)
+
+
+def _delete_namespace(namespace: str) -> None:
+    with connect() as c:
+        for table in SINK_TABLES:
+            c.execute(f"DELETE FROM {table} WHERE namespace = %s", (namespace,))  # noqa: S608
+        c.commit()
+
+
 @pytest.fixture
 def tag(services: dict[str, str]) -> Iterator[tuple[str, int]]:
     """A unique pair prefix and a unique base time far in the future; their rows are deleted afterwards."""
@@ -100,15 +129,15 @@ STEM_OF = {
 
 
 @pytest.mark.parametrize("topic", sorted(TABLE_OF))
-def test_pair_keyed_writers_are_idempotent(tag: tuple[str, int], topic: str) -> None:
+def test_pair_keyed_writers_are_idempotent(tag: tuple[str, int], ns: str, topic: str) -> None:
     prefix, t0 = tag
     batch = records(STEM_OF[topic], 13, seed=len(topic), **_keyed(12, prefix, t0))
     sql = f"SELECT * FROM {TABLE_OF[topic]} WHERE pair LIKE %s ORDER BY pair, ts"  # noqa: S608
     with connect() as c:
-        WRITERS[topic](c, batch)
+        WRITERS[topic](c, batch, ns)
         first = _snapshot(sql, (prefix + "%",))
-        WRITERS[topic](c, batch)
-        WRITERS[topic](c, batch.take(slice(5, 13)))  # a redelivery from a committed offset on
+        WRITERS[topic](c, batch, ns)
+        WRITERS[topic](c, batch.take(slice(5, 13)), ns)  # a redelivery from a committed offset on
     second = _snapshot(sql, (prefix + "%",))
     strip = (
         (lambda rows: [r[1:-1] for r in rows]) if topic == "quarantine" else (lambda rows: rows)
@@ -116,6 +145,11 @@ def test_pair_keyed_writers_are_idempotent(tag: tuple[str, int], topic: str) -> 
     assert strip(first) == strip(second)
     # 12 distinct (pair, ts) keys; quarantine keeps both records of the repeated key (different payloads)
     assert len(first) == (13 if topic == "quarantine" else 12)
+    namespaces = _snapshot(
+        f"SELECT DISTINCT namespace FROM {TABLE_OF[topic]} WHERE pair LIKE %s",
+        (prefix + "%",),  # noqa: S608
+    )
+    assert namespaces == [(ns,)]
     if topic == "features":  # the later record of the repeated key won; NaN-free values round-trip
         row = _snapshot(
             "SELECT feature_vector, ready FROM features WHERE pair = %s AND ts = to_timestamp(%s / 1000.0)",
@@ -131,32 +165,32 @@ def test_pair_keyed_writers_are_idempotent(tag: tuple[str, int], topic: str) -> 
         assert [g[0] for g in got] == pytest.approx([float(batch["win_prob"][i]) for i in (1, 4, 7, 10)])
 
 
-def test_nan_is_stored_as_null(tag: tuple[str, int]) -> None:
+def test_nan_is_stored_as_null(tag: tuple[str, int], ns: str) -> None:
     prefix, t0 = tag
     batch = records("features", 1, seed=3, pair=[f"{prefix}0"], ts=[t0], log_ret=[math.nan])
     with connect() as c:
-        WRITERS["features"](c, batch)
+        WRITERS["features"](c, batch, ns)
     (fv,) = _snapshot("SELECT feature_vector FROM features WHERE pair = %s", (f"{prefix}0",))[0]
     assert fv["log_ret"] is None and fv["gk_vol"] == pytest.approx(float(batch["gk_vol"][0]))
 
 
-def test_portfolio_goes_to_positions_and_equity(tag: tuple[str, int]) -> None:
+def test_portfolio_goes_to_positions_and_equity(tag: tuple[str, int], ns: str) -> None:
     prefix, t0 = tag
     pairs = ["", f"{prefix}A", "", f"{prefix}A", f"{prefix}B"]
     ts = [t0, t0, t0 + MINUTE, t0 + MINUTE, t0 + MINUTE]
     batch = records("portfolio", 5, seed=4, pair=pairs, ts=ts)
     with connect() as c:
         for _ in range(2):
-            WRITERS["portfolio"](c, batch)
+            WRITERS["portfolio"](c, batch, ns)
     pos = _snapshot(
         "SELECT pair, size, unrealized_pnl FROM positions WHERE pair LIKE %s ORDER BY ts, pair",
         (prefix + "%",),
     )
     assert [(p, s) for p, s, _ in pos] == [(pairs[i], float(batch["position_units"][i])) for i in (1, 3, 4)]
     eq = _snapshot(
-        "SELECT equity, high_water_mark, drawdown FROM equity WHERE ts >= to_timestamp(%s / 1000.0)"
-        " AND ts < to_timestamp(%s / 1000.0) ORDER BY ts",
-        (t0, t0 + 2 * MINUTE),
+        "SELECT equity, high_water_mark, drawdown FROM equity WHERE namespace = %s"
+        " AND ts >= to_timestamp(%s / 1000.0) AND ts < to_timestamp(%s / 1000.0) ORDER BY ts",
+        (ns, t0, t0 + 2 * MINUTE),
     )
     assert eq == [
         (float(batch["equity_usd"][i]), float(batch["hwm_usd"][i]), float(batch["drawdown"][i]))
@@ -197,7 +231,7 @@ def _order_flow(prefix: str, t0: int) -> tuple[Batch, Batch]:
 
 
 @pytest.mark.parametrize("fills_first", [False, True])
-def test_orders_and_fills_converge_in_either_order(tag: tuple[str, int], fills_first: bool) -> None:
+def test_orders_and_fills_converge_in_either_order(tag: tuple[str, int], ns: str, fills_first: bool) -> None:
     prefix, t0 = tag
     orders, reports = _order_flow(prefix, t0)
     steps = (
@@ -205,7 +239,7 @@ def test_orders_and_fills_converge_in_either_order(tag: tuple[str, int], fills_f
     )
     with connect() as c:
         for topic, batch in [*steps, *steps]:  # and a full replay
-            WRITERS[topic](c, batch)
+            WRITERS[topic](c, batch, ns)
     got = _snapshot(
         "SELECT client_order_id, ts, side, qty, limit_price, status, reason FROM orders"
         " WHERE pair LIKE %s ORDER BY client_order_id",
@@ -224,7 +258,7 @@ def test_orders_and_fills_converge_in_either_order(tag: tuple[str, int], fills_f
     assert [f[2] for f in fills] == pytest.approx([float(reports["last_price"][i]) for i in (2, 3)])
 
 
-def test_ts_keyed_and_other_writers_are_idempotent(tag: tuple[str, int]) -> None:
+def test_ts_keyed_and_other_writers_are_idempotent(tag: tuple[str, int], ns: str) -> None:
     prefix, t0 = tag
     gov = records("governance", 3, seed=7, ts=[t0, t0 + MINUTE, t0 + 2 * MINUTE])
     cal = records("calendar_event", 2, seed=8, event_id=[f"{prefix}e1", f"{prefix}e2"], ts=[t0, t0])
@@ -241,8 +275,9 @@ def test_ts_keyed_and_other_writers_are_idempotent(tag: tuple[str, int]) -> None
     )
     queries = {
         "governance": (
-            "SELECT * FROM governance_metrics WHERE ts >= to_timestamp(%s / 1000.0) ORDER BY ts LIMIT 10",
-            (t0,),
+            "SELECT * FROM governance_metrics WHERE namespace = %s AND ts >= to_timestamp(%s / 1000.0)"
+            " ORDER BY ts LIMIT 10",
+            (ns, t0),
             gov,
             3,
         ),
@@ -262,10 +297,181 @@ def test_ts_keyed_and_other_writers_are_idempotent(tag: tuple[str, int]) -> None
     }
     with connect() as c:
         for topic, (sql, arg, batch, n) in queries.items():
-            WRITERS[topic](c, batch)
+            WRITERS[topic](c, batch, ns)
             first = _snapshot(sql, arg)
-            WRITERS[topic](c, batch)
+            WRITERS[topic](c, batch, ns)
             assert _snapshot(sql, arg) == first and len(first) == n, topic
+
+
+def _same_keys(prefix: str, t0: int, v: dict[str, Any]) -> dict[str, Batch]:
+    """One record per sink-keyed table, on keys fixed by ``prefix`` and ``t0``, with the values ``v``."""
+    p, coid = f"{prefix}S", f"{prefix}so"
+    return {
+        "features": records(
+            "features", 1, seed=20, pair=[p], ts=[t0], log_ret=[v["log_ret"]], ready=[v["ready"]]
+        ),
+        "portfolio": records(
+            "portfolio",
+            2,
+            seed=21,
+            pair=["", p],
+            ts=[t0, t0],
+            position_units=[0.0, v["size"]],
+            equity_usd=[v["equity"], v["equity"]],
+            hwm_usd=[100_000.0, 100_000.0],
+            drawdown=[v["drawdown"], v["drawdown"]],
+        ),
+        "orders": records(
+            "order",
+            1,
+            seed=22,
+            pair=[p],
+            ts=[t0],
+            client_order_id=[coid],
+            action=["NEW"],
+            side=[v["side"]],
+            qty=[v["qty"]],
+            limit_price=[v["price"]],
+            reason=[""],
+        ),
+        "fills": records(
+            "execution_report",
+            1,
+            seed=23,
+            pair=[p],
+            ts=[t0 + MINUTE],
+            client_order_id=[coid],
+            status=[v["status"]],
+            side=[v["side"]],
+            order_qty=[v["qty"]],
+            last_qty=[v["fill_qty"]],
+            last_price=[v["price"]],
+            limit_price=[v["price"]],
+            reason=[""],
+        ),
+        "governance": records("governance", 1, seed=24, ts=[t0], ic=[v["ic"]], state=[v["state"]]),
+        "quarantine": records(
+            "quarantine",
+            1,
+            seed=25,
+            stage=["market"],
+            pair=[p],
+            ts=[t0],
+            reason=["duplicate bar"],
+            payload=["{}"],
+        ),
+    }
+
+
+def _rows_of(namespace: str, prefix: str, t0: int) -> dict[str, list[tuple[Any, ...]]]:
+    """The rows of ``namespace`` that :func:`_same_keys` writes, table by table."""
+    span = (t0, t0 + 2 * MINUTE)
+    between = "ts >= to_timestamp(%s / 1000.0) AND ts < to_timestamp(%s / 1000.0)"
+    like = (namespace, prefix + "%")
+    return {
+        "features": _snapshot(
+            "SELECT pair, (feature_vector->>'log_ret')::float8, ready FROM features"
+            " WHERE namespace = %s AND pair LIKE %s",
+            like,
+        ),
+        "positions": _snapshot(
+            "SELECT pair, size FROM positions WHERE namespace = %s AND pair LIKE %s", like
+        ),
+        "equity": _snapshot(
+            f"SELECT equity, drawdown FROM equity WHERE namespace = %s AND {between}", (namespace, *span)
+        ),
+        "orders": _snapshot(
+            "SELECT client_order_id, side, qty, limit_price, status FROM orders"
+            " WHERE namespace = %s AND pair LIKE %s",
+            like,
+        ),
+        "fills": _snapshot(
+            "SELECT fill_id, client_order_id, qty, price FROM fills WHERE namespace = %s AND pair LIKE %s",
+            like,
+        ),
+        "governance_metrics": _snapshot(
+            f"SELECT ic, state FROM governance_metrics WHERE namespace = %s AND {between}", (namespace, *span)
+        ),
+        "quarantine": _snapshot(
+            "SELECT source, pair, reason, raw FROM quarantine WHERE namespace = %s AND pair LIKE %s", like
+        ),
+    }
+
+
+def test_namespaces_writing_the_same_keys_keep_their_own_rows(tag: tuple[str, int]) -> None:
+    prefix, t0 = tag
+    live, backtest = fresh_namespace("live"), fresh_namespace("bt")
+    p, coid = f"{prefix}S", f"{prefix}so"
+    values = {
+        live: dict(
+            log_ret=0.25,
+            ready=True,
+            size=1000.0,
+            equity=100_000.0,
+            drawdown=0.0,
+            side=1,
+            qty=1000.0,
+            price=1.25,
+            status="FILLED",
+            fill_qty=1000.0,
+            ic=0.125,
+            state="normal",
+        ),
+        backtest: dict(
+            log_ret=-0.5,
+            ready=False,
+            size=-3000.0,
+            equity=90_000.0,
+            drawdown=0.1,
+            side=-1,
+            qty=3000.0,
+            price=1.5,
+            status="PARTIALLY_FILLED",
+            fill_qty=500.0,
+            ic=-0.25,
+            state="reduced",
+        ),
+    }
+    fid = f"{coid}:{t0 + MINUTE}"
+    want = {  # written by hand from ``values``
+        live: {
+            "features": [(p, 0.25, True)],
+            "positions": [(p, 1000.0)],
+            "equity": [(100_000.0, 0.0)],
+            "orders": [(coid, "BUY", 1000.0, 1.25, "FILLED")],
+            "fills": [(fid, coid, 1000.0, 1.25)],
+            "governance_metrics": [(0.125, "normal")],
+            "quarantine": [("stream:market", p, "duplicate bar", "{}")],
+        },
+        backtest: {
+            "features": [(p, -0.5, False)],
+            "positions": [(p, -3000.0)],
+            "equity": [(90_000.0, 0.1)],
+            "orders": [(coid, "SELL", 3000.0, 1.5, "PARTIALLY_FILLED")],
+            "fills": [(fid, coid, 500.0, 1.5)],
+            "governance_metrics": [(-0.25, "reduced")],
+            "quarantine": [("stream:market", p, "duplicate bar", "{}")],
+        },
+    }
+    try:
+        with connect() as c:
+            for namespace in (live, backtest):
+                for topic, batch in _same_keys(prefix, t0, values[namespace]).items():
+                    WRITERS[topic](c, batch, namespace)
+            assert _rows_of(live, prefix, t0) == want[live]  # the backtest did not overwrite the live rows
+            assert _rows_of(backtest, prefix, t0) == want[backtest]
+            for topic, batch in _same_keys(prefix, t0, values[live]).items():  # a live redelivery
+                WRITERS[topic](c, batch, live)
+        assert _rows_of(live, prefix, t0) == want[live]
+        assert _rows_of(backtest, prefix, t0) == want[backtest]
+        (n_equity,) = _snapshot(
+            "SELECT count(*) FROM equity WHERE namespace = ANY(%s) AND ts = to_timestamp(%s / 1000.0)",
+            ([live, backtest], t0),
+        )[0]
+        assert n_equity == 2
+    finally:
+        _delete_namespace(live)
+        _delete_namespace(backtest)
 
 
 def test_redis_cache_never_moves_backwards(services: dict[str, str]) -> None:
@@ -314,12 +520,12 @@ def test_worker_with_sinks_persists_features_and_caches_the_latest(
             )
             feats = got["features"]
             assert feats.n == bars.n
-            n_rows = _wait_rows(span, feats.n, deadline=time.monotonic() + 60)
+            n_rows = _wait_rows(ns, span, feats.n, deadline=time.monotonic() + 60)
         assert n_rows == feats.n
         rows = _snapshot(
-            "SELECT pair, feature_vector FROM features WHERE ts = to_timestamp(%s / 1000.0)"
-            " AND pair = ANY(%s) ORDER BY pair",
-            (int(feats["ts"][-1]), list(pairs)),
+            "SELECT pair, feature_vector FROM features WHERE namespace = %s"
+            " AND ts = to_timestamp(%s / 1000.0) AND pair = ANY(%s) ORDER BY pair",
+            (ns, int(feats["ts"][-1]), list(pairs)),
         )
         last = {str(p): i for i, p in enumerate(feats["pair"])}
         assert len(rows) == len(pairs)
@@ -335,13 +541,7 @@ def test_worker_with_sinks_persists_features_and_caches_the_latest(
             assert cache.get_ts("bars.clean", p) == int(feats["ts"][last[p]])
         cache.client.delete(*(cache_key(ns, t, p) for t in ("features", "bars.clean") for p in pairs))
     finally:
-        with connect() as c:
-            c.execute(
-                "DELETE FROM features WHERE pair = ANY(%s) AND ts >= to_timestamp(%s / 1000.0)"
-                " AND ts < to_timestamp(%s / 1000.0)",
-                (list(pairs), *span),
-            )
-            c.commit()
+        _delete_namespace(ns)
 
 
 def test_sink_exits_before_the_ack_when_the_database_is_gone(
@@ -374,13 +574,13 @@ def _sink_worker(
     return worker(stages, namespace, config, log, env=env, args=["--sinks"])
 
 
-def _wait_rows(span: tuple[int, int], want: int, deadline: float) -> int:
+def _wait_rows(namespace: str, span: tuple[int, int], want: int, deadline: float) -> int:
     n = -1
     while time.monotonic() < deadline:
         (n,) = _snapshot(
-            "SELECT count(*) FROM features WHERE ts >= to_timestamp(%s / 1000.0)"
+            "SELECT count(*) FROM features WHERE namespace = %s AND ts >= to_timestamp(%s / 1000.0)"
             " AND ts < to_timestamp(%s / 1000.0)",
-            span,
+            (namespace, *span),
         )[0]
         if n >= want:
             return int(n)
