@@ -70,25 +70,40 @@ def test_codec_round_trips_through_the_fast_path(stem: str) -> None:
 
     codec = AvroCodec(stem)
     rng = np.random.default_rng(3)
-    batch = records_to_batch([_sample(codec.info.raw, rng) for _ in range(30)], codec.info)
+    batch = records_to_batch([_sample(codec.info.raw, rng) for _ in range(80)], codec.info)  # ≥ VECTOR_MIN_ROWS
     indexed = codec.encode_batch_indexed(batch, max_records=8)
     messages = [m for m, _ in indexed]
     back, errors, _ = codec.decode_messages(messages)
     assert not errors and back.equals(batch)
     columnar, errors, origin = codec.decode_messages(messages, [i for _, i in indexed])
-    assert not errors and columnar.equals(batch) and origin.tolist() == [k // 8 for k in range(30)]
+    assert not errors and columnar.equals(batch) and origin.tolist() == [k // 8 for k in range(80)]
 
 
 def test_a_lying_row_index_falls_back_to_fastavro() -> None:
     codec = AvroCodec("bar")
     from tests.factories import bars
 
-    b = bars(10)
-    [(msg, index)] = codec.encode_batch_indexed(b, max_records=50)
+    b = bars(40)  # 80 rows: the numpy encoder writes it, with a row index
+    [(msg, index)] = codec.encode_batch_indexed(b, max_records=100)
     bad = np.frombuffer(index, dtype="<i4").copy()
     bad[3] += 1
     back, errors, _ = codec.decode_messages([msg], [bad.tobytes()])
     assert not errors and back.equals(b)
+
+
+def test_small_batches_are_written_by_fastavro_with_the_same_bytes() -> None:
+    from streams.serde.avro import VECTOR_MIN_ROWS
+    from tests.factories import bars
+
+    codec = AvroCodec("bar")
+    small = bars(VECTOR_MIN_ROWS // 2 - 1)  # 2 pairs per minute: just under the threshold
+    [(msg, index)] = codec.encode_batch_indexed(small, max_records=500)
+    assert index is None  # fastavro: no row index, readers decode with fastavro
+    fields = list(codec.fields)
+    [(vector, _)] = encode_array_messages(small, fields, plain_types(codec.info.raw), codec.many.prefix, 500)
+    assert msg == vector
+    big = bars(VECTOR_MIN_ROWS // 2)
+    assert codec.encode_batch_indexed(big, max_records=500)[0][1] is not None
 
 
 def test_strings_with_nul_fall_back_to_fastavro() -> None:
