@@ -162,9 +162,9 @@ def _halves(ms: list[float]) -> list[float]:
     return [round(float(np.median(ms[:q])), 2), round(float(np.median(ms[-q:])), 2)] if ms else []
 
 
-def _paced(out: Any, bars: Any, minutes: np.ndarray, interval: float, ns: str, per_message: int
-           ) -> dict[int, float]:
-    from streams.binding.kafka_io import publish
+def _paced(out: Any, bars: Any, minutes: np.ndarray, interval: float, ns: str, per_message: int,
+           watermarks: bool) -> dict[int, float]:
+    from streams.binding.kafka_io import publish, publish_watermark
 
     stamps: dict[int, float] = {}
     ts = bars["ts"]
@@ -173,6 +173,8 @@ def _paced(out: Any, bars: Any, minutes: np.ndarray, interval: float, ns: str, p
         nxt += interval
         stamps[m] = time.time()
         publish(out, "bars", bars.take(ts == m), ns, max_records=per_message)
+        if watermarks:
+            publish_watermark(out, "bars", m, ns)
         out.flush()
         time.sleep(max(0.0, nxt - time.monotonic()))
     return stamps
@@ -214,7 +216,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         rec.wait_decided(int(warm[-2]), args.timeout, alive)
         warm_s = time.monotonic() - t0
         time.sleep(1.0)
-        stamps = _paced(out, bars, live, args.interval_ms / 1000.0, ns, len(pairs) if args.minute_message else 1)
+        stamps = _paced(out, bars, live, args.interval_ms / 1000.0, ns, len(pairs) if args.minute_message else 1,
+                        args.watermark)
         rec.wait_decided(int(live[-2]), args.timeout, alive)
         time.sleep(0.5)
     rec.stop.set()
@@ -251,9 +254,11 @@ def _report(
         "interval_ms": args.interval_ms,
         "batch_within_s": args.within_s,
         "message_records": args.message_records,
+        "watermarks": args.watermark,
         "bars_published": "one message per minute (all pairs)" if args.minute_message else "one message per bar",
         "warmup_wall_s": round(warm_s, 1),
         "decision": _stats(decision),
+        "decision_slowest": [(int(i), round(decision[i], 1)) for i in np.argsort(decision)[::-1][:5]],
         "trader_records": _stats(trader),
         "governed": _stats(governed),
         # a backlog grows when the pace exceeds what the box sustains: then the later samples are slower
@@ -298,6 +303,9 @@ def main() -> None:
                          "closing a minute would; default one message per bar")
     ap.add_argument("--message-records", type=int, default=1,
                     help="HSLR_MESSAGE_RECORDS of the worker: records per output message")
+    ap.add_argument("--watermark", action="store_true",
+                    help="publish a watermark after each minute (a gateway closing the minute): a minute with a "
+                         "missing pair is then decided at its close instead of at the next minute")
     ap.add_argument("--fuse", action="store_true", help="co-locate the stages as one agent (hslr worker --fuse)")
     ap.add_argument("--regime-rows", type=int, default=0, help="also time regime single-row inference")
     args = ap.parse_args()

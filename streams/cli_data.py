@@ -83,10 +83,12 @@ def replay(pairs: list[str], start: datetime, end: datetime, *, namespace: str, 
            speed: float | None = None) -> int:
     """Publish stored bars in event-time order, then an end-of-replay marker; return the bar count.
 
-    ``speed`` N paces the replay at N× real time (event-time gaps between minutes / N); ``None`` is
-    as fast as possible.
+    ``speed`` N paces the replay at N× real time (event-time gaps between minutes / N), the way a live
+    feed gateway publishes: each minute's bars (every pair) as one message, then a watermark closing that
+    minute, so a minute with a missing pair is decided at its close, not a minute later. ``None`` is as
+    fast as possible (no watermarks: a replay needs none).
     """
-    from streams.binding.kafka_io import Out, ensure_topics, publish, publish_marker
+    from streams.binding.kafka_io import Out, ensure_topics, publish, publish_marker, publish_watermark
     from streams.settings import settings
     from streams.storage.bars import load_bars
     from streams.storage.db import connect
@@ -106,7 +108,8 @@ def replay(pairs: list[str], start: datetime, end: datetime, *, namespace: str, 
             delay = (int(m) - t_event) / 1000.0 / speed - (time.monotonic() - t_wall)
             if delay > 0:
                 time.sleep(delay)
-            publish(out, "bars", bars.take(slice(a, b)), namespace)
+            publish(out, "bars", bars.take(slice(a, b)), namespace, max_records=int(b - a))
+            publish_watermark(out, "bars", int(m), namespace)
             out.flush()
     publish_marker(out, "bars", run, namespace)
     out.flush()

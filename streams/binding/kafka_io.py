@@ -20,6 +20,7 @@ from streams.runner.runtime import (
     index_header,
     marker,
     message_key,
+    watermark,
 )
 from streams.serde.fast_encode import ROW_INDEX_HEADER
 
@@ -129,6 +130,12 @@ def publish(out: Out, key: str, batch: Batch, namespace: str, max_records: int =
     return batch.n
 
 
+def publish_watermark(out: Out, key: str, ts_ms: int, namespace: str) -> None:
+    """Promise that no record at or before ``ts_ms`` follows on ``key`` (a live gateway's minute close)."""
+    t = TOPICS[key]
+    out.send(Outgoing(t.name(namespace), b"__wm__", b"", watermark(ts_ms), p) for p in range(t.partitions))
+
+
 def publish_marker(out: Out, key: str, run: str, namespace: str) -> None:
     t = TOPICS[key]
     out.send(Outgoing(t.name(namespace), b"__eor__", b"", marker(run), p) for p in range(t.partitions))
@@ -161,8 +168,9 @@ def collect(
                 if msg.error():
                     continue
                 headers = dict(msg.headers() or [])
-                if headers.get(MARKER_HEADER) == END_OF_REPLAY:
-                    if headers.get(RUN_HEADER, b"").decode() == run:
+                kind = headers.get(MARKER_HEADER)
+                if kind is not None:  # markers carry no records (watermarks are skipped)
+                    if kind == END_OF_REPLAY and headers.get(RUN_HEADER, b"").decode() == run:
                         pending.discard((msg.topic(), msg.partition()))
                     continue
                 if (msg.topic(), msg.partition()) in pending:

@@ -26,7 +26,7 @@ from streams.binding.faust_app import _envelope
 from streams.binding.metrics import PrometheusMetrics
 from streams.core.batch import Batch
 from streams.core.topics import TOPICS
-from streams.runner.runtime import END_OF_REPLAY, MARKER_HEADER, Envelope
+from streams.runner.runtime import MARKER_HEADER, Envelope
 from streams.serde.avro import AvroCodec
 from streams.storage.redis_cache import CACHED_TOPICS, LatestCache
 from streams.storage.sinks import WRITERS, write_deadletter
@@ -79,7 +79,7 @@ class SinkWriter:
 
 def decode(topic: str, envs: Sequence[Envelope], stage: str) -> tuple[Batch, Batch | None]:
     """Decode the records of ``envs`` (markers skipped); undecodable messages as deadletter rows."""
-    envs = [e for e in envs if e.header(MARKER_HEADER) != END_OF_REPLAY]
+    envs = [e for e in envs if e.header(MARKER_HEADER) is None]  # end-of-replay and watermark markers
     batch, errors, _ = AvroCodec(TOPICS[topic].schema).decode_messages([e.value or b"" for e in envs])
     if not errors:
         return batch, None

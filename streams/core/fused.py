@@ -86,10 +86,35 @@ class FusedStage:
                 parts = pending.get(key, []) if key in self.internal or key == topic else []
                 for part in parts:
                     states[i], outputs = stage.process(states[i], key, part)
-                    for k, b in outputs.items():
-                        produced.setdefault(k, []).append(b)
-                        if k in self.internal:
-                            pending.setdefault(k, []).append(b)
+                    self._collect(outputs, produced, pending)
+        return self._result(state, states, produced)
+
+    def on_watermark(self, state: FusedState, ts: int) -> tuple[FusedState, Outputs]:
+        """Pass a watermark through the members in order, as the chained deployment would: a member first
+        processes what earlier members emitted on the watermark, then gets the watermark itself."""
+        pending: dict[str, list[Batch]] = {}
+        produced: dict[str, list[Batch]] = {}
+        states = list(state.members)
+        for i, stage in enumerate(self.members):
+            for key in stage.spec.inputs:
+                for part in pending.get(key, []) if key in self.internal else []:
+                    states[i], outputs = stage.process(states[i], key, part)
+                    self._collect(outputs, produced, pending)
+            hook = getattr(stage, "on_watermark", None)
+            if hook is not None:
+                states[i], outputs = hook(states[i], ts)
+                self._collect(outputs, produced, pending)
+        return self._result(state, states, produced)
+
+    def _collect(self, outputs: Outputs, produced: dict[str, list[Batch]], pending: dict[str, list[Batch]]) -> None:
+        for k, b in outputs.items():
+            produced.setdefault(k, []).append(b)
+            if k in self.internal:
+                pending.setdefault(k, []).append(b)
+
+    @staticmethod
+    def _result(state: FusedState, states: list[Any], produced: dict[str, list[Batch]]
+                ) -> tuple[FusedState, Outputs]:
         changed = any(a is not b for a, b in zip(states, state.members, strict=True))
         new = FusedState(tuple(states)) if changed else state
         return new, {k: concat(v) for k, v in produced.items()}

@@ -14,7 +14,11 @@ Rules every stage follows (the parity tests check them):
 * Time comes from the records (``ts``, ms UTC) and randomness from an explicit ``numpy.random.Generator``;
   no clock reads, no globals, no I/O.
 * The first input is the primary one (it drives the outputs); further inputs are side inputs
-  (calendar updates, control commands) that only change state. Feedback loops never cross stages: a
+  (calendar updates, control commands) that only change state.
+* Optional ``on_watermark(state, ts) -> (state, outputs)``: called when the primary input promises that
+  no record at or before ``ts`` follows (a live feed's minute-close marker). A stage that holds records
+  back until it has seen enough (the trader waits for every pair of a minute) may emit them then; the
+  outputs must be those it would have emitted anyway, only earlier. Replays carry no watermarks. Feedback loops never cross stages: a
   loop (risk sizing that needs the equity its own orders produce) lives inside one stage.
 """
 

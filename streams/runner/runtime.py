@@ -27,6 +27,10 @@ from streams.serde.fast_encode import ROW_INDEX_HEADER
 MARKER_HEADER = "hslr-marker"
 END_OF_REPLAY = b"end_of_replay"
 RUN_HEADER = "hslr-run"
+WATERMARK = b"watermark"
+"""Marker kind: no record with ``ts`` at or before the marker's ``hslr-watermark`` time follows on
+this partition (a live feed gateway publishes one per closed minute; replays need none)."""
+WATERMARK_HEADER = "hslr-watermark"
 
 Headers = tuple[tuple[str, bytes], ...]
 
@@ -106,6 +110,11 @@ def marker(run: str) -> Headers:
     return ((MARKER_HEADER, END_OF_REPLAY), (RUN_HEADER, run.encode()))
 
 
+def watermark(ts_ms: int) -> Headers:
+    """Headers of a watermark marker for event time ``ts_ms``."""
+    return ((MARKER_HEADER, WATERMARK), (WATERMARK_HEADER, str(int(ts_ms)).encode()))
+
+
 class StageRuntime:
     """Runs one stage over transport envelopes; see the module docstring."""
 
@@ -181,10 +190,11 @@ class StageRuntime:
             if env.offset <= self.cp.offsets.get((env.topic, env.partition), -1):
                 continue  # redelivered after a restart: already applied to the checkpointed state
             self.cp.offsets[(env.topic, env.partition)] = env.offset
-            if env.header(MARKER_HEADER) == END_OF_REPLAY:
+            kind = env.header(MARKER_HEADER)
+            if kind is not None:
                 self._flush(run, out)
                 run = []
-                out.extend(self._on_marker(env))
+                out.extend(self._on_marker(env) if kind == END_OF_REPLAY else self._on_watermark(env))
             elif run and run[-1].topic != env.topic:
                 self._flush(run, out)
                 run = [env]
@@ -298,6 +308,34 @@ class StageRuntime:
         rec = {"command_id": f"binding:{self.sid}:{ts}", "ts": ts, "action": "HALT", "scale": 1.0,
                "pair": "", "issuer": f"binding:{self.sid}", "reason": reason}
         return [Outgoing(TOPICS["control"].name(self.namespace), None, self._control.encode(rec))]
+
+    def _on_watermark(self, env: Envelope) -> list[Outgoing]:
+        """A watermark on the primary input: the stage's ``on_watermark`` (when it has one) may emit what
+        the watermark completes (the trader decides a minute a missing pair held back); then the marker is
+        forwarded on every output, after those outputs, so downstream stages get it in the same order."""
+        primary = TOPICS[self.stage.spec.primary]
+        if env.topic != primary.name(self.namespace):
+            return []
+        if primary.partitions != 1:  # the effective watermark would be the minimum over partitions
+            raise ValueError(f"watermarks need a one-partition primary input ({primary.key})")
+        raw = env.header(WATERMARK_HEADER) or b""
+        try:
+            ts = int(raw.decode())
+        except ValueError:
+            return self._dead([env], "DECODE", f"watermark without a valid {WATERMARK_HEADER} header: {raw!r}")
+        out: list[Outgoing] = []
+        hook = getattr(self.stage, "on_watermark", None)
+        if hook is not None:
+            try:
+                self.cp.state, outputs = hook(self.cp.state, ts)
+            except Exception as exc:  # noqa: BLE001 - dead-letter and halt, never a crash loop
+                self.metrics.error(self.sid)
+                reason = f"watermark: {type(exc).__name__}: {exc}"
+                return [*self._dead([env], "PROCESS", reason), *self._halt(ts, reason)]
+            self._emit(outputs, out)
+        out.extend(Outgoing(TOPICS[k].name(self.namespace), b"__wm__", b"", watermark(ts), p)
+                   for k in self.stage.spec.outputs for p in range(TOPICS[k].partitions))
+        return out
 
     def _on_marker(self, env: Envelope) -> list[Outgoing]:
         primary = TOPICS[self.stage.spec.primary]

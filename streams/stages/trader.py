@@ -9,7 +9,8 @@ Minute rule (batch-split invariance): decisions for minute ``t`` need every pair
 a batch may end inside a minute, so the records of the newest minute are kept in the state
 (``pending``) until the minute is complete: minute ``t`` is decided as soon as every expected pair
 (the market's configured pairs) has its record of ``t``, or else when the first record of a later
-minute arrives (a pair missing that minute: a gap). Either way minute ``t`` is decided exactly once,
+minute arrives (a pair missing that minute: a gap), or when a watermark (a live feed's minute-close
+marker, :meth:`TraderStage.on_watermark`) says no bar of ``t`` will follow. Either way ``t`` is decided exactly once,
 before anything of a later minute, so the outputs do not depend on batching; live, a complete minute
 is decided on its last bar's arrival, and only a minute with a missing pair waits one bar of wall time.
 The decision is timed at the bar close ``t + 1 min`` (orders, acknowledgements and the fills of bar
@@ -108,10 +109,24 @@ class TraderStage:
         if not len(cols["ts"]):
             return replace(state, pending=cols), self._outputs(Out(), [], cols)
         last = cols["ts"] == cols["ts"][-1]
-        if np.isin(self._expected, cols["pidx"][last]).all():
-            last = np.zeros_like(last)  # the newest minute is complete: decide it now
-        pending = {k: v[last] for k, v in cols.items()}
-        done = {k: v[~last] for k, v in cols.items()}
+        complete = bool(np.isin(self._expected, cols["pidx"][last]).all())
+        return self._decide_through(state, cols, int(cols["ts"][-1]) if complete else int(cols["ts"][-1]) - 1)
+
+    def on_watermark(self, state: TraderState, ts: int) -> tuple[TraderState, Outputs]:
+        """No record at or before ``ts`` will follow: decide the pending minute if it is that old (a
+        pair's bar missing from it held it back). The same decisions as on the next minute's first
+        record, one bar of wall time earlier."""
+        pending = state.pending
+        if not pending or not len(pending["ts"]) or int(pending["ts"][-1]) > ts:
+            return state, {}
+        return self._decide_through(state, dict(pending), ts)
+
+    def _decide_through(self, state: TraderState, cols: dict[str, Any], upto: int
+                        ) -> tuple[TraderState, Outputs]:
+        """Decide the minutes of ``cols`` at or before ``upto``; keep the rest pending."""
+        later = cols["ts"] > upto
+        pending = {k: v[later] for k, v in cols.items()}
+        done = {k: v[~later] for k, v in cols.items()}
         if not len(done["ts"]):
             return replace(state, pending=pending), self._outputs(Out(), [], done)
         book, out, parts, window = self._run(state, done)

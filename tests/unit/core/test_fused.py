@@ -117,3 +117,27 @@ def test_unchanged_members_are_left_out_of_delta_checkpoints_and_restored() -> N
     other = StageRuntime(f, namespace="t")
     other.restore(full, rt.checkpoint()[1])
     assert other.cp.state.members[1] == (("bars", 1),)
+
+
+class Releasing(Recorder):
+    """A Recorder that holds its primary records until a watermark (like the trader)."""
+
+    def process(self, state: tuple, topic: str, batch: Batch) -> tuple[tuple, dict[str, Batch]]:
+        return (*state, (topic, batch.n, batch)), {}
+
+    def on_watermark(self, state: tuple, ts: int) -> tuple[tuple, dict[str, Batch]]:
+        from streams.core.batch import concat
+
+        held = [b for t, _, b in state if t == self.spec.primary]
+        return (), ({self.spec.outputs[0]: concat(held)} if held else {})
+
+
+def test_a_watermark_passes_through_the_members_in_order() -> None:
+    a = Releasing("a", ("bars",), "features")
+    b = Releasing("b", ("features",), "signals")
+    f = FusedStage([a, b], EXTERNAL_SOURCES)
+    state, out = f.process(f.initial_state(), "bars", bars(2))
+    assert out == {} and len(state.members[0]) == 1
+    state, out = f.on_watermark(state, 10**15)
+    # a released its bars to b, which got them before its own watermark and released them too
+    assert out["features"].n == 4 and out["signals"].n == 4 and state.members == ((), ())

@@ -143,3 +143,48 @@ def test_unchanged_state_is_checkpointed_as_offsets_only() -> None:
     stale = StageRuntime(Stateless(), namespace=NS)
     stale.restore(full, None)
     assert decoded(stale.handle(b), "t.bars", "bar").n == 15
+
+
+class Holding(Passthrough):
+    """Holds every record back until a watermark releases those at or before it (like the trader)."""
+
+    def initial_state(self) -> tuple:
+        return ()
+
+    def process(self, state: tuple, topic: str, batch: Batch) -> tuple[tuple, dict[str, Batch]]:
+        return (*state, batch), {}
+
+    def on_watermark(self, state: tuple, ts: int) -> tuple[tuple, dict[str, Batch]]:
+        from streams.core.batch import concat
+
+        if not state:
+            return state, {}
+        held = concat(list(state))
+        due = held["ts"] <= ts
+        rest = held.take(~due)
+        return ((rest,) if rest.n else ()), {"bars": held.take(due)}
+
+
+def test_a_watermark_releases_held_records_then_travels_on_after_them() -> None:
+    from streams.runner.runtime import WATERMARK_HEADER, watermark
+
+    rt = StageRuntime(Holding(), namespace=NS)
+    b = bars(4)  # minutes 0..3, two pairs each
+    t1 = int(b["ts"][3])  # end of minute 1
+    out = rt.handle([*envs(b), Envelope("t.bars.clean", 0, 8, b"__wm__", b"", watermark(t1))])
+    assert decoded(out[:-1], "t.bars", "bar").equals(b.take(slice(0, 4)))  # minutes 0 and 1 only
+    assert out[-1].topic == "t.bars" and dict(out[-1].headers)[WATERMARK_HEADER] == str(t1).encode()
+    assert out[-1].value == b""
+    again = rt.handle([Envelope("t.bars.clean", 0, 9, None, b"", watermark(t1))])  # nothing left that old
+    assert [o.value for o in again] == [b""]
+    bad = rt.handle([Envelope("t.bars.clean", 0, 10, None, b"", (("hslr-marker", b"watermark"),))])
+    assert [o.topic for o in bad] == ["t.deadletter"]
+    assert rt.handle([Envelope("t.control", 0, 0, None, b"", watermark(t1))]) == []  # not the primary input
+
+
+def test_a_stage_without_a_watermark_hook_forwards_it() -> None:
+    from streams.runner.runtime import watermark
+
+    rt = StageRuntime(Passthrough(), namespace=NS)
+    out = rt.handle([Envelope("t.bars.clean", 0, 0, None, b"", watermark(123))])
+    assert [(o.topic, o.headers) for o in out] == [("t.bars", watermark(123))]

@@ -251,3 +251,25 @@ def test_a_complete_minute_is_decided_on_its_last_bar_and_a_gappy_one_on_the_nex
         assert decided_at[m] == int(np.flatnonzero(ts == m)[-1]), m
     for m in gappy:  # a pair is missing: decided when the first record of a later minute arrives
         assert decided_at[m] == int(np.flatnonzero(ts > m)[0]), m
+
+
+def test_a_watermark_decides_a_gappy_minute_at_its_close_with_the_same_outputs() -> None:
+    state, parts = EAGER.initial_state(), {}
+    ts = SENTINEL["ts"]
+    decided_by_watermark = 0
+    for m in np.unique(ts):  # a live gateway: each minute's bars, then its watermark
+        state, out = EAGER.process(state, "signals.governed", SENTINEL.take(ts == m))
+        for k, v in out.items():
+            parts.setdefault(k, []).append(v)
+        if m == ts[-1]:
+            break  # the sentinel minute stays pending, as in the reference
+        before = state.last_ts
+        state, out = EAGER.on_watermark(state, int(m))
+        decided_by_watermark += state.last_ts != before
+        assert state.last_ts == m  # every minute is decided at its own close
+        for k, v in out.items():
+            parts.setdefault(k, []).append(v)
+    assert decided_by_watermark > 10  # the gappy minutes (the factory drops 2% of the bars)
+    for k, v in WAITING.items():
+        assert v.equals(concat(parts[k])), k
+    assert EAGER.on_watermark(state, int(ts[-1]) - 1) == (state, {})  # nothing that old is pending
