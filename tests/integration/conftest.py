@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
+from streams.core.batch import Batch
 from streams.infra import db_migrate, infra_status, infra_up
+
+SPLIT = int(datetime(2020, 2, 3, tzinfo=UTC).timestamp() * 1000)
+PAIRS = ["EURUSD", "GBPUSD", "USDJPY"]
 
 
 @pytest.fixture(scope="session")
@@ -17,3 +23,35 @@ def services() -> dict[str, str]:
     infra_up()
     db_migrate()
     return infra_status()
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Batch, object, dict[str, Batch]]:
+    """Test bars (3 pairs, 2 weeks after 2020-02-03, with the real calendar's shocks when the shared data is
+    there), a config with regime and edge models trained on the 4 weeks before them, and the in-process
+    result on the test bars: the reference the Kafka deployments are compared with."""
+    from backtest.engine import run_inprocess_engine
+    from models.training import train_edge_artifact, train_regime_artifact
+    from streams.cli_backtest import default_calendar_path, with_models
+    from streams.cli_train import compute_features
+    from streams.config import build_config
+    from streams.data.synth import generate_market
+
+    root = tmp_path_factory.mktemp("models")
+    calendar = default_calendar_path("")
+    cal = None
+    if calendar:
+        from streams.cli_calendar import read_calendar_file
+
+        cal = dict(read_calendar_file(calendar))
+    market = Batch(generate_market(PAIRS, "2020-01-06", "2020-02-15", 5, calendar=cal).bars)
+    train, test = market.take(market["ts"] < SPLIT), market.take(market["ts"] >= SPLIT)
+    base = build_config({"market": {"pairs": PAIRS}})  # the pairs that make a minute complete
+    features = compute_features(train, base)
+    now = datetime(2020, 2, 3, tzinfo=UTC)
+    regime = train_regime_artifact(features, base.section("regime"), created_at=now, code_version="test",
+                                   params={}, root=root / "regime")
+    edge = train_edge_artifact(features, base.section("edge"), created_at=now, code_version="test",
+                               params={}, root=root / "edge")
+    config = with_models(base, str(regime.path), str(edge.path), calendar)
+    return test, config, run_inprocess_engine(test, config)

@@ -2,45 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from backtest.engine import RESULT_TOPICS, run_inprocess_engine, run_kafka_engine, summarize
-from models.training import train_edge_artifact, train_regime_artifact
-from streams.cli_backtest import default_calendar_path, with_models
-from streams.cli_train import compute_features
-from streams.config import HSLRConfig, build_config
+from backtest.engine import RESULT_TOPICS, run_kafka_engine, summarize
+from streams.config import HSLRConfig
 from streams.core.batch import Batch
-from streams.data.synth import generate_market
 
 pytestmark = pytest.mark.integration
-SPLIT = int(datetime(2020, 2, 3, tzinfo=UTC).timestamp() * 1000)
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Batch, HSLRConfig, dict[str, Batch]]:
-    """Test bars (with the real calendar's shocks), a config with models trained before them, and the
-    in-process result."""
-    root = tmp_path_factory.mktemp("models")
-    calendar = default_calendar_path("")
-    cal = None
-    if calendar:
-        from streams.cli_calendar import read_calendar_file
-
-        cal = dict(read_calendar_file(calendar))
-    market = Batch(generate_market(["EURUSD", "GBPUSD", "USDJPY"], "2020-01-06", "2020-02-15", 5, calendar=cal).bars)
-    train, test = market.take(market["ts"] < SPLIT), market.take(market["ts"] >= SPLIT)
-    base = build_config({"market": {"pairs": ["EURUSD", "GBPUSD", "USDJPY"]}})  # complete minutes decide early
-    features = compute_features(train, base)
-    now = datetime(2020, 2, 3, tzinfo=UTC)
-    regime = train_regime_artifact(features, base.section("regime"), created_at=now, code_version="test",
-                                   params={}, root=root / "regime")
-    edge = train_edge_artifact(features, base.section("edge"), created_at=now, code_version="test",
-                               params={}, root=root / "edge")
-    config = with_models(base, str(regime.path), str(edge.path), calendar)
-    return test, config, run_inprocess_engine(test, config)
 
 
 @pytest.mark.parametrize("fuse", [False, True], ids=["chained", "fused"])

@@ -6,28 +6,22 @@ from __future__ import annotations
 import json
 import time
 from contextlib import ExitStack
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from backtest.engine import WORKER_GROUPS, run_inprocess_engine
-from models.training import train_edge_artifact, train_regime_artifact
+from backtest.engine import WORKER_GROUPS
 from streams.binding.kafka_io import Out, collect, ensure_topics, publish, publish_marker
-from streams.cli_backtest import with_models
-from streams.cli_train import compute_features
 from streams.config import HSLRConfig, dump_config
 from streams.core.batch import Batch
 from streams.core.topics import TOPICS
 from streams.dag import STAGE_FACTORIES
-from streams.data.synth import generate_market
 from streams.infra import bootstrap_servers
 from streams.runner.workers import fresh_namespace, worker
 
 pytestmark = pytest.mark.integration
-SPLIT = int(datetime(2020, 2, 3, tzinfo=UTC).timestamp() * 1000)
 
 
 def _high(topic: str) -> int:
@@ -49,25 +43,6 @@ def _distinct_in_order(b: Batch) -> Batch:
     return b.take(np.array(sorted(seen.values()), dtype=np.int64))
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Batch, HSLRConfig, dict[str, Batch]]:
-    """Test bars, a config with models trained before them, and the uninterrupted in-process result."""
-    root = tmp_path_factory.mktemp("models")
-    market = Batch(generate_market(["EURUSD", "GBPUSD", "USDJPY"], "2020-01-06", "2020-02-15", 5).bars)
-    train, test = market.take(market["ts"] < SPLIT), market.take(market["ts"] >= SPLIT)
-    base = HSLRConfig()
-    feats = compute_features(train, base)
-    now = datetime(2020, 2, 3, tzinfo=UTC)
-    regime = train_regime_artifact(feats, base.section("regime"), created_at=now, code_version="t", params={},
-                                   root=root / "regime")
-    edge = train_edge_artifact(feats, base.section("edge"), created_at=now, code_version="t", params={},
-                               root=root / "edge")
-    config = with_models(base, str(regime.path), str(edge.path), "")
-    expected = run_inprocess_engine(test, config)
-    assert expected["fills"].n > 0
-    return test, config, expected
-
-
 @pytest.mark.parametrize("fused", [False, True], ids=["chained", "fused"])
 def test_trader_killed_mid_replay_resumes_with_its_book_and_high_water_mark(
         services: dict[str, str], tmp_path: Path, trained: tuple[Batch, HSLRConfig, dict[str, Batch]],
@@ -76,6 +51,7 @@ def test_trader_killed_mid_replay_resumes_with_its_book_and_high_water_mark(
     running the whole DAG as one co-located agent is killed; its checkpoints are deltas of the members that
     changed (the news calendar is not rewritten), so this also proves they restore exactly."""
     test, config, expected = trained
+    assert expected["fills"].n > 0
     ns = fresh_namespace("rs")
     ensure_topics(bootstrap_servers(), ns, ["_".join(STAGE_FACTORIES)] if fused else list(STAGE_FACTORIES))
     cfg = tmp_path / "config.json"
