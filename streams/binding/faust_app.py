@@ -11,6 +11,7 @@ checkpoint's offsets make the redelivery a no-op for state.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -70,14 +71,19 @@ def bind(app: faust.App, stage: Stage[Any], *, bootstrap: str, namespace: str, m
         if full is not None:
             runtime.restore(full, offsets)
             log.info("stage %s restored from checkpoint (%d offsets)", sid, len(runtime.cp.offsets))
+        # Everything alive now (the modules of Faust, aiokafka, numpy, scikit-learn; the models; the
+        # restored state) lives as long as the process: keep it out of the cyclic collector's full
+        # collections, which walk every tracked object (measured: 40-110 ms pauses at start-up).
+        gc.freeze()
         async for events in stream.take_events(batch_max, within=batch_within):
             envelopes = [_envelope(e) for e in events]
             try:
                 outgoing = runtime.handle(envelopes)
-                out.send(outgoing)
-                out.flush()  # outputs durable first: Kafka orders nothing across topics, and a checkpoint
-                checkpoints.save(sid, *runtime.checkpoint())  # that lands before its outputs would
-                out.flush()  # make a crash skip (lose) them on restart; repeats are deduplicated instead
+                if outgoing or runtime.changed():  # else a redelivery of this batch is a no-op anyway
+                    out.send(outgoing)
+                    out.flush()  # outputs durable first: Kafka orders nothing across topics, and a checkpoint
+                    checkpoints.save(sid, *runtime.checkpoint())  # that lands before its outputs would
+                    out.flush()  # make a crash skip (lose) them on restart; repeats are deduplicated instead
             except BaseException:  # the ack follows this block: never let Faust ack a lost batch
                 log.critical("stage %s cannot deliver its outputs; stopping before the ack", sid, exc_info=True)
                 logging.shutdown()

@@ -145,6 +145,8 @@ class StageRuntime:
         self._seq = 0
         self._base_seq = 0
         self._saved: tuple[Any, ...] | None = None  # the state parts of the last full checkpoint
+        self._ckpt_state: Any = None  # state and duplicate guards at the last checkpoint (see changed())
+        self._ckpt_guards: dict[tuple[str, str], int] = {}
 
     # -- checkpoints -------------------------------------------------------------------------------
     def checkpoint(self) -> tuple[str, bytes]:
@@ -157,6 +159,7 @@ class StageRuntime:
         Both carry a sequence number; :meth:`restore` applies a delta only to the full checkpoint it was
         computed from."""
         self._seq += 1
+        self._ckpt_state, self._ckpt_guards = self.cp.state, dict(self.cp.last_ts)
         parts = _parts(self.cp.state)
         base = self._saved
         if base is not None and len(base) == len(parts):
@@ -166,6 +169,11 @@ class StageRuntime:
                 return "offsets", state_codec.dumps(delta)
         self._saved, self._base_seq = parts, self._seq
         return "full", state_codec.dumps((self._seq, self.cp))
+
+    def changed(self) -> bool:
+        """Whether the state or the duplicate guards moved since the last checkpoint (offsets alone do
+        not count: redelivering a batch that changed neither and produced nothing is a no-op)."""
+        return self.cp.state is not self._ckpt_state or self.cp.last_ts != self._ckpt_guards
 
     def restore(self, full: bytes, offsets: bytes | None = None) -> None:
         seq, cp = state_codec.loads(full)
@@ -179,6 +187,7 @@ class StageRuntime:
                 cp = Checkpoint(_join(cp.state, parts), offs, last_ts)
                 seq = oseq
         self.cp, self._seq, self._base_seq, self._saved = cp, seq, base_seq, base
+        self._ckpt_state, self._ckpt_guards = cp.state, dict(cp.last_ts)
 
     # -- processing --------------------------------------------------------------------------------
     def handle(self, envelopes: Sequence[Envelope]) -> list[Outgoing]:
@@ -312,7 +321,8 @@ class StageRuntime:
     def _on_watermark(self, env: Envelope) -> list[Outgoing]:
         """A watermark on the primary input: the stage's ``on_watermark`` (when it has one) may emit what
         the watermark completes (the trader decides a minute a missing pair held back); then the marker is
-        forwarded on every output, after those outputs, so downstream stages get it in the same order."""
+        forwarded, after those outputs, on the per-bar outputs (the topics stages read as their primary
+        input; not on orders, control or dead letters), so downstream stages get it in the same order."""
         primary = TOPICS[self.stage.spec.primary]
         if env.topic != primary.name(self.namespace):
             return []
@@ -334,7 +344,8 @@ class StageRuntime:
                 return [*self._dead([env], "PROCESS", reason), *self._halt(ts, reason)]
             self._emit(outputs, out)
         out.extend(Outgoing(TOPICS[k].name(self.namespace), b"__wm__", b"", watermark(ts), p)
-                   for k in self.stage.spec.outputs for p in range(TOPICS[k].partitions))
+                   for k in self.stage.spec.outputs if TOPICS[k].one_per_bar
+                   for p in range(TOPICS[k].partitions))
         return out
 
     def _on_marker(self, env: Envelope) -> list[Outgoing]:

@@ -145,7 +145,16 @@ def test_unchanged_state_is_checkpointed_as_offsets_only() -> None:
     assert decoded(stale.handle(b), "t.bars", "bar").n == 15
 
 
-class Holding(Passthrough):
+class Forward(Passthrough):
+    """bars → bars.clean (a per-bar topic: watermarks travel on those)."""
+
+    spec = StageSpec("fwd", ("bars",), ("bars.clean",))
+
+    def process(self, state: int, topic: str, batch: Batch) -> tuple[int, dict[str, Batch]]:
+        return state + batch.n, {"bars.clean": batch}
+
+
+class Holding(Forward):
     """Holds every record back until a watermark releases those at or before it (like the trader)."""
 
     def initial_state(self) -> tuple:
@@ -162,7 +171,7 @@ class Holding(Passthrough):
         held = concat(list(state))
         due = held["ts"] <= ts
         rest = held.take(~due)
-        return ((rest,) if rest.n else ()), {"bars": held.take(due)}
+        return ((rest,) if rest.n else ()), {"bars.clean": held.take(due)}
 
 
 def test_a_watermark_releases_held_records_then_travels_on_after_them() -> None:
@@ -171,20 +180,34 @@ def test_a_watermark_releases_held_records_then_travels_on_after_them() -> None:
     rt = StageRuntime(Holding(), namespace=NS)
     b = bars(4)  # minutes 0..3, two pairs each
     t1 = int(b["ts"][3])  # end of minute 1
-    out = rt.handle([*envs(b), Envelope("t.bars.clean", 0, 8, b"__wm__", b"", watermark(t1))])
-    assert decoded(out[:-1], "t.bars", "bar").equals(b.take(slice(0, 4)))  # minutes 0 and 1 only
-    assert out[-1].topic == "t.bars" and dict(out[-1].headers)[WATERMARK_HEADER] == str(t1).encode()
+    out = rt.handle([*envs(b, topic="t.bars"), Envelope("t.bars", 0, 8, b"__wm__", b"", watermark(t1))])
+    assert decoded(out[:-1], "t.bars.clean", "bar").equals(b.take(slice(0, 4)))  # minutes 0 and 1 only
+    assert out[-1].topic == "t.bars.clean" and dict(out[-1].headers)[WATERMARK_HEADER] == str(t1).encode()
     assert out[-1].value == b""
-    again = rt.handle([Envelope("t.bars.clean", 0, 9, None, b"", watermark(t1))])  # nothing left that old
+    again = rt.handle([Envelope("t.bars", 0, 9, None, b"", watermark(t1))])  # nothing left that old
     assert [o.value for o in again] == [b""]
-    bad = rt.handle([Envelope("t.bars.clean", 0, 10, None, b"", (("hslr-marker", b"watermark"),))])
+    bad = rt.handle([Envelope("t.bars", 0, 10, None, b"", (("hslr-marker", b"watermark"),))])
     assert [o.topic for o in bad] == ["t.deadletter"]
     assert rt.handle([Envelope("t.control", 0, 0, None, b"", watermark(t1))]) == []  # not the primary input
 
 
-def test_a_stage_without_a_watermark_hook_forwards_it() -> None:
+def test_a_stage_without_a_watermark_hook_forwards_it_on_per_bar_outputs_only() -> None:
     from streams.runner.runtime import watermark
 
-    rt = StageRuntime(Passthrough(), namespace=NS)
-    out = rt.handle([Envelope("t.bars.clean", 0, 0, None, b"", watermark(123))])
-    assert [(o.topic, o.headers) for o in out] == [("t.bars", watermark(123))]
+    rt = StageRuntime(Forward(), namespace=NS)
+    out = rt.handle([Envelope("t.bars", 0, 0, None, b"", watermark(123))])
+    assert [(o.topic, o.headers) for o in out] == [("t.bars.clean", watermark(123))]
+    rt = StageRuntime(Passthrough(), namespace=NS)  # writes the raw feed topic: no watermark on it
+    assert rt.handle([Envelope("t.bars.clean", 0, 0, None, b"", watermark(123))]) == []
+
+
+def test_only_batches_that_moved_state_or_produced_output_need_a_checkpoint() -> None:
+    rt = StageRuntime(Stateless(), namespace=NS)
+    b = envs(bars(3))
+    rt.handle(b[:2])
+    assert rt.changed()  # duplicate guards moved
+    rt.checkpoint()
+    assert not rt.changed()
+    assert rt.handle([Envelope("t.control", 0, 0, None, b"")]) and not rt.changed()  # dead letter, no state
+    rt.handle(b[2:4])
+    assert rt.changed()
