@@ -84,3 +84,50 @@ def test_gateway_minutes_are_decided_at_their_close_and_trade_like_the_replay(
     assert len(waits) == LIVE_MINUTES and len(gappy) >= 5
     for key in ("orders", "fills", "portfolio"):
         assert got[key].equals(expected[key]), key
+
+
+def test_a_paced_replay_publishes_each_minute_as_one_message_then_its_watermark(services: dict[str, str]) -> None:
+    from datetime import UTC, datetime
+
+    from confluent_kafka import Consumer
+
+    from streams.cli_data import replay
+    from streams.core.topics import TOPICS
+    from streams.runner.runtime import END_OF_REPLAY, MARKER_HEADER, WATERMARK, WATERMARK_HEADER
+    from streams.serde.avro import AvroCodec
+    from streams.storage.bars import save_bars
+    from streams.storage.db import connect
+    from tests.factories import bars as make_bars
+
+    start = datetime(2018, 6, 5, 9, 0, tzinfo=UTC)  # a window no other test stores bars in
+    stored = make_bars(12, ("EURUSD", "GBPUSD"), start=int(start.timestamp() * 1000), seed=11)
+    with connect() as conn:
+        save_bars(conn, stored)
+    ns = fresh_namespace("pace")
+    t0 = time.monotonic()
+    n = replay(["EURUSD", "GBPUSD"], start, datetime(2018, 6, 5, 9, 12, tzinfo=UTC), namespace=ns, run="p",
+               speed=600.0)  # 12 minutes at 600x: 11 gaps of 0.1 s
+    assert n == stored.n and time.monotonic() - t0 >= 1.0
+    c = Consumer({"bootstrap.servers": bootstrap_servers(), "group.id": f"{ns}-check",
+                  "auto.offset.reset": "earliest"})
+    c.subscribe([TOPICS["bars"].name(ns)])
+    seen: list[tuple[str, object]] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (seen and seen[-1][0] == "end"):
+        msg = c.poll(0.5)
+        if msg is None or msg.error():
+            continue
+        h = dict(msg.headers() or [])
+        if h.get(MARKER_HEADER) == WATERMARK:
+            seen.append(("wm", int(h[WATERMARK_HEADER])))
+        elif h.get(MARKER_HEADER) == END_OF_REPLAY:
+            seen.append(("end", None))
+        else:
+            recs = AvroCodec("bar").decode_many(msg.value())
+            seen.append(("bars", sorted((r["ts"], r["pair"]) for r in recs)))
+    c.close()
+    minutes = np.unique(stored["ts"]).tolist()
+    want: list[tuple[str, object]] = []
+    for m in minutes:
+        want += [("bars", [(m, "EURUSD"), (m, "GBPUSD")]), ("wm", m)]
+    assert seen == [*want, ("end", None)]
