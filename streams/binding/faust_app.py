@@ -27,6 +27,7 @@ from streams.binding.kafka_io import CheckpointStore, Out, ensure_topics
 from streams.binding.metrics import PrometheusMetrics
 from streams.core.stage import Stage
 from streams.core.topics import TOPICS
+from streams.runner.observed import observe_members
 from streams.runner.runtime import Envelope, StageRuntime
 
 log = logging.getLogger("hslr.binding")
@@ -60,6 +61,7 @@ def bind(app: faust.App, stage: Stage[Any], *, bootstrap: str, namespace: str, m
     """Register ``stage`` as an agent of ``app``."""
     names = [TOPICS[k].name(namespace) for k in stage.spec.inputs]
     channel = app.topic(*names, key_serializer="raw", value_serializer="raw")
+    stage = observe_members(stage, metrics)  # a fused stage's members keep their own stage labels
     runtime = StageRuntime(stage, namespace=namespace, metrics=metrics, max_records=max_records,
                            codec_for=lambda key: codec_for(key, namespace))
     out = Out(bootstrap)

@@ -70,6 +70,7 @@ class FusedStage:
 
     def __init__(self, stages: Sequence[Stage[Any]], external: frozenset[str]) -> None:
         self.members = tuple(stages)
+        self.external = external
         self.spec, self.internal = fused_spec(self.members, external)
 
     def initial_state(self) -> FusedState:

@@ -141,3 +141,32 @@ def test_a_watermark_passes_through_the_members_in_order() -> None:
     state, out = f.on_watermark(state, 10**15)
     # a released its bars to b, which got them before its own watermark and released them too
     assert out["features"].n == 4 and out["signals"].n == 4 and state.members == ((), ())
+
+
+class Counting:
+    """Records the metrics calls (the runtime's Metrics protocol)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def __getattr__(self, name: str):
+        return lambda *a: self.calls.append((name, *a))
+
+
+def test_observed_members_report_under_their_own_labels_and_change_nothing() -> None:
+    from streams.runner.observed import observe_members
+
+    cfg = build_config({"market": {"pairs": ["EURUSD", "GBPUSD"]}})
+    plain = fuse(build_stages(cfg, only=["market", "features"]))
+    metrics = Counting()
+    seen = observe_members(plain, metrics)
+    assert seen.spec == plain.spec and observe_members(build_stages(cfg, only=["market"])[0], metrics).spec.id == "market"
+    data = bars(50)
+    s1, o1 = plain.process(plain.initial_state(), "bars", data)
+    s2, o2 = seen.process(seen.initial_state(), "bars", data)
+    assert o1.keys() == o2.keys() and all(o1[k].equals(o2[k]) for k in o1)
+    got = {(c[0], c[1], c[2], c[3]) for c in metrics.calls if c[0] in ("events_in", "events_out")}
+    assert got == {("events_in", "market", "bars", 100), ("events_out", "market", "bars.clean", 100),
+                   ("events_in", "features", "bars.clean", 100), ("events_out", "features", "features", 100)}
+    assert {c[1] for c in metrics.calls if c[0] == "processing"} == {"market", "features"}
+    assert ("last_event", "features", int(data["ts"].max())) in metrics.calls
