@@ -1,14 +1,19 @@
 """Live-path latency through Kafka and the Faust workers: bar publish → trader decision, p50/p95/p99 ms.
 
-Usage: ``python bench/bench_live_latency.py [--minutes 300] [--interval-ms 100] [--warmup-min 360]``.
+Usage: ``python bench/bench_live_latency.py [--minutes 300] [--interval-ms 100] [--warmup-min 360]
+[--fuse] [--minute-message] [--message-records N] [--watermark]``. The live deployment is
+``--fuse --minute-message --message-records 500 --watermark``.
 
 Method: every stage of the DAG runs in one ``hslr worker`` subprocess with live settings
-(``HSLR_BATCH_WITHIN_S=0.001``, ``HSLR_MESSAGE_RECORDS=1``) and the model artifacts already in
-``models/artifacts`` (regime/latest, edge/latest; nothing is trained). A synthetic market of all known pairs
-is generated; the first ``--warmup-min`` minutes are published in bulk and the benchmark waits until the
-trader has decided them. Then bars are published one minute at a time (every pair's bar of the minute, one
-Kafka message per bar), one minute every ``--interval-ms`` of wall time, each minute stamped with the
-wall-clock time just before its first bar is produced.
+(``HSLR_BATCH_WITHIN_S=0.001``, ``HSLR_MESSAGE_RECORDS`` from ``--message-records``), one agent per stage
+or co-located as one agent (``--fuse``), with the model artifacts already in ``models/artifacts``
+(regime/latest, edge/latest; nothing is trained). A synthetic market of the first ``--pairs`` known
+pairs is generated; the first ``--warmup-min`` minutes are published in bulk and the benchmark waits
+until the trader has decided them. Then bars are published one minute at a time, one minute every
+``--interval-ms`` of wall time (600x real time: the worker must keep up), each minute stamped with the
+wall-clock time just before its first bar is produced: one Kafka message per bar, or the minute's bars
+as one message (``--minute-message``, as a feed gateway closing a minute would), optionally followed by
+a watermark for the minute (``--watermark``).
 
 Measured (wall clock, one machine, so no clock skew):
 
