@@ -18,6 +18,11 @@ class PrometheusMetrics:
                             registry=registry)
         self._lat = Histogram("hslr_processing_seconds", "Batch processing time", ["stage"], registry=registry,
                               buckets=(1e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.25, 0.5, 1, 2.5))
+        self._e2e = Histogram("hslr_input_to_output_seconds",
+                              "Wall time from the oldest input message's producer timestamp to the batch's "
+                              "outputs durable on Kafka (live: bar publish -> decision for the trader)",
+                              ["stage"], registry=registry,
+                              buckets=(1e-3, 2e-3, 5e-3, 1e-2, 1.5e-2, 2e-2, 3e-2, 5e-2, 0.1, 0.25, 0.5, 1, 5, 30))
         self._last = Gauge("hslr_last_event_ts_seconds", "Event time of the last record", ["stage"],
                            registry=registry)
         self.lag = Gauge("hslr_consumer_lag", "Consumer lag (messages)", ["stage", "topic", "partition"],
@@ -41,6 +46,9 @@ class PrometheusMetrics:
 
     def processing(self, stage: str, seconds: float) -> None:
         self._lat.labels(stage).observe(seconds)
+
+    def input_to_output(self, stage: str, seconds: float) -> None:
+        self._e2e.labels(stage).observe(seconds)
 
     def last_event(self, stage: str, ts_ms: int) -> None:
         self._last.labels(stage).set(ts_ms / 1000.0)

@@ -41,6 +41,18 @@ def _decided(store: CheckpointStore, rt: StageRuntime, sid: str) -> int:
     return int(rt.cp.state.members[-1].last_ts)
 
 
+def _scrape(log: Path) -> dict[str, float]:
+    """The worker's /metrics (its port is in the start-up line of its log), as {series: value}."""
+    import re
+    import urllib.request
+
+    port = re.search(r"metrics on 127\.0\.0\.1:(\d+)", log.read_text())
+    assert port, "no metrics port in the worker log"
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port.group(1)}/metrics", timeout=10).read().decode()
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines() if line and not line.startswith("#")}
+
+
 def test_gateway_minutes_are_decided_at_their_close_and_trade_like_the_replay(
         services: dict[str, str], tmp_path: Path, trained: tuple[Batch, HSLRConfig, dict[str, Batch]]) -> None:
     test, config, _ = trained
@@ -81,7 +93,13 @@ def test_gateway_minutes_are_decided_at_their_close_and_trade_like_the_replay(
         out.flush()
         got = collect(bootstrap_servers(), ["orders", "fills", "portfolio"], "live", ns, timeout=300,
                       alive=lambda: w.poll() is None)
+        metrics = _scrape(tmp_path / "worker.log")
     assert len(waits) == LIVE_MINUTES and len(gappy) >= 5
+    # the worker exports the live latency of the group, and every member keeps its own stage label
+    assert metrics[f'hslr_input_to_output_seconds_count{{stage="{stage.spec.id}"}}'] >= LIVE_MINUTES
+    for sid in STAGE_FACTORIES:
+        assert any(k.startswith("hslr_processing_seconds_count") and f'stage="{sid}"' in k for k in metrics), sid
+    assert metrics['hslr_events_in_total{stage="trader",topic="signals.governed"}'] == bars.n
     for key in ("orders", "fills", "portfolio"):
         assert got[key].equals(expected[key]), key
 
