@@ -327,7 +327,7 @@ class StageRuntime:
         if env.topic != primary.name(self.namespace):
             return []
         if primary.partitions != 1:  # the effective watermark would be the minimum over partitions
-            raise ValueError(f"watermarks need a one-partition primary input ({primary.key})")
+            return self._dead([env], "PROCESS", f"watermarks need a one-partition primary input ({primary.key})")
         raw = env.header(WATERMARK_HEADER) or b""
         try:
             ts = int(raw.decode())
