@@ -50,7 +50,7 @@ def run_kafka_engine(bars: Batch, config: HSLRConfig, *, workdir: Path | None = 
         raise ValueError(f"worker groups leave out stages {missing}")
     ns = fresh_namespace("bt")
     bootstrap = bootstrap_servers()
-    ensure_topics(bootstrap, ns, ["_".join(g) for g in groups] if fuse else list(STAGE_FACTORIES))
+    ensure_topics(bootstrap, ns)  # each worker creates its own state topic (fused or not) when it starts
     with ExitStack() as stack:
         tmp = Path(workdir) if workdir else Path(stack.enter_context(tempfile.TemporaryDirectory()))
         tmp.mkdir(parents=True, exist_ok=True)

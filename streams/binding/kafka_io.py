@@ -19,6 +19,7 @@ from streams.runner.runtime import (
     Outgoing,
     index_header,
     marker,
+    marker_messages,
     message_key,
     watermark,
 )
@@ -132,13 +133,11 @@ def publish(out: Out, key: str, batch: Batch, namespace: str, max_records: int =
 
 def publish_watermark(out: Out, key: str, ts_ms: int, namespace: str) -> None:
     """Promise that no record at or before ``ts_ms`` follows on ``key`` (a live gateway's minute close)."""
-    t = TOPICS[key]
-    out.send(Outgoing(t.name(namespace), b"__wm__", b"", watermark(ts_ms), p) for p in range(t.partitions))
+    out.send(marker_messages(key, namespace, watermark(ts_ms)))
 
 
 def publish_marker(out: Out, key: str, run: str, namespace: str) -> None:
-    t = TOPICS[key]
-    out.send(Outgoing(t.name(namespace), b"__eor__", b"", marker(run), p) for p in range(t.partitions))
+    out.send(marker_messages(key, namespace, marker(run)))
 
 
 def collect(

@@ -3,7 +3,7 @@
 The live path's latency is dominated by the Kafka hops between agents (a consume, a produce, a flush
 and a checkpoint per hop), not by the stage code. A :class:`FusedStage` runs a chain of stages the way
 Kafka Streams runs a sub-topology: a batch from an *external* input goes through every member in DAG
-order in one call, and a topic that only members write (``bars``, ``features``, ``signals``, ...) is
+order in one call, and a topic that only members write (``bars.clean``, ``features``, ``signals``, ...) is
 handed to the later members directly. Every member output is still returned, so every topic is still
 published (audit trail, sinks, Redis cache, dashboards) and the decision costs one hop instead of seven.
 

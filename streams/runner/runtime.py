@@ -115,6 +115,17 @@ def watermark(ts_ms: int) -> Headers:
     return ((MARKER_HEADER, WATERMARK), (WATERMARK_HEADER, str(int(ts_ms)).encode()))
 
 
+_MARKER_KEYS = {END_OF_REPLAY: b"__eor__", WATERMARK: b"__wm__"}
+
+
+def marker_messages(key: str, namespace: str, headers: Headers) -> list[Outgoing]:
+    """The marker ``headers`` (:func:`marker` or :func:`watermark`) as one empty message per partition of
+    topic ``key``: the only way markers are written, by the runtime and by publishers."""
+    t = TOPICS[key]
+    kind = dict(headers)[MARKER_HEADER]
+    return [Outgoing(t.name(namespace), _MARKER_KEYS[kind], b"", headers, p) for p in range(t.partitions)]
+
+
 class StageRuntime:
     """Runs one stage over transport envelopes; see the module docstring."""
 
@@ -343,9 +354,9 @@ class StageRuntime:
                 reason = f"watermark: {type(exc).__name__}: {exc}"
                 return [*self._dead([env], "PROCESS", reason), *self._halt(ts, reason)]
             self._emit(outputs, out)
-        out.extend(Outgoing(TOPICS[k].name(self.namespace), b"__wm__", b"", watermark(ts), p)
-                   for k in self.stage.spec.outputs if TOPICS[k].one_per_bar
-                   for p in range(TOPICS[k].partitions))
+        for k in self.stage.spec.outputs:
+            if TOPICS[k].one_per_bar:
+                out.extend(marker_messages(k, self.namespace, watermark(ts)))
         return out
 
     def _on_marker(self, env: Envelope) -> list[Outgoing]:
@@ -358,8 +369,4 @@ class StageRuntime:
         if len(seen) < primary.partitions:
             return []
         del self._markers[run]
-        return [
-            Outgoing(TOPICS[k].name(self.namespace), b"__eor__", b"", marker(run), p)
-            for k in self.stage.spec.outputs
-            for p in range(TOPICS[k].partitions)
-        ]
+        return [m for k in self.stage.spec.outputs for m in marker_messages(k, self.namespace, marker(run))]

@@ -53,7 +53,7 @@ def test_trader_killed_mid_replay_resumes_with_its_book_and_high_water_mark(
     test, config, expected = trained
     assert expected["fills"].n > 0
     ns = fresh_namespace("rs")
-    ensure_topics(bootstrap_servers(), ns, ["_".join(STAGE_FACTORIES)] if fused else list(STAGE_FACTORIES))
+    ensure_topics(bootstrap_servers(), ns)  # the workers create their state topics
     cfg = tmp_path / "config.json"
     cfg.write_text(json.dumps(dump_config(config)))
     env = {"HSLR_BATCH_WITHIN_S": "0.01", "HSLR_BATCH_MAX": "300", "HSLR_MESSAGE_RECORDS": "50"}
