@@ -49,11 +49,18 @@ def _hourly(sig: Batch) -> dict[str, Any]:
             return tot / cnt
 
     cols = {p: mean(sig[p]) for p in PROBS if p in sig}
-    return {"ts": uniq * HOUR_MS, **cols, "tradeable": mean(sig["tradeable"]),
-            "passed": np.bincount(inv, weights=sig["passed"].astype(np.float64), minlength=len(uniq)), "n": n}
+    return {
+        "ts": uniq * HOUR_MS,
+        **cols,
+        "tradeable": mean(sig["tradeable"]),
+        "passed": np.bincount(inv, weights=sig["passed"].astype(np.float64), minlength=len(uniq)),
+        "n": n,
+    }
 
 
-def save_run_artifacts(run_dir: str | Path, outputs: dict[str, Batch], inputs: dict[str, Any] | None = None) -> list[Path]:
+def save_run_artifacts(
+    run_dir: str | Path, outputs: dict[str, Batch], inputs: dict[str, Any] | None = None
+) -> list[Path]:
     """Write equity.npz, timeline.npz, governance.npz (and inputs.json) from a replay's ``outputs``.
 
     Parameters
@@ -71,9 +78,17 @@ def save_run_artifacts(run_dir: str | Path, outputs: dict[str, Batch], inputs: d
     written = []
     port = outputs["portfolio"]
     acct = port["pair"] == "" if port.n else np.zeros(0, dtype=bool)
-    eq: dict[str, Any] = {"ts": port["ts"][acct], "equity": port["equity_usd"][acct], "drawdown": port["drawdown"][acct],
-          "throttle": port["throttle"][acct], "kill": port["kill_active"][acct]} if port.n else \
-        {k: np.zeros(0) for k in ("ts", "equity", "drawdown", "throttle", "kill")}
+    eq: dict[str, Any] = (
+        {
+            "ts": port["ts"][acct],
+            "equity": port["equity_usd"][acct],
+            "drawdown": port["drawdown"][acct],
+            "throttle": port["throttle"][acct],
+            "kill": port["kill_active"][acct],
+        }
+        if port.n
+        else {k: np.zeros(0) for k in ("ts", "equity", "drawdown", "throttle", "kill")}
+    )
     np.savez_compressed(d / "equity.npz", **eq)
     written.append(d / "equity.npz")
     sig = outputs.get("signals.governed")
@@ -82,9 +97,16 @@ def save_run_artifacts(run_dir: str | Path, outputs: dict[str, Batch], inputs: d
         written.append(d / "timeline.npz")
     gov = outputs.get("governance")
     if gov is not None and gov.n:
-        np.savez_compressed(d / "governance.npz", ts=gov["ts"], ic=gov["ic"], n_ic=gov["n_ic"],
-                            kl=gov["kl_divergence"], entropy=gov["entropy_avg"],
-                            state=gov["state"].astype(str), action=gov["action"].astype(str))
+        np.savez_compressed(
+            d / "governance.npz",
+            ts=gov["ts"],
+            ic=gov["ic"],
+            n_ic=gov["n_ic"],
+            kl=gov["kl_divergence"],
+            entropy=gov["entropy_avg"],
+            state=gov["state"].astype(str),
+            action=gov["action"].astype(str),
+        )
         written.append(d / "governance.npz")
     if inputs is not None:
         (d / "inputs.json").write_text(json.dumps(inputs, indent=1, default=str))

@@ -31,11 +31,19 @@ def _report(args: argparse.Namespace) -> int:
 
 def _inputs(args: argparse.Namespace, run: Path) -> dict[str, Any]:
     saved = json.loads((run / "inputs.json").read_text()) if (run / "inputs.json").exists() else {}
-    given = {"source": args.source, "pairs": args.pairs, "from": args.start, "to": args.end, "seed": args.seed}
+    given = {
+        "source": args.source,
+        "pairs": args.pairs,
+        "from": args.start,
+        "to": args.end,
+        "seed": args.seed,
+    }
     merged = {**saved, **{k: v for k, v in given.items() if v is not None}}
     missing = [k for k in ("from", "to") if not merged.get(k)]
     if missing:
-        raise ValueError(f"{run}/inputs.json is missing and --{'/--'.join(missing)} not given: which bars to replay?")
+        raise ValueError(
+            f"{run}/inputs.json is missing and --{'/--'.join(missing)} not given: which bars to replay?"
+        )
     merged.setdefault("source", "db")
     merged.setdefault("seed", 7)
     merged.setdefault("pairs", "EURUSD,GBPUSD,USDJPY,AUDUSD")
@@ -51,7 +59,9 @@ def _load(args: argparse.Namespace) -> tuple[Path, Any, Any]:
     run = run_path(args.run)
     inputs = _inputs(args, run)
     pairs = inputs["pairs"] if isinstance(inputs["pairs"], list) else parse_pairs(inputs["pairs"])
-    bars, _ = get_bars(inputs["source"], pairs, parse_day(inputs["from"]), parse_day(inputs["to"]), int(inputs["seed"]))
+    bars, _ = get_bars(
+        inputs["source"], pairs, parse_day(inputs["from"]), parse_day(inputs["to"]), int(inputs["seed"])
+    )
     if args.config:
         config = load_config(args.config)
     elif (run / "config.json").exists():
@@ -73,15 +83,32 @@ def _stress(args: argparse.Namespace) -> int:
     from backtest.stress import SpreadShock, run_stress
 
     run, bars, config = _load(args)
-    shock = SpreadShock(jitter_sigma=args.jitter_sigma, jitter_block_min=args.jitter_block_min,
-                        episodes_per_week=args.episodes_per_week, widen=_pair(args.widen),
-                        duration_min=_pair(args.duration_min), common_share=args.common_share, anchor=args.anchor)
+    shock = SpreadShock(
+        jitter_sigma=args.jitter_sigma,
+        jitter_block_min=args.jitter_block_min,
+        episodes_per_week=args.episodes_per_week,
+        widen=_pair(args.widen),
+        duration_min=_pair(args.duration_min),
+        common_share=args.common_share,
+        anchor=args.anchor,
+    )
     t0 = time.perf_counter()
     result = run_stress(bars, config, shock, n=args.n, seed=args.seed_mc, workers=args.workers)
     result["seconds"] = round(time.perf_counter() - t0, 1)
     (run / "stress.json").write_text(json.dumps(result))
-    print(json.dumps({"run_dir": str(run), "n": args.n, "seconds": result["seconds"], "baseline": result["baseline"],
-                      "breach": result["breach"], "quantiles": result["quantiles"]}, indent=1))
+    print(
+        json.dumps(
+            {
+                "run_dir": str(run),
+                "n": args.n,
+                "seconds": result["seconds"],
+                "baseline": result["baseline"],
+                "breach": result["breach"],
+                "quantiles": result["quantiles"],
+            },
+            indent=1,
+        )
+    )
     return 0
 
 
@@ -95,14 +122,24 @@ def _latency(args: argparse.Namespace) -> int:
     result["seconds"] = round(time.perf_counter() - t0, 1)
     (run / "latency.json").write_text(json.dumps(result))
     cols = ("latency_ms", "pnl_usd", "sharpe", "fill_rate", "mean_fill_delay_min", "orders_new")
-    print(json.dumps({"run_dir": str(run), "curve": [{k: p[k] for k in cols} for p in result["curve"]],
-                      **({"distribution": result["distribution"]} if "distribution" in result else {})}, indent=1))
+    print(
+        json.dumps(
+            {
+                "run_dir": str(run),
+                "curve": [{k: p[k] for k in cols} for p in result["curve"]],
+                **({"distribution": result["distribution"]} if "distribution" in result else {}),
+            },
+            indent=1,
+        )
+    )
     return 0
 
 
 def _replay_args(p: Any) -> None:
     p.add_argument("run", help="run directory or run id under runs/ (created when missing)")
-    p.add_argument("--from", dest="start", default=None, help="test window start (default: the run's inputs.json)")
+    p.add_argument(
+        "--from", dest="start", default=None, help="test window start (default: the run's inputs.json)"
+    )
     p.add_argument("--to", dest="end", default=None)
     p.add_argument("--pairs", default=None)
     p.add_argument("--source", choices=("db", "synth"), default=None)
@@ -132,9 +169,16 @@ def add_commands(sub: Any) -> None:
 
     p = sub.add_parser("latency", help="latency degradation curve on a run's test window → RUN/latency.json")
     _replay_args(p)
-    p.add_argument("--latencies", default="0,250,1000,30000,60000,90000,120000,150000,180000,240000",
-                   help="comma-separated order latencies, ms")
-    p.add_argument("--dist", default="", help="also evaluate a distribution: fixed:L, uniform:A,B, "
-                                              "lognormal:MEDIAN,SIGMA, empirical:L1,L2,... (ms)")
+    p.add_argument(
+        "--latencies",
+        default="0,250,1000,30000,60000,90000,120000,150000,180000,240000",
+        help="comma-separated order latencies, ms",
+    )
+    p.add_argument(
+        "--dist",
+        default="",
+        help="also evaluate a distribution: fixed:L, uniform:A,B, "
+        "lognormal:MEDIAN,SIGMA, empirical:L1,L2,... (ms)",
+    )
     p.add_argument("--k", type=int, default=5, help="quantile strata for --dist")
     p.set_defaults(func=_latency)

@@ -22,8 +22,16 @@ from streams.core.batch import Batch
 from streams.dag import STAGE_FACTORIES, build_stages
 from streams.runner.inprocess import run_inprocess
 
-RESULT_TOPICS = ("bars.clean", "quarantine", "signals.governed", "risk.targets", "orders", "fills",
-                 "portfolio", "governance")
+RESULT_TOPICS = (
+    "bars.clean",
+    "quarantine",
+    "signals.governed",
+    "risk.targets",
+    "orders",
+    "fills",
+    "portfolio",
+    "governance",
+)
 """Topics a backtest reads back (the Kafka engine collects exactly these)."""
 
 WORKER_GROUPS = (("market", "features", "regime", "news", "edge"), ("governance", "trader"))
@@ -35,9 +43,16 @@ def run_inprocess_engine(bars: Batch, config: HSLRConfig, chunk: int | None = 50
     return run_inprocess(build_stages(config), {"bars": bars}, chunk=chunk)
 
 
-def run_kafka_engine(bars: Batch, config: HSLRConfig, *, workdir: Path | None = None,
-                     groups: Sequence[Sequence[str]] = WORKER_GROUPS, timeout: float = 3600.0,
-                     message_records: int = 500, fuse: bool = False) -> dict[str, Batch]:
+def run_kafka_engine(
+    bars: Batch,
+    config: HSLRConfig,
+    *,
+    workdir: Path | None = None,
+    groups: Sequence[Sequence[str]] = WORKER_GROUPS,
+    timeout: float = 3600.0,
+    message_records: int = 500,
+    fuse: bool = False,
+) -> dict[str, Batch]:
     """Replay ``bars`` through Faust workers on real Kafka; return the records of :data:`RESULT_TOPICS`.
 
     ``fuse``: each worker runs its group as one co-located agent (``hslr worker --fuse``)."""
@@ -56,17 +71,35 @@ def run_kafka_engine(bars: Batch, config: HSLRConfig, *, workdir: Path | None = 
         tmp.mkdir(parents=True, exist_ok=True)
         cfg = tmp / "config.json"
         cfg.write_text(json.dumps(dump_config(config)))
-        procs = [stack.enter_context(worker(g, ns, cfg, tmp / f"worker-{i}.log",
-                                            env={"HSLR_BATCH_WITHIN_S": "0.05", "HSLR_BATCH_MAX": "5000",
-                                                 "HSLR_MESSAGE_RECORDS": str(message_records)},
-                                            args=["--fuse"] if fuse else []))
-                 for i, g in enumerate(groups)]
+        procs = [
+            stack.enter_context(
+                worker(
+                    g,
+                    ns,
+                    cfg,
+                    tmp / f"worker-{i}.log",
+                    env={
+                        "HSLR_BATCH_WITHIN_S": "0.05",
+                        "HSLR_BATCH_MAX": "5000",
+                        "HSLR_MESSAGE_RECORDS": str(message_records),
+                    },
+                    args=["--fuse"] if fuse else [],
+                )
+            )
+            for i, g in enumerate(groups)
+        ]
         out = Out(bootstrap)
         publish(out, "bars", bars, ns, max_records=message_records)
         publish_marker(out, "bars", "backtest", ns)
         out.flush()
-        return collect(bootstrap, RESULT_TOPICS, "backtest", ns, timeout=timeout,
-                       alive=lambda: all(p.poll() is None for p in procs))
+        return collect(
+            bootstrap,
+            RESULT_TOPICS,
+            "backtest",
+            ns,
+            timeout=timeout,
+            alive=lambda: all(p.poll() is None for p in procs),
+        )
 
 
 def run_engine(engine: str, bars: Batch, config: HSLRConfig, **kwargs: Any) -> dict[str, Batch]:
@@ -140,6 +173,8 @@ def _summary(bars: Batch, out: dict[str, Batch], initial_equity: float) -> dict[
         "fraction_tradeable": float(sig["tradeable"].mean()) if sig.n else 0.0,
         "signals_passed": int(sig["passed"].sum()) if sig.n else 0,
         "gates_blocked": gate_counts(sig) if sig.n else {},
-        "triggers_fired": dict(zip(*(x.tolist() for x in np.unique(actions, return_counts=True)), strict=True)),
+        "triggers_fired": dict(
+            zip(*(x.tolist() for x in np.unique(actions, return_counts=True)), strict=True)
+        ),
         "kill_switch": bool(out["portfolio"]["kill_active"].any()) if out["portfolio"].n else False,
     }

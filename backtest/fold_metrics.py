@@ -43,7 +43,9 @@ ANNUAL = 260.0
 F64 = npt.NDArray[np.float64]
 
 
-def daily_equity(portfolio: Batch, days: npt.NDArray[np.int64], test_from: int, initial: float) -> tuple[float, F64]:
+def daily_equity(
+    portfolio: Batch, days: npt.NDArray[np.int64], test_from: int, initial: float
+) -> tuple[float, F64]:
     """(start equity, equity close of each UTC day index in ``days``) from the account rows."""
     if portfolio.n:
         acct = portfolio["pair"] == ""
@@ -67,8 +69,13 @@ def _usd_notional(pair: npt.NDArray[Any], qty: F64, price: F64, rate: F64) -> F6
 
 
 def _mid_lookup(signals: Batch) -> tuple[dict[tuple[str, int], float], dict[str, tuple[F64, F64]]]:
-    exact = dict(zip(zip(signals["pair"].tolist(), signals["ts"].tolist(), strict=True),
-                     signals["mid"].tolist(), strict=True))
+    exact = dict(
+        zip(
+            zip(signals["pair"].tolist(), signals["ts"].tolist(), strict=True),
+            signals["mid"].tolist(),
+            strict=True,
+        )
+    )
     series = {}
     for p in np.unique(signals["pair"]).tolist():
         m = signals["pair"] == p
@@ -88,39 +95,66 @@ def _quote_rate(pair: str, ts: int, series: dict[str, tuple[F64, F64]]) -> float
     return float("nan")
 
 
-def fill_costs(fills: Batch, signals: Batch, commission_bps: float, start: int = 0,
-               end: int = 2**62) -> dict[str, Any]:
+def fill_costs(
+    fills: Batch, signals: Batch, commission_bps: float, start: int = 0, end: int = 2**62
+) -> dict[str, Any]:
     """Traded notional, spread cost and assumed commission (USD) of the executed fills reported in
     ``[start, end)`` (see module docs); ``fills`` holds every report (orders decided earlier included)."""
-    decided = {c: t for c, t, s in zip(fills["client_order_id"].tolist(), fills["ts"].tolist(),
-                                       fills["status"].tolist(), strict=True) if s == "NEW"}
+    decided = {
+        c: t
+        for c, t, s in zip(
+            fills["client_order_id"].tolist(), fills["ts"].tolist(), fills["status"].tolist(), strict=True
+        )
+        if s == "NEW"
+    }
     fills = window(fills, start, end)
     if fills.n == 0:
-        return {"fills": 0, "notional_usd": 0.0, "spread_cost_usd": 0.0, "fill_bar_cost_usd": 0.0,
-                "commission_usd": 0.0, "hit_rate": None}
+        return {
+            "fills": 0,
+            "notional_usd": 0.0,
+            "spread_cost_usd": 0.0,
+            "fill_bar_cost_usd": 0.0,
+            "commission_usd": 0.0,
+            "hit_rate": None,
+        }
     ex = fills.take(fills["last_qty"] > 0)
     exact, series = _mid_lookup(signals)
     pairs, ts = ex["pair"].tolist(), ex["ts"].tolist()
-    arrival = np.array([exact.get((p, decided.get(c, t) - MINUTE_MS), np.nan)
-                        for p, t, c in zip(pairs, ts, ex["client_order_id"].tolist(), strict=True)])
+    arrival = np.array(
+        [
+            exact.get((p, decided.get(c, t) - MINUTE_MS), np.nan)
+            for p, t, c in zip(pairs, ts, ex["client_order_id"].tolist(), strict=True)
+        ]
+    )
     mid = np.array([exact.get((p, t - MINUTE_MS), np.nan) for p, t in zip(pairs, ts, strict=True)])
     rate = np.array([_quote_rate(p, t, series) for p, t in zip(pairs, ts, strict=True)])
     notional = _usd_notional(ex["pair"], ex["last_qty"], ex["last_price"], rate)
     spread = ex["side"] * (ex["last_price"] - arrival) * ex["last_qty"] * rate
     markout = ex["side"] * (ex["last_price"] - mid) * ex["last_qty"] * rate
     realised = fills["realized_pnl_usd"][fills["realized_pnl_usd"] != 0]
-    return {"fills": int(ex.n), "notional_usd": float(np.nansum(notional)),
-            "spread_cost_usd": float(np.nansum(spread)), "fill_bar_cost_usd": float(np.nansum(markout)),
-            "commission_usd": float(np.nansum(notional) * commission_bps * 1e-4),
-            "hit_rate": float((realised > 0).mean()) if len(realised) else None}
+    return {
+        "fills": int(ex.n),
+        "notional_usd": float(np.nansum(notional)),
+        "spread_cost_usd": float(np.nansum(spread)),
+        "fill_bar_cost_usd": float(np.nansum(markout)),
+        "commission_usd": float(np.nansum(notional) * commission_bps * 1e-4),
+        "hit_rate": float((realised > 0).mean()) if len(realised) else None,
+    }
 
 
 def window(batch: Batch, start: int, end: int) -> Batch:
     return batch.take((batch["ts"] >= start) & (batch["ts"] < end)) if batch.n else batch
 
 
-def fold_metrics(out: dict[str, Batch], test_from: int, test_to: int, *, initial_equity: float,
-                 horizon_min: int, commission_bps: float) -> dict[str, Any]:
+def fold_metrics(
+    out: dict[str, Batch],
+    test_from: int,
+    test_to: int,
+    *,
+    initial_equity: float,
+    horizon_min: int,
+    commission_bps: float,
+) -> dict[str, Any]:
     """Metrics of one test window (module docstring) plus ``daily`` = {"day": [...], "ret": [...]}."""
     from streams.stages.edge.targets import forward_trade_returns
 
@@ -132,23 +166,36 @@ def fold_metrics(out: dict[str, Batch], test_from: int, test_to: int, *, initial
     rets = np.diff(path) / path[:-1]
     port = window(out["portfolio"], test_from, test_to)
     acct_eq = port["equity_usd"][port["pair"] == ""] if port.n else np.zeros(0)
-    realised = forward_trade_returns(sig_all["pair"], sig_all["ts"], sig_all["mid"], sig_all["displacement"],
-                                     horizon_min) if sig_all.n else np.zeros(0)
-    in_win = (sig_all["ts"] >= test_from) & (sig_all["ts"] < test_to) & sig_all["ready"] if sig_all.n else None
+    realised = (
+        forward_trade_returns(
+            sig_all["pair"], sig_all["ts"], sig_all["mid"], sig_all["displacement"], horizon_min
+        )
+        if sig_all.n
+        else np.zeros(0)
+    )
+    in_win = (
+        (sig_all["ts"] >= test_from) & (sig_all["ts"] < test_to) & sig_all["ready"] if sig_all.n else None
+    )
     tuw, longest = stats.time_under_water(path)
     costs = fill_costs(out["fills"], sig_all, commission_bps, test_from, test_to)
     n_days = max(len(days), 1)
     return {
-        "equity_start": start, "equity_end": float(path[-1]),
-        "return": float(path[-1] / start - 1.0), "pnl_usd": float(path[-1] - start),
-        "sharpe": stats.sharpe(rets, ANNUAL), "sortino": stats.sortino(rets, ANNUAL),
+        "equity_start": start,
+        "equity_end": float(path[-1]),
+        "return": float(path[-1] / start - 1.0),
+        "pnl_usd": float(path[-1] - start),
+        "sharpe": stats.sharpe(rets, ANNUAL),
+        "sortino": stats.sortino(rets, ANNUAL),
         "max_drawdown": stats.max_drawdown(np.r_[start, acct_eq]),
-        "time_under_water": tuw, "longest_under_water_days": longest,
-        "turnover_per_day": costs["notional_usd"] / initial_equity / n_days, **costs,
+        "time_under_water": tuw,
+        "longest_under_water_days": longest,
+        "turnover_per_day": costs["notional_usd"] / initial_equity / n_days,
+        **costs,
         "fraction_tradeable": float(sig["tradeable"].mean()) if sig.n else 0.0,
         "signals_passed": int(sig["passed"].sum()) if sig.n else 0,
         "ic": stats.spearman_ic(sig_all["expected_return"][in_win], realised[in_win]) if sig_all.n else None,
-        "bars_scored": int(sig.n), "days": int(len(days)),
+        "bars_scored": int(sig.n),
+        "days": int(len(days)),
         "daily": {"day": days.tolist(), "ret": rets.tolist()},
     }
 
@@ -160,13 +207,22 @@ def stitch(folds: list[dict[str, Any]]) -> dict[str, Any]:
     tuw, longest = stats.time_under_water(eq)
     lo, hi = stats.bootstrap_sharpe_ci(rets, np.random.default_rng(0), n_boot=1000, periods_per_year=ANNUAL)
     skew, kurt = stats.moments(rets) if len(rets) > 2 else (0.0, 3.0)
-    return {"days": int(len(rets)), "return": float(eq[-1] - 1.0), "sharpe": stats.sharpe(rets, ANNUAL),
-            "sharpe_ci95": [lo, hi], "sortino": stats.sortino(rets, ANNUAL),
-            "max_drawdown_daily": stats.max_drawdown(eq), "time_under_water": tuw,
-            "longest_under_water_days": longest, "skew": skew, "kurt": kurt,
-            "psr_vs_0": stats.probabilistic_sharpe(stats.sharpe(rets), 0.0, len(rets), skew, kurt),
-            "fills": int(sum(f["fills"] for f in folds)),
-            "spread_cost_usd": float(sum(f["spread_cost_usd"] for f in folds)),
-            "commission_usd": float(sum(f["commission_usd"] for f in folds)),
-            "mean_ic": float(np.nanmean([f["ic"] if f["ic"] is not None else np.nan for f in folds]))
-            if folds else None}
+    return {
+        "days": int(len(rets)),
+        "return": float(eq[-1] - 1.0),
+        "sharpe": stats.sharpe(rets, ANNUAL),
+        "sharpe_ci95": [lo, hi],
+        "sortino": stats.sortino(rets, ANNUAL),
+        "max_drawdown_daily": stats.max_drawdown(eq),
+        "time_under_water": tuw,
+        "longest_under_water_days": longest,
+        "skew": skew,
+        "kurt": kurt,
+        "psr_vs_0": stats.probabilistic_sharpe(stats.sharpe(rets), 0.0, len(rets), skew, kurt),
+        "fills": int(sum(f["fills"] for f in folds)),
+        "spread_cost_usd": float(sum(f["spread_cost_usd"] for f in folds)),
+        "commission_usd": float(sum(f["commission_usd"] for f in folds)),
+        "mean_ic": float(np.nanmean([f["ic"] if f["ic"] is not None else np.nan for f in folds]))
+        if folds
+        else None,
+    }

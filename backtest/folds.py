@@ -78,9 +78,18 @@ def add_period(ms: int, period: str, sign: int = 1) -> int:
     return int(dt.replace(year=year, month=month).timestamp() * 1000)
 
 
-def make_schedule(start: int, end: int, train: str, test: str, *, horizon_min: int, step: str | None = None,
-                  purge_min: int | None = None, embargo_min: int | None = None,
-                  anchored: bool = False) -> list[Fold]:
+def make_schedule(
+    start: int,
+    end: int,
+    train: str,
+    test: str,
+    *,
+    horizon_min: int,
+    step: str | None = None,
+    purge_min: int | None = None,
+    embargo_min: int | None = None,
+    anchored: bool = False,
+) -> list[Fold]:
     """Folds covering ``[start, end)``: the first trains on ``[start, start + train)``; each test window
     starts ``purge`` after its training window and tests spans ``test``; fold starts advance by ``step``
     (default ``test``). Only complete test windows are kept.
@@ -101,11 +110,15 @@ def make_schedule(start: int, end: int, train: str, test: str, *, horizon_min: i
         folds.append(Fold(len(folds), train_from, train_to, test_from, test_to))
         nxt = add_period(train_to, step)
         if add_period(test_from, step) < test_to:
-            raise ValueError(f"step {step} is shorter than the test window {test}: test windows would overlap")
+            raise ValueError(
+                f"step {step} is shorter than the test window {test}: test windows would overlap"
+            )
         train_from = start if anchored else add_period(nxt, train, -1)
         train_to = nxt
     if not folds:
-        raise ValueError(f"no complete fold fits in the period with train {train}, test {test}, purge {purge} min")
+        raise ValueError(
+            f"no complete fold fits in the period with train {train}, test {test}, purge {purge} min"
+        )
     check_schedule(folds, horizon_min, purge, horizon_min if embargo_min is None else embargo_min)
     return folds
 

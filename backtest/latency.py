@@ -31,8 +31,16 @@ from streams.core.batch import Batch
 
 DEFAULT_LATENCIES_MS = (0, 250, 1_000, 30_000, 60_000, 90_000, 120_000, 150_000, 180_000, 240_000)
 Runner = Callable[[Batch, HSLRConfig], dict[str, Batch]]
-CURVE_METRICS = ("pnl_usd", "return", "sharpe", "max_drawdown", "fill_rate", "mean_fill_delay_min",
-                 "orders_new", "orders_filled")
+CURVE_METRICS = (
+    "pnl_usd",
+    "return",
+    "sharpe",
+    "max_drawdown",
+    "fill_rate",
+    "mean_fill_delay_min",
+    "orders_new",
+    "orders_filled",
+)
 
 
 @dataclass(frozen=True)
@@ -52,8 +60,10 @@ class LatencyDist:
             raise ValueError(f"bad latency distribution {spec!r}: parameters must be numbers") from None
         need = {"fixed": 1, "uniform": 2, "lognormal": 2}
         if kind not in (*need, "empirical") or (kind in need and len(params) != need[kind]) or not params:
-            raise ValueError(f"bad latency distribution {spec!r}; use fixed:L, uniform:A,B, lognormal:MEDIAN,SIGMA"
-                             " or empirical:L1,L2,...")
+            raise ValueError(
+                f"bad latency distribution {spec!r}; use fixed:L, uniform:A,B, lognormal:MEDIAN,SIGMA"
+                " or empirical:L1,L2,..."
+            )
         if min(params) < 0:
             raise ValueError(f"latencies must be >= 0 ms: {spec!r}")
         return cls(kind, params)
@@ -81,7 +91,9 @@ _SHARED: dict[str, Any] = {}
 def _init(bars_cols: dict[str, np.ndarray], config_data: dict[str, Any], runner: Runner | None) -> None:
     from backtest.engine import run_inprocess_engine
 
-    _SHARED.update(bars=Batch(bars_cols), config=build_config(config_data), runner=runner or run_inprocess_engine)
+    _SHARED.update(
+        bars=Batch(bars_cols), config=build_config(config_data), runner=runner or run_inprocess_engine
+    )
 
 
 def _point(latency_ms: int) -> dict[str, Any]:
@@ -97,19 +109,32 @@ def with_latency(config: HSLRConfig, latency_ms: int) -> HSLRConfig:
     return with_overrides(config, {"trader": {"execution": {"latency_ms": int(latency_ms)}}})
 
 
-def degradation_curve(bars: Batch, config: HSLRConfig, latencies_ms: Sequence[int] = DEFAULT_LATENCIES_MS,
-                      workers: int = 2, runner: Runner | None = None) -> list[dict[str, Any]]:
+def degradation_curve(
+    bars: Batch,
+    config: HSLRConfig,
+    latencies_ms: Sequence[int] = DEFAULT_LATENCIES_MS,
+    workers: int = 2,
+    runner: Runner | None = None,
+) -> list[dict[str, Any]]:
     """One in-process replay of ``bars`` per latency; returns per-latency metrics sorted by latency.
 
     ``runner(bars, config) -> outputs`` replays one scenario (default: the whole DAG,
     ``backtest.engine.run_inprocess_engine``; a module-level function when ``workers > 1``).
     """
     lat = sorted({int(x) for x in latencies_ms})
-    return run_pool(_point, [(x,) for x in lat], workers, _init, (dict(bars.items()), dump_config(config), runner))
+    return run_pool(
+        _point, [(x,) for x in lat], workers, _init, (dict(bars.items()), dump_config(config), runner)
+    )
 
 
-def run_latency(bars: Batch, config: HSLRConfig, latencies_ms: Sequence[int] = DEFAULT_LATENCIES_MS,
-                dist: str | None = None, k: int = 5, workers: int = 2) -> dict[str, Any]:
+def run_latency(
+    bars: Batch,
+    config: HSLRConfig,
+    latencies_ms: Sequence[int] = DEFAULT_LATENCIES_MS,
+    dist: str | None = None,
+    k: int = 5,
+    workers: int = 2,
+) -> dict[str, Any]:
     """The degradation curve over ``latencies_ms`` (plus the strata of ``dist`` when given); JSON-able.
 
     Keys: ``curve`` (list of per-latency metrics, see :data:`CURVE_METRICS`), ``baseline_latency_ms``
@@ -119,12 +144,22 @@ def run_latency(bars: Batch, config: HSLRConfig, latencies_ms: Sequence[int] = D
     strata = LatencyDist.parse(dist).strata(k) if dist else []
     curve = degradation_curve(bars, config, [*latencies_ms, *strata], workers)
     report: dict[str, Any] = {
-        "curve": curve, "baseline_latency_ms": config.section("trader").execution.latency_ms,
-        "method": "one replay per latency; distributions by equal-probability quantile strata"}
+        "curve": curve,
+        "baseline_latency_ms": config.section("trader").execution.latency_ms,
+        "method": "one replay per latency; distributions by equal-probability quantile strata",
+    }
     if dist:
         by = {p["latency_ms"]: p for p in curve}
         rows = [by[x] for x in strata]
-        report["distribution"] = {"spec": dist, "k": k, "strata_ms": strata, "expected": {
-            m: float(np.nanmean([r[m] for r in rows])) if any(np.isfinite(r[m]) for r in rows) else float("nan")
-            for m in CURVE_METRICS}}
+        report["distribution"] = {
+            "spec": dist,
+            "k": k,
+            "strata_ms": strata,
+            "expected": {
+                m: float(np.nanmean([r[m] for r in rows]))
+                if any(np.isfinite(r[m]) for r in rows)
+                else float("nan")
+                for m in CURVE_METRICS
+            },
+        }
     return clean(report)

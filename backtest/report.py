@@ -27,11 +27,39 @@ table{border-collapse:collapse;font-size:12px;margin:6px 0}td,th{border:1px soli
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}.grid{display:flex;flex-wrap:wrap;gap:12px}
 .chart .ct{font-size:13px;font-weight:600}.chart .tk{font-size:10px;fill:#555}.chart .lg{font-size:10px}
 .missing{color:#888;font-style:italic}"""
-FOLD_COLUMNS = ("fold", "return", "pnl_usd", "sharpe", "sortino", "max_drawdown", "ic", "fills", "trades",
-                "fraction_tradeable", "signals_passed", "time_under_water", "turnover_per_day", "days")
+FOLD_COLUMNS = (
+    "fold",
+    "return",
+    "pnl_usd",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "ic",
+    "fills",
+    "trades",
+    "fraction_tradeable",
+    "signals_passed",
+    "time_under_water",
+    "turnover_per_day",
+    "days",
+)
 """Per-fold table columns, in this order, when present (walk-forward ``result.json`` scalars)."""
-SUMMARY_KEYS = ("run_id", "engine", "bars_processed", "orders_new", "fills", "trades", "pnl_usd", "return",
-                "sharpe", "max_drawdown", "fraction_tradeable", "signals_passed", "kill_switch", "triggers_fired")
+SUMMARY_KEYS = (
+    "run_id",
+    "engine",
+    "bars_processed",
+    "orders_new",
+    "fills",
+    "trades",
+    "pnl_usd",
+    "return",
+    "sharpe",
+    "max_drawdown",
+    "fraction_tradeable",
+    "signals_passed",
+    "kill_switch",
+    "triggers_fired",
+)
 
 
 def _fmt(v: Any) -> str:
@@ -48,7 +76,9 @@ def table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
         return ""
     cols = columns or list(rows[0])
     head = "".join(f"<th>{escape(c)}</th>" for c in cols)
-    body = "".join("<tr>" + "".join(f"<td>{escape(_fmt(r.get(c)))}</td>" for c in cols) + "</tr>" for r in rows)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(_fmt(r.get(c)))}</td>" for c in cols) + "</tr>" for r in rows
+    )
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
@@ -86,8 +116,11 @@ def _regime(run: Path) -> str:
     if tl is None or not len(tl["ts"]):
         return _missing("no timeline.npz (written by hslr backtest/demo)")
     c = Chart("Regime probabilities (hourly mean over pairs)", width=660, ylim=(0.0, 1.0))
-    for key, label in (("prob_stable", "Stable_Flow"), ("prob_directional", "Directional_Vol"),
-                       ("prob_event", "Event_Risk")):
+    for key, label in (
+        ("prob_stable", "Stable_Flow"),
+        ("prob_directional", "Directional_Vol"),
+        ("prob_event", "Event_Risk"),
+    ):
         if key in tl:
             c.line(tl["ts"], tl[key], label, width=1.0, max_gap=GAP_MS)
     t = Chart("Tradeable share (hourly)", width=660, ykind="pct", ylim=(0.0, 1.0))
@@ -97,10 +130,12 @@ def _regime(run: Path) -> str:
 
 def _folds(run: Path) -> tuple[str, list[dict[str, Any]]]:
     rows = []
-    for path in sorted((run / "folds").glob("*/result.json"), key=lambda p: (len(p.parent.name), p.parent.name)):
+    for path in sorted(
+        (run / "folds").glob("*/result.json"), key=lambda p: (len(p.parent.name), p.parent.name)
+    ):
         data = json.loads(path.read_text())
         flat: dict[str, Any] = {"fold": path.parent.name}
-        for k, v in (data.items() if isinstance(data, dict) else []):
+        for k, v in data.items() if isinstance(data, dict) else []:
             if isinstance(v, int | float | str | bool) or v is None:
                 flat[k] = v
             elif isinstance(v, dict):  # one level of nesting (e.g. "summary": {...})
@@ -123,8 +158,12 @@ def _ic(run: Path, folds: list[dict[str, Any]]) -> str:
     ic_key = next((k for k in ("ic", "summary.ic", "oos_ic") if folds and any(k in r for r in folds)), None)
     if ic_key:
         vals = [float(r.get(ic_key) or np.nan) for r in folds]
-        parts.append(Chart("IC per fold", width=660, xkind="num").line(np.arange(len(vals)), vals, ic_key)
-                     .hline(0.0, "0", "#888").render())
+        parts.append(
+            Chart("IC per fold", width=660, xkind="num")
+            .line(np.arange(len(vals)), vals, ic_key)
+            .hline(0.0, "0", "#888")
+            .render()
+        )
     return f'<div class="grid">{"".join(parts)}</div>' if parts else _missing("no governance.npz / fold IC")
 
 
@@ -136,17 +175,25 @@ def _stress(run: Path) -> str:
     fan = Chart(f"Monte Carlo spread stress: equity fan ({s['n']} scenarios)", width=660)
     if eq.size:
         q = np.nanquantile(eq, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
-        fan.band(grid, q[0], q[4], PALETTE[0], 0.15, "5–95%").band(grid, q[1], q[3], PALETTE[0], 0.3, "25–75%")
+        fan.band(grid, q[0], q[4], PALETTE[0], 0.15, "5–95%").band(
+            grid, q[1], q[3], PALETTE[0], 0.3, "25–75%"
+        )
         fan.line(grid, q[2], "median", PALETTE[0])
     fan.line(grid, s["baseline_equity"], "unshocked", "#222", dash="4,2")
-    hist = histogram([np.nan if v is None else v for v in s["scenarios"]["max_drawdown"]],
-                     "Max drawdown per scenario (breach levels marked)",
-                     markers=[(float(k), f"{float(k):.0%}") for k in s["breach"]], xkind="pct", width=660)
+    hist = histogram(
+        [np.nan if v is None else v for v in s["scenarios"]["max_drawdown"]],
+        "Max drawdown per scenario (breach levels marked)",
+        markers=[(float(k), f"{float(k):.0%}") for k in s["breach"]],
+        xkind="pct",
+        width=660,
+    )
     qs = [{"metric": m, **v} for m, v in s["quantiles"].items()]
     br = [{"drawdown level": f"{float(k):.0%}", "P(max drawdown ≥ level)": v} for k, v in s["breach"].items()]
     shock = ", ".join(f"{k}={v}" for k, v in s["shock"].items())
-    return (f'<div class="grid">{fan.render()}{hist}</div><p>Shock: {escape(shock)}; seed {s["seed"]}.</p>'
-            f'{table(br)}{table(qs)}<p>Unshocked replay:</p>{table([s["baseline"]])}')
+    return (
+        f'<div class="grid">{fan.render()}{hist}</div><p>Shock: {escape(shock)}; seed {s["seed"]}.</p>'
+        f"{table(br)}{table(qs)}<p>Unshocked replay:</p>{table([s['baseline']])}"
+    )
 
 
 def _latency(run: Path) -> str:
@@ -159,18 +206,34 @@ def _latency(run: Path) -> str:
     def col(k: str) -> np.ndarray:
         return np.array([np.nan if p[k] is None else p[k] for p in curve], dtype=np.float64)
 
-    c1 = Chart("PnL (USD) vs order latency (s)", width=440, xkind="num").line(x, col("pnl_usd"), "PnL", dots=True)
-    c2 = Chart("Sharpe vs latency (s)", width=440, xkind="num").line(x, col("sharpe"), "Sharpe", PALETTE[3], dots=True)
+    c1 = Chart("PnL (USD) vs order latency (s)", width=440, xkind="num").line(
+        x, col("pnl_usd"), "PnL", dots=True
+    )
+    c2 = Chart("Sharpe vs latency (s)", width=440, xkind="num").line(
+        x, col("sharpe"), "Sharpe", PALETTE[3], dots=True
+    )
     c3 = Chart("Fill rate vs latency (s)", width=440, xkind="num", ykind="pct", ylim=(0.0, 1.0))
     c3.line(x, col("fill_rate"), "fill rate", PALETTE[2], dots=True)
-    cols = ["latency_ms", "pnl_usd", "sharpe", "max_drawdown", "fill_rate", "mean_fill_delay_min", "orders_new"]
+    cols = [
+        "latency_ms",
+        "pnl_usd",
+        "sharpe",
+        "max_drawdown",
+        "fill_rate",
+        "mean_fill_delay_min",
+        "orders_new",
+    ]
     extra = ""
     if lat.get("distribution"):
         d = lat["distribution"]
-        extra = (f"<p>Distribution {escape(d['spec'])}: strata {d['strata_ms']} ms → expected "
-                 f"{escape(_fmt(d['expected']))}</p>")
-    note = ("<p>1-minute bars: an order decided at a bar close can fill from the bar opening L later, so only "
-            "ceil(L / 1 min) matters; orders unfilled after execution.replace_after_min are re-posted.</p>")
+        extra = (
+            f"<p>Distribution {escape(d['spec'])}: strata {d['strata_ms']} ms → expected "
+            f"{escape(_fmt(d['expected']))}</p>"
+        )
+    note = (
+        "<p>1-minute bars: an order decided at a bar close can fill from the bar opening L later, so only "
+        "ceil(L / 1 min) matters; orders unfilled after execution.replace_after_min are re-posted.</p>"
+    )
     return f'<div class="grid">{c1.render()}{c2.render()}{c3.render()}</div>{note}{table(curve, cols)}{extra}'
 
 
@@ -181,14 +244,22 @@ def _shuffle_parts(sh: dict[str, Any]) -> tuple[str, Any, list[Any], Any, str]:
     extra = ""
     perm = sh.get("signal_permutation")
     if isinstance(perm, dict):
-        extra = (f"<p>Signal permutation: statistic {escape(_fmt(perm.get('statistic')))}, p-value "
-                 f"{escape(_fmt(perm.get('p_value')))} ({escape(_fmt(perm.get('n_perm')))} permutations)</p>")
+        extra = (
+            f"<p>Signal permutation: statistic {escape(_fmt(perm.get('statistic')))}, p-value "
+            f"{escape(_fmt(perm.get('p_value')))} ({escape(_fmt(perm.get('n_perm')))} permutations)</p>"
+        )
     block = sh.get("block_shuffle")
     if isinstance(block, dict):
         null = [r.get("return") for r in block.get("shuffled", [])]
         return "stitched return", (block.get("real") or {}).get("return"), null, block.get("p_value"), extra
     null = next((sh[k] for k in ("shuffled", "null", "samples", "distribution") if k in sh), [])
-    return str(sh.get("metric", "statistic")), sh.get("real", sh.get("observed")), null, sh.get("p_value"), extra
+    return (
+        str(sh.get("metric", "statistic")),
+        sh.get("real", sh.get("observed")),
+        null,
+        sh.get("p_value"),
+        extra,
+    )
 
 
 def _shuffle(run: Path) -> str:
@@ -199,8 +270,11 @@ def _shuffle(run: Path) -> str:
     head = f"<p>Real {escape(metric)}: {escape(_fmt(real))}; p-value {escape(_fmt(p))}</p>{extra}"
     if not null:
         return head
-    return head + histogram([np.nan if v is None else v for v in null], f"Shuffle test: {metric} under the null",
-                            markers=[] if real is None else [(float(real), "real")])
+    return head + histogram(
+        [np.nan if v is None else v for v in null],
+        f"Shuffle test: {metric} under the null",
+        markers=[] if real is None else [(float(real), "real")],
+    )
 
 
 def render_report(run_dir: str | Path) -> str:
@@ -216,8 +290,13 @@ def render_report(run_dir: str | Path) -> str:
         _section("summary", "Summary", table([{k: summary.get(k) for k in SUMMARY_KEYS if k in summary}])),
         _section("equity", "Equity and drawdown", _equity(run, _throttle_levels(config))),
         _section("regime", "Regime probabilities and tradeable share", _regime(run)),
-        _section("gates", "Entry-gate blocks (bars)", hbar_table(gates, "Bars blocked per gate") if gates
-                 else _missing("no gate counts in summary.json")),
+        _section(
+            "gates",
+            "Entry-gate blocks (bars)",
+            hbar_table(gates, "Bars blocked per gate")
+            if gates
+            else _missing("no gate counts in summary.json"),
+        ),
         _section("folds", "Walk-forward folds", fold_html),
         _section("ic", "Information coefficient over time", _ic(run, folds)),
         _section("stress", "Monte Carlo spread stress", _stress(run)),
@@ -225,8 +304,10 @@ def render_report(run_dir: str | Path) -> str:
         _section("shuffle", "Shuffle test", _shuffle(run)),
     ]
     title = f"HSLR tearsheet — {summary.get('run_id', run.name)}"
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
-            f"<style>{CSS}</style></head><body><h1>{escape(title)}</h1>{''.join(body)}</body></html>")
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f"<style>{CSS}</style></head><body><h1>{escape(title)}</h1>{''.join(body)}</body></html>"
+    )
 
 
 def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:

@@ -62,16 +62,21 @@ def order_fill_stats(orders: Batch, fills: Batch) -> dict[str, float]:
     """
     new = orders["action"] == "NEW" if orders.n else np.zeros(0, dtype=bool)
     ids, sent = orders["client_order_id"][new], orders["ts"][new]
-    executed = np.isin(fills["status"], ["FILLED", "PARTIALLY_FILLED"]) if fills.n else np.zeros(0, dtype=bool)
+    executed = (
+        np.isin(fills["status"], ["FILLED", "PARTIALLY_FILLED"]) if fills.n else np.zeros(0, dtype=bool)
+    )
     fid, fts = fills["client_order_id"][executed], fills["ts"][executed]
     first: dict[str, int] = {}
     for i, t in zip(fid.tolist(), fts.tolist(), strict=True):
         first.setdefault(i, t)  # fills are in event-time order
     delays = [(first[i] - t) / 60_000 for i, t in zip(ids.tolist(), sent.tolist(), strict=True) if i in first]
     n = int(new.sum())
-    return {"orders_new": n, "orders_filled": len(delays),
-            "fill_rate": len(delays) / n if n else float("nan"),
-            "mean_fill_delay_min": float(np.mean(delays)) if delays else float("nan")}
+    return {
+        "orders_new": n,
+        "orders_filled": len(delays),
+        "fill_rate": len(delays) / n if n else float("nan"),
+        "mean_fill_delay_min": float(np.mean(delays)) if delays else float("nan"),
+    }
 
 
 def scenario_metrics(out: dict[str, Batch], initial: float) -> dict[str, float]:
@@ -81,13 +86,22 @@ def scenario_metrics(out: dict[str, Batch], initial: float) -> dict[str, float]:
     port = out["portfolio"]
     ts, eq = equity_curve(port)
     final = float(eq[-1]) if len(eq) else initial
-    return {"pnl_usd": final - initial, "return": final / initial - 1.0, "sharpe": sharpe(ts, eq),
-            "max_drawdown": float(port["drawdown"].max()) if port.n else 0.0,
-            **order_fill_stats(out["orders"], out["fills"])}
+    return {
+        "pnl_usd": final - initial,
+        "return": final / initial - 1.0,
+        "sharpe": sharpe(ts, eq),
+        "max_drawdown": float(port["drawdown"].max()) if port.n else 0.0,
+        **order_fill_stats(out["orders"], out["fills"]),
+    }
 
 
-def run_pool(fn: Callable[..., Any], tasks: Sequence[tuple[Any, ...]], workers: int,
-             initializer: Callable[..., None] | None = None, initargs: Iterable[Any] = ()) -> list[Any]:
+def run_pool(
+    fn: Callable[..., Any],
+    tasks: Sequence[tuple[Any, ...]],
+    workers: int,
+    initializer: Callable[..., None] | None = None,
+    initargs: Iterable[Any] = (),
+) -> list[Any]:
     """``[fn(*t) for t in tasks]``, over ``workers`` processes when ``workers > 1`` (results in task order).
 
     ``initializer(*initargs)`` runs once per worker (and once here when ``workers <= 1``): use it to
@@ -99,8 +113,9 @@ def run_pool(fn: Callable[..., Any], tasks: Sequence[tuple[Any, ...]], workers: 
             initializer(*initargs)
         return [fn(*t) for t in tasks]
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=initializer,
-                             initargs=tuple(initargs)) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=initializer, initargs=tuple(initargs)
+    ) as pool:
         return list(pool.map(fn, *zip(*tasks, strict=True)))
 
 

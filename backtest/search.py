@@ -46,8 +46,16 @@ DEFAULT_GRID: dict[str, list[Any]] = {
     "edge.safety_factor": [1.0, 1.5, 2.0],
     "trader.risk.risk_aversion": [5.0, 10.0, 20.0],
 }
-TRAINING_KEYS = frozenset({"edge.n_neighbors", "edge.bandwidth", "edge.method", "edge.feature_weights",
-                           "edge.min_session_rows", "edge.horizon_min"})
+TRAINING_KEYS = frozenset(
+    {
+        "edge.n_neighbors",
+        "edge.bandwidth",
+        "edge.method",
+        "edge.feature_weights",
+        "edge.min_session_rows",
+        "edge.horizon_min",
+    }
+)
 """Keys that change the fitted edge model (so it is trained per value); ``regime.labels.*`` and
 ``regime.train.*`` would change the regime model and are not searchable here."""
 
@@ -93,13 +101,25 @@ def _train(job: tuple[Fold, str, dict[str, Any]]) -> tuple[int, str, dict[str, A
     root = _W["root"] / "models" / str(fold.k)
     now = datetime.fromtimestamp(fold.train_to / 1000, tz=UTC)  # deterministic version stamps
     if kind == "regime":
-        t = train_regime_artifact(features, config.section("regime"), created_at=now, code_version="search",
-                                  params={"fold": fold.k}, root=root / "regime")
+        t = train_regime_artifact(
+            features,
+            config.section("regime"),
+            created_at=now,
+            code_version="search",
+            params={"fold": fold.k},
+            root=root / "regime",
+        )
     else:
         ecfg = config.section("edge").model_copy(update={k.split(".", 1)[1]: v for k, v in overrides.items()})
         tag = "-".join(f"{k.split('.')[-1]}{v}" for k, v in sorted(overrides.items())) or "default"
-        t = train_edge_artifact(features, ecfg, created_at=now, code_version="search",
-                                params={"fold": fold.k, **overrides}, root=root / f"edge-{tag}")
+        t = train_edge_artifact(
+            features,
+            ecfg,
+            created_at=now,
+            code_version="search",
+            params={"fold": fold.k, **overrides},
+            root=root / f"edge-{tag}",
+        )
     return fold.k, kind, overrides, str(t.path), t.meta.version
 
 
@@ -113,8 +133,14 @@ def _evaluate(job: tuple[Fold, int, dict[str, Any], str, str]) -> tuple[int, int
     return fold.k, j, replay_and_score(test, fold, cfg, "inprocess")
 
 
-def _pool_map(fn: Callable[[Any], Any], jobs: list[Any], workers: int, init: tuple[Any, ...],
-              log: Callable[[str], None], what: str) -> list[Any]:
+def _pool_map(
+    fn: Callable[[Any], Any],
+    jobs: list[Any],
+    workers: int,
+    init: tuple[Any, ...],
+    log: Callable[[str], None],
+    what: str,
+) -> list[Any]:
     t0, out = time.perf_counter(), []
     if workers <= 1:
         _init(*init)
@@ -136,8 +162,17 @@ def _tick(log: Callable[[str], None], what: str, i: int, n: int, t0: float) -> N
         log(f"[search] {what} {i}/{n} ({el:.0f}s, eta {el / i * (n - i):.0f}s)")
 
 
-def run_search(bars: Batch, config: Any, folds: list[Fold], grid: dict[str, list[Any]], root: Path, *,
-               workers: int = 2, n_splits: int = 8, log: Callable[[str], None] = print) -> dict[str, Any]:
+def run_search(
+    bars: Batch,
+    config: Any,
+    folds: list[Fold],
+    grid: dict[str, list[Any]],
+    root: Path,
+    *,
+    workers: int = 2,
+    n_splits: int = 8,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Run the grid over the folds; return per-configuration results, the best, its DSR and PBO."""
     combos = expand(grid)
     init = (bars, config, str(root))
@@ -146,8 +181,11 @@ def run_search(bars: Batch, config: Any, folds: list[Fold], grid: dict[str, list
     trained = _pool_map(_train, jobs, workers, init, log, "training")
     regime = {k: p for k, kind, _, p, _ in trained if kind == "regime"}
     edge = {(k, tuple(sorted(o.items()))): p for k, kind, o, p, _ in trained if kind == "edge"}
-    ev_jobs = [(f, j, c, regime[f.k], edge[(f.k, tuple(sorted((k, v) for k, v in c.items() if k in TRAINING_KEYS)))])
-               for j, c in enumerate(combos) for f in folds]
+    ev_jobs = [
+        (f, j, c, regime[f.k], edge[(f.k, tuple(sorted((k, v) for k, v in c.items() if k in TRAINING_KEYS)))])
+        for j, c in enumerate(combos)
+        for f in folds
+    ]
     results = _pool_map(_evaluate, ev_jobs, workers, init, log, "replays")
     per = {(k, j): m for k, j, m in results}
     R = np.array([[x for f in folds for x in per[(f.k, j)]["daily"]["ret"]] for j in range(len(combos))]).T
@@ -155,10 +193,18 @@ def run_search(bars: Batch, config: Any, folds: list[Fold], grid: dict[str, list
     best = int(np.nanargmax(np.where(np.isfinite(srs), srs, -np.inf)))
     splits = n_splits if len(R) >= 2 * n_splits else max(2, (len(R) // 2) // 2 * 2)
     return {
-        "n_configs": len(combos), "n_folds": len(folds), "days": int(len(R)),
-        "configs": [{"params": c, "sharpe_annual": float(srs[j] * np.sqrt(260.0)),
-                     "return": float(np.prod(1 + R[:, j]) - 1),
-                     "fold_sharpe": [per[(f.k, j)]["sharpe"] for f in folds]} for j, c in enumerate(combos)],
+        "n_configs": len(combos),
+        "n_folds": len(folds),
+        "days": int(len(R)),
+        "configs": [
+            {
+                "params": c,
+                "sharpe_annual": float(srs[j] * np.sqrt(260.0)),
+                "return": float(np.prod(1 + R[:, j]) - 1),
+                "fold_sharpe": [per[(f.k, j)]["sharpe"] for f in folds],
+            }
+            for j, c in enumerate(combos)
+        ],
         "best": {"params": combos[best], "sharpe_annual": float(srs[best] * np.sqrt(260.0))},
         "dsr": stats.deflated_sharpe_of(R, best),
         "pbo": stats.pbo_cscv(R, splits) if len(combos) > 1 else None,

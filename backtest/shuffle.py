@@ -53,18 +53,35 @@ def permute_within(values: F64, groups: npt.NDArray[Any] | None, rng: np.random.
     return out
 
 
-def permutation_test(signal: F64, outcome: F64, rng: np.random.Generator, *, n_perm: int = 1000,
-                     groups: npt.NDArray[Any] | None = None) -> dict[str, Any]:
+def permutation_test(
+    signal: F64,
+    outcome: F64,
+    rng: np.random.Generator,
+    *,
+    n_perm: int = 1000,
+    groups: npt.NDArray[Any] | None = None,
+) -> dict[str, Any]:
     """p-value of :func:`edge_statistic` against ``n_perm`` permutations of ``outcome`` within ``groups``."""
     real = edge_statistic(signal, outcome)
     null = np.array([edge_statistic(signal, permute_within(outcome, groups, rng)) for _ in range(n_perm)])
-    return {"statistic": real, "p_value": float((1 + np.sum(null >= real)) / (1 + n_perm)),
-            "null_mean": float(np.mean(null)), "null_std": float(np.std(null)), "n_perm": n_perm,
-            "n_signals": int(((np.sign(signal) != 0) & np.isfinite(outcome)).sum())}
+    return {
+        "statistic": real,
+        "p_value": float((1 + np.sum(null >= real)) / (1 + n_perm)),
+        "null_mean": float(np.mean(null)),
+        "null_std": float(np.std(null)),
+        "n_perm": n_perm,
+        "n_signals": int(((np.sign(signal) != 0) & np.isfinite(outcome)).sum()),
+    }
 
 
-def signal_permutation(signals: Batch, test_from: int, test_to: int, horizon_min: int,
-                       rng: np.random.Generator, n_perm: int = 1000) -> dict[str, Any]:
+def signal_permutation(
+    signals: Batch,
+    test_from: int,
+    test_to: int,
+    horizon_min: int,
+    rng: np.random.Generator,
+    n_perm: int = 1000,
+) -> dict[str, Any]:
     """:func:`permutation_test` of a replay's entries: signal = ``side`` where ``passed`` (else 0),
     outcome = forward mid log-return over ``horizon_min`` (rows in ``[test_from, test_to)``)."""
     from streams.stages.edge.targets import forward_trade_returns
@@ -85,7 +102,9 @@ def block_shuffle_bars(bars: Batch, rng: np.random.Generator, block: int = 10) -
         close = bars["close"][rows].astype(np.float64)
         r = np.diff(np.log(close))
         blocks = np.array_split(np.arange(len(r)), max(1, int(np.ceil(len(r) / block))))
-        order = np.concatenate([blocks[i] for i in rng.permutation(len(blocks))]) if len(r) else np.zeros(0, int)
+        order = (
+            np.concatenate([blocks[i] for i in rng.permutation(len(blocks))]) if len(r) else np.zeros(0, int)
+        )
         src = np.r_[0, order + 1]  # bar whose shape (offsets, spread, volume) lands at each position
         new_close = close[0] * np.exp(np.r_[0.0, np.cumsum(r[order])])
         for k in ("open", "high", "low"):
@@ -113,8 +132,17 @@ def _walkforward_sharpe(job: tuple[Batch, Any, list[Any], int, int, str]) -> dic
     return {"seed": seed, "sharpe": st["sharpe"], "return": st["return"], "fills": st["fills"]}
 
 
-def block_shuffle_study(bars: Batch, config: Any, folds: list[Any], *, n_shuffles: int, block: int, seed: int,
-                        workers: int = 2, log: Any = print) -> dict[str, Any]:
+def block_shuffle_study(
+    bars: Batch,
+    config: Any,
+    folds: list[Any],
+    *,
+    n_shuffles: int,
+    block: int,
+    seed: int,
+    workers: int = 2,
+    log: Any = print,
+) -> dict[str, Any]:
     """Stitched walk-forward Sharpe on the real market vs ``n_shuffles`` block-shuffled markets (full
     pipeline re-run, retraining included); p = (1 + #{shuffled ≥ real}) / (1 + n)."""
     from concurrent.futures import ProcessPoolExecutor
@@ -125,10 +153,18 @@ def block_shuffle_study(bars: Batch, config: Any, folds: list[Any], *, n_shuffle
     with ProcessPoolExecutor(max_workers=workers) as ex:
         for i, r in enumerate(ex.map(_walkforward_sharpe, jobs), 1):
             results.append(r)
-            log(f"[shuffle] walk-forward {i}/{len(jobs)} ({'real' if r['seed'] < 0 else 'shuffled'}): "
-                f"sharpe {r['sharpe']} return {r['return']} fills {r['fills']}")
-    return {"real": results[0], "shuffled": results[1:], "block": block, "n_shuffles": n_shuffles,
-            "p_value": _p(results, "return"), "p_value_sharpe": _p(results, "sharpe")}
+            log(
+                f"[shuffle] walk-forward {i}/{len(jobs)} ({'real' if r['seed'] < 0 else 'shuffled'}): "
+                f"sharpe {r['sharpe']} return {r['return']} fills {r['fills']}"
+            )
+    return {
+        "real": results[0],
+        "shuffled": results[1:],
+        "block": block,
+        "n_shuffles": n_shuffles,
+        "p_value": _p(results, "return"),
+        "p_value_sharpe": _p(results, "sharpe"),
+    }
 
 
 def _p(results: list[dict[str, Any]], key: str) -> float:
@@ -137,8 +173,13 @@ def _p(results: list[dict[str, Any]], key: str) -> float:
     The stitched return is the primary statistic: on a shuffled market the strategy barely trades, and
     the Sharpe of a handful of trades is degenerate (one winning day in 52 gives sqrt(260 / 52) ≈ 2.24).
     """
+
     def v(r: dict[str, Any]) -> float:
         return float(r[key]) if r[key] is not None else -np.inf
 
     real = v(results[0])
-    return float((1 + sum(v(r) >= real for r in results[1:])) / len(results)) if np.isfinite(real) else float("nan")
+    return (
+        float((1 + sum(v(r) >= real for r in results[1:])) / len(results))
+        if np.isfinite(real)
+        else float("nan")
+    )

@@ -88,7 +88,9 @@ def probabilistic_sharpe(sr: float, sr_benchmark: float, n_obs: int, skew: float
     return float(norm.cdf((sr - sr_benchmark) * np.sqrt(n_obs - 1) / np.sqrt(denom)))
 
 
-def deflated_sharpe(sr: float, n_obs: int, skew: float, kurt: float, sr_variance: float, n_trials: int) -> float:
+def deflated_sharpe(
+    sr: float, n_obs: int, skew: float, kurt: float, sr_variance: float, n_trials: int
+) -> float:
     """Deflated Sharpe ratio: PSR against SR₀ = :func:`expected_max_sharpe` (all per period).
 
     Parameters
@@ -112,9 +114,16 @@ def deflated_sharpe_of(returns: F64, chosen: int) -> dict[str, float]:
     ok = np.isfinite(srs)
     skew, kurt = moments(R[:, chosen])
     var = float(np.var(srs[ok], ddof=1)) if ok.sum() > 1 else 0.0
-    return {"sr": float(srs[chosen]), "n_obs": float(len(R)), "n_trials": float(R.shape[1]),
-            "sr_variance": var, "sr0": expected_max_sharpe(var, R.shape[1]), "skew": skew, "kurt": kurt,
-            "dsr": deflated_sharpe(float(srs[chosen]), len(R), skew, kurt, var, R.shape[1])}
+    return {
+        "sr": float(srs[chosen]),
+        "n_obs": float(len(R)),
+        "n_trials": float(R.shape[1]),
+        "sr_variance": var,
+        "sr0": expected_max_sharpe(var, R.shape[1]),
+        "skew": skew,
+        "kurt": kurt,
+        "dsr": deflated_sharpe(float(srs[chosen]), len(R), skew, kurt, var, R.shape[1]),
+    }
 
 
 def _block_sharpe(M: F64) -> F64:
@@ -150,11 +159,17 @@ def pbo_cscv(returns: F64, n_splits: int = 8) -> dict[str, float]:
         logits.append(np.log(w / (1 - w)))
         losses.append(R[oos_rows, best].sum() < 0)
     lam = np.array(logits)
-    return {"pbo": float((lam <= 0).mean()), "logit_mean": float(lam.mean()), "n_combinations": float(len(lam)),
-            "prob_oos_loss": float(np.mean(losses))}
+    return {
+        "pbo": float((lam <= 0).mean()),
+        "logit_mean": float(lam.mean()),
+        "n_combinations": float(len(lam)),
+        "prob_oos_loss": float(np.mean(losses)),
+    }
 
 
-def stationary_bootstrap_indices(n: int, mean_block: float, rng: np.random.Generator) -> npt.NDArray[np.int64]:
+def stationary_bootstrap_indices(
+    n: int, mean_block: float, rng: np.random.Generator
+) -> npt.NDArray[np.int64]:
     """One stationary-bootstrap resample of ``range(n)``: blocks start uniformly, lengths ~ Geometric(1/b),
     wrapping around the end."""
     p = 1.0 / max(mean_block, 1.0)
@@ -167,14 +182,25 @@ def stationary_bootstrap_indices(n: int, mean_block: float, rng: np.random.Gener
     return idx
 
 
-def bootstrap_sharpe_ci(r: F64, rng: np.random.Generator, *, n_boot: int = 2000, mean_block: float = 5.0,
-                        level: float = 0.95, periods_per_year: float = 1.0) -> tuple[float, float]:
+def bootstrap_sharpe_ci(
+    r: F64,
+    rng: np.random.Generator,
+    *,
+    n_boot: int = 2000,
+    mean_block: float = 5.0,
+    level: float = 0.95,
+    periods_per_year: float = 1.0,
+) -> tuple[float, float]:
     """Percentile interval of the Sharpe ratio under the stationary bootstrap (keeps serial dependence)."""
     r = np.asarray(r, dtype=np.float64)
     if len(r) < 3:
         return float("nan"), float("nan")
-    boots = np.array([sharpe(r[stationary_bootstrap_indices(len(r), mean_block, rng)], periods_per_year)
-                      for _ in range(n_boot)])
+    boots = np.array(
+        [
+            sharpe(r[stationary_bootstrap_indices(len(r), mean_block, rng)], periods_per_year)
+            for _ in range(n_boot)
+        ]
+    )
     boots = boots[np.isfinite(boots)]
     if len(boots) < 10:  # (almost) no variation in the returns: no interval
         return float("nan"), float("nan")

@@ -80,8 +80,9 @@ def _loguniform(rng: np.random.Generator, lo_hi: tuple[float, float], n: int) ->
     return lo * (hi / lo) ** rng.uniform(0.0, 1.0, n)  # exactly ``lo`` when lo == hi
 
 
-def _jitter(ts: np.ndarray, pidx: np.ndarray, n_pairs: int, shock: SpreadShock,
-            rng: np.random.Generator) -> np.ndarray:
+def _jitter(
+    ts: np.ndarray, pidx: np.ndarray, n_pairs: int, shock: SpreadShock, rng: np.random.Generator
+) -> np.ndarray:
     if shock.jitter_sigma == 0:
         return np.ones(len(ts))
     block = (ts - ts.min()) // (shock.jitter_block_min * MINUTE_MS)
@@ -91,7 +92,9 @@ def _jitter(ts: np.ndarray, pidx: np.ndarray, n_pairs: int, shock: SpreadShock,
     return np.exp(s * z[pidx * n_blocks + block] - s * s / 2.0)
 
 
-def episodes(ts: np.ndarray, n_pairs: int, shock: SpreadShock, rng: np.random.Generator) -> list[tuple[int, int, float, int]]:
+def episodes(
+    ts: np.ndarray, n_pairs: int, shock: SpreadShock, rng: np.random.Generator
+) -> list[tuple[int, int, float, int]]:
     """Crisis episodes ``(start_ms, end_ms, factor, pair index or -1 for all pairs)`` for a window."""
     weeks = (int(ts.max()) - int(ts.min()) + MINUTE_MS) / WEEK_MS
     rate = shock.episodes_per_week * weeks
@@ -101,7 +104,9 @@ def episodes(ts: np.ndarray, n_pairs: int, shock: SpreadShock, rng: np.random.Ge
     start = rng.uniform(int(ts.min()), int(ts.max()) + MINUTE_MS, len(who)).astype(np.int64)
     dur = (_loguniform(rng, shock.duration_min, len(who)) * MINUTE_MS).astype(np.int64)
     factor = _loguniform(rng, shock.widen, len(who))
-    return [(int(a), int(a + d), float(f), int(p)) for a, d, f, p in zip(start, dur, factor, who, strict=True)]
+    return [
+        (int(a), int(a + d), float(f), int(p)) for a, d, f, p in zip(start, dur, factor, who, strict=True)
+    ]
 
 
 def spread_multipliers(bars: Batch, shock: SpreadShock, rng: np.random.Generator) -> np.ndarray:
@@ -148,8 +153,11 @@ def _scenario(shock: SpreadShock, seed: np.random.SeedSequence | None) -> dict[s
     mult = np.ones(bars.n) if seed is None else spread_multipliers(bars, shock, np.random.default_rng(seed))
     out = run_inprocess_engine(shock_bars(bars, mult, shock.anchor), config)
     init = initial_equity(config)
-    return {**scenario_metrics(out, init), "mean_multiplier": float(mult.mean()) if len(mult) else 1.0,
-            "equity": equity_on_grid(out["portfolio"], grid, init)}
+    return {
+        **scenario_metrics(out, init),
+        "mean_multiplier": float(mult.mean()) if len(mult) else 1.0,
+        "equity": equity_on_grid(out["portfolio"], grid, init),
+    }
 
 
 def breach_probability(max_drawdown: np.ndarray, level: float) -> float:
@@ -158,8 +166,14 @@ def breach_probability(max_drawdown: np.ndarray, level: float) -> float:
     return float((dd >= level).mean()) if len(dd) else float("nan")
 
 
-def run_stress(bars: Batch, config: HSLRConfig, shock: SpreadShock = SpreadShock(), n: int = 100,
-               seed: int = 0, workers: int = 2) -> dict[str, Any]:
+def run_stress(
+    bars: Batch,
+    config: HSLRConfig,
+    shock: SpreadShock = SpreadShock(),
+    n: int = 100,
+    seed: int = 0,
+    workers: int = 2,
+) -> dict[str, Any]:
     """Replay ``bars`` under ``n`` shocked scenarios (plus the unshocked baseline); return a JSON-able report.
 
     Keys: ``shock`` (the distribution), ``n``, ``seed``, ``baseline`` (metrics of the unshocked replay),
@@ -174,12 +188,19 @@ def run_stress(bars: Batch, config: HSLRConfig, shock: SpreadShock = SpreadShock
     base, scen = res[0], res[1:]
     keys = [k for k in base if k != "equity"]
     table = {k: np.array([r[k] for r in scen], dtype=np.float64) for k in keys}
-    return clean({
-        "shock": asdict(shock), "n": n, "seed": seed,
-        "baseline": {k: base[k] for k in keys},
-        "scenarios": table,
-        "quantiles": {k: quantiles(table[k]) for k in ("pnl_usd", "return", "sharpe", "max_drawdown", "fill_rate")},
-        "breach": {f"{lv:g}": breach_probability(table["max_drawdown"], lv) for lv in BREACH_LEVELS},
-        "grid_ts": grid, "baseline_equity": base["equity"],
-        "equity": np.array([r["equity"] for r in scen]) if scen else np.zeros((0, len(grid))),
-    })
+    return clean(
+        {
+            "shock": asdict(shock),
+            "n": n,
+            "seed": seed,
+            "baseline": {k: base[k] for k in keys},
+            "scenarios": table,
+            "quantiles": {
+                k: quantiles(table[k]) for k in ("pnl_usd", "return", "sharpe", "max_drawdown", "fill_rate")
+            },
+            "breach": {f"{lv:g}": breach_probability(table["max_drawdown"], lv) for lv in BREACH_LEVELS},
+            "grid_ts": grid,
+            "baseline_equity": base["equity"],
+            "equity": np.array([r["equity"] for r in scen]) if scen else np.zeros((0, len(grid))),
+        }
+    )

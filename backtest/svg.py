@@ -67,9 +67,18 @@ class Chart:
 
     margin = (48, 34, 28, 72)  # top, right, bottom, left
 
-    def line(self, x_: npt.ArrayLike, y_: npt.ArrayLike, label: str = "", color: str | None = None,
-             width: float = 1.5, dash: str = "", step: bool = False, max_gap: float | None = None,
-             dots: bool = False) -> Chart:
+    def line(
+        self,
+        x_: npt.ArrayLike,
+        y_: npt.ArrayLike,
+        label: str = "",
+        color: str | None = None,
+        width: float = 1.5,
+        dash: str = "",
+        step: bool = False,
+        max_gap: float | None = None,
+        dots: bool = False,
+    ) -> Chart:
         """A polyline (``dots``: with a marker per point); NaNs and x gaps wider than ``max_gap`` break it."""
         x, y = np.asarray(x_, dtype=np.float64), np.asarray(y_, dtype=np.float64)
         if max_gap is not None and len(x) > 1:
@@ -81,8 +90,15 @@ class Chart:
             self.legend.append((label, color))
         return self
 
-    def band(self, x_: npt.ArrayLike, lo_: npt.ArrayLike, hi_: npt.ArrayLike, color: str, opacity: float = 0.2,
-             label: str = "") -> Chart:
+    def band(
+        self,
+        x_: npt.ArrayLike,
+        lo_: npt.ArrayLike,
+        hi_: npt.ArrayLike,
+        color: str,
+        opacity: float = 0.2,
+        label: str = "",
+    ) -> Chart:
         x, lo, hi = (np.asarray(v, dtype=np.float64) for v in (x_, lo_, hi_))
         self._add(np.r_[x, x], np.r_[lo, hi], ("band", x, lo, hi, color, opacity))
         if label:
@@ -129,25 +145,33 @@ class Chart:
         def sy(v: np.ndarray | float) -> np.ndarray | float:
             return top + ph - (np.asarray(v) - y0) / (y1 - y0) * ph
 
-        parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{self.width}" height="{self.height}" '
-                 f'viewBox="0 0 {self.width} {self.height}" role="img" aria-label="{escape(self.title)}">',
-                 f'<text x="{left}" y="18" class="ct">{escape(self.title)}</text>',
-                 f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#fff" stroke="#bbb"/>']
+        parts = [
+            f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{self.width}" height="{self.height}" '
+            f'viewBox="0 0 {self.width} {self.height}" role="img" aria-label="{escape(self.title)}">',
+            f'<text x="{left}" y="18" class="ct">{escape(self.title)}</text>',
+            f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#fff" stroke="#bbb"/>',
+        ]
         for t in nice_ticks(y0, y1):
-            parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" stroke="#eee"/>'
-                         f'<text x="{left - 4}" y="{sy(t) + 4:.1f}" text-anchor="end" class="tk">'
-                         f'{_fmt(t, self.ykind)}</text>')
+            parts.append(
+                f'<line x1="{left}" x2="{left + pw}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" stroke="#eee"/>'
+                f'<text x="{left - 4}" y="{sy(t) + 4:.1f}" text-anchor="end" class="tk">'
+                f"{_fmt(t, self.ykind)}</text>"
+            )
         xt = nice_ticks(x0, x1, 6) if self.xkind != "date" else list(np.linspace(x0, x1, 6))
         for t in xt:
-            parts.append(f'<text x="{sx(t):.1f}" y="{top + ph + 16}" text-anchor="middle" class="tk">'
-                         f'{_fmt(t, self.xkind)}</text>')
+            parts.append(
+                f'<text x="{sx(t):.1f}" y="{top + ph + 16}" text-anchor="middle" class="tk">'
+                f"{_fmt(t, self.xkind)}</text>"
+            )
         for op in self._ops:
             parts.append(self._draw(op, sx, sy, left, top, pw, ph))
         for i, (label, color) in enumerate(self.legend):
             lx = left + 8 + (i % 4) * (pw // 4)
             ly = 34 + (i // 4) * 12
-            parts.append(f'<rect x="{lx}" y="{ly - 8}" width="10" height="8" fill="{color}"/>'
-                         f'<text x="{lx + 14}" y="{ly}" class="lg">{escape(label)}</text>')
+            parts.append(
+                f'<rect x="{lx}" y="{ly - 8}" width="10" height="8" fill="{color}"/>'
+                f'<text x="{lx + 14}" y="{ly}" class="lg">{escape(label)}</text>'
+            )
         parts.append("</svg>")
         return "".join(parts)
 
@@ -167,37 +191,56 @@ class Chart:
                 if step and len(xs) > 1:
                     xs, ys = np.repeat(xs, 2)[1:], np.repeat(ys, 2)[:-1]
                 pts = " ".join(f"{u:.1f},{v:.1f}" for u, v in zip(sx(xs), sy(ys), strict=True))
-                lines.append(f'<polyline fill="none" stroke="{color}" stroke-width="{width}"{d} points="{pts}"/>')
+                lines.append(
+                    f'<polyline fill="none" stroke="{color}" stroke-width="{width}"{d} points="{pts}"/>'
+                )
             if dots:
-                lines.extend(f'<circle cx="{u:.1f}" cy="{v:.1f}" r="3" fill="{color}"/>'
-                             for u, v in zip(sx(x[ok]), sy(y[ok]), strict=True))
+                lines.extend(
+                    f'<circle cx="{u:.1f}" cy="{v:.1f}" r="3" fill="{color}"/>'
+                    for u, v in zip(sx(x[ok]), sy(y[ok]), strict=True)
+                )
             return "".join(lines)
         if kind == "band":
             _, x, lo, hi, color, opacity = op
             ok = np.isfinite(x) & np.isfinite(lo) & np.isfinite(hi)
             x, lo, hi = x[ok], lo[ok], hi[ok]
-            pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(np.r_[sx(x), sx(x[::-1])],
-                                                              np.r_[sy(hi), sy(lo[::-1])], strict=True))
+            pts = " ".join(
+                f"{a:.1f},{b:.1f}"
+                for a, b in zip(np.r_[sx(x), sx(x[::-1])], np.r_[sy(hi), sy(lo[::-1])], strict=True)
+            )
             return f'<polygon fill="{color}" fill-opacity="{opacity}" stroke="none" points="{pts}"/>'
         if kind == "hline":
             _, y, label, color = op
-            return (f'<line x1="{left}" x2="{left + pw}" y1="{sy(y):.1f}" y2="{sy(y):.1f}" stroke="{color}" '
-                    f'stroke-dasharray="5,3"/><text x="{left + pw - 4}" y="{sy(y) - 3:.1f}" text-anchor="end" '
-                    f'class="lg" fill="{color}">{escape(label)}</text>')
+            return (
+                f'<line x1="{left}" x2="{left + pw}" y1="{sy(y):.1f}" y2="{sy(y):.1f}" stroke="{color}" '
+                f'stroke-dasharray="5,3"/><text x="{left + pw - 4}" y="{sy(y) - 3:.1f}" text-anchor="end" '
+                f'class="lg" fill="{color}">{escape(label)}</text>'
+            )
         if kind == "vline":
             _, x, label, color = op
-            return (f'<line x1="{sx(x):.1f}" x2="{sx(x):.1f}" y1="{top}" y2="{top + ph}" stroke="{color}" '
-                    f'stroke-width="2"/><text x="{sx(x) + 4:.1f}" y="{top + 12}" class="lg" fill="{color}">'
-                    f'{escape(label)}</text>')
+            return (
+                f'<line x1="{sx(x):.1f}" x2="{sx(x):.1f}" y1="{top}" y2="{top + ph}" stroke="{color}" '
+                f'stroke-width="2"/><text x="{sx(x) + 4:.1f}" y="{top + 12}" class="lg" fill="{color}">'
+                f"{escape(label)}</text>"
+            )
         _, x, h, w, color = op
         base = sy(0.0)
-        return "".join(f'<rect x="{sx(a - w / 2):.1f}" y="{min(sy(b), base):.1f}" '
-                       f'width="{max(sx(a + w / 2) - sx(a - w / 2) - 1, 1):.1f}" '
-                       f'height="{abs(base - sy(b)):.1f}" fill="{color}"/>' for a, b in zip(x, h, strict=True))
+        return "".join(
+            f'<rect x="{sx(a - w / 2):.1f}" y="{min(sy(b), base):.1f}" '
+            f'width="{max(sx(a + w / 2) - sx(a - w / 2) - 1, 1):.1f}" '
+            f'height="{abs(base - sy(b)):.1f}" fill="{color}"/>'
+            for a, b in zip(x, h, strict=True)
+        )
 
 
-def histogram(values: Sequence[float], title: str, markers: Sequence[tuple[float, str]] = (),
-              bins: int = 30, xkind: str = "num", width: int = 640) -> str:
+def histogram(
+    values: Sequence[float],
+    title: str,
+    markers: Sequence[tuple[float, str]] = (),
+    bins: int = 30,
+    xkind: str = "num",
+    width: int = 640,
+) -> str:
     """Histogram of the finite ``values`` with vertical ``(x, label)`` markers (e.g. the real result)."""
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]
@@ -219,14 +262,18 @@ def hbar_table(counts: dict[str, float], title: str, width: int = 640) -> str:
     row, left = 22, 110
     height = 30 + row * max(len(items), 1)
     top = max((v for _, v in items), default=1) or 1
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
-             f'<text x="8" y="18" class="ct">{escape(title)}</text>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
+        f'<text x="8" y="18" class="ct">{escape(title)}</text>',
+    ]
     for i, (name, v) in enumerate(items):
         y = 28 + i * row
         w = (width - left - 90) * v / top
-        parts.append(f'<text x="{left - 6}" y="{y + 13}" text-anchor="end" class="tk">{escape(name)}</text>'
-                     f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{row - 6}" fill="{PALETTE[0]}"/>'
-                     f'<text x="{left + w + 4:.1f}" y="{y + 13}" class="tk">{v:,.0f}</text>')
+        parts.append(
+            f'<text x="{left - 6}" y="{y + 13}" text-anchor="end" class="tk">{escape(name)}</text>'
+            f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{row - 6}" fill="{PALETTE[0]}"/>'
+            f'<text x="{left + w + 4:.1f}" y="{y + 13}" class="tk">{v:,.0f}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)

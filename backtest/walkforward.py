@@ -62,23 +62,41 @@ def fold_bars(bars: Batch, fold: Fold, n_warmup: int) -> tuple[Batch, Batch]:
     return train, bars.take((ts >= first) & (ts < fold.test_to))
 
 
-def train_fold(train: Batch, config: Any, root: Path, *, created_at: datetime, code_version: str,
-               params: dict[str, Any], edge_overrides: dict[str, Any] | None = None) -> FoldModels:
+def train_fold(
+    train: Batch,
+    config: Any,
+    root: Path,
+    *,
+    created_at: datetime,
+    code_version: str,
+    params: dict[str, Any],
+    edge_overrides: dict[str, Any] | None = None,
+) -> FoldModels:
     """Fit both models on ``train`` (bars) and save them under ``root``/regime and ``root``/edge."""
     from models.training import train_edge_artifact, train_regime_artifact
     from streams.cli_train import compute_features
 
     features = compute_features(train, config)
-    regime = train_regime_artifact(features, config.section("regime"), created_at=created_at,
-                                   code_version=code_version, params=params, root=root / "regime")
+    regime = train_regime_artifact(
+        features,
+        config.section("regime"),
+        created_at=created_at,
+        code_version=code_version,
+        params=params,
+        root=root / "regime",
+    )
     ecfg = config.section("edge")
     if edge_overrides:
         ecfg = ecfg.model_copy(update=edge_overrides)
-    edge = train_edge_artifact(features, ecfg, created_at=created_at, code_version=code_version,
-                               params=params, root=root / "edge")
-    report = {"regime_accuracy": regime.report.get("accuracy"),
-              "regime_baseline_accuracy": regime.report.get("baseline_accuracy"),
-              "edge_test": edge.report.get("test"), "train_rows": int(features.n)}
+    edge = train_edge_artifact(
+        features, ecfg, created_at=created_at, code_version=code_version, params=params, root=root / "edge"
+    )
+    report = {
+        "regime_accuracy": regime.report.get("accuracy"),
+        "regime_baseline_accuracy": regime.report.get("baseline_accuracy"),
+        "edge_test": edge.report.get("test"),
+        "train_rows": int(features.n),
+    }
     return FoldModels(str(regime.path), str(edge.path), regime.meta.version, edge.meta.version, report)
 
 
@@ -102,12 +120,19 @@ def replay(test: Batch, config: Any, engine: str, workdir: Path | None = None) -
 def score(out: dict[str, Batch], fold: Fold, config: Any) -> dict[str, Any]:
     """:func:`backtest.fold_metrics.fold_metrics` of a replay's outputs over the fold's test window."""
     ecfg = config.section("edge")
-    return fold_metrics(out, fold.test_from, fold.test_to,
-                        initial_equity=config.section("trader").portfolio.initial_equity_usd,
-                        horizon_min=ecfg.horizon_min, commission_bps=ecfg.commission_bps)
+    return fold_metrics(
+        out,
+        fold.test_from,
+        fold.test_to,
+        initial_equity=config.section("trader").portfolio.initial_equity_usd,
+        horizon_min=ecfg.horizon_min,
+        commission_bps=ecfg.commission_bps,
+    )
 
 
-def replay_and_score(test: Batch, fold: Fold, config: Any, engine: str, workdir: Path | None = None) -> dict[str, Any]:
+def replay_and_score(
+    test: Batch, fold: Fold, config: Any, engine: str, workdir: Path | None = None
+) -> dict[str, Any]:
     """Replay warm-up + test bars on ``engine`` and score the test window."""
     t0 = time.perf_counter()
     out = replay(test, config, engine, workdir)
@@ -178,12 +203,20 @@ class WalkForward:
             results.append(result)
             done = sum(1 for f in self.folds if (self.run_dir / "folds" / str(f.k) / "result.json").exists())
             el = time.perf_counter() - t0
-            self.log(f"[{self.run_id}] fold {fold.k + 1}/{len(self.folds)} done: return {result['return']:+.4%} "
-                     f"sharpe {_fmt(result['sharpe'])} fills {result['fills']} | {done}/{len(self.folds)} folds, "
-                     f"{el:.0f}s elapsed")
-        summary = clean({"run_id": self.run_id, "engine": self.engine, "code_version": version,
-                         "folds": [{k: v for k, v in r.items() if k != "daily"} for r in results],
-                         "stitched": stitch(results)})
+            self.log(
+                f"[{self.run_id}] fold {fold.k + 1}/{len(self.folds)} done: return {result['return']:+.4%} "
+                f"sharpe {_fmt(result['sharpe'])} fills {result['fills']} | {done}/{len(self.folds)} folds, "
+                f"{el:.0f}s elapsed"
+            )
+        summary = clean(
+            {
+                "run_id": self.run_id,
+                "engine": self.engine,
+                "code_version": version,
+                "folds": [{k: v for k, v in r.items() if k != "daily"} for r in results],
+                "stitched": stitch(results),
+            }
+        )
         _write_atomic(self.run_dir / "summary.json", summary)
         if self.db:
             self.db("summary", self.run_id, summary)
@@ -192,18 +225,30 @@ class WalkForward:
     def _start(self, version: str) -> None:
         from streams.config import dump_config
 
-        spec = clean({**(self.spec or {}), "engine": self.engine, "folds": [f.as_dict() for f in self.folds],
-                      "config_digest": self.config.digest()})
+        spec = clean(
+            {
+                **(self.spec or {}),
+                "engine": self.engine,
+                "folds": [f.as_dict() for f in self.folds],
+                "config_digest": self.config.digest(),
+            }
+        )
         spec_path = self.run_dir / "walkforward.json"
         if spec_path.exists():
             old = json.loads(spec_path.read_text())
             if {k: v for k, v in old.items() if k != "code_version"} != spec:
-                raise ValueError(f"run {self.run_id} exists with another spec ({spec_path}); use a new --run-id")
+                raise ValueError(
+                    f"run {self.run_id} exists with another spec ({spec_path}); use a new --run-id"
+                )
         else:
             _write_atomic(self.run_dir / "config.json", dump_config(self.config))
             _write_atomic(spec_path, {**spec, "code_version": version})
         if self.db:
-            self.db("run", self.run_id, {"config": dump_config(self.config), "code_version": version, "spec": spec})
+            self.db(
+                "run",
+                self.run_id,
+                {"config": dump_config(self.config), "code_version": version, "spec": spec},
+            )
 
     def _fold(self, fold: Fold, version: str, created_at: datetime) -> dict[str, Any]:
         fdir = self.run_dir / "folds" / str(fold.k)
@@ -211,18 +256,37 @@ class WalkForward:
             shutil.rmtree(fdir)
         train, test = fold_bars(self.bars, fold, warmup_bars(self.config))
         tag = f"[{self.run_id}] fold {fold.k + 1}/{len(self.folds)}"
-        self.log(f"{tag}: training on {train.n} bars {fold.as_dict()['train_from_iso'][:10]}.."
-                 f"{fold.as_dict()['train_to_iso'][:10]}")
+        self.log(
+            f"{tag}: training on {train.n} bars {fold.as_dict()['train_from_iso'][:10]}.."
+            f"{fold.as_dict()['train_to_iso'][:10]}"
+        )
         t0 = time.perf_counter()
-        models = train_fold(train, self.config, fdir / "models", created_at=created_at, code_version=version,
-                            params={"run_id": self.run_id, "fold": fold.k})
+        models = train_fold(
+            train,
+            self.config,
+            fdir / "models",
+            created_at=created_at,
+            code_version=version,
+            params={"run_id": self.run_id, "fold": fold.k},
+        )
         train_s = time.perf_counter() - t0
         self.log(f"{tag}: trained in {train_s:.1f}s; replaying {test.n} bars ({self.engine})")
         metrics = replay_and_score(test, fold, fold_config(self.config, models), self.engine, fdir / "kafka")
-        return clean({"fold": fold.as_dict(), "models": {"regime": models.regime_version, "edge": models.edge_version,
-                                                         "regime_path": models.regime_path,
-                                                         "edge_path": models.edge_path, **models.report},
-                      "train_seconds": round(train_s, 3), "train_bars": int(train.n), **metrics})
+        return clean(
+            {
+                "fold": fold.as_dict(),
+                "models": {
+                    "regime": models.regime_version,
+                    "edge": models.edge_version,
+                    "regime_path": models.regime_path,
+                    "edge_path": models.edge_path,
+                    **models.report,
+                },
+                "train_seconds": round(train_s, 3),
+                "train_bars": int(train.n),
+                **metrics,
+            }
+        )
 
 
 def postgres_sink(kind: str, run_id: str, payload: dict[str, Any]) -> None:
@@ -238,10 +302,16 @@ def postgres_sink(kind: str, run_id: str, payload: dict[str, Any]) -> None:
 
         with connect() as conn:
             if kind == "run":
-                conn.execute("INSERT INTO backtest_runs (run_id, kind, config, code_version, summary)"
-                             " VALUES (%s, 'walkforward', %s, %s, %s) ON CONFLICT (run_id) DO NOTHING",
-                             (run_id, json.dumps(payload["config"]), payload["code_version"],
-                              json.dumps({"spec": payload["spec"]})))
+                conn.execute(
+                    "INSERT INTO backtest_runs (run_id, kind, config, code_version, summary)"
+                    " VALUES (%s, 'walkforward', %s, %s, %s) ON CONFLICT (run_id) DO NOTHING",
+                    (
+                        run_id,
+                        json.dumps(payload["config"]),
+                        payload["code_version"],
+                        json.dumps({"spec": payload["spec"]}),
+                    ),
+                )
             elif kind == "fold":
                 f = payload["fold"]
                 conn.execute(
@@ -249,11 +319,21 @@ def postgres_sink(kind: str, run_id: str, payload: dict[str, Any]) -> None:
                     " model_id, metrics) VALUES (%s, %s, to_timestamp(%s / 1000.0), to_timestamp(%s / 1000.0),"
                     " to_timestamp(%s / 1000.0), to_timestamp(%s / 1000.0), %s, %s) ON CONFLICT (run_id, fold)"
                     " DO UPDATE SET model_id = EXCLUDED.model_id, metrics = EXCLUDED.metrics",
-                    (run_id, f["k"], f["train_from"], f["train_to"], f["test_from"], f["test_to"],
-                     f"regime:{payload['models']['regime']}", json.dumps(payload)))
+                    (
+                        run_id,
+                        f["k"],
+                        f["train_from"],
+                        f["train_to"],
+                        f["test_from"],
+                        f["test_to"],
+                        f"regime:{payload['models']['regime']}",
+                        json.dumps(payload),
+                    ),
+                )
             else:
-                conn.execute("UPDATE backtest_runs SET summary = %s WHERE run_id = %s",
-                             (json.dumps(payload), run_id))
+                conn.execute(
+                    "UPDATE backtest_runs SET summary = %s WHERE run_id = %s", (json.dumps(payload), run_id)
+                )
             conn.commit()
     except Exception as exc:  # noqa: BLE001 - files are the record; the table is a convenience
         progress(f"(walk-forward {kind} not written to PostgreSQL: {exc})")

@@ -44,8 +44,11 @@ def avro_cost(bars: Batch, records: int, n: int = 20000) -> dict[str, float]:
     t1 = time.perf_counter()
     codec.decode_batch(msgs)
     t2 = time.perf_counter()
-    return {"encode_us": (t1 - t0) / sample.n * 1e6, "decode_us": (t2 - t1) / sample.n * 1e6,
-            "bytes_per_record": float(sum(len(m) for m in msgs) / sample.n)}
+    return {
+        "encode_us": (t1 - t0) / sample.n * 1e6,
+        "decode_us": (t2 - t1) / sample.n * 1e6,
+        "bytes_per_record": float(sum(len(m) for m in msgs) / sample.n),
+    }
 
 
 def inprocess(stages: list, bars: Batch, repeat: int = 3) -> float:
@@ -61,13 +64,23 @@ def _wait_marker(c: Consumer, run: str, deadline: float) -> None:
     while time.monotonic() < deadline:
         for msg in c.consume(10000, 0.05):
             headers = dict(msg.headers() or [])
-            if not msg.error() and headers.get(MARKER_HEADER) == END_OF_REPLAY and headers.get("hslr-run") == run.encode():
+            if (
+                not msg.error()
+                and headers.get(MARKER_HEADER) == END_OF_REPLAY
+                and headers.get("hslr-run") == run.encode()
+            ):
                 return
     raise TimeoutError(f"no end-of-replay marker for {run}")
 
 
-def kafka(stage_ids: list[str], bars: Batch, cfg: Path, records: int, groups: list[list[str]] | None = None,
-          fuse: bool = False) -> float:
+def kafka(
+    stage_ids: list[str],
+    bars: Batch,
+    cfg: Path,
+    records: int,
+    groups: list[list[str]] | None = None,
+    fuse: bool = False,
+) -> float:
     """bars/s through already-running workers: a short warm-up replay first (start-up, group join, first
     fetch), then the clock runs from the first publish to the end-of-replay marker on the last topic."""
     ns = fresh_namespace("bench")
@@ -102,7 +115,9 @@ def main() -> None:
     ap.add_argument("--pairs", default="EURUSD,GBPUSD,USDJPY,AUDUSD")
     ap.add_argument("--stages", default="market,features")
     ap.add_argument("--no-kafka", action="store_true")
-    ap.add_argument("--groups", default="", help="worker processes for the Kafka run, e.g. 'a,b;c' (default one)")
+    ap.add_argument(
+        "--groups", default="", help="worker processes for the Kafka run, e.g. 'a,b;c' (default one)"
+    )
     ap.add_argument("--fuse", action="store_true", help="also time each worker group co-located as one agent")
     args = ap.parse_args()
     pairs = args.pairs.split(",")
@@ -112,9 +127,13 @@ def main() -> None:
     ids = args.stages.split(",")
     conf = {"market": {"pairs": pairs}}
     stages = build_stages(build_config(conf), ids)
-    report: dict = {"bars": bars.n, "pairs": len(pairs), "stages": ids,
-                    "avro_bar_single_record_messages": avro_cost(bars, 1),
-                    "avro_bar_record_batches_500": avro_cost(bars, 500)}
+    report: dict = {
+        "bars": bars.n,
+        "pairs": len(pairs),
+        "stages": ids,
+        "avro_bar_single_record_messages": avro_cost(bars, 1),
+        "avro_bar_record_batches_500": avro_cost(bars, 500),
+    }
     report["inprocess_bars_per_s"] = inprocess(stages, bars)
     report["inprocess_market_only_bars_per_s"] = inprocess(build_stages(build_config(conf), ["market"]), bars)
     if not args.no_kafka:
@@ -122,14 +141,20 @@ def main() -> None:
             cfg = Path(d) / "hslr.toml"
             cfg.write_text(f"[market]\npairs = {json.dumps(pairs)}\n")
             for records in (1, 500):
-                report[f"kafka_market_only_bars_per_s_records_{records}"] = kafka(["market"], bars, cfg, records)
+                report[f"kafka_market_only_bars_per_s_records_{records}"] = kafka(
+                    ["market"], bars, cfg, records
+                )
                 report[f"kafka_bars_per_s_records_{records}"] = kafka(ids, bars, cfg, records)
             if args.groups:
                 groups = [g.split(",") for g in args.groups.split(";")]
                 report["kafka_bars_per_s_records_500_worker_groups"] = {
-                    "groups": groups, "bars_per_s": kafka(ids, bars, cfg, 500, groups)}
+                    "groups": groups,
+                    "bars_per_s": kafka(ids, bars, cfg, 500, groups),
+                }
                 if args.fuse:
-                    report["kafka_bars_per_s_records_500_worker_groups_fused"] = kafka(ids, bars, cfg, 500, groups, True)
+                    report["kafka_bars_per_s_records_500_worker_groups_fused"] = kafka(
+                        ids, bars, cfg, 500, groups, True
+                    )
             elif args.fuse:
                 report["kafka_bars_per_s_records_500_fused"] = kafka(ids, bars, cfg, 500, None, True)
     print(json.dumps(report, indent=2))

@@ -49,15 +49,21 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=12)
     args = ap.parse_args()
     start = np.datetime64("2019-03-04")
-    bars = Batch(generate_market(KNOWN_PAIRS[: args.pairs], str(start), str(start + 7 * args.weeks), seed=1).bars)
+    bars = Batch(
+        generate_market(KNOWN_PAIRS[: args.pairs], str(start), str(start + 7 * args.weeks), seed=1).bars
+    )
     stage = FeaturesStage()
     n = bars.n
     print(f"{n:,} bars, {args.pairs} pairs, {args.weeks} weeks")
-    print(f"stateless parts (mid, GK variance, tick velocity, session ids): {n / _best(lambda: _stateless(bars)):,.0f} bars/s")
+    print(
+        f"stateless parts (mid, GK variance, tick velocity, session ids): {n / _best(lambda: _stateless(bars)):,.0f} bars/s"
+    )
     whole = _best(lambda: stage.process(stage.initial_state(), "bars.clean", bars))
     print(f"whole stage, one batch:       {n / whole:,.0f} bars/s")
     for size in (100_000, 10_000, 1_000):
-        print(f"whole stage, batches of {size:>7,}: {n / _best(lambda s=size: _chunked(stage, bars, s), 1):,.0f} bars/s")
+        print(
+            f"whole stage, batches of {size:>7,}: {n / _best(lambda s=size: _chunked(stage, bars, s), 1):,.0f} bars/s"
+        )
     few = bars.take(slice(0, 2_000))
     print(f"whole stage, one bar per call: {few.n / _best(lambda: _chunked(stage, few, 1), 1):,.0f} bars/s")
 

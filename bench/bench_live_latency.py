@@ -167,8 +167,9 @@ def _halves(ms: list[float]) -> list[float]:
     return [round(float(np.median(ms[:q])), 2), round(float(np.median(ms[-q:])), 2)] if ms else []
 
 
-def _paced(out: Any, bars: Any, minutes: np.ndarray, interval: float, ns: str, per_message: int,
-           watermarks: bool) -> dict[int, float]:
+def _paced(
+    out: Any, bars: Any, minutes: np.ndarray, interval: float, ns: str, per_message: int, watermarks: bool
+) -> dict[int, float]:
     from streams.binding.kafka_io import publish, publish_watermark
 
     stamps: dict[int, float] = {}
@@ -207,12 +208,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     out = Out(boot, **{"linger.ms": 0})
     rec = Recorder(boot, ns, sid, len(stages) - 1 if args.fuse else 0)
     rec.start()
-    env = {"HSLR_BATCH_WITHIN_S": str(args.within_s), "HSLR_MESSAGE_RECORDS": str(args.message_records), "HSLR_BATCH_MAX": "2000"}
+    env = {
+        "HSLR_BATCH_WITHIN_S": str(args.within_s),
+        "HSLR_MESSAGE_RECORDS": str(args.message_records),
+        "HSLR_BATCH_MAX": "2000",
+    }
     load0 = os.getloadavg()
     with (
         tempfile.TemporaryDirectory() as tmp,
-        worker([], ns, _config(Path(tmp), pairs), Path(os.environ.get("HSLR_BENCH_LOG", Path(tmp) / "worker.log")), env=env,
-               args=["--fuse"] if args.fuse else []) as w,
+        worker(
+            [],
+            ns,
+            _config(Path(tmp), pairs),
+            Path(os.environ.get("HSLR_BENCH_LOG", Path(tmp) / "worker.log")),
+            env=env,
+            args=["--fuse"] if args.fuse else [],
+        ) as w,
     ):
         alive = lambda: w.poll() is None  # noqa: E731
         publish(out, "bars", bars.take(bars["ts"] <= warm[-1]), ns, max_records=500)
@@ -221,8 +232,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         rec.wait_decided(int(warm[-2]), args.timeout, alive)
         warm_s = time.monotonic() - t0
         time.sleep(1.0)
-        stamps = _paced(out, bars, live, args.interval_ms / 1000.0, ns, len(pairs) if args.minute_message else 1,
-                        args.watermark)
+        stamps = _paced(
+            out,
+            bars,
+            live,
+            args.interval_ms / 1000.0,
+            ns,
+            len(pairs) if args.minute_message else 1,
+            args.watermark,
+        )
         rec.wait_decided(int(live[-2]), args.timeout, alive)
         time.sleep(0.5)
     rec.stop.set()
@@ -260,7 +278,9 @@ def _report(
         "batch_within_s": args.within_s,
         "message_records": args.message_records,
         "watermarks": args.watermark,
-        "bars_published": "one message per minute (all pairs)" if args.minute_message else "one message per bar",
+        "bars_published": "one message per minute (all pairs)"
+        if args.minute_message
+        else "one message per bar",
         "warmup_wall_s": round(warm_s, 1),
         "decision": _stats(decision),
         "decision_slowest": [(int(i), round(decision[i], 1)) for i in np.argsort(decision)[::-1][:5]],
@@ -303,15 +323,27 @@ def main() -> None:
     ap.add_argument("--start", default="2019-03-05T06:00", help="synthetic market start (UTC)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--timeout", type=float, default=300.0)
-    ap.add_argument("--minute-message", action="store_true",
-                    help="publish each minute's bars (all pairs) as one record-batch message, as a feed gateway "
-                         "closing a minute would; default one message per bar")
-    ap.add_argument("--message-records", type=int, default=1,
-                    help="HSLR_MESSAGE_RECORDS of the worker: records per output message")
-    ap.add_argument("--watermark", action="store_true",
-                    help="publish a watermark after each minute (a gateway closing the minute): a minute with a "
-                         "missing pair is then decided at its close instead of at the next minute")
-    ap.add_argument("--fuse", action="store_true", help="co-locate the stages as one agent (hslr worker --fuse)")
+    ap.add_argument(
+        "--minute-message",
+        action="store_true",
+        help="publish each minute's bars (all pairs) as one record-batch message, as a feed gateway "
+        "closing a minute would; default one message per bar",
+    )
+    ap.add_argument(
+        "--message-records",
+        type=int,
+        default=1,
+        help="HSLR_MESSAGE_RECORDS of the worker: records per output message",
+    )
+    ap.add_argument(
+        "--watermark",
+        action="store_true",
+        help="publish a watermark after each minute (a gateway closing the minute): a minute with a "
+        "missing pair is then decided at its close instead of at the next minute",
+    )
+    ap.add_argument(
+        "--fuse", action="store_true", help="co-locate the stages as one agent (hslr worker --fuse)"
+    )
     ap.add_argument("--regime-rows", type=int, default=0, help="also time regime single-row inference")
     args = ap.parse_args()
     result = run(args)

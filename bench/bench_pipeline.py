@@ -86,16 +86,24 @@ def full_dag(stages: list[Stage[Any]], bars: Batch, chunk: int | None, repeat: i
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         if not best or cpu < best["cpu_s"]:
             inside = sum(clock.values())
-            best = {"wall_s": round(wall, 4), "cpu_s": round(cpu, 4), "bars_per_s": round(bars.n / wall),
-                    "cpu_bars_per_s": round(bars.n / cpu), "stages_only_cpu_bars_per_s": round(bars.n / inside),
-                    "runner_overhead_cpu_s": round(cpu - inside, 4), "stage_s": {k: round(v, 4) for k, v in clock.items()}}
+            best = {
+                "wall_s": round(wall, 4),
+                "cpu_s": round(cpu, 4),
+                "bars_per_s": round(bars.n / wall),
+                "cpu_bars_per_s": round(bars.n / cpu),
+                "stages_only_cpu_bars_per_s": round(bars.n / inside),
+                "runner_overhead_cpu_s": round(cpu - inside, 4),
+                "stage_s": {k: round(v, 4) for k, v in clock.items()},
+            }
     return best
 
 
 def stage_shares(stage_s: dict[str, float], n: int) -> dict[str, dict[str, float]]:
     total = sum(stage_s.values())
-    return {k: {"s": v, "share": round(v / total, 3), "bars_per_s": round(n / v) if v else None}
-            for k, v in stage_s.items()}
+    return {
+        k: {"s": v, "share": round(v / total, 3), "bars_per_s": round(n / v) if v else None}
+        for k, v in stage_s.items()
+    }
 
 
 def vectorisable_alone(stages: list[Stage[Any]], bars: Batch, repeat: int) -> dict[str, float]:
@@ -104,8 +112,9 @@ def vectorisable_alone(stages: list[Stage[Any]], bars: Batch, repeat: int) -> di
     for s in stages:
         if s.spec.id in VECTORISABLE:
             data = topics[s.spec.primary]
-            out[s.spec.id] = round(bars.n / _best(lambda s=s, d=data: s.process(s.initial_state(), s.spec.primary, d),
-                                                  repeat))
+            out[s.spec.id] = round(
+                bars.n / _best(lambda s=s, d=data: s.process(s.initial_state(), s.spec.primary, d), repeat)
+            )
     from streams.stages.features.returns import mid_price
     from streams.stages.features.sessions import session_ids
     from streams.stages.features.volatility import gk_variance, tick_velocity
@@ -140,16 +149,22 @@ def naive_loop(stages: list[Stage[Any]], bars: Batch, n_sample: int) -> dict[str
             for k, b in outs.items():
                 topics.setdefault(k, []).append(b)
     total = sum(clock.values())
-    return {"sample_bars": n_sample, "extrapolated": True, "s_per_bar": total / n_sample,
-            "bars_per_s": round(n_sample / total), "stage_us_per_bar": {k: round(v / n_sample * 1e6, 1)
-                                                                         for k, v in clock.items()}}
+    return {
+        "sample_bars": n_sample,
+        "extrapolated": True,
+        "s_per_bar": total / n_sample,
+        "bars_per_s": round(n_sample / total),
+        "stage_us_per_bar": {k: round(v / n_sample * 1e6, 1) for k, v in clock.items()},
+    }
 
 
 def run_market(pairs: list[str], args: argparse.Namespace, calendar: Any, cfg: HSLRConfig) -> dict[str, Any]:
     import numpy as np
 
     start = np.datetime64(args.start)
-    bars = Batch(generate_market(pairs, str(start), str(start + 7 * args.weeks), args.seed, calendar=calendar).bars)
+    bars = Batch(
+        generate_market(pairs, str(start), str(start + 7 * args.weeks), args.seed, calendar=calendar).bars
+    )
     stages = _stages(cfg, calendar)
     run_inprocess(stages, {"bars": bars.take(slice(0, 5000))})  # warm imports and caches
     res: dict[str, Any] = {"pairs": len(pairs), "weeks": args.weeks, "bars": bars.n, "full_dag": {}}
@@ -159,14 +174,18 @@ def run_market(pairs: list[str], args: argparse.Namespace, calendar: Any, cfg: H
     res["vectorisable_alone"] = vectorisable_alone(stages, bars, args.repeat)
     if args.naive_bars:
         naive = naive_loop(stages, bars, args.naive_bars)
-        naive["speedup_vs_full_dag_chunk_none"] = round(res["full_dag"]["None"]["cpu_bars_per_s"] * naive["s_per_bar"], 1)
+        naive["speedup_vs_full_dag_chunk_none"] = round(
+            res["full_dag"]["None"]["cpu_bars_per_s"] * naive["s_per_bar"], 1
+        )
         res["naive_loop"] = naive
     return res
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--pairs", type=int, default=8, help="pairs of the multi-pair market (first of KNOWN_PAIRS)")
+    ap.add_argument(
+        "--pairs", type=int, default=8, help="pairs of the multi-pair market (first of KNOWN_PAIRS)"
+    )
     ap.add_argument("--weeks", type=int, default=4)
     ap.add_argument("--start", default="2020-01-06", help="a Monday inside the calendar file's span")
     ap.add_argument("--seed", type=int, default=3)

@@ -55,7 +55,9 @@ def main() -> None:
     args = ap.parse_args()
     model, X = _model(args.model)
     cf = model.compiled_
-    print(f"forest: {cf.n_trees} trees, depth {cf.depth}, {len(cf.value)} nodes; {X.shape[0]} rows of features")
+    print(
+        f"forest: {cf.n_trees} trees, depth {cf.depth}, {len(cf.value)} nodes; {X.shape[0]} rows of features"
+    )
     P = model.predict_proba(X[:5000])
     print(f"max |compiled - sklearn| = {np.abs(P - model.forest_.predict_proba(X[:5000])).max():.2e}")
     model.predict_proba(X[:10])  # warm
@@ -70,7 +72,9 @@ def main() -> None:
         print(f"compiled batch of {n}: {n / dt:,.0f} rows/s")
     t0 = time.perf_counter()
     model.forest_.predict_proba(X[: min(len(X), 50_000)])
-    print(f"sklearn  batch of {min(len(X), 50_000)}: {min(len(X), 50_000) / (time.perf_counter() - t0):,.0f} rows/s")
+    print(
+        f"sklearn  batch of {min(len(X), 50_000)}: {min(len(X), 50_000) / (time.perf_counter() - t0):,.0f} rows/s"
+    )
 
 
 if __name__ == "__main__":

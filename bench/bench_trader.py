@@ -47,8 +47,10 @@ def main() -> None:
     args = ap.parse_args()
     for name, p in (("quiet", 0.0), ("sparse", 0.003), ("active", 0.03), ("busy", 0.3)):
         rate, passed, counts = run(p, args.minutes, args.chunk)
-        print(f"{name:7s} passed={passed:.4f} bars/s={rate:,.0f} "
-              f"orders={counts.get('orders', 0)} fills={counts.get('fills', 0)}")
+        print(
+            f"{name:7s} passed={passed:.4f} bars/s={rate:,.0f} "
+            f"orders={counts.get('orders', 0)} fills={counts.get('fills', 0)}"
+        )
 
 
 if __name__ == "__main__":

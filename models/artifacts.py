@@ -185,7 +185,9 @@ def load_artifact(
         check_features(meta.features, tuple(expected_features), where=str(p))
     payload = p / MODEL_FILE
     if meta.model_sha256 and _file_sha256(payload) != meta.model_sha256:
-        raise ArtifactError(f"{payload} does not match the sha256 in its {META_FILE}; the artifact is corrupt")
+        raise ArtifactError(
+            f"{payload} does not match the sha256 in its {META_FILE}; the artifact is corrupt"
+        )
     return joblib.load(payload), meta
 
 

@@ -122,6 +122,7 @@ def predict_proba_native(cf: CompiledForest, trees: Sequence[Any], X: F64) -> F6
         total += cf.value.take(tree.tree_.apply(x32) + b, axis=0)
     return total / cf.n_trees
 
+
 def _tree_arrays(tree: Any, base: int) -> tuple[I64, F64, I64, F64, int]:
     t = tree.tree_
     n = t.node_count

@@ -67,9 +67,20 @@ def model_features(cols: Mapping[str, npt.NDArray[Any]]) -> F64:
         ``abs_ret_z = |log_ret| / gk_vol`` (the last return in units of current volatility); non-finite
         values replaced by ``NEUTRAL``.
     """
-    f = {k: np.asarray(cols[k], dtype=np.float64) for k in (
-        "session_vol_norm", "spread_widening", "tick_velocity", "displacement", "displacement_pct",
-        "log_ret", "gk_vol", "xcorr", "session_id")}
+    f = {
+        k: np.asarray(cols[k], dtype=np.float64)
+        for k in (
+            "session_vol_norm",
+            "spread_widening",
+            "tick_velocity",
+            "displacement",
+            "displacement_pct",
+            "log_ret",
+            "gk_vol",
+            "xcorr",
+            "session_id",
+        )
+    }
     with np.errstate(all="ignore"):
         derived = {
             "abs_displacement": np.abs(f["displacement"]),
@@ -159,8 +170,12 @@ class RegimeClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         if len(y) and (y.min() < 0 or y.max() >= len(REGIMES)):
             raise ValueError(f"labels must be in 0..{len(REGIMES) - 1}")
         self.forest_ = RandomForestClassifier(
-            n_estimators=self.n_estimators, max_depth=self.max_depth, min_samples_leaf=self.min_samples_leaf,
-            max_features=self.max_features, class_weight=self.class_weight, random_state=self.random_state,
+            n_estimators=self.n_estimators,
+            max_depth=self.max_depth,
+            min_samples_leaf=self.min_samples_leaf,
+            max_features=self.max_features,
+            class_weight=self.class_weight,
+            random_state=self.random_state,
             n_jobs=self.n_jobs,
         ).fit(X, y)
         self.compiled_: CompiledForest = compile_forest(self.forest_)

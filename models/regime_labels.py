@@ -87,13 +87,18 @@ def _forward(a: npt.NDArray[np.float64], h: int, how: str) -> npt.NDArray[np.flo
 
 
 def _label_one_pair(
-    ts: npt.NDArray[np.int64], mid: npt.NDArray[np.float64], widening: npt.NDArray[np.float64],
+    ts: npt.NDArray[np.int64],
+    mid: npt.NDArray[np.float64],
+    widening: npt.NDArray[np.float64],
     cfg: RegimeLabelConfig,
 ) -> npt.NDArray[np.int8]:
     h = cfg.horizon
     r = np.diff(np.log(mid), prepend=np.nan)
     sigma = (
-        pd.Series(np.abs(r)).rolling(cfg.baseline_window, min_periods=cfg.baseline_min_bars).median().to_numpy()
+        pd.Series(np.abs(r))
+        .rolling(cfg.baseline_window, min_periods=cfg.baseline_min_bars)
+        .median()
+        .to_numpy()
         / _MAD_NORMAL
     )
     net, sumsq = _forward(r, h, "sum"), _forward(r, h, "sumsq")
@@ -106,7 +111,13 @@ def _label_one_pair(
         trend = np.abs(net) / np.sqrt(sumsq) >= cfg.trend_z
         directional = trend | (rms >= cfg.directional_vol_k * sigma)
     label = np.where(event, EVENT, np.where(directional, DIRECTIONAL, STABLE)).astype(np.int8)
-    valid = np.isfinite(sigma) & (sigma > 0) & np.isfinite(sumsq) & (sumsq > 0) & (span <= cfg.max_span_factor * h)
+    valid = (
+        np.isfinite(sigma)
+        & (sigma > 0)
+        & np.isfinite(sumsq)
+        & (sumsq > 0)
+        & (span <= cfg.max_span_factor * h)
+    )
     label[~valid] = UNLABELED
     return label
 
@@ -142,7 +153,9 @@ def label_regimes(
         idx = np.flatnonzero(pair == p)
         idx = idx[np.argsort(ts[idx], kind="stable")]
         out[idx] = _label_one_pair(
-            np.asarray(ts[idx], dtype=np.int64), np.asarray(mid[idx], dtype=np.float64),
-            np.asarray(spread_widening[idx], dtype=np.float64), cfg,
+            np.asarray(ts[idx], dtype=np.int64),
+            np.asarray(mid[idx], dtype=np.float64),
+            np.asarray(spread_widening[idx], dtype=np.float64),
+            cfg,
         )
     return out

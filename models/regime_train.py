@@ -33,9 +33,9 @@ def confusion(y_true: npt.NDArray[np.integer], y_pred: npt.NDArray[np.integer], 
     return m
 
 
-def time_split(ts: I64, usable: npt.NDArray[np.bool_], test_fraction: float, purge_ms: int) -> tuple[
-    npt.NDArray[np.bool_], npt.NDArray[np.bool_], int
-]:
+def time_split(
+    ts: I64, usable: npt.NDArray[np.bool_], test_fraction: float, purge_ms: int
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], int]:
     """Split usable rows by time into (train mask, test mask, first test ts ms) with a purge gap.
 
     The tail is every usable row at or after the ``1 - test_fraction`` time quantile; training rows end
@@ -56,7 +56,9 @@ def _counts(y: npt.NDArray[np.integer]) -> dict[str, int]:
     return {name: int((y == k).sum()) for k, name in enumerate(REGIMES)}
 
 
-def evaluate(model: Any, X: npt.NDArray[np.float64], y: npt.NDArray[np.integer], prior: npt.NDArray[np.float64]) -> dict[str, Any]:
+def evaluate(
+    model: Any, X: npt.NDArray[np.float64], y: npt.NDArray[np.integer], prior: npt.NDArray[np.float64]
+) -> dict[str, Any]:
     """Return out-of-sample metrics of ``model`` on (X, y) and of the majority-class baseline.
 
     ``prior`` (shape (3,)) is the training class frequency: the baseline predicts its argmax and, for
@@ -75,16 +77,22 @@ def evaluate(model: Any, X: npt.NDArray[np.float64], y: npt.NDArray[np.integer],
         "baseline_class": REGIMES[base],
         "baseline_accuracy": float((y == base).mean()),
         "baseline_balanced_accuracy": float(1.0 / max((cm.sum(axis=1) > 0).sum(), 1)),
-        "baseline_log_loss": float(log_loss(y, np.tile(np.clip(prior, eps, 1.0), (len(y), 1)), labels=[0, 1, 2])),
+        "baseline_log_loss": float(
+            log_loss(y, np.tile(np.clip(prior, eps, 1.0), (len(y), 1)), labels=[0, 1, 2])
+        ),
         "confusion": cm.tolist(),
         "recall": {name: float(recall[k]) for k, name in enumerate(REGIMES)},
     }
 
 
-def prepare(features: Mapping[str, np.ndarray], config: RegimeConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def prepare(
+    features: Mapping[str, np.ndarray], config: RegimeConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (X (n, n_features), labels (n,) int8 with -1 unlabeled, usable (n,) bool) for a features batch."""
     X = model_features(features)
-    y = label_regimes(features["pair"], features["ts"], features["mid"], features["spread_widening"], config.labels)
+    y = label_regimes(
+        features["pair"], features["ts"], features["mid"], features["spread_widening"], config.labels
+    )
     usable = np.asarray(features["ready"], dtype=bool) & (y >= 0)
     return X, y, usable
 
@@ -118,18 +126,31 @@ def train_regime(
     ts = np.asarray(features["ts"], dtype=np.int64)
     train, test, split = time_split(ts, usable, tc.test_fraction, config.labels.purge_ms)
     model = RegimeClassifier(
-        n_estimators=tc.n_estimators, max_depth=tc.max_depth, min_samples_leaf=tc.min_samples_leaf,
-        max_features=tc.max_features, class_weight=tc.class_weight,
-        random_state=tc.random_state if random_state is None else random_state, n_jobs=tc.n_jobs,
+        n_estimators=tc.n_estimators,
+        max_depth=tc.max_depth,
+        min_samples_leaf=tc.min_samples_leaf,
+        max_features=tc.max_features,
+        class_weight=tc.class_weight,
+        random_state=tc.random_state if random_state is None else random_state,
+        n_jobs=tc.n_jobs,
     ).fit(X[train], y[train])
     prior = np.bincount(y[train], minlength=len(REGIMES)) / train.sum()
     report: dict[str, Any] = {
-        "n_rows": int(len(ts)), "n_labeled": int(usable.sum()), "n_train": int(train.sum()),
-        "n_test": int(test.sum()), "split_ts": split, "purge_ms": config.labels.purge_ms,
-        "training_from": int(ts[train].min()), "training_to": int(ts[train].max()),
-        "train_counts": _counts(y[train]), "test_counts": _counts(y[test]),
+        "n_rows": int(len(ts)),
+        "n_labeled": int(usable.sum()),
+        "n_train": int(train.sum()),
+        "n_test": int(test.sum()),
+        "split_ts": split,
+        "purge_ms": config.labels.purge_ms,
+        "training_from": int(ts[train].min()),
+        "training_to": int(ts[train].max()),
+        "train_counts": _counts(y[train]),
+        "test_counts": _counts(y[test]),
         "features": list(MODEL_FEATURES),
         **evaluate(model, X[test], y[test], prior),
-        "X_train": X[train], "y_train": y[train], "train_mask": train, "test_mask": test,
+        "X_train": X[train],
+        "y_train": y[train],
+        "train_mask": train,
+        "test_mask": test,
     }
     return model, report

@@ -17,7 +17,14 @@ import numpy as np
 
 from streams.core.batch import Batch
 
-HIST_COLUMNS = ("session_vol_norm", "spread_widening", "tick_velocity", "displacement", "displacement_pct", "xcorr")
+HIST_COLUMNS = (
+    "session_vol_norm",
+    "spread_widening",
+    "tick_velocity",
+    "displacement",
+    "displacement_pct",
+    "xcorr",
+)
 """Features-record columns whose training histograms go into the regime metadata (governance KL drift)."""
 
 
@@ -44,9 +51,17 @@ def _root(model_path: str) -> Path:
     return p.parent if p.name == "latest" else p
 
 
-def train_regime_artifact(features: Batch, rcfg: Any, *, created_at: datetime, code_version: str,
-                          params: dict[str, Any], root: str | Path | None = None,
-                          random_state: int | None = None, truth: Any = None) -> Trained:
+def train_regime_artifact(
+    features: Batch,
+    rcfg: Any,
+    *,
+    created_at: datetime,
+    code_version: str,
+    params: dict[str, Any],
+    root: str | Path | None = None,
+    random_state: int | None = None,
+    truth: Any = None,
+) -> Trained:
     """Fit the regime classifier on ``features`` and save it under ``root`` (default: beside
     ``rcfg.model_path``), moving its ``latest`` pointer."""
     from models.artifacts import ArtifactMeta, data_hash, library_versions, make_version, save_artifact
@@ -60,20 +75,38 @@ def train_regime_artifact(features: Batch, rcfg: Any, *, created_at: datetime, c
     digest = data_hash({"X": report["X_train"], "y": report["y_train"]})
     metrics = {k: v for k, v in report.items() if k not in ("X_train", "y_train", "train_mask", "test_mask")}
     meta = ArtifactMeta(
-        kind="regime", version=make_version(created_at, digest), created_at=created_at.isoformat(),
-        training_from=_iso(report["training_from"]), training_to=_iso(report["training_to"]),
+        kind="regime",
+        version=make_version(created_at, digest),
+        created_at=created_at.isoformat(),
+        training_from=_iso(report["training_from"]),
+        training_to=_iso(report["training_to"]),
         features=tuple(report["features"]),
-        params={**params, "labels": rcfg.labels.model_dump(), "train": rcfg.train.model_dump(),
-                "feature_histograms": _histograms(features, report["train_mask"])},
-        metrics=metrics, code_version=code_version, data_hash=digest, libraries=library_versions(),
+        params={
+            **params,
+            "labels": rcfg.labels.model_dump(),
+            "train": rcfg.train.model_dump(),
+            "feature_histograms": _histograms(features, report["train_mask"]),
+        },
+        metrics=metrics,
+        code_version=code_version,
+        data_hash=digest,
+        libraries=library_versions(),
     )
     path = save_artifact(Path(root) if root else _root(rcfg.model_path), model, meta)
     return Trained("regime", path, meta, report)
 
 
-def train_edge_artifact(features: Batch, ecfg: Any, *, created_at: datetime, code_version: str,
-                        params: dict[str, Any], root: str | Path | None = None, holdout: float = 0.2,
-                        **overrides: Any) -> Trained:
+def train_edge_artifact(
+    features: Batch,
+    ecfg: Any,
+    *,
+    created_at: datetime,
+    code_version: str,
+    params: dict[str, Any],
+    root: str | Path | None = None,
+    holdout: float = 0.2,
+    **overrides: Any,
+) -> Trained:
     """Fit the edge model on ``features`` and save it under ``root`` (default: beside ``ecfg.model_path``)."""
     from models.artifacts import ArtifactMeta, data_hash, library_versions, make_version, save_artifact
     from streams.stages.edge.training import train_edge
@@ -81,13 +114,24 @@ def train_edge_artifact(features: Batch, ecfg: Any, *, created_at: datetime, cod
     model, report = train_edge(features, ecfg, holdout=holdout, **overrides)
     digest = data_hash({"X": report["X_train"], "y": report["y_train"]})
     meta = ArtifactMeta(
-        kind="edge", version=make_version(created_at, digest), created_at=created_at.isoformat(),
-        training_from=_iso(report["training_from"]), training_to=_iso(report["training_to"]),
+        kind="edge",
+        version=make_version(created_at, digest),
+        created_at=created_at.isoformat(),
+        training_from=_iso(report["training_from"]),
+        training_to=_iso(report["training_to"]),
         features=tuple(report["features"]),
-        params={**params, "holdout": holdout, "edge_config": ecfg.model_dump(mode="json"),
-                "model": model.metadata()},
+        params={
+            **params,
+            "holdout": holdout,
+            "edge_config": ecfg.model_dump(mode="json"),
+            "model": model.metadata(),
+        },
         metrics={k: v for k, v in report.items() if k in ("test", "n_train", "n_test")},
-        code_version=code_version, data_hash=digest, libraries=library_versions(),
+        code_version=code_version,
+        data_hash=digest,
+        libraries=library_versions(),
     )
-    path = save_artifact(Path(root) if root else _root(ecfg.model_path or "models/artifacts/edge/latest"), model, meta)
+    path = save_artifact(
+        Path(root) if root else _root(ecfg.model_path or "models/artifacts/edge/latest"), model, meta
+    )
     return Trained("edge", path, meta, report)

@@ -10,7 +10,9 @@ from streams.settings import settings
 
 _s = settings()
 app = create_app(
-    worker_stages(load_config(_s.hslr_config or None), [x for x in _s.hslr_stages.split(",") if x], _s.hslr_fuse),
+    worker_stages(
+        load_config(_s.hslr_config or None), [x for x in _s.hslr_stages.split(",") if x], _s.hslr_fuse
+    ),
     bootstrap=_s.kafka_bootstrap_servers,
     namespace=_s.hslr_namespace,
     batch_max=_s.hslr_batch_max,

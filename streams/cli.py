@@ -13,19 +13,21 @@ import sys
 from collections.abc import Sequence
 
 COMMAND_MODULES = (
-    "streams.cli_ops",       # infra, db, worker, halt/resume
-    "streams.cli_data",      # data synth, ingest histdata, replay
+    "streams.cli_ops",  # infra, db, worker, halt/resume
+    "streams.cli_data",  # data synth, ingest histdata, replay
     "streams.cli_calendar",  # calendar import / poll
-    "streams.cli_train",     # train regime
+    "streams.cli_train",  # train regime
     "streams.cli_train_edge",  # train edge
     "streams.cli_backtest",  # backtest, demo
-    "backtest.cli",          # walkforward, report, research
-    "backtest.cli_report",   # report, stress, latency
+    "backtest.cli",  # walkforward, report, research
+    "backtest.cli_report",  # report, stress, latency
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hslr", description="HSLR: FX mean reversion as a Kafka stream pipeline")
+    parser = argparse.ArgumentParser(
+        prog="hslr", description="HSLR: FX mean reversion as a Kafka stream pipeline"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
@@ -42,8 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         return int(args.func(args) or 0)
     except (ValueError, RuntimeError, FileNotFoundError, TimeoutError, KeyError) as exc:

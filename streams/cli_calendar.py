@@ -47,8 +47,10 @@ def summary(batch: Batch) -> str:
     """Return a one-paragraph description: count, time range, events per impact."""
     if not batch.n:
         return "0 events"
-    lo, hi = (np.datetime_as_string(np.datetime64(int(x), "ms"), unit="m") for x in
-              (batch["ts"].min(), batch["ts"].max()))
+    lo, hi = (
+        np.datetime_as_string(np.datetime64(int(x), "ms"), unit="m")
+        for x in (batch["ts"].min(), batch["ts"].max())
+    )
     imp, cnt = np.unique(batch["impact"], return_counts=True)
     per = ", ".join(f"{i} {c}" for i, c in zip(imp.tolist(), cnt.tolist(), strict=True))
     return f"{batch.n} events {lo}Z .. {hi}Z ({per}); {len(np.unique(batch['event_id']))} distinct ids"

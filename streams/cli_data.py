@@ -36,14 +36,17 @@ def _synth(args: argparse.Namespace) -> int:
 
     calendar = _calendar(args.calendar) if args.calendar else None
     t0 = time.perf_counter()
-    market = generate_market(parse_pairs(args.pairs), parse_day(args.start), parse_day(args.end), args.seed,
-                             calendar=calendar)
+    market = generate_market(
+        parse_pairs(args.pairs), parse_day(args.start), parse_day(args.end), args.seed, calendar=calendar
+    )
     bars = Batch(market.bars)
     t1 = time.perf_counter()
     with connect() as conn:
         save_bars(conn, bars)
-    print(f"generated {bars.n} bars in {t1 - t0:.1f}s, stored in price_data/spread_data in "
-          f"{time.perf_counter() - t1:.1f}s (source synth:{args.seed})")
+    print(
+        f"generated {bars.n} bars in {t1 - t0:.1f}s, stored in price_data/spread_data in "
+        f"{time.perf_counter() - t1:.1f}s (source synth:{args.seed})"
+    )
     return 0
 
 
@@ -70,17 +73,23 @@ def _ingest(args: argparse.Namespace) -> int:
             res = read_histdata(path, pair)
             bars = Batch(res.bars)
             new = save_bars(conn, bars)
-            save_quarantine(conn, f"ingest:histdata:{Path(path).name}",
-                            [(r.pair, r.ts_ms, r.line_no, r.reason, r.raw) for r in res.rejects])
+            save_quarantine(
+                conn,
+                f"ingest:histdata:{Path(path).name}",
+                [(r.pair, r.ts_ms, r.line_no, r.reason, r.raw) for r in res.rejects],
+            )
             publish(out, "bars", bars.take(new), ns)
             out.flush()
-            print(f"{path}: {res.lines_read} lines, {bars.n} valid bars ({int(new.sum())} new or changed, "
-                  f"published to {ns}.bars), {len(res.rejects)} quarantined with reasons")
+            print(
+                f"{path}: {res.lines_read} lines, {bars.n} valid bars ({int(new.sum())} new or changed, "
+                f"published to {ns}.bars), {len(res.rejects)} quarantined with reasons"
+            )
     return 0
 
 
-def replay(pairs: list[str], start: datetime, end: datetime, *, namespace: str, run: str,
-           speed: float | None = None) -> int:
+def replay(
+    pairs: list[str], start: datetime, end: datetime, *, namespace: str, run: str, speed: float | None = None
+) -> int:
     """Publish stored bars in event-time order, then an end-of-replay marker; return the bar count.
 
     ``speed`` N paces the replay at N× real time (event-time gaps between minutes / N), the way a live
@@ -123,8 +132,14 @@ def _replay(args: argparse.Namespace) -> int:
     run = args.run_id or f"replay-{uuid.uuid4().hex[:8]}"
     speed = None if args.speed == "max" else float(args.speed)
     t0 = time.perf_counter()
-    n = replay(parse_pairs(args.pairs), parse_day(args.start), parse_day(args.end), namespace=ns, run=run,
-               speed=speed)
+    n = replay(
+        parse_pairs(args.pairs),
+        parse_day(args.start),
+        parse_day(args.end),
+        namespace=ns,
+        run=run,
+        speed=speed,
+    )
     dt = time.perf_counter() - t0
     print(f"replayed {n} bars to {ns}.bars in {dt:.1f}s ({n / max(dt, 1e-9):,.0f} bars/s), run id {run}")
     return 0

@@ -47,7 +47,9 @@ def _worker(args: argparse.Namespace) -> int:
     from streams.settings import settings
 
     s = settings()
-    stages = worker_stages(load_config(s.hslr_config or None), [x for x in s.hslr_stages.split(",") if x], s.hslr_fuse)
+    stages = worker_stages(
+        load_config(s.hslr_config or None), [x for x in s.hslr_stages.split(",") if x], s.hslr_fuse
+    )
     port = serve(s.hslr_metrics_port)
     name = f"{s.hslr_namespace}-{'_'.join(st.spec.id for st in stages)}-{os.getpid()}"
     register_scrape_target(name, port)
@@ -55,15 +57,25 @@ def _worker(args: argparse.Namespace) -> int:
     from streams.binding.metrics import PrometheusMetrics
 
     metrics = PrometheusMetrics()
-    app = create_app(stages, bootstrap=s.kafka_bootstrap_servers, namespace=s.hslr_namespace,
-                     batch_max=s.hslr_batch_max, batch_within=s.hslr_batch_within_s,
-                     max_records=s.hslr_message_records, metrics=metrics)
+    app = create_app(
+        stages,
+        bootstrap=s.kafka_bootstrap_servers,
+        namespace=s.hslr_namespace,
+        batch_max=s.hslr_batch_max,
+        batch_within=s.hslr_batch_within_s,
+        max_records=s.hslr_message_records,
+        metrics=metrics,
+    )
     if args.sinks:  # persistence agents in the same worker (streams/binding/sink_agents.py)
         from streams.binding.sink_agents import add_sinks, default_sink_topics
 
         outputs = [t for st in stages for t in st.spec.outputs]
-        topics = default_sink_topics(outputs) if args.sinks == "auto" else [t for t in args.sinks.split(",") if t]
-        print(f"worker sinks: {add_sinks(app, topics, namespace=s.hslr_namespace, metrics=metrics)}", flush=True)
+        topics = (
+            default_sink_topics(outputs) if args.sinks == "auto" else [t for t in args.sinks.split(",") if t]
+        )
+        print(
+            f"worker sinks: {add_sinks(app, topics, namespace=s.hslr_namespace, metrics=metrics)}", flush=True
+        )
     print(f"worker {name}: stages {[st.spec.id for st in stages]}, metrics on 127.0.0.1:{port}", flush=True)
     run_worker(app, args.loglevel)
     return 0
@@ -77,8 +89,15 @@ def _control(args: argparse.Namespace) -> int:
     s = settings()
     now = int(time.time() * 1000)
     action = "RESUME" if args.command == "resume" else "HALT"
-    rec: dict[str, Any] = {"command_id": f"operator:{action}:{now}", "ts": now, "action": action, "scale": 1.0,
-                           "pair": args.pair or "", "issuer": "operator", "reason": args.reason}
+    rec: dict[str, Any] = {
+        "command_id": f"operator:{action}:{now}",
+        "ts": now,
+        "action": action,
+        "scale": 1.0,
+        "pair": args.pair or "",
+        "issuer": "operator",
+        "reason": args.reason,
+    }
     ensure_topics(s.kafka_bootstrap_servers, args.namespace or s.hslr_namespace)
     out = Out(s.kafka_bootstrap_servers)
     publish(out, "control", Batch.from_records([rec], list(rec)), args.namespace or s.hslr_namespace)
@@ -95,10 +114,16 @@ def _watchdog(args: argparse.Namespace) -> int:
     s = settings()
     ns = args.namespace or s.hslr_namespace
     ensure_topics(s.kafka_bootstrap_servers, ns)
-    print(f"watchdog: Prometheus {s.prometheus_url} every {args.interval}s → control commands on {ns}.control",
-          flush=True)
-    run(s.prometheus_url, kafka_publisher(s.kafka_bootstrap_servers, ns), interval_s=args.interval,
-        port=args.port or None)
+    print(
+        f"watchdog: Prometheus {s.prometheus_url} every {args.interval}s → control commands on {ns}.control",
+        flush=True,
+    )
+    run(
+        s.prometheus_url,
+        kafka_publisher(s.kafka_bootstrap_servers, ns),
+        interval_s=args.interval,
+        port=args.port or None,
+    )
     return 0
 
 
@@ -117,22 +142,35 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--namespace", default="", help="topic namespace (default env HSLR_NAMESPACE or 'hslr')")
     p.add_argument("--config", default="", help="pipeline config TOML")
     p.add_argument("--loglevel", default="warn", choices=["crit", "error", "warn", "info", "debug"])
-    p.add_argument("--fuse", action="store_true",
-                   help="co-locate the stages as one agent: internal topics handed over in memory (one Kafka "
-                        "hop per decision instead of one per stage; every topic is still published)")
-    p.add_argument("--sinks", nargs="?", const="auto", default="",
-                   help="also persist topics to PostgreSQL/Redis: the stages' outputs, or a comma-separated list")
+    p.add_argument(
+        "--fuse",
+        action="store_true",
+        help="co-locate the stages as one agent: internal topics handed over in memory (one Kafka "
+        "hop per decision instead of one per stage; every topic is still published)",
+    )
+    p.add_argument(
+        "--sinks",
+        nargs="?",
+        const="auto",
+        default="",
+        help="also persist topics to PostgreSQL/Redis: the stages' outputs, or a comma-separated list",
+    )
     p.set_defaults(func=_worker)
 
-    p = sub.add_parser("watchdog", help="health monitor: reads Prometheus, publishes KILL/HALT when the system "
-                                        "is unhealthy or blind (Prometheus unreachable or stale)")
+    p = sub.add_parser(
+        "watchdog",
+        help="health monitor: reads Prometheus, publishes KILL/HALT when the system "
+        "is unhealthy or blind (Prometheus unreachable or stale)",
+    )
     p.add_argument("--interval", type=float, default=5.0, help="seconds between polls")
     p.add_argument("--port", type=int, default=0, help="serve the watchdog's own gauges on this port")
     p.add_argument("--namespace", default="")
     p.set_defaults(func=_watchdog)
 
-    for name, doc in (("halt", "operator HALT: no new orders, cancel working ones"),
-                      ("resume", "operator RESUME: clear a halt or the kill switch")):
+    for name, doc in (
+        ("halt", "operator HALT: no new orders, cancel working ones"),
+        ("resume", "operator RESUME: clear a halt or the kill switch"),
+    ):
         p = sub.add_parser(name, help=doc)
         p.add_argument("--pair", default="")
         p.add_argument("--reason", default="operator")

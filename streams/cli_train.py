@@ -37,7 +37,11 @@ def code_version() -> str:
     try:
         out = subprocess.run(  # noqa: S603 - fixed argv
             ["git", "describe", "--always", "--dirty"],  # noqa: S607
-            cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=10, check=True,
+            cwd=Path(__file__).resolve().parents[1],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         )
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
@@ -74,13 +78,20 @@ def compute_features(bars: Batch, config: Any) -> Batch:
     return out["features"]
 
 
-def truth_confusion(features: Batch, truth: dict[str, np.ndarray], model: Any, mask: np.ndarray) -> list[list[int]]:
+def truth_confusion(
+    features: Batch, truth: dict[str, np.ndarray], model: Any, mask: np.ndarray
+) -> list[list[int]]:
     """Confusion matrix (rows truth regime, columns predicted) of ``model`` on the ``mask`` rows."""
     from models.regime import model_features
     from models.regime_train import confusion
 
-    index = {(p, t): i for i, (p, t) in enumerate(zip(truth["pair"].tolist(), truth["ts"].tolist(), strict=True))}
-    rows = [index[(p, t)] for p, t in zip(features["pair"][mask].tolist(), features["ts"][mask].tolist(), strict=True)]
+    index = {
+        (p, t): i for i, (p, t) in enumerate(zip(truth["pair"].tolist(), truth["ts"].tolist(), strict=True))
+    }
+    rows = [
+        index[(p, t)]
+        for p, t in zip(features["pair"][mask].tolist(), features["ts"][mask].tolist(), strict=True)
+    ]
     pred = model.predict(model_features(features.take(mask)))
     return confusion(np.asarray(truth["regime"])[rows], pred).tolist()
 
@@ -104,17 +115,26 @@ def _train_regime(args: argparse.Namespace) -> int:
 
     config = load_config(args.config or None)
     rcfg = config.section("regime")
-    bars, truth = get_bars(args.source, parse_pairs(args.pairs), parse_day(args.start), parse_day(args.end), args.seed)
+    bars, truth = get_bars(
+        args.source, parse_pairs(args.pairs), parse_day(args.start), parse_day(args.end), args.seed
+    )
     features = compute_features(bars, config)
     trained = train_regime_artifact(
-        features, rcfg, created_at=datetime.now(tz=UTC), code_version=code_version(),
+        features,
+        rcfg,
+        created_at=datetime.now(tz=UTC),
+        code_version=code_version(),
         params={"pairs": args.pairs, "source": args.source, "seed": args.seed},
-        random_state=args.random_state, truth=truth)
+        random_state=args.random_state,
+        truth=truth,
+    )
     meta, path, report = trained.meta, trained.path, trained.report
     shown = {k: v for k, v in meta.metrics.items() if k != "features"}
     print(json.dumps(shown, indent=1, default=str))
-    print(f"accuracy {report['accuracy']:.3f} vs majority baseline {report['baseline_accuracy']:.3f}; "
-          f"log-loss {report['log_loss']:.3f} vs {report['baseline_log_loss']:.3f}")
+    print(
+        f"accuracy {report['accuracy']:.3f} vs majority baseline {report['baseline_accuracy']:.3f}; "
+        f"log-loss {report['log_loss']:.3f} vs {report['baseline_log_loss']:.3f}"
+    )
     print(f"saved {path} (latest -> {meta.version})")
     _register(meta, path)
     return 0
@@ -123,11 +143,15 @@ def _train_regime(args: argparse.Namespace) -> int:
 def add_commands(sub: Any) -> None:
     """Add ``hslr train regime`` to the CLI."""
     tsub = train_subparsers(sub)
-    q = tsub.add_parser("regime", help="train the regime classifier (Stable_Flow / Directional_Vol / Event_Risk)")
+    q = tsub.add_parser(
+        "regime", help="train the regime classifier (Stable_Flow / Directional_Vol / Event_Risk)"
+    )
     q.add_argument("--pairs", default="EURUSD,GBPUSD")
     q.add_argument("--from", dest="start", required=True, help="first day, YYYY-MM-DD (UTC)")
     q.add_argument("--to", dest="end", required=True, help="end day (exclusive), YYYY-MM-DD (UTC)")
-    q.add_argument("--source", choices=("synth", "db"), default="db", help="bars from the generator or price_data")
+    q.add_argument(
+        "--source", choices=("synth", "db"), default="db", help="bars from the generator or price_data"
+    )
     q.add_argument("--seed", type=int, default=7, help="generator seed (--source synth)")
     q.add_argument("--random-state", type=int, default=None, help="forest seed (default: [regime.train])")
     q.add_argument("--config", default="", help="pipeline TOML config (default: documented defaults)")

@@ -31,9 +31,15 @@ def _train_edge(args: argparse.Namespace) -> int:
     )
     features = compute_features(bars, config)
     trained = train_edge_artifact(
-        features, cfg, created_at=datetime.now(tz=UTC), code_version=code_version(),
-        params={"pairs": args.pairs, "source": args.source, "seed": args.seed}, root=args.out,
-        holdout=args.holdout, **overrides)
+        features,
+        cfg,
+        created_at=datetime.now(tz=UTC),
+        code_version=code_version(),
+        params={"pairs": args.pairs, "source": args.source, "seed": args.seed},
+        root=args.out,
+        holdout=args.holdout,
+        **overrides,
+    )
     meta, path = trained.meta, trained.path
     print(json.dumps(meta.metrics, indent=1, default=str))
     print(f'saved {path} (latest -> {meta.version}); set [edge] model_path = "{Path(args.out) / "latest"}"')

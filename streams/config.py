@@ -36,8 +36,15 @@ def _sections() -> dict[str, type[StageConfig]]:
     from streams.stages.regime import RegimeConfig
     from streams.stages.trader import TraderConfig
 
-    return {"market": MarketConfig, "features": FeaturesConfig, "news": NewsConfig, "regime": RegimeConfig, "edge": EdgeConfig,
-            "trader": TraderConfig, "governance": GovernanceConfig}
+    return {
+        "market": MarketConfig,
+        "features": FeaturesConfig,
+        "news": NewsConfig,
+        "regime": RegimeConfig,
+        "edge": EdgeConfig,
+        "trader": TraderConfig,
+        "governance": GovernanceConfig,
+    }
 
 
 class HSLRConfig(BaseModel):
@@ -82,7 +89,9 @@ def load_config(path: str | Path | None) -> HSLRConfig:
     except FileNotFoundError:
         raise ConfigError(f"config file {p} does not exist") from None
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"config file {p} is not valid {'JSON' if p.suffix == '.json' else 'TOML'}: {exc}") from exc
+        raise ConfigError(
+            f"config file {p} is not valid {'JSON' if p.suffix == '.json' else 'TOML'}: {exc}"
+        ) from exc
     if not isinstance(data, dict):
         raise ConfigError(f"config file {p} must hold a table of sections")
     return build_config(data)

@@ -122,4 +122,3 @@ def worker_stages(config: HSLRConfig, only: Sequence[str] | None, fused: bool) -
     """The stages a worker runs as agents: ``only`` (all when empty), or them fused into one."""
     stages = build_stages(config, only or None)
     return [fuse(stages)] if fused else stages
-

@@ -28,9 +28,17 @@ def bars(
     close = price * np.exp(np.cumsum(rng.normal(0, 2e-4, (n, k)), axis=0)).ravel()
     open_ = close * np.exp(rng.normal(0, 1e-4, n * k))
     wick = np.abs(rng.normal(0, 1e-4, n * k)) * close
-    return Batch({
-        "pair": pair, "ts": ts, "open": open_, "high": np.maximum(open_, close) + wick,
-        "low": np.minimum(open_, close) - wick, "close": close, "volume": np.zeros(n * k),
-        "spread": np.full(n * k, 1e-5 * price), "spread_modeled": np.ones(n * k, dtype=bool),
-        "source": np.full(n * k, "test"),
-    })
+    return Batch(
+        {
+            "pair": pair,
+            "ts": ts,
+            "open": open_,
+            "high": np.maximum(open_, close) + wick,
+            "low": np.minimum(open_, close) - wick,
+            "close": close,
+            "volume": np.zeros(n * k),
+            "spread": np.full(n * k, 1e-5 * price),
+            "spread_modeled": np.ones(n * k, dtype=bool),
+            "source": np.full(n * k, "test"),
+        }
+    )

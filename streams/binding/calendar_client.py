@@ -57,8 +57,14 @@ class PollStats:
 class CalendarClient:
     """Poll a ForexFactory-format JSON endpoint and emit changed events."""
 
-    def __init__(self, url: str, *, timeout_s: float = 10.0, max_bytes: int = 5_000_000,
-                 session: requests.Session | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_s: float = 10.0,
+        max_bytes: int = 5_000_000,
+        session: requests.Session | None = None,
+    ) -> None:
         """Create a client.
 
         Parameters
@@ -82,8 +88,11 @@ class CalendarClient:
     def calendar(self) -> Batch:
         """Every event from the successful polls so far (latest version per ``event_id``), sorted by ts."""
         rows = sorted(self._last_good.values(), key=lambda r: (r["ts"], r["event_id"]))
-        cols = {k: np.array([r[k] for r in rows]) for k in (*CALENDAR_FIELDS, "source")} if rows else \
-            {k: np.array([], dtype=np.int64 if k == "ts" else str) for k in (*CALENDAR_FIELDS, "source")}
+        cols = (
+            {k: np.array([r[k] for r in rows]) for k in (*CALENDAR_FIELDS, "source")}
+            if rows
+            else {k: np.array([], dtype=np.int64 if k == "ts" else str) for k in (*CALENDAR_FIELDS, "source")}
+        )
         return to_calendar_batch(cols, cols["source"])
 
     def url_for(self, day: date) -> str:
@@ -115,7 +124,9 @@ class CalendarClient:
                     chunks.append(chunk)
                     size += len(chunk)
                     if size > self.max_bytes:
-                        raise CalendarFetchError("malformed", f"{url}: body larger than {self.max_bytes} bytes")
+                        raise CalendarFetchError(
+                            "malformed", f"{url}: body larger than {self.max_bytes} bytes"
+                        )
                     if time.monotonic() > deadline:  # a server trickling bytes must not hold us forever
                         raise CalendarFetchError("timeouts", f"{url}: body not complete in {self.timeout_s}s")
                 return b"".join(chunks)
@@ -143,8 +154,14 @@ class CalendarClient:
         self.stats.events_changed += len(changed)
         return batch.take(np.asarray(changed, dtype=np.int64)) if changed else None
 
-    def poll(self, interval_s: float = 60.0, *, iterations: int | None = None,
-             day: Callable[[], date] | None = None, sleep: Callable[[float], None] = time.sleep) -> Iterator[Batch]:
+    def poll(
+        self,
+        interval_s: float = 60.0,
+        *,
+        iterations: int | None = None,
+        day: Callable[[], date] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> Iterator[Batch]:
         """Poll every ``interval_s`` seconds (forever, or ``iterations`` times); yield changed-event batches.
 
         ``day`` gives the day to fetch at each poll (default: today, UTC).

@@ -70,8 +70,9 @@ class ConfluentCodec:
     def encode_batch_indexed(self, batch: Batch, max_records: int = 1) -> list[tuple[bytes, bytes | None]]:
         return [(m, None) for m in self.encode_batch(batch, max_records)]
 
-    def decode_messages(self, messages: Sequence[bytes], indexes: Sequence[bytes | None] | None = None
-                        ) -> tuple[Batch, list[tuple[int, str]], np.ndarray]:
+    def decode_messages(
+        self, messages: Sequence[bytes], indexes: Sequence[bytes | None] | None = None
+    ) -> tuple[Batch, list[tuple[int, str]], np.ndarray]:
         del indexes  # single records only
         records, origin, errors = [], [], []
         for i, m in enumerate(messages):

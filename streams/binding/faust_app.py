@@ -39,8 +39,15 @@ def _envelope(event: Any) -> Envelope:
     headers = msg.headers or ()
     if isinstance(headers, dict):
         headers = headers.items()
-    return Envelope(msg.topic, msg.partition, msg.offset, msg.key, msg.value,
-                    tuple((k, bytes(v)) for k, v in headers), int(msg.timestamp * 1000) if msg.timestamp else 0)
+    return Envelope(
+        msg.topic,
+        msg.partition,
+        msg.offset,
+        msg.key,
+        msg.value,
+        tuple((k, bytes(v)) for k, v in headers),
+        int(msg.timestamp * 1000) if msg.timestamp else 0,
+    )
 
 
 def _export_lag(app: faust.App, metrics: PrometheusMetrics, sid: str, envelopes: Sequence[Envelope]) -> None:
@@ -57,8 +64,9 @@ def _export_lag(app: faust.App, metrics: PrometheusMetrics, sid: str, envelopes:
             metrics.lag.labels(sid, topic, str(part)).set(max(int(high) - offset - 1, 0))
 
 
-def _export_latency(metrics: PrometheusMetrics, sid: str, envelopes: Sequence[Envelope],
-                    outgoing: Sequence[Outgoing]) -> None:
+def _export_latency(
+    metrics: PrometheusMetrics, sid: str, envelopes: Sequence[Envelope], outgoing: Sequence[Outgoing]
+) -> None:
     """hslr_input_to_output_seconds: producer timestamp of the batch's oldest record-carrying input → its
     outputs flushed (markers and batches without records are left out). On a live feed this is the bar's
     publish → the decision on Kafka; on a replay it mostly measures the backlog."""
@@ -67,14 +75,28 @@ def _export_latency(metrics: PrometheusMetrics, sid: str, envelopes: Sequence[En
         metrics.input_to_output(sid, max(time.time() - min(stamps) / 1000.0, 0.0))
 
 
-def bind(app: faust.App, stage: Stage[Any], *, bootstrap: str, namespace: str, metrics: PrometheusMetrics,
-         batch_max: int, batch_within: float, max_records: int = 500) -> None:
+def bind(
+    app: faust.App,
+    stage: Stage[Any],
+    *,
+    bootstrap: str,
+    namespace: str,
+    metrics: PrometheusMetrics,
+    batch_max: int,
+    batch_within: float,
+    max_records: int = 500,
+) -> None:
     """Register ``stage`` as an agent of ``app``."""
     names = [TOPICS[k].name(namespace) for k in stage.spec.inputs]
     channel = app.topic(*names, key_serializer="raw", value_serializer="raw")
     stage = observe_members(stage, metrics)  # a fused stage's members keep their own stage labels
-    runtime = StageRuntime(stage, namespace=namespace, metrics=metrics, max_records=max_records,
-                           codec_for=lambda key: codec_for(key, namespace))
+    runtime = StageRuntime(
+        stage,
+        namespace=namespace,
+        metrics=metrics,
+        max_records=max_records,
+        codec_for=lambda key: codec_for(key, namespace),
+    )
     out = Out(bootstrap)
     checkpoints = CheckpointStore(bootstrap, namespace, out)
     sid = stage.spec.id
@@ -99,7 +121,9 @@ def bind(app: faust.App, stage: Stage[Any], *, bootstrap: str, namespace: str, m
                     checkpoints.save(sid, *runtime.checkpoint())  # that lands before its outputs would
                     out.flush()  # make a crash skip (lose) them on restart; repeats are deduplicated instead
             except BaseException:  # the ack follows this block: never let Faust ack a lost batch
-                log.critical("stage %s cannot deliver its outputs; stopping before the ack", sid, exc_info=True)
+                log.critical(
+                    "stage %s cannot deliver its outputs; stopping before the ack", sid, exc_info=True
+                )
                 logging.shutdown()
                 os._exit(70)
             _export_lag(app, metrics, sid, envelopes)
@@ -133,14 +157,22 @@ def create_app(
         web_enabled=False,
         datadir=str(datadir),
         broker_commit_every=5000,
-        broker_session_timeout=10.0,   # a killed worker's partitions move on within seconds
+        broker_session_timeout=10.0,  # a killed worker's partitions move on within seconds
         broker_heartbeat_interval=2.0,
         stream_wait_empty=False,
     )
     m = metrics or PrometheusMetrics()
     for s in stages:
-        bind(app, s, bootstrap=bootstrap, namespace=namespace, metrics=m, batch_max=batch_max,
-             batch_within=batch_within, max_records=max_records)
+        bind(
+            app,
+            s,
+            bootstrap=bootstrap,
+            namespace=namespace,
+            metrics=m,
+            batch_max=batch_max,
+            batch_within=batch_within,
+            max_records=max_records,
+        )
     return app
 
 

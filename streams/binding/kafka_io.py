@@ -38,11 +38,20 @@ def ensure_topics(bootstrap: str, namespace: str, stage_ids: Iterable[str] = ())
     """Create the DAG's topics (and the compacted state topics of ``stage_ids``) when missing."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     existing = set(admin.list_topics(timeout=30).topics)
-    new = [NewTopic(t.name(namespace), t.partitions, 1) for t in TOPICS.values() if t.name(namespace) not in existing]
+    new = [
+        NewTopic(t.name(namespace), t.partitions, 1)
+        for t in TOPICS.values()
+        if t.name(namespace) not in existing
+    ]
     new += [
-        NewTopic(state_topic(namespace, s), 1, 1,
-                 config={"cleanup.policy": "compact", "max.message.bytes": str(STATE_MAX_BYTES)})
-        for s in stage_ids if state_topic(namespace, s) not in existing
+        NewTopic(
+            state_topic(namespace, s),
+            1,
+            1,
+            config={"cleanup.policy": "compact", "max.message.bytes": str(STATE_MAX_BYTES)},
+        )
+        for s in stage_ids
+        if state_topic(namespace, s) not in existing
     ]
     if not new:
         return
@@ -58,9 +67,19 @@ class Out:
     """A producer that raises instead of losing messages: :meth:`flush` fails on any delivery error."""
 
     def __init__(self, bootstrap: str, **conf: object) -> None:
-        self._p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0, "acks": "all",
-                            "enable.idempotence": True, "message.max.bytes": STATE_MAX_BYTES,
-                            "batch.num.messages": 10000, "queue.buffering.max.messages": 1_000_000, **QUIET, **conf})
+        self._p = Producer(
+            {
+                "bootstrap.servers": bootstrap,
+                "linger.ms": 0,
+                "acks": "all",
+                "enable.idempotence": True,
+                "message.max.bytes": STATE_MAX_BYTES,
+                "batch.num.messages": 10000,
+                "queue.buffering.max.messages": 1_000_000,
+                **QUIET,
+                **conf,
+            }
+        )
         self._errors: list[str] = []
 
     def _cb(self, err: KafkaError | None, _msg: object) -> None:
@@ -72,8 +91,14 @@ class Out:
             kwargs = {} if m.partition is None else {"partition": m.partition}
             while True:
                 try:
-                    self._p.produce(m.topic, m.value, m.key, headers=list(m.headers) or None,
-                                    on_delivery=self._cb, **kwargs)
+                    self._p.produce(
+                        m.topic,
+                        m.value,
+                        m.key,
+                        headers=list(m.headers) or None,
+                        on_delivery=self._cb,
+                        **kwargs,
+                    )
                     break
                 except BufferError:
                     self._p.poll(0.05)
@@ -100,8 +125,15 @@ class CheckpointStore:
     def load(self, stage_id: str, timeout: float = 30.0) -> tuple[bytes | None, bytes | None]:
         """(latest full checkpoint, latest offsets checkpoint), each None when absent."""
         topic = state_topic(self.namespace, stage_id)
-        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"ckpt-{uuid.uuid4()}",
-                      "enable.auto.commit": False, "fetch.message.max.bytes": STATE_MAX_BYTES, **QUIET})
+        c = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": f"ckpt-{uuid.uuid4()}",
+                "enable.auto.commit": False,
+                "fetch.message.max.bytes": STATE_MAX_BYTES,
+                **QUIET,
+            }
+        )
         latest: dict[bytes, bytes] = {}
         try:
             low, high = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=timeout)
@@ -126,8 +158,10 @@ def publish(out: Out, key: str, batch: Batch, namespace: str, max_records: int =
     pair when a message holds one pair) and produce it; return the record count."""
     t = TOPICS[key]
     values = codec_for(key, namespace).encode_batch_indexed(batch, max_records)
-    out.send(Outgoing(t.name(namespace), message_key(batch, i, max_records), v, index_header(idx))
-             for i, (v, idx) in enumerate(values))
+    out.send(
+        Outgoing(t.name(namespace), message_key(batch, i, max_records), v, index_header(idx))
+        for i, (v, idx) in enumerate(values)
+    )
     return batch.n
 
 
@@ -141,7 +175,11 @@ def publish_marker(out: Out, key: str, run: str, namespace: str) -> None:
 
 
 def collect(
-    bootstrap: str, keys: Sequence[str], run: str, namespace: str, timeout: float = 300.0,
+    bootstrap: str,
+    keys: Sequence[str],
+    run: str,
+    namespace: str,
+    timeout: float = 300.0,
     alive: Callable[[], bool] | None = None,
 ) -> dict[str, Batch]:
     """Read ``keys`` topics from the start until each has delivered the end-of-replay marker of ``run``
@@ -150,8 +188,15 @@ def collect(
     ``alive`` (e.g. "the worker process is still running") is polled so a dead producer fails fast.
     """
     names = {TOPICS[k].name(namespace): k for k in keys}
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"collect-{uuid.uuid4()}",
-                  "auto.offset.reset": "earliest", "enable.auto.commit": False, **QUIET})
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"collect-{uuid.uuid4()}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            **QUIET,
+        }
+    )
     pending = {(n, p) for n, k in names.items() for p in range(TOPICS[k].partitions)}
     values: dict[str, list[bytes]] = {k: [] for k in keys}
     indexes: dict[str, list[bytes | None]] = {k: [] for k in keys}

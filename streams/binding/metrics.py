@@ -12,21 +12,34 @@ class PrometheusMetrics:
         self.registry = registry
         self._in = Counter("hslr_events_in", "Records consumed", ["stage", "topic"], registry=registry)
         self._out = Counter("hslr_events_out", "Records produced", ["stage", "topic"], registry=registry)
-        self._dead = Counter("hslr_dead_letters", "Messages dead-lettered", ["stage", "reason"], registry=registry)
+        self._dead = Counter(
+            "hslr_dead_letters", "Messages dead-lettered", ["stage", "reason"], registry=registry
+        )
         self._err = Counter("hslr_errors", "Stage processing errors", ["stage"], registry=registry)
-        self._dup = Counter("hslr_duplicates_dropped", "Redelivered records dropped", ["stage", "topic"],
-                            registry=registry)
-        self._lat = Histogram("hslr_processing_seconds", "Batch processing time", ["stage"], registry=registry,
-                              buckets=(1e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.25, 0.5, 1, 2.5))
-        self._e2e = Histogram("hslr_input_to_output_seconds",
-                              "Wall time from the oldest input message's producer timestamp to the batch's "
-                              "outputs durable on Kafka (live: bar publish -> decision for the trader)",
-                              ["stage"], registry=registry,
-                              buckets=(1e-3, 2e-3, 5e-3, 1e-2, 1.5e-2, 2e-2, 3e-2, 5e-2, 0.1, 0.25, 0.5, 1, 5, 30))
-        self._last = Gauge("hslr_last_event_ts_seconds", "Event time of the last record", ["stage"],
-                           registry=registry)
-        self.lag = Gauge("hslr_consumer_lag", "Consumer lag (messages)", ["stage", "topic", "partition"],
-                         registry=registry)
+        self._dup = Counter(
+            "hslr_duplicates_dropped", "Redelivered records dropped", ["stage", "topic"], registry=registry
+        )
+        self._lat = Histogram(
+            "hslr_processing_seconds",
+            "Batch processing time",
+            ["stage"],
+            registry=registry,
+            buckets=(1e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.25, 0.5, 1, 2.5),
+        )
+        self._e2e = Histogram(
+            "hslr_input_to_output_seconds",
+            "Wall time from the oldest input message's producer timestamp to the batch's "
+            "outputs durable on Kafka (live: bar publish -> decision for the trader)",
+            ["stage"],
+            registry=registry,
+            buckets=(1e-3, 2e-3, 5e-3, 1e-2, 1.5e-2, 2e-2, 3e-2, 5e-2, 0.1, 0.25, 0.5, 1, 5, 30),
+        )
+        self._last = Gauge(
+            "hslr_last_event_ts_seconds", "Event time of the last record", ["stage"], registry=registry
+        )
+        self.lag = Gauge(
+            "hslr_consumer_lag", "Consumer lag (messages)", ["stage", "topic", "partition"], registry=registry
+        )
         self.gauges: dict[str, Gauge] = {}
 
     def events_in(self, stage: str, topic: str, n: int) -> None:

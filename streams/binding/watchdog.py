@@ -49,11 +49,19 @@ def read_inputs(base_url: str, cfg: HealthConfig, now_s: float, timeout: float =
     """Query Prometheus for everything :func:`decide` needs; unreachable -> ``reachable=False``."""
     try:
         last = _by_stage(query(base_url, "max by (stage) (hslr_last_event_ts_seconds)", timeout))
-        sampled = _by_stage(query(base_url, "max by (stage) (timestamp(hslr_last_event_ts_seconds))", timeout))
-        errors = _by_stage(query(base_url, f"sum by (stage) (increase(hslr_errors_total[{cfg.error_window}]))",
-                                 timeout))
-        dead = _by_stage(query(base_url, "sum by (stage) "
-                               f"(increase(hslr_dead_letters_total[{cfg.dead_letter_window}]))", timeout))
+        sampled = _by_stage(
+            query(base_url, "max by (stage) (timestamp(hslr_last_event_ts_seconds))", timeout)
+        )
+        errors = _by_stage(
+            query(base_url, f"sum by (stage) (increase(hslr_errors_total[{cfg.error_window}]))", timeout)
+        )
+        dead = _by_stage(
+            query(
+                base_url,
+                f"sum by (stage) (increase(hslr_dead_letters_total[{cfg.dead_letter_window}]))",
+                timeout,
+            )
+        )
         lag = _by_stage(query(base_url, "sum by (stage) (hslr_consumer_lag)", timeout))
     except PrometheusError as exc:
         return HealthInputs(now_s, reachable=False, error=str(exc))
@@ -63,19 +71,32 @@ def read_inputs(base_url: str, cfg: HealthConfig, now_s: float, timeout: float =
 class Watchdog:
     """Polls Prometheus, publishes KILL/HALT control records on escalation, exports governance gauges."""
 
-    def __init__(self, prometheus_url: str, publish: Publish, *, config: HealthConfig | None = None,
-                 registry: CollectorRegistry | None = None, clock: Callable[[], float] = time.time,
-                 timeout: float = 3.0) -> None:
+    def __init__(
+        self,
+        prometheus_url: str,
+        publish: Publish,
+        *,
+        config: HealthConfig | None = None,
+        registry: CollectorRegistry | None = None,
+        clock: Callable[[], float] = time.time,
+        timeout: float = 3.0,
+    ) -> None:
         self.url, self.publish, self.cfg = prometheus_url, publish, config or HealthConfig()
         self.clock, self.timeout = clock, timeout
         self.registry = registry or CollectorRegistry()
-        g = {n: Gauge(n, d, registry=self.registry) for n, d in (
-            ("hslr_governance_state", "Governance state: 0 NORMAL, 1 REDUCED, 2 SUSPENDED, 3 HALTED, 4 DECOMMISSIONED"),
-            ("hslr_ic_30d", "Rolling 30-day information coefficient"),
-            ("hslr_kl_divergence", "KL divergence of live features from training, nats"),
-            ("hslr_regime_entropy_avg", "Rolling average regime entropy, nats"),
-            ("hslr_kill_switch_active", "1 while the watchdog's kill switch is active"),
-        )}
+        g = {
+            n: Gauge(n, d, registry=self.registry)
+            for n, d in (
+                (
+                    "hslr_governance_state",
+                    "Governance state: 0 NORMAL, 1 REDUCED, 2 SUSPENDED, 3 HALTED, 4 DECOMMISSIONED",
+                ),
+                ("hslr_ic_30d", "Rolling 30-day information coefficient"),
+                ("hslr_kl_divergence", "KL divergence of live features from training, nats"),
+                ("hslr_regime_entropy_avg", "Rolling average regime entropy, nats"),
+                ("hslr_kill_switch_active", "1 while the watchdog's kill switch is active"),
+            )
+        }
         self.gauges = g
         self.active = "NONE"
         self.last: HealthDecision = HealthDecision("NONE")
@@ -87,11 +108,17 @@ class Watchdog:
         rank = {"NONE": 0, "HALT": 1, "KILL": 2}
         if rank[decision.action] > rank[self.active]:
             self.active = decision.action
-            self.publish({
-                "command_id": f"watchdog:{decision.action}:{int(now * 1000)}", "ts": int(now * 1000),
-                "action": decision.action, "scale": 0.0, "pair": "", "issuer": "watchdog",
-                "reason": "; ".join(decision.reasons),
-            })
+            self.publish(
+                {
+                    "command_id": f"watchdog:{decision.action}:{int(now * 1000)}",
+                    "ts": int(now * 1000),
+                    "action": decision.action,
+                    "scale": 0.0,
+                    "pair": "",
+                    "issuer": "watchdog",
+                    "reason": "; ".join(decision.reasons),
+                }
+            )
         self.gauges["hslr_kill_switch_active"].set(1.0 if self.active == "KILL" else 0.0)
         self.last = decision
         return decision
@@ -104,8 +131,11 @@ class Watchdog:
     def observe_governance(self, record: Mapping[str, Any]) -> None:
         """Export the governance stage's latest record (schemas/governance.avsc) as gauges."""
         self.gauges["hslr_governance_state"].set(float(SEVERITY.index(str(record["state"]))))
-        for name, key in (("hslr_ic_30d", "ic"), ("hslr_kl_divergence", "kl_divergence"),
-                          ("hslr_regime_entropy_avg", "entropy_avg")):
+        for name, key in (
+            ("hslr_ic_30d", "ic"),
+            ("hslr_kl_divergence", "kl_divergence"),
+            ("hslr_regime_entropy_avg", "entropy_avg"),
+        ):
             self.gauges[name].set(float(record[key]))
 
 
@@ -125,8 +155,13 @@ def kafka_publisher(bootstrap: str, namespace: str) -> Publish:
     return publish
 
 
-def run(prometheus_url: str, publish: Publish, interval_s: float = 5.0, port: int | None = None,
-        stop: Callable[[], bool] = lambda: False) -> None:
+def run(
+    prometheus_url: str,
+    publish: Publish,
+    interval_s: float = 5.0,
+    port: int | None = None,
+    stop: Callable[[], bool] = lambda: False,
+) -> None:
     """Poll forever (until ``stop()``), optionally serving the gauges on ``127.0.0.1:port``."""
     from prometheus_client import start_http_server
 

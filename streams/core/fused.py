@@ -53,7 +53,9 @@ def fused_spec(stages: Sequence[Stage[Any]], external: frozenset[str]) -> tuple[
     for s in stages:
         for t in s.spec.inputs:
             if t in internal and t not in written:
-                raise ValueError(f"stage {s.spec.id} reads {t!r} before its writer {writers[t][0]} in the group")
+                raise ValueError(
+                    f"stage {s.spec.id} reads {t!r} before its writer {writers[t][0]} in the group"
+                )
             if t not in internal and t not in inputs:
                 inputs.append(t)
         written.update(s.spec.outputs)
@@ -107,15 +109,18 @@ class FusedStage:
                 self._collect(outputs, produced, pending)
         return self._result(state, states, produced)
 
-    def _collect(self, outputs: Outputs, produced: dict[str, list[Batch]], pending: dict[str, list[Batch]]) -> None:
+    def _collect(
+        self, outputs: Outputs, produced: dict[str, list[Batch]], pending: dict[str, list[Batch]]
+    ) -> None:
         for k, b in outputs.items():
             produced.setdefault(k, []).append(b)
             if k in self.internal:
                 pending.setdefault(k, []).append(b)
 
     @staticmethod
-    def _result(state: FusedState, states: list[Any], produced: dict[str, list[Batch]]
-                ) -> tuple[FusedState, Outputs]:
+    def _result(
+        state: FusedState, states: list[Any], produced: dict[str, list[Batch]]
+    ) -> tuple[FusedState, Outputs]:
         changed = any(a is not b for a, b in zip(states, state.members, strict=True))
         new = FusedState(tuple(states)) if changed else state
         return new, {k: concat(v) for k, v in produced.items()}

@@ -20,7 +20,9 @@ from streams.core.stage import Outputs, Stage
 class Observed:
     """``stage`` with its calls reported to ``metrics`` (see ``streams.runner.runtime.Metrics``)."""
 
-    def __init__(self, stage: Stage[Any], metrics: Any, clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(
+        self, stage: Stage[Any], metrics: Any, clock: Callable[[], float] = time.perf_counter
+    ) -> None:
         self.stage, self.metrics, self.clock = stage, metrics, clock
         self.spec = stage.spec
         if hasattr(stage, "on_watermark"):

@@ -88,7 +88,7 @@ def message_key(batch: Batch, chunk: int, size: int) -> bytes | None:
     """Kafka key of the ``chunk``-th message of ``batch``: its pair when all its records share one."""
     if "pair" not in batch:
         return None
-    pairs = batch["pair"][chunk * max(size, 1):(chunk + 1) * max(size, 1)]
+    pairs = batch["pair"][chunk * max(size, 1) : (chunk + 1) * max(size, 1)]
     return str(pairs[0]).encode() if (pairs == pairs[0]).all() else None
 
 
@@ -233,7 +233,8 @@ class StageRuntime:
             out.extend(self._dead(run, "DECODE", f"topic {run[0].topic} is not an input of {self.sid}"))
             return
         batch, errors, origin = self._codecs[t.key].decode_messages(
-            [e.value or b"" for e in run], [e.header(ROW_INDEX_HEADER) for e in run])
+            [e.value or b"" for e in run], [e.header(ROW_INDEX_HEADER) for e in run]
+        )
         self.metrics.events_in(self.sid, t.key, batch.n)
         for i, reason in errors:
             out.extend(self._dead([run[i]], "DECODE", reason))
@@ -304,8 +305,10 @@ class StageRuntime:
                 out.extend(self._halt(0, f"encode {key}: {type(exc).__name__}: {exc}"))
                 continue
             name = t.name(self.namespace)
-            out.extend(Outgoing(name, message_key(b, i, self.max_records), v, index_header(idx))
-                       for i, (v, idx) in enumerate(values))
+            out.extend(
+                Outgoing(name, message_key(b, i, self.max_records), v, index_header(idx))
+                for i, (v, idx) in enumerate(values)
+            )
             self.metrics.events_out(self.sid, key, b.n)
 
     def _dead(self, envs: Sequence[Envelope], kind: str, reason: str) -> list[Outgoing]:
@@ -314,19 +317,34 @@ class StageRuntime:
             Outgoing(
                 TOPICS["deadletter"].name(self.namespace),
                 e.key,
-                self._dlq.encode({
-                    "stage": self.sid, "topic": e.topic, "partition": e.partition, "offset": e.offset,
-                    "key": e.key, "value": e.value or b"", "error_kind": kind, "reason": reason,
-                    "ts": e.timestamp_ms,
-                }),
+                self._dlq.encode(
+                    {
+                        "stage": self.sid,
+                        "topic": e.topic,
+                        "partition": e.partition,
+                        "offset": e.offset,
+                        "key": e.key,
+                        "value": e.value or b"",
+                        "error_kind": kind,
+                        "reason": reason,
+                        "ts": e.timestamp_ms,
+                    }
+                ),
             )
             for e in envs
         ]
 
     def _halt(self, ts: int, reason: str) -> list[Outgoing]:
         self.halted = reason
-        rec = {"command_id": f"binding:{self.sid}:{ts}", "ts": ts, "action": "HALT", "scale": 1.0,
-               "pair": "", "issuer": f"binding:{self.sid}", "reason": reason}
+        rec = {
+            "command_id": f"binding:{self.sid}:{ts}",
+            "ts": ts,
+            "action": "HALT",
+            "scale": 1.0,
+            "pair": "",
+            "issuer": f"binding:{self.sid}",
+            "reason": reason,
+        }
         return [Outgoing(TOPICS["control"].name(self.namespace), None, self._control.encode(rec))]
 
     def _on_watermark(self, env: Envelope) -> list[Outgoing]:
@@ -338,12 +356,16 @@ class StageRuntime:
         if env.topic != primary.name(self.namespace):
             return []
         if primary.partitions != 1:  # the effective watermark would be the minimum over partitions
-            return self._dead([env], "PROCESS", f"watermarks need a one-partition primary input ({primary.key})")
+            return self._dead(
+                [env], "PROCESS", f"watermarks need a one-partition primary input ({primary.key})"
+            )
         raw = env.header(WATERMARK_HEADER) or b""
         try:
             ts = int(raw.decode())
         except ValueError:
-            return self._dead([env], "DECODE", f"watermark without a valid {WATERMARK_HEADER} header: {raw!r}")
+            return self._dead(
+                [env], "DECODE", f"watermark without a valid {WATERMARK_HEADER} header: {raw!r}"
+            )
         out: list[Outgoing] = []
         hook = getattr(self.stage, "on_watermark", None)
         if hook is not None:

@@ -20,13 +20,23 @@ def fresh_namespace(prefix: str = "it") -> str:
 
 
 @contextmanager
-def worker(stages: Sequence[str], namespace: str, config: Path | None = None,
-           log: Path | None = None, env: dict[str, str] | None = None,
-           args: Sequence[str] = ()) -> Iterator[subprocess.Popen[bytes]]:
+def worker(
+    stages: Sequence[str],
+    namespace: str,
+    config: Path | None = None,
+    log: Path | None = None,
+    env: dict[str, str] | None = None,
+    args: Sequence[str] = (),
+) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``hslr worker`` for ``stages`` (plus ``args``, e.g. ``--sinks``) in a subprocess; stop it
     (SIGTERM, then SIGKILL) on exit."""
-    env = dict(os.environ, HSLR_NAMESPACE=namespace, KAFKA_BOOTSTRAP_SERVERS=bootstrap_servers(),
-               HSLR_FAUST_DATADIR=f"/tmp/hslr-faust/{namespace}-{uuid.uuid4().hex[:6]}", **(env or {}))
+    env = dict(
+        os.environ,
+        HSLR_NAMESPACE=namespace,
+        KAFKA_BOOTSTRAP_SERVERS=bootstrap_servers(),
+        HSLR_FAUST_DATADIR=f"/tmp/hslr-faust/{namespace}-{uuid.uuid4().hex[:6]}",
+        **(env or {}),
+    )
     cmd = [sys.executable, "-m", "streams.cli", "worker", "--stages", ",".join(stages)]
     if config:
         cmd += ["--config", str(config)]

@@ -90,8 +90,9 @@ def _info(name: str, raw: dict[str, Any], many: bool = False) -> SchemaInfo:
     schema: Any = {"type": "array", "items": raw} if many else raw
     parsed = fastavro.parse_schema(_strip_logical(schema), _write_hint=False)
     fp = crc64_avro(to_parsing_canonical_form(schema).encode())
-    return SchemaInfo(name, raw, parsed, fp, tuple(f["name"] for f in raw["fields"]),
-                      MAGIC + struct.pack("<Q", fp), many)
+    return SchemaInfo(
+        name, raw, parsed, fp, tuple(f["name"] for f in raw["fields"]), MAGIC + struct.pack("<Q", fp), many
+    )
 
 
 class SchemaStore:
@@ -203,8 +204,12 @@ class AvroCodec:
         the index travels in the ``hslr-rows`` header and lets readers decode column-wise. Batches of
         fewer than :data:`VECTOR_MIN_ROWS` rows (the live path: a minute's bars) are written by fastavro,
         which is faster there; the bytes are the same either way."""
-        if (max_records > 1 and batch.n >= VECTOR_MIN_ROWS and self._plain is not None
-                and all(f in batch for f in self.fields)):
+        if (
+            max_records > 1
+            and batch.n >= VECTOR_MIN_ROWS
+            and self._plain is not None
+            and all(f in batch for f in self.fields)
+        ):
             fast = encode_array_messages(batch, list(self.fields), self._plain, self.many.prefix, max_records)
             if fast is not None:
                 return [(m, i) for m, i in fast]
@@ -225,7 +230,7 @@ class AvroCodec:
         for i in range(0, len(rows), max_records):
             buf = io.BytesIO()
             buf.write(self.many.prefix)
-            fastavro.schemaless_writer(buf, self.many.parsed, rows[i:i + max_records])
+            fastavro.schemaless_writer(buf, self.many.parsed, rows[i : i + max_records])
             messages.append(buf.getvalue())
         return messages
 
@@ -279,7 +284,13 @@ def _has_default(raw: dict[str, Any], name: str) -> bool:
     return any(f["name"] == name and "default" in f for f in raw["fields"])
 
 
-_NUMPY_KIND = {"long": np.int64, "int": np.int32, "double": np.float64, "float": np.float32, "boolean": np.bool_}
+_NUMPY_KIND = {
+    "long": np.int64,
+    "int": np.int32,
+    "double": np.float64,
+    "float": np.float32,
+    "boolean": np.bool_,
+}
 
 
 def _dtype(avro_type: Any) -> Any:

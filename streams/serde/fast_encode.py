@@ -46,8 +46,12 @@ def _zigzag(v: npt.NDArray[Any]) -> npt.NDArray[np.uint64]:
     return ((v << 1) ^ (v >> 63)).view(np.uint64)
 
 
-def _put_varint(buf: npt.NDArray[np.uint8], start: npt.NDArray[np.int64], z: npt.NDArray[np.uint64],
-                length: npt.NDArray[np.int64]) -> None:
+def _put_varint(
+    buf: npt.NDArray[np.uint8],
+    start: npt.NDArray[np.int64],
+    z: npt.NDArray[np.uint64],
+    length: npt.NDArray[np.int64],
+) -> None:
     for k in range(int(length.max(initial=1))):
         m = length > k
         byte = ((z[m] >> np.uint64(7 * k)) & np.uint64(0x7F)).astype(np.uint8)
@@ -65,7 +69,9 @@ def _field(t: str, col: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int64], Any] |
         return _varint_len(z), z
     if t in ("double", "float"):
         width = 8 if t == "double" else 4
-        raw = np.ascontiguousarray(col.astype("<f8" if width == 8 else "<f4")).view(np.uint8).reshape(n, width)
+        raw = (
+            np.ascontiguousarray(col.astype("<f8" if width == 8 else "<f4")).view(np.uint8).reshape(n, width)
+        )
         return np.full(n, width, dtype=np.int64), raw
     text = col.astype(str)
     if any("\x00" in v for v in text.tolist()):  # numpy bytes arrays cannot carry NUL faithfully
@@ -78,7 +84,9 @@ def _field(t: str, col: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int64], Any] |
     return head + lens, (zl, head, lens, enc.view(np.uint8).reshape(n, width) if width else None)
 
 
-def encode_rows(batch: Batch, names: list[str], types: list[str]) -> tuple[bytes, npt.NDArray[np.int64]] | None:
+def encode_rows(
+    batch: Batch, names: list[str], types: list[str]
+) -> tuple[bytes, npt.NDArray[np.int64]] | None:
     """All rows of ``batch`` as concatenated Avro record bodies, and each row's start offset (n + 1 values)."""
     fields = []
     for name, t in zip(names, types, strict=True):
@@ -93,7 +101,7 @@ def encode_rows(batch: Batch, names: list[str], types: list[str]) -> tuple[bytes
     np.cumsum(row_len, out=row_start[1:])
     buf = np.zeros(int(row_start[-1]), dtype=np.uint8)
     offset = row_start[:-1].copy()
-    for (t, length, payload) in fields:
+    for t, length, payload in fields:
         if t == "boolean":
             buf[offset] = payload
         elif t in ("int", "long"):
@@ -122,8 +130,9 @@ def zigzag_varint(value: int) -> bytes:
         z >>= 7
 
 
-def encode_array_messages(batch: Batch, names: list[str], types: list[str], prefix: bytes,
-                          max_records: int) -> list[tuple[bytes, bytes]] | None:
+def encode_array_messages(
+    batch: Batch, names: list[str], types: list[str], prefix: bytes, max_records: int
+) -> list[tuple[bytes, bytes]] | None:
     """Record-batch messages (``prefix`` + Avro array of up to ``max_records`` records) with their row
     index (see :func:`row_index`), or None when the batch needs fastavro."""
     enc = encode_rows(batch, names, types)
@@ -133,7 +142,9 @@ def encode_array_messages(batch: Batch, names: list[str], types: list[str], pref
     out = []
     for a in range(0, batch.n, max_records):
         b = min(a + max_records, batch.n)
-        out.append((prefix + zigzag_varint(b - a) + body[starts[a]:starts[b]] + b"\x00", row_index(starts, a, b)))
+        out.append(
+            (prefix + zigzag_varint(b - a) + body[starts[a] : starts[b]] + b"\x00", row_index(starts, a, b))
+        )
     return out
 
 
@@ -147,10 +158,12 @@ ROW_INDEX_HEADER = "hslr-rows"
 
 def row_index(starts: npt.NDArray[np.int64], a: int, b: int) -> bytes:
     """Row offsets of rows ``a..b`` relative to the first one, as little-endian int32 (b - a + 1 values)."""
-    return (starts[a:b + 1] - starts[a]).astype("<i4").tobytes()
+    return (starts[a : b + 1] - starts[a]).astype("<i4").tobytes()
 
 
-def _read_varint(buf: npt.NDArray[np.uint8], pos: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+def _read_varint(
+    buf: npt.NDArray[np.uint8], pos: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     z = np.zeros(len(pos), dtype=np.uint64)
     length = np.zeros(len(pos), dtype=np.int64)
     active = np.ones(len(pos), dtype=bool)
@@ -192,7 +205,11 @@ def decode_rows(body: bytes, index: bytes, names: list[str], types: list[str]) -
         elif t in ("double", "float"):
             width = 8 if t == "double" else 4
             raw = buf[pos[:, None] + np.arange(width)]
-            cols[name] = raw.view("<f8" if width == 8 else "<f4").ravel().astype(np.float64 if width == 8 else np.float32)
+            cols[name] = (
+                raw.view("<f8" if width == 8 else "<f4")
+                .ravel()
+                .astype(np.float64 if width == 8 else np.float32)
+            )
             pos += width
         else:
             lens, head_len = _read_varint(buf, pos)

@@ -81,11 +81,13 @@ class MarketStage:
             last[str(p)] = int(max(prev[-1], ts[idx][-1]))
         ok = reason == ""
         bad = batch.take(~ok)
-        quarantine = Batch({
-            "stage": np.full(bad.n, "market"),
-            "pair": bad["pair"].astype(str),
-            "ts": bad["ts"].astype(np.int64),
-            "reason": reason[~ok].astype(str),
-            "payload": np.array([json.dumps(r, default=float) for r in bad.to_records()], dtype=str),
-        })
+        quarantine = Batch(
+            {
+                "stage": np.full(bad.n, "market"),
+                "pair": bad["pair"].astype(str),
+                "ts": bad["ts"].astype(np.int64),
+                "reason": reason[~ok].astype(str),
+                "payload": np.array([json.dumps(r, default=float) for r in bad.to_records()], dtype=str),
+            }
+        )
         return MarketState(last), {"bars.clean": batch.take(ok), "quarantine": quarantine}

@@ -57,7 +57,6 @@ class RegimeConfig(StageConfig):
     """Forest hyperparameters and the out-of-sample split of ``hslr train regime``."""
 
 
-
 @dataclass(frozen=True)
 class RegimeState:
     """The stage keeps no state: every output row depends on its own input row only."""
@@ -87,7 +86,9 @@ def load_regime_model(path: str | Path) -> tuple[Any, str]:
 class RegimeStage:
     """Classify each features record; see the module docstring."""
 
-    def __init__(self, config: RegimeConfig | None = None, *, model: Any = None, model_version: str = "") -> None:
+    def __init__(
+        self, config: RegimeConfig | None = None, *, model: Any = None, model_version: str = ""
+    ) -> None:
         self.config = config or RegimeConfig()
         self.spec = StageSpec("regime", ("features",), ("regime",))
         if model is None:
@@ -111,10 +112,19 @@ class RegimeStage:
         regime[ready] = np.asarray(REGIMES)[np.argmax(P[ready], axis=1)]
         cfg = self.config
         with np.errstate(invalid="ignore"):
-            tradeable = (ready & (P[:, 0] > cfg.p_threshold) & (ent < cfg.entropy_threshold)
-                         & (batch["spread_widening"] <= cfg.max_spread_widening))
+            tradeable = (
+                ready
+                & (P[:, 0] > cfg.p_threshold)
+                & (ent < cfg.entropy_threshold)
+                & (batch["spread_widening"] <= cfg.max_spread_widening)
+            )
         out = batch.with_columns(
-            prob_stable=P[:, 0], prob_directional=P[:, 1], prob_event=P[:, 2], entropy=ent,
-            regime=regime.astype(str), tradeable=tradeable, model_version=np.full(n, self.model_version),
+            prob_stable=P[:, 0],
+            prob_directional=P[:, 1],
+            prob_event=P[:, 2],
+            entropy=ent,
+            regime=regime.astype(str),
+            tradeable=tradeable,
+            model_version=np.full(n, self.model_version),
         )
         return state, {"regime": out}

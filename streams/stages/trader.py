@@ -58,8 +58,22 @@ from streams.stages.risk.config import RiskConfig
 from streams.stages.risk.decide import candidates, entries, exits
 
 MINUTE_MS = 60_000
-REQUIRED = ("pair", "ts", "high", "low", "close", "spread", "regime", "tradeable", "expected_return",
-            "side", "passed", "half_life_min", "alloc_scale", "gov_state")
+REQUIRED = (
+    "pair",
+    "ts",
+    "high",
+    "low",
+    "close",
+    "spread",
+    "regime",
+    "tradeable",
+    "expected_return",
+    "side",
+    "passed",
+    "half_life_min",
+    "alloc_scale",
+    "gov_state",
+)
 OPTIONAL = {"mid": np.nan, "cost": 0.0, "horizon_min": 30, "ou_valid": True}
 KEEP = (*REQUIRED, *OPTIONAL)
 
@@ -85,19 +99,30 @@ class TraderStage:
         from streams.data.pairs import KNOWN_PAIRS, pip_size
 
         self.config = cfg = config or TraderConfig()
-        self.spec = StageSpec("trader", ("signals.governed", "control"),
-                              ("risk.targets", "orders", "fills", "portfolio", "control"))
+        self.spec = StageSpec(
+            "trader",
+            ("signals.governed", "control"),
+            ("risk.targets", "orders", "fills", "portfolio", "control"),
+        )
         self.pairs: tuple[str, ...] = tuple(cfg.portfolio.pairs or KNOWN_PAIRS)
         self._index = {p: i for i, p in enumerate(self.pairs)}
-        expected = [self._index[p] for p in expected_pairs if p in self._index] or list(range(len(self.pairs)))
+        expected = [self._index[p] for p in expected_pairs if p in self._index] or list(
+            range(len(self.pairs))
+        )
         self._expected = np.unique(np.asarray(expected, dtype=np.int64))
         self._conv = conversion_plan(self.pairs)
         pips = np.array([pip_size(p) for p in self.pairs])
         broker = PaperBroker(cfg.execution, cfg.risk.lot_units)
         self.exec = Executor(cfg.execution, cfg.risk, self.pairs, pips, broker)
-        self.fast = fastpath.FastPath(self.pairs, broker, cfg.risk.lot_units, cfg.execution.replace_after_min,
-                                      cfg.portfolio.initial_equity_usd, cfg.risk.throttle_levels,
-                                      cfg.execution)
+        self.fast = fastpath.FastPath(
+            self.pairs,
+            broker,
+            cfg.risk.lot_units,
+            cfg.execution.replace_after_min,
+            cfg.portfolio.initial_equity_usd,
+            cfg.risk.throttle_levels,
+            cfg.execution,
+        )
 
     def initial_state(self) -> TraderState:
         return initial_state(len(self.pairs), self.config.portfolio.initial_equity_usd)
@@ -121,8 +146,9 @@ class TraderStage:
             return state, {}
         return self._decide_through(state, dict(pending), ts)
 
-    def _decide_through(self, state: TraderState, cols: dict[str, Any], upto: int
-                        ) -> tuple[TraderState, Outputs]:
+    def _decide_through(
+        self, state: TraderState, cols: dict[str, Any], upto: int
+    ) -> tuple[TraderState, Outputs]:
         """Decide the minutes of ``cols`` at or before ``upto``; keep the rest pending."""
         later = cols["ts"] > upto
         pending = {k: v[later] for k, v in cols.items()}
@@ -137,9 +163,19 @@ class TraderStage:
         # Governance decisions arrive in-band (gov_state/alloc_scale on every signal) and the kill
         # switch's own KILLs are applied where they fire; their echoes on the control topic are
         # ignored, or a Kafka replay would apply them at a timing-dependent bar and diverge.
-        cmds = [Command(str(r["command_id"]), int(r["ts"]), str(r["action"]), float(r.get("scale", 1.0)),
-                        str(r.get("pair", "")), str(r["issuer"]), str(r.get("reason", "")))
-                for r in batch.to_records() if str(r["issuer"]) not in IN_BAND_ISSUERS]
+        cmds = [
+            Command(
+                str(r["command_id"]),
+                int(r["ts"]),
+                str(r["action"]),
+                float(r.get("scale", 1.0)),
+                str(r.get("pair", "")),
+                str(r["issuer"]),
+                str(r.get("reason", "")),
+            )
+            for r in batch.to_records()
+            if str(r["issuer"]) not in IN_BAND_ISSUERS
+        ]
         return replace(state, control=enqueue(state.control, cmds))
 
     def _merge(self, state: TraderState, batch: Batch) -> dict[str, Any]:
@@ -167,12 +203,20 @@ class TraderStage:
     # -- the minute loop -----------------------------------------------------------------------
     def _run(self, state: TraderState, cols: dict[str, Any]) -> tuple[Book, Out, list[dict[str, Any]], Any]:
         minute_ts, ki = np.unique(cols["ts"], return_inverse=True)
-        mn = mins.build(cols, minute_ts.astype(np.int64), ki.reshape(-1), cols["pidx"], len(self.pairs),
-                        state.mids, self._conv)
+        mn = mins.build(
+            cols,
+            minute_ts.astype(np.int64),
+            ki.reshape(-1),
+            cols["pidx"],
+            len(self.pairs),
+            state.mids,
+            self._conv,
+        )
         book = Book.from_state(state)
         returns = np.vstack([state.ret_window, mn.returns])
-        st = fastpath.static(mn, self._stale(state.last_ts, mn.ts), self.config.risk.max_order_usd,
-                             self.config.risk.lot_units)
+        st = fastpath.static(
+            mn, self._stale(state.last_ts, mn.ts), self.config.risk.max_order_usd, self.config.risk.lot_units
+        )
         out: Out = Out()
         parts: list[dict[str, Any]] = []
         rows: list[dict[str, Any]] = []
@@ -192,7 +236,7 @@ class TraderStage:
             parts.append(self._rows(rows))
         book.mids = mn.mid_ff[-1].copy()
         book.last_ts = int(mn.ts[-1])
-        return book, out, parts, returns[-self.config.risk.cov_window_min:]
+        return book, out, parts, returns[-self.config.risk.cov_window_min :]
 
     def _stale(self, last_ts: int, ts: np.ndarray) -> np.ndarray:
         prev = np.concatenate([[last_ts], ts[:-1]])
@@ -203,18 +247,32 @@ class TraderStage:
             out[i] = stale_gap(int(prev[i]), int(ts[i]), limit)
         return out
 
-    def _minute(self, book: Book, mn: mins.Minutes, k: int, window: np.ndarray, stale: bool, out: Out,
-                rows: list[dict[str, Any]]) -> None:
+    def _minute(
+        self,
+        book: Book,
+        mn: mins.Minutes,
+        k: int,
+        window: np.ndarray,
+        stale: bool,
+        out: Out,
+        rows: list[dict[str, Any]],
+    ) -> None:
         ts = int(mn.ts[k])
         d = ts + MINUTE_MS
         book.control = apply_due(book.control, d)
         if stale and not book.control.killed:
-            self.exec.kill(book, d, f"stale input: no bar for more than "
-                           f"{self.config.execution.stale_after_min} open-market minutes", out)
+            self.exec.kill(
+                book,
+                d,
+                f"stale input: no bar for more than "
+                f"{self.config.execution.stale_after_min} open-market minutes",
+                out,
+            )
         self.exec.sweep(book, d, out)
         filled = self.exec.fills(book, mn, k, out) if book.orders else []
         book.equity, book.hwm, dd, book.throttle = fastpath.mark(
-            book, mn, k, self.fast.base(book), self.config.risk.throttle_levels)
+            book, mn, k, self.fast.base(book), self.config.risk.throttle_levels
+        )
         if book.markouts:
             self.exec.markouts(book, mn, k, out)
         if not book.control.blocks_all(""):
@@ -230,7 +288,7 @@ class TraderStage:
         skip = {int(j) for j in np.flatnonzero(np.isin(mn.row[k], list(exited)))} if exited else set()
         cand = candidates(book, mn, k, self.pairs, skip)
         if cand:
-            trows += entries(book, mn, k, cand, window[-risk.cov_window_min:], self.pairs, risk)
+            trows += entries(book, mn, k, cand, window[-risk.cov_window_min :], self.pairs, risk)
         out.targets.extend(trows)
         act = mn.present[k] & (np.abs(book.target - book.pos) >= risk.lot_units / 2.0)
         act[[j for j in book.orders if mn.present[k, j]]] = True
@@ -238,29 +296,45 @@ class TraderStage:
             self.exec.route(book, mn, k, int(j), out)
 
     def _account_row(self, book: Book, mn: mins.Minutes, k: int, dd: float) -> dict[str, Any]:
-        return {"pair": "", "ts": int(mn.ts[k]), "position_units": 0.0, "avg_price": 0.0,
-                "mid": float("nan"),
-                "unrealized_pnl_usd": book.equity - self.fast.base(book),
-                "realized_pnl_usd": book.realized_usd, "equity_usd": book.equity, "hwm_usd": book.hwm,
-                "drawdown": dd, "throttle": book.throttle,
-                "gross_usd": gross_usd(book.pos, mn.mid_ff[k], mn.rate[k]),
-                "n_positions": int((book.pos != 0.0).sum()), "kill_active": book.control.killed,
-                "toxicity_bps": self.fast.toxicity(book.windows)}
+        return {
+            "pair": "",
+            "ts": int(mn.ts[k]),
+            "position_units": 0.0,
+            "avg_price": 0.0,
+            "mid": float("nan"),
+            "unrealized_pnl_usd": book.equity - self.fast.base(book),
+            "realized_pnl_usd": book.realized_usd,
+            "equity_usd": book.equity,
+            "hwm_usd": book.hwm,
+            "drawdown": dd,
+            "throttle": book.throttle,
+            "gross_usd": gross_usd(book.pos, mn.mid_ff[k], mn.rate[k]),
+            "n_positions": int((book.pos != 0.0).sum()),
+            "kill_active": book.control.killed,
+            "toxicity_bps": self.fast.toxicity(book.windows),
+        }
 
-    def _pair_row(self, book: Book, mn: mins.Minutes, k: int, j: int, acct: dict[str, Any]
-                  ) -> dict[str, Any]:
+    def _pair_row(self, book: Book, mn: mins.Minutes, k: int, j: int, acct: dict[str, Any]) -> dict[str, Any]:
         mid, rate = float(mn.mid_ff[k, j]), float(mn.rate[k, j])
         pos, avg = float(book.pos[j]), float(book.avg[j])
-        return {**acct, "pair": self.pairs[j], "position_units": pos, "avg_price": avg, "mid": mid,
-                "unrealized_pnl_usd": pos * (mid - avg) * rate if pos else 0.0}
+        return {
+            **acct,
+            "pair": self.pairs[j],
+            "position_units": pos,
+            "avg_price": avg,
+            "mid": mid,
+            "unrealized_pnl_usd": pos * (mid - avg) * rate if pos else 0.0,
+        }
 
     @staticmethod
     def _rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
         return {f: [r[f] for r in rows] for f in PORTFOLIO_FIELDS}
 
     def _outputs(self, out: Out, parts: list[dict[str, Any]], cols: dict[str, Any]) -> dict[str, Batch]:
-        return {"risk.targets": targets_batch(out.targets, cols),
-                "orders": from_rows(out.orders, ORDER_FIELDS),
-                "fills": from_rows(out.reports, REPORT_FIELDS),
-                "portfolio": from_parts(parts, PORTFOLIO_FIELDS),
-                "control": from_rows(out.control, CONTROL_FIELDS)}
+        return {
+            "risk.targets": targets_batch(out.targets, cols),
+            "orders": from_rows(out.orders, ORDER_FIELDS),
+            "fills": from_rows(out.reports, REPORT_FIELDS),
+            "portfolio": from_parts(parts, PORTFOLIO_FIELDS),
+            "control": from_rows(out.control, CONTROL_FIELDS),
+        }

@@ -15,8 +15,11 @@ _UPSERT = (
     f"INSERT INTO calendar_events ({', '.join(_COLUMNS)}) VALUES ({', '.join(['%s'] * len(_COLUMNS))}) "
     "ON CONFLICT (event_id) DO UPDATE SET "
     + ", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS[1:])
-    + " WHERE (" + ", ".join(f"calendar_events.{c}" for c in _COLUMNS[1:]) + ") IS DISTINCT FROM ("
-    + ", ".join(f"EXCLUDED.{c}" for c in _COLUMNS[1:]) + ")"
+    + " WHERE ("
+    + ", ".join(f"calendar_events.{c}" for c in _COLUMNS[1:])
+    + ") IS DISTINCT FROM ("
+    + ", ".join(f"EXCLUDED.{c}" for c in _COLUMNS[1:])
+    + ")"
 )
 
 
@@ -47,7 +50,9 @@ def upsert_events(conn: psycopg.Connection, batch: Batch) -> int:
     return max(written, 0)
 
 
-def load_events(conn: psycopg.Connection, start: datetime | None = None, end: datetime | None = None) -> Batch:
+def load_events(
+    conn: psycopg.Connection, start: datetime | None = None, end: datetime | None = None
+) -> Batch:
     """Return stored events with ``start <= ts < end`` (None: unbounded) as calendar columns, sorted by ts.
 
     The ``*_value`` numbers are re-parsed from the stored text with ``streams.data.calendar.parse_value``.
@@ -55,7 +60,9 @@ def load_events(conn: psycopg.Connection, start: datetime | None = None, end: da
     from streams.data.calendar import parse_value
     from streams.stages.news.records import to_calendar_batch
 
-    sql = f"SELECT {', '.join(_COLUMNS)} FROM calendar_events WHERE ts >= %s AND ts < %s ORDER BY ts, event_id"
+    sql = (
+        f"SELECT {', '.join(_COLUMNS)} FROM calendar_events WHERE ts >= %s AND ts < %s ORDER BY ts, event_id"
+    )
     lo = start or datetime(1970, 1, 1, tzinfo=UTC)
     hi = end or datetime(9999, 1, 1, tzinfo=UTC)
     with conn.cursor() as cur:

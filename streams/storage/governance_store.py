@@ -26,8 +26,14 @@ def save_governance(conn: psycopg.Connection, records: Batch, namespace: str) ->
     rows = [
         (namespace, int(ts), _num(ic), _num(kl), _num(ea), str(state), str(action))
         for ts, ic, kl, ea, state, action in zip(
-            records["ts"].tolist(), records["ic"].tolist(), records["kl_divergence"].tolist(),
-            records["entropy_avg"].tolist(), records["state"].tolist(), records["action"].tolist(), strict=True)
+            records["ts"].tolist(),
+            records["ic"].tolist(),
+            records["kl_divergence"].tolist(),
+            records["entropy_avg"].tolist(),
+            records["state"].tolist(),
+            records["action"].tolist(),
+            strict=True,
+        )
     ]
     with conn.cursor() as cur:
         cur.executemany(

@@ -40,10 +40,22 @@ def register_model(conn: psycopg.Connection, meta: ArtifactMeta, path: str) -> s
     """
     mid = model_id(meta)
     with conn.cursor() as cur:
-        cur.execute(_INSERT, (
-            mid, meta.kind, meta.version, meta.created_at, meta.training_from, meta.training_to,
-            _dumps(list(meta.features)), _dumps(meta.params), _dumps(meta.metrics), meta.code_version,
-            meta.data_hash, path,
-        ))
+        cur.execute(
+            _INSERT,
+            (
+                mid,
+                meta.kind,
+                meta.version,
+                meta.created_at,
+                meta.training_from,
+                meta.training_to,
+                _dumps(list(meta.features)),
+                _dumps(meta.params),
+                _dumps(meta.metrics),
+                meta.code_version,
+                meta.data_hash,
+                path,
+            ),
+        )
     conn.commit()
     return mid

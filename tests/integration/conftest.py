@@ -49,9 +49,11 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Batch, object, di
     base = build_config({"market": {"pairs": PAIRS}})  # the pairs that make a minute complete
     features = compute_features(train, base)
     now = datetime(2020, 2, 3, tzinfo=UTC)
-    regime = train_regime_artifact(features, base.section("regime"), created_at=now, code_version="test",
-                                   params={}, root=root / "regime")
-    edge = train_edge_artifact(features, base.section("edge"), created_at=now, code_version="test",
-                               params={}, root=root / "edge")
+    regime = train_regime_artifact(
+        features, base.section("regime"), created_at=now, code_version="test", params={}, root=root / "regime"
+    )
+    edge = train_edge_artifact(
+        features, base.section("edge"), created_at=now, code_version="test", params={}, root=root / "edge"
+    )
     config = with_models(base, str(regime.path), str(edge.path), calendar)
     return test, config, run_inprocess_engine(test, config)

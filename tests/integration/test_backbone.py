@@ -42,9 +42,12 @@ def _sample(avro_type: Any, rng: np.random.Generator) -> Any:
             return {f["name"]: _sample(f["type"], rng) for f in avro_type["fields"]}
         return _sample(kind, rng)
     return {
-        "string": lambda: f"s{rng.integers(1000)}", "long": lambda: int(rng.integers(1, 2**40)),
-        "int": lambda: int(rng.integers(1, 2**20)), "double": lambda: float(rng.normal()),
-        "float": lambda: float(np.float32(rng.normal())), "boolean": lambda: bool(rng.integers(2)),
+        "string": lambda: f"s{rng.integers(1000)}",
+        "long": lambda: int(rng.integers(1, 2**40)),
+        "int": lambda: int(rng.integers(1, 2**20)),
+        "double": lambda: float(rng.normal()),
+        "float": lambda: float(np.float32(rng.normal())),
+        "boolean": lambda: bool(rng.integers(2)),
         "bytes": lambda: rng.bytes(5),
     }[avro_type]()
 
@@ -61,7 +64,9 @@ def test_every_schema_round_trips_through_kafka(services: dict[str, str]) -> Non
         sent[stem] = rec
         p.produce(topic, codec.encode(rec), stem.encode())
     assert p.flush(30) == 0
-    c = Consumer({"bootstrap.servers": bootstrap_servers(), "group.id": topic, "auto.offset.reset": "earliest"})
+    c = Consumer(
+        {"bootstrap.servers": bootstrap_servers(), "group.id": topic, "auto.offset.reset": "earliest"}
+    )
     c.subscribe([topic])
     got: dict[str, Any] = {}
     deadline = time.monotonic() + 60
@@ -80,7 +85,9 @@ def _market_config(tmp_path: Path) -> Path:
     return cfg
 
 
-def test_garbage_is_dead_lettered_and_the_agent_keeps_consuming(services: dict[str, str], tmp_path: Path) -> None:
+def test_garbage_is_dead_lettered_and_the_agent_keeps_consuming(
+    services: dict[str, str], tmp_path: Path
+) -> None:
     ns = fresh_namespace()
     ensure_topics(bootstrap_servers(), ns, ["market"])
     market = generate_market(["EURUSD"], "2019-01-07", "2019-01-08", seed=1)
@@ -95,7 +102,9 @@ def test_garbage_is_dead_lettered_and_the_agent_keeps_consuming(services: dict[s
         publish(out, "bars", bars.take(slice(half, bars.n)), ns)
         publish_marker(out, "bars", "run", ns)
         out.flush()
-        got = collect(bootstrap_servers(), ["bars.clean"], "run", ns, timeout=180, alive=lambda: w.poll() is None)
+        got = collect(
+            bootstrap_servers(), ["bars.clean"], "run", ns, timeout=180, alive=lambda: w.poll() is None
+        )
     assert got["bars.clean"].equals(bars)  # every good bar, before and after the garbage
     dead = _read_all(TOPICS["deadletter"].name(ns), "dead_letter", 1)
     assert dead["error_kind"].tolist() == ["DECODE"]
@@ -104,8 +113,13 @@ def test_garbage_is_dead_lettered_and_the_agent_keeps_consuming(services: dict[s
 
 
 def _read_all(topic: str, schema: str, n: int, timeout: float = 60) -> Batch:
-    c = Consumer({"bootstrap.servers": bootstrap_servers(), "group.id": uuid.uuid4().hex,
-                  "auto.offset.reset": "earliest"})
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap_servers(),
+            "group.id": uuid.uuid4().hex,
+            "auto.offset.reset": "earliest",
+        }
+    )
     c.subscribe([topic])
     values: list[bytes] = []
     deadline = time.monotonic() + timeout
@@ -134,14 +148,18 @@ def test_ingest_histdata_publishes_stores_quarantines_and_is_idempotent(services
     path = FIXTURES / "EURUSD_M1_dirty.csv"
     lines = len(path.read_text().splitlines())
     with connect() as conn:
-        conn.execute("DELETE FROM price_data WHERE pair = 'EURUSD' AND source = 'histdata'"
-                     " AND ts < '2019-01-10' AND ts > '2018-12-30'")
+        conn.execute(
+            "DELETE FROM price_data WHERE pair = 'EURUSD' AND source = 'histdata'"
+            " AND ts < '2019-01-10' AND ts > '2018-12-30'"
+        )
         conn.execute("DELETE FROM quarantine WHERE source = %s", (f"ingest:histdata:{path.name}",))
         conn.commit()
     assert main(["ingest", "histdata", str(path), "--pair", "EURUSD", "--namespace", ns]) == 0
     with connect() as conn:
-        q = conn.execute("SELECT line_no, reason FROM quarantine WHERE source = %s ORDER BY line_no",
-                         (f"ingest:histdata:{path.name}",)).fetchall()
+        q = conn.execute(
+            "SELECT line_no, reason FROM quarantine WHERE source = %s ORDER BY line_no",
+            (f"ingest:histdata:{path.name}",),
+        ).fetchall()
         res = read_histdata(path, "EURUSD")
         ts = res.bars["ts"]
         stored = conn.execute(_XMIN, (_times(ts),)).fetchone()
@@ -152,8 +170,9 @@ def test_ingest_histdata_publishes_stores_quarantines_and_is_idempotent(services
     # second ingest: nothing new is published, stored or quarantined
     assert main(["ingest", "histdata", str(path), "--pair", "EURUSD", "--namespace", ns]) == 0
     with connect() as conn:
-        again = conn.execute("SELECT count(*) FROM quarantine WHERE source = %s",
-                             (f"ingest:histdata:{path.name}",)).fetchone()
+        again = conn.execute(
+            "SELECT count(*) FROM quarantine WHERE source = %s", (f"ingest:histdata:{path.name}",)
+        ).fetchone()
         xmin = conn.execute(_XMIN, (_times(ts),)).fetchone()
     assert again[0] == len(q)
     assert xmin == stored  # same rows, none rewritten (xmin changes on every update)
@@ -179,13 +198,17 @@ def test_faust_and_inprocess_give_identical_outputs(services: dict[str, str], tm
         publish(out, "bars", bars, ns, max_records=1)  # one bar per message, as a live feed sends them
         publish_marker(out, "bars", "parity", ns)
         out.flush()
-        got = collect(bootstrap_servers(), list(last), "parity", ns, timeout=400, alive=lambda: w.poll() is None)
+        got = collect(
+            bootstrap_servers(), list(last), "parity", ns, timeout=400, alive=lambda: w.poll() is None
+        )
     for key in last:
         assert got[key].n == expected[key].n > 0 or key != "features"
         assert got[key].select(expected[key].keys()).equals(expected[key].select(got[key].keys()))
 
 
-def test_worker_killed_mid_replay_resumes_from_its_checkpoint(services: dict[str, str], tmp_path: Path) -> None:
+def test_worker_killed_mid_replay_resumes_from_its_checkpoint(
+    services: dict[str, str], tmp_path: Path
+) -> None:
     ns = fresh_namespace()
     cfg = _market_config(tmp_path)
     ensure_topics(bootstrap_servers(), ns, ["market"])

@@ -103,8 +103,9 @@ def test_connection_refused_is_counted(server: str) -> None:
 
 
 def test_poll_yields_only_changes(server: str) -> None:
-    urls = iter(["/date/2019/12/2019-12-03.json", "/error.json", "/date/2019/12/2019-12-03.json",
-                 "/updated.json"])
+    urls = iter(
+        ["/date/2019/12/2019-12-03.json", "/error.json", "/date/2019/12/2019-12-03.json", "/updated.json"]
+    )
     client = CalendarClient(server + "/date/2019/12/2019-12-03.json", timeout_s=1.0)
 
     def next_day() -> date:

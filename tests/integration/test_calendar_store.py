@@ -33,8 +33,10 @@ def test_upsert_is_idempotent_and_updates(conn: psycopg.Connection) -> None:
         assert upsert_events(conn, batch) == batch.n
         assert upsert_events(conn, batch) == 0  # same rows again: nothing written
         fed = batch["event_id"] == tag + "101945"
-        revised = batch.with_columns(actual=np.where(fed, "<2.00%", batch["actual"]),
-                                     actual_value=np.where(fed, 2.0, batch["actual_value"]))
+        revised = batch.with_columns(
+            actual=np.where(fed, "<2.00%", batch["actual"]),
+            actual_value=np.where(fed, 2.0, batch["actual_value"]),
+        )
         assert upsert_events(conn, revised) == 1
         lo, hi = datetime(2019, 11, 1, tzinfo=UTC), datetime(2020, 4, 1, tzinfo=UTC)
         stored = load_events(conn, lo, hi)

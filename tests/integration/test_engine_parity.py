@@ -15,8 +15,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.mark.parametrize("fuse", [False, True], ids=["chained", "fused"])
 def test_kafka_and_inprocess_engines_trade_identically(
-        services: dict[str, str], tmp_path: Path, trained: tuple[Batch, HSLRConfig, dict[str, Batch]],
-        fuse: bool) -> None:
+    services: dict[str, str], tmp_path: Path, trained: tuple[Batch, HSLRConfig, dict[str, Batch]], fuse: bool
+) -> None:
     """chained: one agent per stage in two workers (every topic crosses Kafka). fused: the same two workers
     with their stages co-located (internal topics handed over in memory, control still through Kafka)."""
     test, config, expected = trained

@@ -49,15 +49,19 @@ def _scrape(log: Path) -> dict[str, float]:
     port = re.search(r"metrics on 127\.0\.0\.1:(\d+)", log.read_text())
     assert port, "no metrics port in the worker log"
     text = urllib.request.urlopen(f"http://127.0.0.1:{port.group(1)}/metrics", timeout=10).read().decode()
-    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines() if line and not line.startswith("#")}
+    return {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
 
 
 def test_gateway_minutes_are_decided_at_their_close_and_trade_like_the_replay(
-        services: dict[str, str], tmp_path: Path, trained: tuple[Batch, HSLRConfig, dict[str, Batch]]) -> None:
+    services: dict[str, str], tmp_path: Path, trained: tuple[Batch, HSLRConfig, dict[str, Batch]]
+) -> None:
     test, config, _ = trained
     minutes = np.unique(test["ts"])
-    live = minutes[-LIVE_MINUTES - 400:-400]  # a weekday stretch, away from the weekend close
+    live = minutes[-LIVE_MINUTES - 400 : -400]  # a weekday stretch, away from the weekend close
     keep = np.ones(test.n, dtype=bool)
     gappy = live[::7]  # USDJPY has no bar in these minutes
     keep &= ~(np.isin(test["ts"], gappy) & (test["pair"] == "USDJPY"))
@@ -91,20 +95,30 @@ def test_gateway_minutes_are_decided_at_their_close_and_trade_like_the_replay(
             waits.append(time.monotonic() - t0)
         publish_marker(out, "bars", "live", ns)
         out.flush()
-        got = collect(bootstrap_servers(), ["orders", "fills", "portfolio"], "live", ns, timeout=300,
-                      alive=lambda: w.poll() is None)
+        got = collect(
+            bootstrap_servers(),
+            ["orders", "fills", "portfolio"],
+            "live",
+            ns,
+            timeout=300,
+            alive=lambda: w.poll() is None,
+        )
         metrics = _scrape(tmp_path / "worker.log")
     assert len(waits) == LIVE_MINUTES and len(gappy) >= 5
     # the worker exports the live latency of the group, and every member keeps its own stage label
     assert metrics[f'hslr_input_to_output_seconds_count{{stage="{stage.spec.id}"}}'] >= LIVE_MINUTES
     for sid in STAGE_FACTORIES:
-        assert any(k.startswith("hslr_processing_seconds_count") and f'stage="{sid}"' in k for k in metrics), sid
+        assert any(
+            k.startswith("hslr_processing_seconds_count") and f'stage="{sid}"' in k for k in metrics
+        ), sid
     assert metrics['hslr_events_in_total{stage="trader",topic="signals.governed"}'] == bars.n
     for key in ("orders", "fills", "portfolio"):
         assert got[key].equals(expected[key]), key
 
 
-def test_a_paced_replay_publishes_each_minute_as_one_message_then_its_watermark(services: dict[str, str]) -> None:
+def test_a_paced_replay_publishes_each_minute_as_one_message_then_its_watermark(
+    services: dict[str, str],
+) -> None:
     from datetime import UTC, datetime
 
     from confluent_kafka import Consumer
@@ -123,11 +137,18 @@ def test_a_paced_replay_publishes_each_minute_as_one_message_then_its_watermark(
         save_bars(conn, stored)
     ns = fresh_namespace("pace")
     t0 = time.monotonic()
-    n = replay(["EURUSD", "GBPUSD"], start, datetime(2018, 6, 5, 9, 12, tzinfo=UTC), namespace=ns, run="p",
-               speed=600.0)  # 12 minutes at 600x: 11 gaps of 0.1 s
+    n = replay(
+        ["EURUSD", "GBPUSD"],
+        start,
+        datetime(2018, 6, 5, 9, 12, tzinfo=UTC),
+        namespace=ns,
+        run="p",
+        speed=600.0,
+    )  # 12 minutes at 600x: 11 gaps of 0.1 s
     assert n == stored.n and time.monotonic() - t0 >= 1.0
-    c = Consumer({"bootstrap.servers": bootstrap_servers(), "group.id": f"{ns}-check",
-                  "auto.offset.reset": "earliest"})
+    c = Consumer(
+        {"bootstrap.servers": bootstrap_servers(), "group.id": f"{ns}-check", "auto.offset.reset": "earliest"}
+    )
     c.subscribe([TOPICS["bars"].name(ns)])
     seen: list[tuple[str, object]] = []
     deadline = time.monotonic() + 60

@@ -47,21 +47,37 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     base = HSLRConfig()
     features = compute_features(train, base)
     now = datetime(2020, 1, 27, tzinfo=UTC)
-    regime = train_regime_artifact(features, base.section("regime"), created_at=now, code_version="test",
-                                   params={}, root=root / "models" / "regime")
-    edge = train_edge_artifact(features, base.section("edge"), created_at=now, code_version="test",
-                               params={}, root=root / "models" / "edge")
+    regime = train_regime_artifact(
+        features,
+        base.section("regime"),
+        created_at=now,
+        code_version="test",
+        params={},
+        root=root / "models" / "regime",
+    )
+    edge = train_edge_artifact(
+        features,
+        base.section("edge"),
+        created_at=now,
+        code_version="test",
+        params={},
+        root=root / "models" / "edge",
+    )
     from streams.cli_backtest import with_models
 
     config = with_models(base, str(regime.path), str(edge.path), "")
     out = run_inprocess_engine(test, config)
     run_dir = root / "runs" / "bt-test"
-    summary = {"run_id": "bt-test", **summarize(test, out, config.section("trader").portfolio.initial_equity_usd)}
+    summary = {
+        "run_id": "bt-test",
+        **summarize(test, out, config.section("trader").portfolio.initial_equity_usd),
+    }
     run_dir.mkdir(parents=True)
     (run_dir / "summary.json").write_text(json.dumps(summary))
     (run_dir / "config.json").write_text(json.dumps(dump_config(config)))
-    save_run_artifacts(run_dir, out, {"source": "synth", "pairs": PAIRS, "from": "2020-01-27", "to": "2020-02-01",
-                                      "seed": 3})
+    save_run_artifacts(
+        run_dir, out, {"source": "synth", "pairs": PAIRS, "from": "2020-01-27", "to": "2020-02-01", "seed": 3}
+    )
     stress = run_stress(test, config, SHOCK, n=4, seed=11, workers=2)
     (run_dir / "stress.json").write_text(json.dumps(stress))
     latency = run_latency(test, config, [0, 60_000, 240_000], workers=1)
@@ -69,12 +85,22 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     # the walk-forward and shuffle files are written by other commands: constructed stand-ins here
     for k, ic in enumerate((0.05, -0.01)):
         (run_dir / "folds" / str(k)).mkdir(parents=True)
-        (run_dir / "folds" / str(k) / "result.json").write_text(json.dumps({"k": k, "ic": ic, "sharpe": 0.4 - k}))
+        (run_dir / "folds" / str(k) / "result.json").write_text(
+            json.dumps({"k": k, "ic": ic, "sharpe": 0.4 - k})
+        )
     null = np.random.default_rng(0).normal(0.0, 1.0, 200).tolist()
-    (run_dir / "shuffle.json").write_text(json.dumps({"metric": "sharpe", "real": 2.5, "shuffled": null,
-                                                      "p_value": 0.01}))
-    return {"dir": run_dir, "test": test, "config": config, "stress": stress, "summary": summary,
-            "latency": latency, "root": root}
+    (run_dir / "shuffle.json").write_text(
+        json.dumps({"metric": "sharpe", "real": 2.5, "shuffled": null, "p_value": 0.01})
+    )
+    return {
+        "dir": run_dir,
+        "test": test,
+        "config": config,
+        "stress": stress,
+        "summary": summary,
+        "latency": latency,
+        "root": root,
+    }
 
 
 def test_run_trades_and_stress_is_seeded_and_worker_independent(run: dict[str, Any]) -> None:
@@ -104,9 +130,9 @@ def _png_pixels(path: Path) -> tuple[int, int, bytes]:
     width, height = struct.unpack(">II", data[16:24])
     idat, pos = b"", 8
     while pos < len(data):
-        (length,), kind = struct.unpack(">I", data[pos:pos + 4]), data[pos + 4:pos + 8]
+        (length,), kind = struct.unpack(">I", data[pos : pos + 4]), data[pos + 4 : pos + 8]
         if kind == b"IDAT":
-            idat += data[pos + 8:pos + 8 + length]
+            idat += data[pos + 8 : pos + 8 + length]
         pos += 12 + length
     return width, height, zlib.decompress(idat)
 
@@ -117,13 +143,28 @@ def test_report_renders_in_headless_chromium(run: dict[str, Any], tmp_path: Path
         pytest.skip("chromium is not installed (infra/browser.sh installs it: apt-get install chromium)")
     page = write_report(run["dir"], tmp_path / "report.html")
     shot = tmp_path / "shot.png"
-    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,3000"]
+    flags = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=1400,3000",
+    ]
     url = page.resolve().as_uri()
     subprocess.run([*flags, f"--screenshot={shot}", url], check=True, capture_output=True, timeout=120)
-    dom = subprocess.run([*flags, "--enable-logging=stderr", "--v=0", "--dump-dom", url], check=True,
-                         capture_output=True, text=True, timeout=120)
+    dom = subprocess.run(
+        [*flags, "--enable-logging=stderr", "--v=0", "--dump-dom", url],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     width, height, raw = _png_pixels(shot)
     assert (width, height) == (1400, 3000)
     assert shot.stat().st_size > 50_000 and len(set(raw)) > 50  # charts drawn, not a blank page

@@ -45,8 +45,8 @@ def _distinct_in_order(b: Batch) -> Batch:
 
 @pytest.mark.parametrize("fused", [False, True], ids=["chained", "fused"])
 def test_trader_killed_mid_replay_resumes_with_its_book_and_high_water_mark(
-        services: dict[str, str], tmp_path: Path, trained: tuple[Batch, HSLRConfig, dict[str, Batch]],
-        fused: bool) -> None:
+    services: dict[str, str], tmp_path: Path, trained: tuple[Batch, HSLRConfig, dict[str, Batch]], fused: bool
+) -> None:
     """chained: the governance+trader worker is killed (its upstream keeps running). fused: the one worker
     running the whole DAG as one co-located agent is killed; its checkpoints are deltas of the members that
     changed (the news calendar is not rewritten), so this also proves they restore exactly."""
@@ -65,7 +65,9 @@ def test_trader_killed_mid_replay_resumes_with_its_book_and_high_water_mark(
     upstream, downstream = ((), list(STAGE_FACTORIES)) if fused else WORKER_GROUPS
     args = ["--fuse"] if fused else []
     with ExitStack() as stack:
-        up = stack.enter_context(worker(upstream, ns, cfg, tmp_path / "up.log", env=env)) if upstream else None
+        up = (
+            stack.enter_context(worker(upstream, ns, cfg, tmp_path / "up.log", env=env)) if upstream else None
+        )
         with worker(downstream, ns, cfg, tmp_path / "down-1.log", env=env, args=args) as down:
             deadline = time.monotonic() + 300
             while _high(portfolio) < 20 and time.monotonic() < deadline and down.poll() is None:
@@ -73,8 +75,14 @@ def test_trader_killed_mid_replay_resumes_with_its_book_and_high_water_mark(
             assert _high(portfolio) >= 20, "the trader produced nothing before the kill"
             down.kill()  # SIGKILL: no shutdown, no final commit
         with worker(downstream, ns, cfg, tmp_path / "down-2.log", env=env, args=args) as again:
-            got = collect(bootstrap_servers(), ["orders", "fills", "portfolio"], "r", ns, timeout=600,
-                          alive=lambda: again.poll() is None and (up is None or up.poll() is None))
+            got = collect(
+                bootstrap_servers(),
+                ["orders", "fills", "portfolio"],
+                "r",
+                ns,
+                timeout=600,
+                alive=lambda: again.poll() is None and (up is None or up.poll() is None),
+            )
     for key in ("orders", "fills", "portfolio"):
         assert _distinct_in_order(got[key]).equals(expected[key]), key
     acct = expected["portfolio"]["pair"] == ""

@@ -41,8 +41,9 @@ def _scored(result: dict[str, Any]) -> dict[str, Any]:
     return {**{k: v for k, v in result.items() if k not in drop}, "models": models}
 
 
-def test_kafka_and_inprocess_walkforwards_agree(services: dict[str, str], tmp_path: Path,
-                                                market: tuple[Batch, HSLRConfig, list[Any]]) -> None:
+def test_kafka_and_inprocess_walkforwards_agree(
+    services: dict[str, str], tmp_path: Path, market: tuple[Batch, HSLRConfig, list[Any]]
+) -> None:
     bars, config, folds = market
     runs = {}
     for engine in ("inprocess", "kafka"):
@@ -54,14 +55,20 @@ def test_kafka_and_inprocess_walkforwards_agree(services: dict[str, str], tmp_pa
     for fa, fb in zip(a["folds"], b["folds"], strict=True):
         assert _scored(fa) == _scored(fb)
     assert a["stitched"] == b["stitched"]
-    daily = [json.loads((tmp_path / "kafka" / "folds" / str(k) / "result.json").read_text())["daily"] for k in (0, 1)]
+    daily = [
+        json.loads((tmp_path / "kafka" / "folds" / str(k) / "result.json").read_text())["daily"]
+        for k in (0, 1)
+    ]
     assert all(5 <= len(d["ret"]) <= 7 for d in daily)  # one return per UTC day with bars in the test week
 
     from streams.storage.db import connect
 
     with connect() as conn:
-        rows = conn.execute("SELECT fold, model_id, metrics->>'sharpe' FROM walkforward_folds WHERE run_id = %s"
-                            " ORDER BY fold", (f"wf-test-kafka-{tmp_path.name}"[:60],)).fetchall()
+        rows = conn.execute(
+            "SELECT fold, model_id, metrics->>'sharpe' FROM walkforward_folds WHERE run_id = %s"
+            " ORDER BY fold",
+            (f"wf-test-kafka-{tmp_path.name}"[:60],),
+        ).fetchall()
     assert [r[0] for r in rows] == [0, 1] and all(r[1].startswith("regime:") for r in rows)
 
 

@@ -16,8 +16,13 @@ from streams.dag import build_stages
 from streams.serde.avro import _strip_logical
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
-CHAIN = [("bar", "features"), ("features", "regime"), ("regime", "regime_adjusted"),
-         ("regime_adjusted", "signal"), ("signal", "governed_signal")]
+CHAIN = [
+    ("bar", "features"),
+    ("features", "regime"),
+    ("regime", "regime_adjusted"),
+    ("regime_adjusted", "signal"),
+    ("signal", "governed_signal"),
+]
 """Upstream → downstream records of the linear part of the DAG (flat carry-forward)."""
 
 
@@ -43,14 +48,25 @@ def _previous_version(path: Path) -> str | None:
     """The file as of the last commit that changed it before the current one (None when new)."""
     rel = path.relative_to(SCHEMAS.parent).as_posix()
     try:
-        revs = subprocess.run(["git", "log", "--format=%H", "--", rel], cwd=SCHEMAS.parent,  # noqa: S607
-                              capture_output=True, text=True, check=True, timeout=30).stdout.split()
+        revs = subprocess.run(
+            ["git", "log", "--format=%H", "--", rel],
+            cwd=SCHEMAS.parent,  # noqa: S607
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout.split()
     except (OSError, subprocess.SubprocessError):
         pytest.skip("git history unavailable")
     current = path.read_text()
     for rev in revs:
-        old = subprocess.run(["git", "show", f"{rev}:{rel}"], cwd=SCHEMAS.parent,  # noqa: S607
-                             capture_output=True, text=True, timeout=30).stdout
+        old = subprocess.run(
+            ["git", "show", f"{rev}:{rel}"],
+            cwd=SCHEMAS.parent,  # noqa: S607
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout
         if old and old != current:
             return old
     return None
@@ -83,6 +99,7 @@ def test_current_schema_reads_data_written_by_the_previous_committed_version(pat
     added = {f["name"] for f in new["fields"]} - {f["name"] for f in old["fields"]}
     for name in added:
         default = next(f for f in new["fields"] if f["name"] == name).get("default")
-        assert default is not None or any(f["name"] == name and f["type"] == ["null"] for f in new["fields"]), (
-            f"{path.stem}.{name} was added without a default")
+        assert default is not None or any(
+            f["name"] == name and f["type"] == ["null"] for f in new["fields"]
+        ), f"{path.stem}.{name} was added without a default"
         assert decoded[name] == default

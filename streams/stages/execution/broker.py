@@ -28,11 +28,13 @@ F64 = npt.NDArray[np.float64]
 class Broker(Protocol):
     """What the trader needs from a simulated venue: fill working orders against new bars."""
 
-    def fill_qty(self, order: Order, bar_ts: int, high: float, low: float, spread: float,
-                 pip: float) -> float: ...
+    def fill_qty(
+        self, order: Order, bar_ts: int, high: float, low: float, spread: float, pip: float
+    ) -> float: ...
 
-    def may_fill(self, order: Order, bar_ts: npt.NDArray[np.int64], high: F64, low: F64,
-                 spread: F64) -> npt.NDArray[np.bool_]:
+    def may_fill(
+        self, order: Order, bar_ts: npt.NDArray[np.int64], high: F64, low: F64, spread: F64
+    ) -> npt.NDArray[np.bool_]:
         """True wherever :meth:`fill_qty` could be > 0 (a superset is allowed, never a subset)."""
         ...
 
@@ -44,8 +46,9 @@ class PaperBroker:
         self.cfg = cfg
         self.lot = lot
 
-    def fill_qty(self, order: Order, bar_ts: int, high: float, low: float, spread: float,
-                 pip: float) -> float:
+    def fill_qty(
+        self, order: Order, bar_ts: int, high: float, low: float, spread: float, pip: float
+    ) -> float:
         """Return the quantity (base units) of ``order`` filled by the bar starting at ``bar_ts``."""
         if bar_ts < order.active_ts or order.leaves <= 0.0:
             return 0.0
@@ -58,9 +61,9 @@ class PaperBroker:
         part = math.floor(self.cfg.touch_fill_fraction * order.leaves / self.lot) * self.lot
         return min(order.leaves, max(self.lot, part))
 
-
-    def may_fill(self, order: Order, bar_ts: npt.NDArray[np.int64], high: F64, low: F64,
-                 spread: F64) -> npt.NDArray[np.bool_]:
+    def may_fill(
+        self, order: Order, bar_ts: npt.NDArray[np.int64], high: F64, low: F64, spread: F64
+    ) -> npt.NDArray[np.bool_]:
         """Vectorised fill test over bars (n,): the same comparisons as :meth:`fill_qty`."""
         with np.errstate(invalid="ignore"):
             through = order.price - (low + spread) if order.side > 0 else high - order.price

@@ -62,8 +62,11 @@ class ControlState:
 
     def blocks_entries(self, pair: str) -> bool:
         """No orders that add exposure (also SUSPEND and DECOMMISSION)."""
-        return (self.blocks_all(pair) or self.in_scope(self.suspended, pair)
-                or self.in_scope(self.decommissioned, pair))
+        return (
+            self.blocks_all(pair)
+            or self.in_scope(self.suspended, pair)
+            or self.in_scope(self.decommissioned, pair)
+        )
 
     def alloc(self, pair: str) -> float:
         return min([s for p, s in self.scale if p in ("", pair)], default=1.0)
@@ -97,9 +100,13 @@ def apply(cs: ControlState, c: Command) -> ControlState:
         kept = tuple((p, s) for p, s in cs.scale if p != c.pair)
         return replace(cs, scale=(*kept, (c.pair, min(max(c.scale, 0.0), 1.0))))
     if c.action == "RESUME":
-        cs = replace(cs, halted=_drop(cs.halted, c.pair), suspended=_drop(cs.suspended, c.pair),
-                     decommissioned=_drop(cs.decommissioned, c.pair),
-                     scale=tuple((p, s) for p, s in cs.scale if c.pair not in ("", p)))
+        cs = replace(
+            cs,
+            halted=_drop(cs.halted, c.pair),
+            suspended=_drop(cs.suspended, c.pair),
+            decommissioned=_drop(cs.decommissioned, c.pair),
+            scale=tuple((p, s) for p, s in cs.scale if c.pair not in ("", p)),
+        )
         if c.issuer == "operator" and cs.killed:
             cs = replace(cs, killed=False, kill_reason="", kill_ts=-1)
     return cs

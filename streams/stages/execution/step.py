@@ -36,25 +36,60 @@ class Out:
     control: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _report(o: Order, ts: int, status: str, reason: str = "", last_qty: float = 0.0,
-            last_price: float = 0.0, pnl: float = 0.0) -> dict[str, Any]:
-    return {"ts": ts, "pair": o.pair, "client_order_id": o.client_order_id, "status": status,
-            "side": o.side, "order_qty": o.qty, "last_qty": last_qty, "last_price": last_price,
-            "cum_qty": o.cum, "leaves_qty": o.leaves, "limit_price": o.price, "leg": o.leg,
-            "reason": reason, "realized_pnl_usd": pnl}
+def _report(
+    o: Order,
+    ts: int,
+    status: str,
+    reason: str = "",
+    last_qty: float = 0.0,
+    last_price: float = 0.0,
+    pnl: float = 0.0,
+) -> dict[str, Any]:
+    return {
+        "ts": ts,
+        "pair": o.pair,
+        "client_order_id": o.client_order_id,
+        "status": status,
+        "side": o.side,
+        "order_qty": o.qty,
+        "last_qty": last_qty,
+        "last_price": last_price,
+        "cum_qty": o.cum,
+        "leaves_qty": o.leaves,
+        "limit_price": o.price,
+        "leg": o.leg,
+        "reason": reason,
+        "realized_pnl_usd": pnl,
+    }
 
 
 def _instruction(o: Order, ts: int, action: str, bid: float, ask: float, reason: str) -> dict[str, Any]:
-    return {"ts": ts, "pair": o.pair, "client_order_id": o.client_order_id, "action": action,
-            "side": o.side, "qty": o.qty, "limit_price": o.price, "bid": bid, "ask": ask,
-            "leg": o.leg, "reason": reason}
+    return {
+        "ts": ts,
+        "pair": o.pair,
+        "client_order_id": o.client_order_id,
+        "action": action,
+        "side": o.side,
+        "qty": o.qty,
+        "limit_price": o.price,
+        "bid": bid,
+        "ask": ask,
+        "leg": o.leg,
+        "reason": reason,
+    }
 
 
 class Executor:
     """Execution steps bound to one configuration and pair universe."""
 
-    def __init__(self, ecfg: ExecutionConfig, rcfg: RiskConfig, pairs: tuple[str, ...],
-                 pips: np.ndarray, broker: Broker) -> None:
+    def __init__(
+        self,
+        ecfg: ExecutionConfig,
+        rcfg: RiskConfig,
+        pairs: tuple[str, ...],
+        pips: np.ndarray,
+        broker: Broker,
+    ) -> None:
         self.ecfg, self.rcfg, self.pairs, self.pips, self.broker = ecfg, rcfg, pairs, pips, broker
 
     def cancel(self, book: Book, j: int, ts: int, reason: str, out: Out) -> None:
@@ -73,8 +108,17 @@ class Executor:
         """Fire the kill switch (once), announce it on ``control`` and cancel everything."""
         if not book.control.killed:
             book.control = fire(book.control, ts, reason)
-            out.control.append({"command_id": f"execution:KILL:{ts}", "ts": ts, "action": "KILL",
-                                "scale": 1.0, "pair": "", "issuer": "execution", "reason": reason})
+            out.control.append(
+                {
+                    "command_id": f"execution:KILL:{ts}",
+                    "ts": ts,
+                    "action": "KILL",
+                    "scale": 1.0,
+                    "pair": "",
+                    "issuer": "execution",
+                    "reason": reason,
+                }
+            )
         self.sweep(book, ts, out)
 
     def fills(self, book: Book, mn: Minutes, k: int, out: Out) -> list[int]:
@@ -85,13 +129,20 @@ class Executor:
             if not mn.present[k, j]:
                 continue
             o = book.orders[j]
-            q = self.broker.fill_qty(o, bar_ts, float(mn.high[k, j]), float(mn.low[k, j]),
-                                     float(mn.spread[k, j]), float(self.pips[j]))
+            q = self.broker.fill_qty(
+                o,
+                bar_ts,
+                float(mn.high[k, j]),
+                float(mn.low[k, j]),
+                float(mn.spread[k, j]),
+                float(self.pips[j]),
+            )
             if q <= 0.0:
                 continue
             filled.append(j)
-            book.pos[j], book.avg[j], pnl_q = apply_fill(float(book.pos[j]), float(book.avg[j]),
-                                                         o.side * q, o.price)
+            book.pos[j], book.avg[j], pnl_q = apply_fill(
+                float(book.pos[j]), float(book.avg[j]), o.side * q, o.price
+            )
             pnl = pnl_q * float(mn.rate[k, j]) if pnl_q else 0.0
             book.realized_usd += pnl
             o = after_fill(o, q)
@@ -120,8 +171,13 @@ class Executor:
         book.markouts = keep
         if toxic:
             mean = sum(book.windows[self.ecfg.toxicity_horizon_min]) / self.ecfg.toxicity_window
-            self.kill(book, ts + MINUTE_MS, f"toxicity: mean {self.ecfg.toxicity_horizon_min}-min "
-                      f"mark-out {mean:.2f} bps over {self.ecfg.toxicity_window} fills", out)
+            self.kill(
+                book,
+                ts + MINUTE_MS,
+                f"toxicity: mean {self.ecfg.toxicity_horizon_min}-min "
+                f"mark-out {mean:.2f} bps over {self.ecfg.toxicity_window} fills",
+                out,
+            )
 
     def route(self, book: Book, mn: Minutes, k: int, j: int, out: Out) -> None:
         """Bring pair ``j``'s working order in line with its target at minute ``k`` (bar present)."""
@@ -145,8 +201,7 @@ class Executor:
             return
         self._post(book, mn, k, j, delta, o, out)
 
-    def _post(self, book: Book, mn: Minutes, k: int, j: int, delta: float, o: Order | None,
-              out: Out) -> None:
+    def _post(self, book: Book, mn: Minutes, k: int, j: int, delta: float, o: Order | None, out: Out) -> None:
         d, pos = int(mn.ts[k]) + MINUTE_MS, float(book.pos[j])
         upu = float(mn.mid_ff[k, j] * mn.rate[k, j])
         side = 1 if delta > 0.0 else -1
@@ -166,8 +221,9 @@ class Executor:
             return
         book.seen_ids.append(coid)
         new = Order(coid, self.pairs[j], j, side, qty, qty, price, d, d + self.ecfg.latency_ms, leg)
-        reason = check_order(side * qty, pos, 0.0, upu, gross_usd(book.pos, mn.mid_ff[k], mn.rate[k]),
-                             self.rcfg)
+        reason = check_order(
+            side * qty, pos, 0.0, upu, gross_usd(book.pos, mn.mid_ff[k], mn.rate[k]), self.rcfg
+        )
         out.orders.append(_instruction(new, d, "NEW", bid, bid + spread, reason))
         if reason:
             rejected = _report(new, d, "REJECTED", reason)

@@ -26,11 +26,14 @@ class PendingMarkout:
     horizon_min: int
 
 
-def schedule(fill_bar_ts: int, pair_idx: int, side: int, price: float, cfg: ExecutionConfig
-             ) -> list[PendingMarkout]:
+def schedule(
+    fill_bar_ts: int, pair_idx: int, side: int, price: float, cfg: ExecutionConfig
+) -> list[PendingMarkout]:
     """Return the pending mark-outs of one fill, one per configured horizon."""
-    return [PendingMarkout(fill_bar_ts + h * MINUTE_MS, pair_idx, side, price, h)
-            for h in cfg.markout_horizons_min]
+    return [
+        PendingMarkout(fill_bar_ts + h * MINUTE_MS, pair_idx, side, price, h)
+        for h in cfg.markout_horizons_min
+    ]
 
 
 def markout_bps(side: int, price: float, mid: float) -> float:

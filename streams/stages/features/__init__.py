@@ -7,4 +7,11 @@ from streams.stages.features.config import FeaturesConfig
 from streams.stages.features.stage import FEATURE_FIELDS, FeaturesStage, empty_features
 from streams.stages.features.state import FeaturesState, PairState
 
-__all__ = ["FEATURE_FIELDS", "FeaturesConfig", "FeaturesStage", "FeaturesState", "PairState", "empty_features"]
+__all__ = [
+    "FEATURE_FIELDS",
+    "FeaturesConfig",
+    "FeaturesStage",
+    "FeaturesState",
+    "PairState",
+    "empty_features",
+]

@@ -31,7 +31,9 @@ class PairInput:
     sid: I32
 
 
-def pair_step(state: PairState, bars: PairInput, cfg: FeaturesConfig) -> tuple[PairState, dict[str, npt.NDArray]]:
+def pair_step(
+    state: PairState, bars: PairInput, cfg: FeaturesConfig
+) -> tuple[PairState, dict[str, npt.NDArray]]:
     """Compute one pair's rolling features for its new bars and its next state.
 
     Returns
@@ -47,18 +49,34 @@ def pair_step(state: PairState, bars: PairInput, cfg: FeaturesConfig) -> tuple[P
     disp = displacement(state.mid_tail, bars.mid, state.n - len(state.mid_tail), seg, gk_vol, cfg.disp_warmup)
     pct = displacement_pct(state.disp_tail, disp, state.n - len(state.disp_tail), seg, cfg.disp_warmup)
     session, norm = session_vol_norm(
-        state.session, bars.sid, bars.gkv, gk_vol, seg == 1,
-        cfg.session_alpha, cfg.session_min_days, cfg.session_min_bars,
+        state.session,
+        bars.sid,
+        bars.gkv,
+        gk_vol,
+        seg == 1,
+        cfg.session_alpha,
+        cfg.session_min_days,
+        cfg.session_min_bars,
     )
     cols: dict[str, npt.NDArray] = {
-        "gap_min": gap, "seg": seg, "log_ret": log_returns(bars.mid, state.last_mid, gap), "gk_vol": gk_vol,
+        "gap_min": gap,
+        "seg": seg,
+        "log_ret": log_returns(bars.mid, state.last_mid, gap),
+        "gk_vol": gk_vol,
         "spread_widening": spread_widening(state.spread_tail, bars.spread, seg),
-        "displacement": disp, "displacement_pct": pct, "session_vol_norm": norm,
+        "displacement": disp,
+        "displacement_pct": pct,
+        "session_vol_norm": norm,
     }
     new = PairState(
-        n=state.n + k, seg=int(seg[-1]), last_ts=int(bars.ts[-1]), last_mid=float(bars.mid[-1]),
-        gkv_tail=new_tail(state.gkv_tail, bars.gkv), mid_tail=new_tail(state.mid_tail, bars.mid),
-        spread_tail=new_tail(state.spread_tail, bars.spread), disp_tail=new_tail(state.disp_tail, disp),
+        n=state.n + k,
+        seg=int(seg[-1]),
+        last_ts=int(bars.ts[-1]),
+        last_mid=float(bars.mid[-1]),
+        gkv_tail=new_tail(state.gkv_tail, bars.gkv),
+        mid_tail=new_tail(state.mid_tail, bars.mid),
+        spread_tail=new_tail(state.spread_tail, bars.spread),
+        disp_tail=new_tail(state.disp_tail, disp),
         session=session,
     )
     return new, cols

@@ -69,7 +69,9 @@ def session_ids(ts: I64, rollover_min: int) -> I32:
     london = (lon_min >= _LONDON_HOURS[0]) & (lon_min < _LONDON_HOURS[1])
     newyork = (ny_min >= _NEW_YORK_HOURS[0]) & (ny_min < _NEW_YORK_HOURS[1])
     roll = (ny_min >= _ROLL) & (ny_min < _ROLL + rollover_min)
-    weekend = (ny_weekday == 5) | ((ny_weekday == 4) & (ny_min >= _ROLL)) | ((ny_weekday == 6) & (ny_min < _ROLL))
+    weekend = (
+        (ny_weekday == 5) | ((ny_weekday == 4) & (ny_min >= _ROLL)) | ((ny_weekday == 6) & (ny_min < _ROLL))
+    )
     sid = np.full(len(ts), ASIA, dtype=np.int32)
     sid[newyork] = NEW_YORK
     sid[london] = LONDON
@@ -109,8 +111,14 @@ def _fold(ref: list[float], days: list[int], cur: int, total: float, count: int,
 
 
 def session_vol_norm(
-    stats: SessionStats, sid: I32, gkv: F64, gk_vol: F64, new_segment: npt.NDArray[np.bool_],
-    alpha: float, min_days: int, min_bars: int,
+    stats: SessionStats,
+    sid: I32,
+    gkv: F64,
+    gk_vol: F64,
+    new_segment: npt.NDArray[np.bool_],
+    alpha: float,
+    min_days: int,
+    min_bars: int,
 ) -> tuple[SessionStats, F64]:
     """Return ``gk_vol_t / sqrt(typical GK variance of t's session)`` for one pair's new bars.
 

@@ -34,23 +34,45 @@ from streams.stages.features.state import FeaturesState, PairState
 from streams.stages.features.volatility import gk_variance, tick_velocity
 
 BAR_CARRY: dict[str, Any] = {
-    "pair": np.str_, "ts": np.int64, "open": np.float64, "high": np.float64, "low": np.float64,
-    "close": np.float64, "volume": np.float64, "spread": np.float64, "spread_modeled": np.bool_,
+    "pair": np.str_,
+    "ts": np.int64,
+    "open": np.float64,
+    "high": np.float64,
+    "low": np.float64,
+    "close": np.float64,
+    "volume": np.float64,
+    "spread": np.float64,
+    "spread_modeled": np.bool_,
     "source": np.str_,
 }
 _BAR_DEFAULTS: dict[str, Any] = {"volume": 0.0, "spread_modeled": True, "source": ""}
 ROLLING = ("log_ret", "gk_vol", "spread_widening", "displacement", "displacement_pct", "session_vol_norm")
-REQUIRED_FINITE = ("gk_vol", "spread_widening", "tick_velocity", "displacement", "displacement_pct",
-                   "session_vol_norm")
+REQUIRED_FINITE = (
+    "gk_vol",
+    "spread_widening",
+    "tick_velocity",
+    "displacement",
+    "displacement_pct",
+    "session_vol_norm",
+)
 """Features that must be finite for ``ready``: all but ``log_ret`` and ``xcorr``. ``xcorr`` is NaN
 whenever no basket exists (a single-pair deployment, or the other pairs missing for most of the window):
 that is information about the other pairs, not a reason to stop trading this one, and the models map a
 non-finite xcorr to a documented neutral value."""
 FEATURE_FIELDS: dict[str, Any] = {
-    **BAR_CARRY, "mid": np.float64, "gap_min": np.int32, "ready": np.bool_, "log_ret": np.float64,
-    "gk_vol": np.float64, "spread_widening": np.float64, "tick_velocity": np.float64,
-    "displacement": np.float64, "displacement_pct": np.float64, "xcorr": np.float64,
-    "session_id": np.int32, "session_vol_norm": np.float64,
+    **BAR_CARRY,
+    "mid": np.float64,
+    "gap_min": np.int32,
+    "ready": np.bool_,
+    "log_ret": np.float64,
+    "gk_vol": np.float64,
+    "spread_widening": np.float64,
+    "tick_velocity": np.float64,
+    "displacement": np.float64,
+    "displacement_pct": np.float64,
+    "xcorr": np.float64,
+    "session_id": np.int32,
+    "session_vol_norm": np.float64,
 }
 """Output columns (= ``schemas/features.avsc`` fields) and their numpy dtypes."""
 
@@ -107,14 +129,18 @@ class FeaturesStage:
         mid = mid_price(c, cols["spread"])
         gkv = gk_variance(o, h, lo, c)
         cols.update(
-            mid=mid, tick_velocity=tick_velocity(cols["volume"], o, h, lo, c, mid),
+            mid=mid,
+            tick_velocity=tick_velocity(cols["volume"], o, h, lo, c, mid),
             session_id=session_ids(cols["ts"], self.config.rollover_min),
         )
         groups = group_rows(cols["pair"])
         pairs, rolling, seg = self._pairs(state, cols, gkv, groups)
         cols.update(rolling)
         xstate, cols["xcorr"] = cross_correlation(
-            state.xcorr, self._columns(batch.n, groups), cols["ts"] // MINUTE_MS, cols["log_ret"],
+            state.xcorr,
+            self._columns(batch.n, groups),
+            cols["ts"] // MINUTE_MS,
+            cols["log_ret"],
             self.config.xcorr_min_obs,
         )
         finite = np.logical_and.reduce([np.isfinite(cols[k]) for k in REQUIRED_FINITE])
@@ -129,7 +155,10 @@ class FeaturesStage:
         return col
 
     def _pairs(
-        self, state: FeaturesState, cols: dict[str, npt.NDArray[Any]], gkv: npt.NDArray[np.float64],
+        self,
+        state: FeaturesState,
+        cols: dict[str, npt.NDArray[Any]],
+        gkv: npt.NDArray[np.float64],
         groups: list[tuple[str, npt.NDArray[np.intp]]],
     ) -> tuple[dict[str, PairState], dict[str, npt.NDArray[Any]], npt.NDArray[np.int64]]:
         n = len(gkv)
@@ -138,8 +167,9 @@ class FeaturesStage:
         seg = np.zeros(n, dtype=np.int64)
         pairs = dict(state.pairs)
         for name, idx in groups:
-            bars = PairInput(cols["ts"][idx], cols["mid"][idx], cols["spread"][idx], gkv[idx],
-                             cols["session_id"][idx])
+            bars = PairInput(
+                cols["ts"][idx], cols["mid"][idx], cols["spread"][idx], gkv[idx], cols["session_id"][idx]
+            )
             prev = pairs.get(name) or PairState.initial(self.config)
             pairs[name], res = pair_step(prev, bars, self.config)
             seg[idx] = res.pop("seg")

@@ -41,9 +41,14 @@ class PairState:
     def initial(cls, cfg: FeaturesConfig) -> PairState:
         """Return the state of a pair never seen, with NaN tails sized for ``cfg``'s windows."""
         return cls(
-            n=0, seg=0, last_ts=-1, last_mid=float("nan"),
-            gkv_tail=empty_tail(cfg.vol_window - 1), mid_tail=empty_tail(cfg.disp_window - 1),
-            spread_tail=empty_tail(cfg.spread_window), disp_tail=empty_tail(cfg.pct_window - 1),
+            n=0,
+            seg=0,
+            last_ts=-1,
+            last_mid=float("nan"),
+            gkv_tail=empty_tail(cfg.vol_window - 1),
+            mid_tail=empty_tail(cfg.disp_window - 1),
+            spread_tail=empty_tail(cfg.spread_window),
+            disp_tail=empty_tail(cfg.pct_window - 1),
         )
 
 

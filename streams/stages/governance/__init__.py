@@ -7,5 +7,11 @@ from streams.stages.governance.config import GovernanceConfig, KLHistogram
 from streams.stages.governance.kl import KLReference, histograms_from_samples
 from streams.stages.governance.stage import GovernanceStage, GovernanceState
 
-__all__ = ["GovernanceConfig", "GovernanceStage", "GovernanceState", "KLHistogram", "KLReference",
-           "histograms_from_samples"]
+__all__ = [
+    "GovernanceConfig",
+    "GovernanceStage",
+    "GovernanceState",
+    "KLHistogram",
+    "KLReference",
+    "histograms_from_samples",
+]

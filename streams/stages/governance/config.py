@@ -62,8 +62,13 @@ class GovernanceConfig(StageConfig):
     decommission_ic: float = 0.0
     decommission_after_min: int = 28 * DAY_MIN
     """IC < decommission_ic for this long -> DECOMMISSION (terminal until an operator RESUME)."""
-    kl_features: tuple[str, ...] = ("spread_widening", "tick_velocity", "displacement", "displacement_pct",
-                                    "xcorr")
+    kl_features: tuple[str, ...] = (
+        "spread_widening",
+        "tick_velocity",
+        "displacement",
+        "displacement_pct",
+        "xcorr",
+    )
     """Features compared with the training distribution (those present in the reference are used).
     Scale-free features whose daily distribution is stable when nothing has changed; slow volatility-
     state variables (gk_vol, session_vol_norm) are left out on purpose: their daily histogram differs

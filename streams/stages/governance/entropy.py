@@ -105,7 +105,9 @@ def evaluate(
     suspended, trans = _switch(state.suspended, t, avg, fire_on, fire_off, cfg)
     keep = keys > current - w
     new = EntropyState(
-        keys[keep], sums[keep], counts[keep],
+        keys[keep],
+        sums[keep],
+        counts[keep],
         int(ev[-1]) if ev.size else state.last_eval,
         int(on[-1]) if ev.size else state.on_since,
         int(off[-1]) if ev.size else state.off_since,
@@ -128,11 +130,15 @@ def _switch(
         k = int(fire[i])
         suspended = not suspended
         if suspended:
-            why = (f"entropy spike: rolling {cfg.entropy_window_min}-min average {avg[k]:.3f} > "
-                   f"{cfg.entropy_threshold} for {cfg.entropy_after_min} min")
+            why = (
+                f"entropy spike: rolling {cfg.entropy_window_min}-min average {avg[k]:.3f} > "
+                f"{cfg.entropy_threshold} for {cfg.entropy_after_min} min"
+            )
             trans.append(Transition(int(t[k]), "SUSPEND", "entropy_spike", why))
         else:
-            why = (f"entropy normal: average {avg[k]:.3f} <= {cfg.entropy_resume_threshold} "
-                   f"for {cfg.entropy_resume_after_min} min")
+            why = (
+                f"entropy normal: average {avg[k]:.3f} <= {cfg.entropy_resume_threshold} "
+                f"for {cfg.entropy_resume_after_min} min"
+            )
             trans.append(Transition(int(t[k]), "RESUME", "entropy_normal", why))
         pos = k + 1

@@ -77,7 +77,9 @@ def decide(obs: HealthInputs, cfg: HealthConfig | None = None) -> HealthDecision
     if not obs.reachable:
         return HealthDecision("KILL", (f"prometheus unreachable: {obs.error or 'query failed'}",))
     if not obs.sample_s:
-        return HealthDecision("KILL", ("prometheus holds no hslr_last_event_ts_seconds: no stage is monitored",))
+        return HealthDecision(
+            "KILL", ("prometheus holds no hslr_last_event_ts_seconds: no stage is monitored",)
+        )
     kill: list[str] = []
     newest = max(obs.sample_s.values())
     if obs.now_s - newest > cfg.max_data_age_s:
@@ -88,9 +90,15 @@ def decide(obs: HealthInputs, cfg: HealthConfig | None = None) -> HealthDecision
                 kill.append(f"stage {stage}: last event {obs.now_s - ts:.0f}s old while the market is open")
     if kill:
         return HealthDecision("KILL", tuple(kill))
-    halt = [f"stage {s}: {v:.0f} errors in {cfg.error_window}" for s, v in sorted(obs.errors.items())
-            if v > cfg.max_errors]
-    halt += [f"stage {s}: {v:.0f} dead letters in {cfg.dead_letter_window}"
-             for s, v in sorted(obs.dead_letters.items()) if v > cfg.max_dead_letters]
+    halt = [
+        f"stage {s}: {v:.0f} errors in {cfg.error_window}"
+        for s, v in sorted(obs.errors.items())
+        if v > cfg.max_errors
+    ]
+    halt += [
+        f"stage {s}: {v:.0f} dead letters in {cfg.dead_letter_window}"
+        for s, v in sorted(obs.dead_letters.items())
+        if v > cfg.max_dead_letters
+    ]
     halt += [f"stage {s}: consumer lag {v:.0f}" for s, v in sorted(obs.lag.items()) if v > cfg.max_lag]
     return HealthDecision("HALT", tuple(halt)) if halt else HealthDecision("NONE")

@@ -112,11 +112,16 @@ def resolve(
         rows = np.flatnonzero(batch["pair"] == p)
         new = rows[ok[rows]]
         old = out.get(str(p))
-        cand = _concat(old, Pending(
-            batch["ts"][new].astype(np.int64),
-            batch["ts"][new].astype(np.int64) + batch["horizon_min"][new].astype(np.int64) * MINUTE_MS,
-            batch["expected_return"][new].astype(np.float64), d[new], log_mid[new],
-        ))
+        cand = _concat(
+            old,
+            Pending(
+                batch["ts"][new].astype(np.int64),
+                batch["ts"][new].astype(np.int64) + batch["horizon_min"][new].astype(np.int64) * MINUTE_MS,
+                batch["expected_return"][new].astype(np.float64),
+                d[new],
+                log_mid[new],
+            ),
+        )
         ts_p = batch["ts"][rows].astype(np.int64)
         j = np.searchsorted(ts_p, cand.due, side="left")
         found = j < ts_p.size
@@ -125,15 +130,21 @@ def resolve(
         y = cand.direction[hit] * (log_mid[rows][jj[hit]] - cand.log_mid[hit])
         parts.append((wm[rows][jj[hit]] // key_ms, cand.sig_ts[hit], str(p), cand.x[hit], y))
         keep = ~found
-        out[str(p)] = Pending(*(getattr(cand, f)[keep] for f in ("sig_ts", "due", "x", "direction", "log_mid")))
+        out[str(p)] = Pending(
+            *(getattr(cand, f)[keep] for f in ("sig_ts", "due", "x", "direction", "log_mid"))
+        )
     return out, _observations(parts)
 
 
 def _concat(a: Pending | None, b: Pending) -> Pending:
     if a is None:
         return b
-    return Pending(*(np.concatenate([getattr(a, f), getattr(b, f)])
-                     for f in ("sig_ts", "due", "x", "direction", "log_mid")))
+    return Pending(
+        *(
+            np.concatenate([getattr(a, f), getattr(b, f)])
+            for f in ("sig_ts", "due", "x", "direction", "log_mid")
+        )
+    )
 
 
 def _observations(parts: list[tuple[I64, I64, str, F64, F64]]) -> Observations:
@@ -143,7 +154,8 @@ def _observations(parts: list[tuple[I64, I64, str, F64, F64]]) -> Observations:
         np.concatenate([p[0] for p in parts]).astype(np.int64),
         np.concatenate([p[1] for p in parts]).astype(np.int64),
         np.concatenate([np.full(p[1].size, p[2]) for p in parts]).astype(str),
-        np.concatenate([p[3] for p in parts]), np.concatenate([p[4] for p in parts]),
+        np.concatenate([p[3] for p in parts]),
+        np.concatenate([p[4] for p in parts]),
     )
 
 
@@ -151,7 +163,9 @@ def append(a: Observations, b: Observations) -> Observations:
     """Open observations ``a`` followed by ``b``."""
     if b.key.size == 0:
         return a
-    return Observations(*(np.concatenate([getattr(a, f), getattr(b, f)]) for f in ("key", "sig_ts", "pair", "x", "y")))
+    return Observations(
+        *(np.concatenate([getattr(a, f), getattr(b, f)]) for f in ("key", "sig_ts", "pair", "x", "y"))
+    )
 
 
 def close(obs: Observations, moments: Moments, upto_key: int) -> tuple[Observations, Moments]:
@@ -167,10 +181,19 @@ def close(obs: Observations, moments: Moments, upto_key: int) -> tuple[Observati
     n = np.diff(np.append(first, key.size)).astype(np.float64)
     mx, my = np.add.reduceat(x, first) / n, np.add.reduceat(y, first) / n
     dx, dy = x - np.repeat(mx, n.astype(np.int64)), y - np.repeat(my, n.astype(np.int64))
-    new = (key[first], n, mx, my, np.add.reduceat(dx * dx, first), np.add.reduceat(dy * dy, first),
-           np.add.reduceat(dx * dy, first))
+    new = (
+        key[first],
+        n,
+        mx,
+        my,
+        np.add.reduceat(dx * dx, first),
+        np.add.reduceat(dy * dy, first),
+        np.add.reduceat(dx * dy, first),
+    )
     fields = ("key", "n", "mx", "my", "sxx", "syy", "sxy")
-    return rest, Moments(*(np.concatenate([getattr(moments, f), v]) for f, v in zip(fields, new, strict=True)))
+    return rest, Moments(
+        *(np.concatenate([getattr(moments, f), v]) for f, v in zip(fields, new, strict=True))
+    )
 
 
 def prune(moments: Moments, from_key: int) -> Moments:

@@ -44,7 +44,9 @@ class KLReference:
         return max((c.size for c in self.counts), default=0)
 
     @classmethod
-    def from_histograms(cls, hists: Mapping[str, Any], features: tuple[str, ...] | None = None) -> KLReference:
+    def from_histograms(
+        cls, hists: Mapping[str, Any], features: tuple[str, ...] | None = None
+    ) -> KLReference:
         """Build from ``{feature: {"edges": [...], "counts": [...]}}`` (or objects with those attributes)."""
         names = tuple(f for f in (features or tuple(hists)) if f in hists)
         get = (lambda h, k: h[k]) if all(isinstance(hists[f], Mapping) for f in names) else getattr
@@ -56,7 +58,9 @@ class KLReference:
         return cls(names, edges, counts)
 
 
-def histograms_from_samples(samples: Mapping[str, npt.ArrayLike], n_bins: int = 20) -> dict[str, dict[str, list]]:
+def histograms_from_samples(
+    samples: Mapping[str, npt.ArrayLike], n_bins: int = 20
+) -> dict[str, dict[str, list]]:
     """Training histograms to store in an artifact's metadata (``feature_histograms``).
 
     Edges are the training quantiles (equal-mass bins; duplicates removed), so every bin holds data.
@@ -93,7 +97,9 @@ class LiveCounts:
     counts: I64 = field(default_factory=lambda: np.zeros((0, 0, 0), dtype=np.int64))
 
 
-def accumulate(live: LiveCounts, ref: KLReference, batch: Batch, keys: I64, ready: npt.NDArray[np.bool_]) -> LiveCounts:
+def accumulate(
+    live: LiveCounts, ref: KLReference, batch: Batch, keys: I64, ready: npt.NDArray[np.bool_]
+) -> LiveCounts:
     """Add the batch's ready rows to the counts of their interval ``keys`` (shape (n,))."""
     nf, nb = len(ref.features), ref.n_bins
     if nf == 0 or batch.n == 0:
@@ -117,7 +123,9 @@ def prune(live: LiveCounts, keep_from_key: int) -> LiveCounts:
     return LiveCounts(live.keys[keep], live.counts[keep])
 
 
-def window_kl(live: LiveCounts, ref: KLReference, from_key: int, to_key: int, alpha: float, min_count: int) -> float:
+def window_kl(
+    live: LiveCounts, ref: KLReference, from_key: int, to_key: int, alpha: float, min_count: int
+) -> float:
     """max over features of KL(live || reference) for the intervals ``from_key <= key < to_key``; NaN if none scored."""
     sel = (live.keys >= from_key) & (live.keys < to_key)
     if not sel.any():

@@ -30,7 +30,17 @@ from streams.stages.governance.config import GovernanceConfig
 from streams.stages.governance.triggers import Flags, Transition, TriggerState, operator_resume, step
 
 MINUTE_MS = 60_000
-GOVERNANCE_FIELDS = ("ts", "ic", "kl_divergence", "entropy_avg", "state", "action", "reason", "n_ic", "alloc_scale")
+GOVERNANCE_FIELDS = (
+    "ts",
+    "ic",
+    "kl_divergence",
+    "entropy_avg",
+    "state",
+    "action",
+    "reason",
+    "n_ic",
+    "alloc_scale",
+)
 CONTROL_FIELDS = ("command_id", "ts", "action", "scale", "pair", "issuer", "reason")
 
 
@@ -65,9 +75,13 @@ class _Loop:
 class GovernanceStage:
     """Drift monitor; see the module docstring."""
 
-    def __init__(self, config: GovernanceConfig | None = None, reference: klm.KLReference | None = None) -> None:
+    def __init__(
+        self, config: GovernanceConfig | None = None, reference: klm.KLReference | None = None
+    ) -> None:
         self.config = config or GovernanceConfig()
-        self.spec = StageSpec("governance", ("signals", "control"), ("signals.governed", "governance", "control"))
+        self.spec = StageSpec(
+            "governance", ("signals", "control"), ("signals.governed", "governance", "control")
+        )
         cfg = self.config
         if reference is None and cfg.kl_reference:
             reference = klm.KLReference.from_histograms(cfg.kl_reference, cfg.kl_features)
@@ -76,8 +90,12 @@ class GovernanceStage:
         if reference is not None:
             names = tuple(f for f in cfg.kl_features if f in reference.features) or reference.features
             reference = klm.KLReference.from_histograms(
-                {f: {"edges": e, "counts": c} for f, e, c in zip(reference.features, reference.edges,
-                                                                 reference.counts, strict=True)}, names)
+                {
+                    f: {"edges": e, "counts": c}
+                    for f, e, c in zip(reference.features, reference.edges, reference.counts, strict=True)
+                },
+                names,
+            )
         self.reference = reference
         self._dt = cfg.eval_interval_min * MINUTE_MS
 
@@ -92,26 +110,43 @@ class GovernanceStage:
         wm = np.maximum.accumulate(np.maximum(batch["ts"].astype(np.int64), state.wm))
         keys = wm // self._dt
         cfg = self.config
-        pending, new_obs = icm.resolve(state.pending, batch, wm, self._dt, cfg.resolve_max_lag_min * MINUTE_MS,
-                                       cfg.ic_universe)
+        pending, new_obs = icm.resolve(
+            state.pending, batch, wm, self._dt, cfg.resolve_max_lag_min * MINUTE_MS, cfg.ic_universe
+        )
         live = state.live
         if self.reference is not None:
             live = klm.accumulate(live, self.reference, batch, keys, batch["ready"].astype(bool))
-        e_state, e_t, e_avg, e_trans = ent.evaluate(state.entropy, wm, batch["entropy"].astype(np.float64), cfg)
-        s = replace(state, wm=int(wm[-1]), pending=pending, obs=icm.append(state.obs, new_obs), live=live,
-                    next_eval=state.next_eval if state.next_eval >= 0 else (int(wm[0]) // self._dt + 1) * self._dt)
+        e_state, e_t, e_avg, e_trans = ent.evaluate(
+            state.entropy, wm, batch["entropy"].astype(np.float64), cfg
+        )
+        s = replace(
+            state,
+            wm=int(wm[-1]),
+            pending=pending,
+            obs=icm.append(state.obs, new_obs),
+            live=live,
+            next_eval=state.next_eval if state.next_eval >= 0 else (int(wm[0]) // self._dt + 1) * self._dt,
+        )
         loop = self._evaluate(_Loop(s), int(wm[-1]))
         trans = sorted(loop.trans + e_trans, key=lambda t: t.ts)
         times, labels, scales = self._timeline(state, trans)
         idx = np.searchsorted(times, wm, side="right") - 1
-        start = Flags(state.triggers.reduced, state.triggers.decommissioned, state.triggers.halted,
-                      state.entropy.suspended)
+        start = Flags(
+            state.triggers.reduced,
+            state.triggers.decommissioned,
+            state.triggers.halted,
+            state.entropy.suspended,
+        )
         all_scales = np.concatenate([[start.scale(cfg.reduce_scale)], scales])
         all_labels = np.concatenate([np.array([start.label()], dtype=str), labels]).astype(str)
         governed = batch.with_columns(alloc_scale=all_scales[idx + 1], gov_state=all_labels[idx + 1])
         gov = self._governance(state, loop.snaps, trans, (e_t, e_avg), (times, labels, scales))
         new = replace(loop.s, entropy=e_state)
-        return new, {"signals.governed": governed, "governance": gov, "control": self._controls(trans, times, scales)}
+        return new, {
+            "signals.governed": governed,
+            "governance": gov,
+            "control": self._controls(trans, times, scales),
+        }
 
     # -- evaluation loop ---------------------------------------------------------------------------
     def _evaluate(self, loop: _Loop, now: int) -> _Loop:
@@ -160,30 +195,49 @@ class GovernanceStage:
         self, state: GovernanceState, trans: list[Transition]
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.str_], npt.NDArray[np.float64]]:
         """State label and allocation after each transition (sorted by time)."""
-        f = Flags(state.triggers.reduced, state.triggers.decommissioned, state.triggers.halted,
-                  state.entropy.suspended)
+        f = Flags(
+            state.triggers.reduced,
+            state.triggers.decommissioned,
+            state.triggers.halted,
+            state.entropy.suspended,
+        )
         labels, scales = [], []
         for t in trans:
             f = _apply(f, t)
             labels.append(f.label())
             scales.append(f.scale(self.config.reduce_scale))
-        return (np.array([t.ts for t in trans], dtype=np.int64), np.array(labels, dtype=str),
-                np.array(scales, dtype=np.float64))
+        return (
+            np.array([t.ts for t in trans], dtype=np.int64),
+            np.array(labels, dtype=str),
+            np.array(scales, dtype=np.float64),
+        )
 
-    def _governance(self, state: GovernanceState, snaps: list[tuple[int, float, float, int]],
-                    trans: list[Transition], entropy: tuple, timeline: tuple) -> Batch:
+    def _governance(
+        self,
+        state: GovernanceState,
+        snaps: list[tuple[int, float, float, int]],
+        trans: list[Transition],
+        entropy: tuple,
+        timeline: tuple,
+    ) -> Batch:
         times = sorted({s[0] for s in snaps} | {t.ts for t in trans})
         if not times:
             return _empty_governance()
         snap_t = np.array([s[0] for s in snaps], dtype=np.int64)
         e_t, e_avg = entropy
         tl_t, tl_label, tl_scale = timeline
-        start = Flags(state.triggers.reduced, state.triggers.decommissioned, state.triggers.halted,
-                      state.entropy.suspended)
+        start = Flags(
+            state.triggers.reduced,
+            state.triggers.decommissioned,
+            state.triggers.halted,
+            state.entropy.suspended,
+        )
         rows = []
         for t in times:
             i = int(np.searchsorted(snap_t, t, side="right")) - 1
-            ic, kl, n = (snaps[i][1], snaps[i][2], snaps[i][3]) if i >= 0 else (state.ic, state.kl, state.n_ic)
+            ic, kl, n = (
+                (snaps[i][1], snaps[i][2], snaps[i][3]) if i >= 0 else (state.ic, state.kl, state.n_ic)
+            )
             j = int(np.searchsorted(e_t, t, side="right")) - 1
             ea = float(e_avg[j]) if j >= 0 else state.entropy.avg
             m = int(np.searchsorted(tl_t, t, side="right")) - 1
@@ -194,33 +248,44 @@ class GovernanceStage:
             rows.append((t, ic, kl, ea, label, action, "; ".join(tr.reason for tr in here), n, scale))
         cols = list(zip(*rows, strict=True))
         dtypes = (np.int64, np.float64, np.float64, np.float64, str, str, str, np.int64, np.float64)
-        return Batch({f: np.array(c, dtype=d) for f, c, d in zip(GOVERNANCE_FIELDS, cols, dtypes, strict=True)})
+        return Batch(
+            {f: np.array(c, dtype=d) for f, c, d in zip(GOVERNANCE_FIELDS, cols, dtypes, strict=True)}
+        )
 
-    def _controls(self, trans: list[Transition], times: npt.NDArray[np.int64],
-                  scales: npt.NDArray[np.float64]) -> Batch:
+    def _controls(
+        self, trans: list[Transition], times: npt.NDArray[np.int64], scales: npt.NDArray[np.float64]
+    ) -> Batch:
         if not trans:
             return _empty_control()
         after = np.searchsorted(times, [t.ts for t in trans], side="right") - 1  # all changes at that ts
-        return Batch({
-            "command_id": np.array([f"governance:{t.action}:{t.cause}:{t.ts}" for t in trans], dtype=str),
-            "ts": np.array([t.ts for t in trans], dtype=np.int64),
-            "action": np.array([t.action for t in trans], dtype=str),
-            "scale": scales[after].astype(np.float64),
-            "pair": np.full(len(trans), "", dtype=str),
-            "issuer": np.array(["governance"] * len(trans)),
-            "reason": np.array([t.reason for t in trans], dtype=str),
-        })
+        return Batch(
+            {
+                "command_id": np.array([f"governance:{t.action}:{t.cause}:{t.ts}" for t in trans], dtype=str),
+                "ts": np.array([t.ts for t in trans], dtype=np.int64),
+                "action": np.array([t.action for t in trans], dtype=str),
+                "scale": scales[after].astype(np.float64),
+                "pair": np.full(len(trans), "", dtype=str),
+                "issuer": np.array(["governance"] * len(trans)),
+                "reason": np.array([t.reason for t in trans], dtype=str),
+            }
+        )
 
     def _empty(self, batch: Batch) -> dict[str, Batch]:
-        governed = batch.with_columns(alloc_scale=np.empty(0, dtype=np.float64), gov_state=np.empty(0, dtype=str))
+        governed = batch.with_columns(
+            alloc_scale=np.empty(0, dtype=np.float64), gov_state=np.empty(0, dtype=str)
+        )
         return {"signals.governed": governed, "governance": _empty_governance(), "control": _empty_control()}
 
 
 def _apply(f: Flags, t: Transition) -> Flags:
     if t.cause == "operator":
         return Flags(suspended=f.suspended)
-    change = {"REDUCE": {"reduced": True}, "DECOMMISSION": {"decommissioned": True}, "HALT": {"halted": True},
-              "SUSPEND": {"suspended": True}}.get(t.action)
+    change = {
+        "REDUCE": {"reduced": True},
+        "DECOMMISSION": {"decommissioned": True},
+        "HALT": {"halted": True},
+        "SUSPEND": {"suspended": True},
+    }.get(t.action)
     if change is None:  # RESUME
         change = {"suspended": False} if t.cause == "entropy_normal" else {"reduced": False}
     return replace(f, **change)

@@ -51,8 +51,12 @@ class Flags:
 
     def label(self) -> str:
         """The most severe active state."""
-        for name, on in (("DECOMMISSIONED", self.decommissioned), ("HALTED", self.halted),
-                         ("SUSPENDED", self.suspended), ("REDUCED", self.reduced)):
+        for name, on in (
+            ("DECOMMISSIONED", self.decommissioned),
+            ("HALTED", self.halted),
+            ("SUSPENDED", self.suspended),
+            ("REDUCED", self.reduced),
+        ):
             if on:
                 return name
         return "NORMAL"
@@ -91,7 +95,9 @@ def _held(since: int, t: int, minutes: int) -> bool:
     return since >= 0 and t - since >= minutes * MINUTE_MS
 
 
-def step(s: TriggerState, t: int, ic: float, kl: float, cfg: GovernanceConfig) -> tuple[TriggerState, list[Transition]]:
+def step(
+    s: TriggerState, t: int, ic: float, kl: float, cfg: GovernanceConfig
+) -> tuple[TriggerState, list[Transition]]:
     """Apply one evaluation at event time ``t`` (ms) with the window's IC and KL (NaN allowed)."""
     low = _run(ic < cfg.reduce_ic, s.low_since, t)  # NaN compares False: no evidence, streak broken
     neg = _run(ic < cfg.decommission_ic, s.neg_since, t)
@@ -101,20 +107,48 @@ def step(s: TriggerState, t: int, ic: float, kl: float, cfg: GovernanceConfig) -
     reduced, decom, halted = s.reduced, s.decommissioned, s.halted
     if not reduced and _held(low, t, cfg.reduce_after_min):
         reduced = True
-        out.append(Transition(t, "REDUCE", "ic_low", f"{_days(cfg)} IC {ic:.4f} < {cfg.reduce_ic} for "
-                              f"{cfg.reduce_after_min} min; allocation x{cfg.reduce_scale}"))
+        out.append(
+            Transition(
+                t,
+                "REDUCE",
+                "ic_low",
+                f"{_days(cfg)} IC {ic:.4f} < {cfg.reduce_ic} for "
+                f"{cfg.reduce_after_min} min; allocation x{cfg.reduce_scale}",
+            )
+        )
     if not decom and _held(neg, t, cfg.decommission_after_min):
         decom = True
-        out.append(Transition(t, "DECOMMISSION", "ic_negative", f"{_days(cfg)} IC {ic:.4f} < {cfg.decommission_ic} "
-                              f"for {cfg.decommission_after_min} min; strategy off until an operator RESUME"))
+        out.append(
+            Transition(
+                t,
+                "DECOMMISSION",
+                "ic_negative",
+                f"{_days(cfg)} IC {ic:.4f} < {cfg.decommission_ic} "
+                f"for {cfg.decommission_after_min} min; strategy off until an operator RESUME",
+            )
+        )
     if reduced and not decom and not out and _held(rec, t, cfg.recover_after_min):
         reduced = False
-        out.append(Transition(t, "RESUME", "ic_recovered", f"{_days(cfg)} IC {ic:.4f} >= {cfg.recover_ic} for "
-                              f"{cfg.recover_after_min} min; full allocation"))
+        out.append(
+            Transition(
+                t,
+                "RESUME",
+                "ic_recovered",
+                f"{_days(cfg)} IC {ic:.4f} >= {cfg.recover_ic} for "
+                f"{cfg.recover_after_min} min; full allocation",
+            )
+        )
     if not halted and _held(spike, t, cfg.kl_after_min):
         halted = True
-        out.append(Transition(t, "HALT", "kl_spike", f"KL divergence {kl:.4f} > {cfg.kl_threshold}: "
-                              "feature distribution shifted, retrain required"))
+        out.append(
+            Transition(
+                t,
+                "HALT",
+                "kl_spike",
+                f"KL divergence {kl:.4f} > {cfg.kl_threshold}: "
+                "feature distribution shifted, retrain required",
+            )
+        )
     new = TriggerState(reduced, decom, halted, low, neg, rec, spike)
     return new, out
 
@@ -123,4 +157,6 @@ def operator_resume(s: TriggerState, t: int) -> tuple[TriggerState, list[Transit
     """An operator RESUME at ``t``: clear REDUCED/DECOMMISSIONED/HALTED and restart the IC/KL streaks."""
     if not (s.reduced or s.decommissioned or s.halted):
         return replace(s, low_since=-1, neg_since=-1, recover_since=-1, kl_since=-1), []
-    return TriggerState(), [Transition(t, "RESUME", "operator", "operator RESUME: governance reset to NORMAL")]
+    return TriggerState(), [
+        Transition(t, "RESUME", "operator", "operator RESUME: governance reset to NORMAL")
+    ]

@@ -19,7 +19,13 @@ from streams.stages.news.config import NewsConfig
 
 MINUTE_MS = 60_000
 CALENDAR_COLUMNS: tuple[str, ...] = (
-    "event_id", "ts", "currency", "impact", "title", "actual_value", "forecast_value",
+    "event_id",
+    "ts",
+    "currency",
+    "impact",
+    "title",
+    "actual_value",
+    "forecast_value",
 )
 """Calendar columns the stage uses (other ``calendar_event`` fields are ignored)."""
 _MAD_TO_SIGMA = 1.4826  # MAD of a normal sample times this estimates its standard deviation
@@ -45,8 +51,15 @@ def calendar_columns(cal: Mapping[str, Any] | None) -> Columns:
     if cal is None or len(np.asarray(cal.get("ts", []))) == 0:
         text = np.array([], dtype=str)
         nan = np.array([], dtype=np.float64)
-        return {"event_id": text, "ts": np.array([], dtype=np.int64), "currency": text, "impact": text,
-                "title": text, "actual_value": nan, "forecast_value": nan}
+        return {
+            "event_id": text,
+            "ts": np.array([], dtype=np.int64),
+            "currency": text,
+            "impact": text,
+            "title": text,
+            "actual_value": nan,
+            "forecast_value": nan,
+        }
     n = len(np.asarray(cal["ts"]))
     nan = np.full(n, np.nan)
     return {
@@ -135,9 +148,7 @@ def override_reasons(cal: Columns, config: NewsConfig) -> npt.NDArray[np.str_]:
     if not len(cal["ts"]):
         return np.array([], dtype=str)
     when = np.datetime_as_string(cal["ts"].astype("datetime64[ms]"), unit="m")
-    win = np.array([
-        "-{}/+{} min".format(*config.windows_min.get(str(i), (0, 0))) for i in cal["impact"]
-    ])
+    win = np.array(["-{}/+{} min".format(*config.windows_min.get(str(i), (0, 0))) for i in cal["impact"]])
     parts = (cal["currency"], " ", cal["title"], " @", when, "Z (", cal["impact"], ", ", win, ")")
     out = parts[0]
     for p in parts[1:]:

@@ -45,8 +45,12 @@ class NewsConfig(StageConfig):
     """Past surprises of the same (currency, title), strictly before the release, needed for a z-score."""
     surprise_window_min: int = 60
     """Minutes after the release (bar ts in [release, release + window]) during which the mode holds."""
-    inverse_keywords: tuple[str, ...] = ("unemployment rate", "unemployment claims", "claimant count",
-                                         "jobless")
+    inverse_keywords: tuple[str, ...] = (
+        "unemployment rate",
+        "unemployment claims",
+        "claimant count",
+        "jobless",
+    )
     """Title fragments (case-insensitive) of releases where a higher actual is bad for the currency, so
     the surprise sign is flipped (more unemployment weakens the currency)."""
 

@@ -41,8 +41,11 @@ class PairIndex:
 def exposed_currencies(pair: str, config: NewsConfig) -> list[str]:
     """Return the calendar currencies whose events affect ``pair`` (upper case)."""
     base, quote = pair[:3].upper(), pair[3:6].upper()
-    linked = [c.upper() for c, targets in config.linked_currencies.items()
-              if base in {t.upper() for t in targets} or quote in {t.upper() for t in targets}]
+    linked = [
+        c.upper()
+        for c, targets in config.linked_currencies.items()
+        if base in {t.upper() for t in targets} or quote in {t.upper() for t in targets}
+    ]
     return [base, quote, config.all_currency.upper(), *linked]
 
 
@@ -67,9 +70,7 @@ def build_pair_index(pair: str, cal: Columns, derived: Any, config: NewsConfig) 
     return PairIndex(tuple(override), ts[rows].astype(np.int64), votes.astype(np.int8))
 
 
-def window_hits(
-    t: I64, index: PairIndex, config: NewsConfig
-) -> I64:
+def window_hits(t: I64, index: PairIndex, config: NewsConfig) -> I64:
     """Return, for each bar time in ``t`` (ms, any order, shape (n,)), the calendar row of the earliest
     event whose override window contains it, or -1."""
     best_ts = np.full(len(t), np.iinfo(np.int64).max)

@@ -10,8 +10,18 @@ import numpy as np
 from streams.core.batch import Batch
 
 CALENDAR_EVENT_FIELDS: tuple[str, ...] = (
-    "event_id", "ts", "currency", "impact", "title", "actual", "forecast", "previous",
-    "actual_value", "forecast_value", "previous_value", "source",
+    "event_id",
+    "ts",
+    "currency",
+    "impact",
+    "title",
+    "actual",
+    "forecast",
+    "previous",
+    "actual_value",
+    "forecast_value",
+    "previous_value",
+    "source",
 )
 """Fields of ``schemas/calendar_event.avsc``, in order."""
 

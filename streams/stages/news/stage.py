@@ -105,7 +105,9 @@ class NewsStage:
         if n:
             ts = np.asarray(batch["ts"], dtype=np.int64)
             uniq, inv = np.unique(_text(batch["pair"]), return_inverse=True)
-            groups = np.split(np.argsort(inv.reshape(-1), kind="stable"), np.cumsum(np.bincount(inv.reshape(-1)))[:-1])
+            groups = np.split(
+                np.argsort(inv.reshape(-1), kind="stable"), np.cumsum(np.bincount(inv.reshape(-1)))[:-1]
+            )
             for p, sel in zip(uniq.tolist(), groups, strict=True):
                 idx = state.index.get(p) or build_pair_index(p, state.calendar, state, self.config)
                 row[sel] = window_hits(ts[sel], idx, self.config)
@@ -125,7 +127,11 @@ class NewsStage:
 
     def _state_for(self, cal: Columns) -> NewsState:
         z = surprise_scores(cal, self.config.surprise_min_history)
-        partial = NewsState(cal, z, inverse_signs(cal["title"], self.config.inverse_keywords),
-                            override_reasons(cal, self.config).astype(object))  # compact checkpoints
+        partial = NewsState(
+            cal,
+            z,
+            inverse_signs(cal["title"], self.config.inverse_keywords),
+            override_reasons(cal, self.config).astype(object),
+        )  # compact checkpoints
         index = {p: build_pair_index(p, cal, partial, self.config) for p in self._pairs}
         return NewsState(partial.calendar, partial.z, partial.inverse, partial.reason, index)

@@ -55,8 +55,9 @@ def quote_to_usd(mids: F64, col: npt.NDArray[np.int64], mode: npt.NDArray[np.int
     return rate if mids.ndim == 2 else rate[0]
 
 
-def apply_fill(position: float, avg_price: float, signed_qty: float, price: float
-               ) -> tuple[float, float, float]:
+def apply_fill(
+    position: float, avg_price: float, signed_qty: float, price: float
+) -> tuple[float, float, float]:
     """Apply one fill; return ``(new_position, new_avg_price, realised_pnl_in_quote)``.
 
     Adding to a position (or opening one) moves the average price to the quantity-weighted mean;

@@ -81,18 +81,46 @@ class Book:
 
     @classmethod
     def from_state(cls, s: TraderState) -> Book:
-        return cls(s.pos.copy(), s.avg.copy(), s.realized_usd, s.target.copy(), s.sized_scale.copy(),
-                   s.exit_due.copy(), s.mids.copy(), s.equity, s.hwm, s.throttle,
-                   {o.pair_idx: o for o in s.orders}, list(s.seen_ids), list(s.markouts),
-                   dict(s.windows), s.control, s.last_ts)
+        return cls(
+            s.pos.copy(),
+            s.avg.copy(),
+            s.realized_usd,
+            s.target.copy(),
+            s.sized_scale.copy(),
+            s.exit_due.copy(),
+            s.mids.copy(),
+            s.equity,
+            s.hwm,
+            s.throttle,
+            {o.pair_idx: o for o in s.orders},
+            list(s.seen_ids),
+            list(s.markouts),
+            dict(s.windows),
+            s.control,
+            s.last_ts,
+        )
 
     def freeze(self, ret_window: F64, pending: dict[str, Any]) -> TraderState:
         return TraderState(
-            self.pos.copy(), self.avg.copy(), self.realized_usd, self.target.copy(),
-            self.sized_scale.copy(), self.exit_due.copy(), self.mids.copy(), self.equity, self.hwm,
-            self.throttle, tuple(self.orders[k] for k in sorted(self.orders)),
-            tuple(self.seen_ids[-SEEN_IDS:]), tuple(self.markouts), tuple(sorted(self.windows.items())),
-            self.control, self.last_ts, ret_window, pending)
+            self.pos.copy(),
+            self.avg.copy(),
+            self.realized_usd,
+            self.target.copy(),
+            self.sized_scale.copy(),
+            self.exit_due.copy(),
+            self.mids.copy(),
+            self.equity,
+            self.hwm,
+            self.throttle,
+            tuple(self.orders[k] for k in sorted(self.orders)),
+            tuple(self.seen_ids[-SEEN_IDS:]),
+            tuple(self.markouts),
+            tuple(sorted(self.windows.items())),
+            self.control,
+            self.last_ts,
+            ret_window,
+            pending,
+        )
 
     def held(self) -> npt.NDArray[np.bool_]:
         """Pairs with a position or a non-zero target, shape (P,)."""
@@ -102,5 +130,16 @@ class Book:
 def initial_state(n_pairs: int, equity: float) -> TraderState:
     """Return the flat book with ``equity`` USD and no history."""
     z = np.zeros(n_pairs)
-    return TraderState(z, z.copy(), 0.0, z.copy(), np.ones(n_pairs), np.full(n_pairs, -1, dtype=np.int64),
-                       np.full(n_pairs, np.nan), equity, equity, 1.0, ret_window=np.zeros((0, n_pairs)))
+    return TraderState(
+        z,
+        z.copy(),
+        0.0,
+        z.copy(),
+        np.ones(n_pairs),
+        np.full(n_pairs, -1, dtype=np.int64),
+        np.full(n_pairs, np.nan),
+        equity,
+        equity,
+        1.0,
+        ret_window=np.zeros((0, n_pairs)),
+    )

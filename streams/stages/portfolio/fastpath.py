@@ -45,8 +45,13 @@ class Static:
 def static(mn: Minutes, stale: B, max_order_usd: float, lot: float) -> Static:
     with np.errstate(invalid="ignore", divide="ignore"):
         max_units = np.floor(max_order_usd / (mn.mid_ff * mn.rate) / lot) * lot
-    return Static(stale, np.asarray(mn.passed.any(axis=1), dtype=bool), mn.present & (mn.bad_regime | mn.gov_flat),
-                  mn.bad_regime | ~mn.gov_ok, max_units)
+    return Static(
+        stale,
+        np.asarray(mn.passed.any(axis=1), dtype=bool),
+        mn.present & (mn.bad_regime | mn.gov_flat),
+        mn.bad_regime | ~mn.gov_ok,
+        max_units,
+    )
 
 
 def mark(book: Book, mn: Minutes, k: int, base: float, levels: Any) -> tuple[float, float, float, float]:
@@ -73,8 +78,16 @@ def curve(book: Book, mn: Minutes, a: int, b: int, base: float, levels: Any) -> 
 class FastPath:
     """Event search and fast-forward for one stage configuration."""
 
-    def __init__(self, pairs: tuple[str, ...], broker: Broker, lot: float, replace_after_min: int,
-                 initial_equity: float, levels: Any, tox_cfg: Any) -> None:
+    def __init__(
+        self,
+        pairs: tuple[str, ...],
+        broker: Broker,
+        lot: float,
+        replace_after_min: int,
+        initial_equity: float,
+        levels: Any,
+        tox_cfg: Any,
+    ) -> None:
         self.pairs, self.broker, self.lot = pairs, broker, lot
         self.replace_ms = replace_after_min * MINUTE_MS
         self.initial, self.levels, self.tox = initial_equity, levels, tox_cfg
@@ -125,8 +138,7 @@ class FastPath:
             ev |= pr & trig
         return ev
 
-    def _order_events(self, book: Book, mn: Minutes, st: Static, a: int, b: int, j: int,
-                      delta: float) -> Any:
+    def _order_events(self, book: Book, mn: Minutes, st: Static, a: int, b: int, j: int, delta: float) -> Any:
         o = book.orders.get(j)
         if o is None:
             return abs(delta) >= self.lot / 2.0
@@ -152,14 +164,24 @@ class FastPath:
         n = b - a
         tox = np.full(n, changes[0][1])
         for r, value in changes[1:]:
-            tox[r - a:] = value
-        return b, {"pair": np.full(n, ""), "ts": mn.ts[a:b], "position_units": np.zeros(n),
-                   "avg_price": np.zeros(n), "mid": np.full(n, np.nan),
-                   "unrealized_pnl_usd": eq - self.base(book), "realized_pnl_usd": np.full(n, book.realized_usd),
-                   "equity_usd": eq, "hwm_usd": hwm, "drawdown": dd, "throttle": thr,
-                   "gross_usd": gross_rows(book.pos, mn.mid_ff[a:b], mn.rate[a:b]),
-                   "n_positions": np.full(n, int((book.pos != 0.0).sum())),
-                   "kill_active": np.full(n, book.control.killed), "toxicity_bps": tox}
+            tox[r - a :] = value
+        return b, {
+            "pair": np.full(n, ""),
+            "ts": mn.ts[a:b],
+            "position_units": np.zeros(n),
+            "avg_price": np.zeros(n),
+            "mid": np.full(n, np.nan),
+            "unrealized_pnl_usd": eq - self.base(book),
+            "realized_pnl_usd": np.full(n, book.realized_usd),
+            "equity_usd": eq,
+            "hwm_usd": hwm,
+            "drawdown": dd,
+            "throttle": thr,
+            "gross_usd": gross_rows(book.pos, mn.mid_ff[a:b], mn.rate[a:b]),
+            "n_positions": np.full(n, int((book.pos != 0.0).sum())),
+            "kill_active": np.full(n, book.control.killed),
+            "toxicity_bps": tox,
+        }
 
     def toxicity(self, windows: dict[int, tuple[float, ...]]) -> float:
         """Mean mark-out (bps) of the toxicity horizon's window; NaN before any."""

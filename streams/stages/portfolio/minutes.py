@@ -67,8 +67,15 @@ def _ffill(values: F64, first: F64) -> F64:
     return stacked[idx, np.arange(stacked.shape[1])][1:]
 
 
-def build(cols: dict[str, Any], minute_ts: npt.NDArray[np.int64], ki: Any, pj: Any, n_pairs: int,
-          last_mids: F64, conv: tuple[Any, Any]) -> Minutes:
+def build(
+    cols: dict[str, Any],
+    minute_ts: npt.NDArray[np.int64],
+    ki: Any,
+    pj: Any,
+    n_pairs: int,
+    last_mids: F64,
+    conv: tuple[Any, Any],
+) -> Minutes:
     """Scatter the records (``cols`` columns, minute index ``ki``, pair index ``pj``) into matrices."""
     shape = (len(minute_ts), n_pairs)
     f = np.float64
@@ -78,21 +85,33 @@ def build(cols: dict[str, Any], minute_ts: npt.NDArray[np.int64], ki: Any, pj: A
 
     mid = sc("mid")
     gov = np.asarray(cols["gov_state"]).astype(str)
-    regime_bad = ~np.asarray(cols["tradeable"], dtype=bool) | (np.asarray(cols["regime"]).astype(str)
-                                                                == "Event_Risk")
+    regime_bad = ~np.asarray(cols["tradeable"], dtype=bool) | (
+        np.asarray(cols["regime"]).astype(str) == "Event_Risk"
+    )
     mid_ff = _ffill(mid, last_mids)
     prev = np.vstack([last_mids[None, :], mid_ff[:-1]])
     with np.errstate(invalid="ignore", divide="ignore"):
         ret = np.log(mid_ff / prev)
     return Minutes(
-        ts=minute_ts, row=_scatter(shape, ki, pj, np.arange(len(ki)), -1, np.int64),
-        present=_scatter(shape, ki, pj, True, False, bool), high=sc("high"), low=sc("low"),
-        close=sc("close"), spread=sc("spread"), mid=mid,
-        passed=sc("passed", False, bool), side=sc("side", 0, np.int64), er=sc("expected_return"),
-        cost=sc("cost"), hl=sc("half_life_min"), horizon=sc("horizon_min"), alloc=sc("alloc_scale"),
+        ts=minute_ts,
+        row=_scatter(shape, ki, pj, np.arange(len(ki)), -1, np.int64),
+        present=_scatter(shape, ki, pj, True, False, bool),
+        high=sc("high"),
+        low=sc("low"),
+        close=sc("close"),
+        spread=sc("spread"),
+        mid=mid,
+        passed=sc("passed", False, bool),
+        side=sc("side", 0, np.int64),
+        er=sc("expected_return"),
+        cost=sc("cost"),
+        hl=sc("half_life_min"),
+        horizon=sc("horizon_min"),
+        alloc=sc("alloc_scale"),
         bad_regime=_scatter(shape, ki, pj, regime_bad, False, bool),
         gov_ok=_scatter(shape, ki, pj, np.isin(gov, GOV_OK), False, bool),
         gov_flat=_scatter(shape, ki, pj, np.isin(gov, GOV_FLAT), False, bool),
-        mid_ff=mid_ff, rate=quote_to_usd(mid_ff, *conv),
+        mid_ff=mid_ff,
+        rate=quote_to_usd(mid_ff, *conv),
         returns=np.where(np.isfinite(ret), ret, 0.0),
     )

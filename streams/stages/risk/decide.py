@@ -35,13 +35,21 @@ def lots(units: F64 | float, lot: float) -> Any:
     return np.trunc(np.asarray(units) / lot) * lot
 
 
-def _row(book: Book, mn: Minutes, k: int, j: int, reason: str, weight: float = 0.0,
-         scale: float = 0.0) -> dict[str, Any]:
+def _row(
+    book: Book, mn: Minutes, k: int, j: int, reason: str, weight: float = 0.0, scale: float = 0.0
+) -> dict[str, Any]:
     upu = float(mn.mid_ff[k, j] * mn.rate[k, j])
-    return {"_row": int(mn.row[k, j]), "target_units": float(book.target[j]),
-            "target_usd": float(book.target[j]) * upu, "position_units": float(book.pos[j]),
-            "weight": weight, "vol_scale": scale, "throttle": book.throttle,
-            "equity_usd": book.equity, "reason": reason}
+    return {
+        "_row": int(mn.row[k, j]),
+        "target_units": float(book.target[j]),
+        "target_usd": float(book.target[j]) * upu,
+        "position_units": float(book.pos[j]),
+        "weight": weight,
+        "vol_scale": scale,
+        "throttle": book.throttle,
+        "equity_usd": book.equity,
+        "reason": reason,
+    }
 
 
 def _exit_reason(book: Book, mn: Minutes, k: int, j: int, pair: str, cs: ControlState) -> str:
@@ -87,8 +95,9 @@ def _hold_time(mn: Minutes, k: int, j: int, cfg: RiskConfig) -> int:
     return int(round(minutes * 60_000))
 
 
-def entries(book: Book, mn: Minutes, k: int, cand: list[int], window: F64, pairs: tuple[str, ...],
-            cfg: RiskConfig) -> list[dict[str, Any]]:
+def entries(
+    book: Book, mn: Minutes, k: int, cand: list[int], window: F64, pairs: tuple[str, ...], cfg: RiskConfig
+) -> list[dict[str, Any]]:
     """Size the candidate pairs at minute ``k`` (``window``: recent returns (T, P)); return target rows."""
     if window.shape[0] < cfg.cov_min_obs:
         return [_row(book, mn, k, j, "blocked:cov_warmup") for j in cand]
@@ -104,10 +113,13 @@ def entries(book: Book, mn: Minutes, k: int, cand: list[int], window: F64, pairs
     held = np.where(active, 0.0, w0)
     new = np.where(active, w, 0.0)
     scale = vol_scale(held, new, cov_min, cfg.target_vol_annual, cfg.minutes_per_year)
-    combined = np.array([book.throttle * min(float(mn.alloc[k, j]), book.control.alloc(p))
-                         for j, p in enumerate(pairs)])
-    units = lots(np.clip(new * scale * combined * book.equity, -cfg.max_position_usd,
-                         cfg.max_position_usd) / upu, cfg.lot_units)
+    combined = np.array(
+        [book.throttle * min(float(mn.alloc[k, j]), book.control.alloc(p)) for j, p in enumerate(pairs)]
+    )
+    units = lots(
+        np.clip(new * scale * combined * book.equity, -cfg.max_position_usd, cfg.max_position_usd) / upu,
+        cfg.lot_units,
+    )
     units = _fit_gross(units, held * book.equity, upu, active, cfg)
     rows = []
     for j in cand:

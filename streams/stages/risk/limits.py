@@ -11,8 +11,9 @@ from __future__ import annotations
 from streams.stages.risk.config import RiskConfig
 
 
-def check_order(qty_signed: float, position: float, working: float, usd_per_unit: float,
-                gross_usd: float, cfg: RiskConfig) -> str:
+def check_order(
+    qty_signed: float, position: float, working: float, usd_per_unit: float, gross_usd: float, cfg: RiskConfig
+) -> str:
     """Return the rejection reason of an order ("" when it passes).
 
     Parameters

@@ -36,8 +36,16 @@ def horizon_cov(cov_min: npt.NDArray[np.float64], horizon_min: Vec) -> npt.NDArr
     return cov_min * np.outer(s, s)
 
 
-def optimise_weights(mu: Vec, cov: npt.NDArray[np.float64], w0: Vec, cost: Vec, lam: float,
-                     active: npt.NDArray[np.bool_], sweeps: int = 50, tol: float = 1e-12) -> Vec:
+def optimise_weights(
+    mu: Vec,
+    cov: npt.NDArray[np.float64],
+    w0: Vec,
+    cost: Vec,
+    lam: float,
+    active: npt.NDArray[np.bool_],
+    sweeps: int = 50,
+    tol: float = 1e-12,
+) -> Vec:
     """Maximise the utility over the ``active`` coordinates, others fixed at ``w0``.
 
     Parameters

@@ -20,8 +20,9 @@ def annual_vol(w: Vec, cov_min: npt.NDArray[np.float64], minutes_per_year: float
     return float(np.sqrt(max(float(w @ cov_min @ w), 0.0) * minutes_per_year))
 
 
-def vol_scale(held: Vec, cand: Vec, cov_min: npt.NDArray[np.float64], target: float,
-              minutes_per_year: float) -> float:
+def vol_scale(
+    held: Vec, cand: Vec, cov_min: npt.NDArray[np.float64], target: float, minutes_per_year: float
+) -> float:
     """Return ``k >= 0`` with ``annual_vol(held + k * cand) == target`` (0 when unreachable).
 
     Parameters

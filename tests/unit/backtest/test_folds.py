@@ -37,11 +37,24 @@ def test_six_by_one_month_schedule() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(train_d=st.integers(5, 60), test_d=st.integers(1, 20), extra_step=st.integers(0, 5),
-       purge=st.integers(60, 3000), anchored=st.booleans())
+@given(
+    train_d=st.integers(5, 60),
+    test_d=st.integers(1, 20),
+    extra_step=st.integers(0, 5),
+    purge=st.integers(60, 3000),
+    anchored=st.booleans(),
+)
 def test_schedule_never_leaks(train_d: int, test_d: int, extra_step: int, purge: int, anchored: bool) -> None:
-    folds = make_schedule(ms("2020-01-01"), ms("2021-01-01"), f"{train_d}D", f"{test_d}D", horizon_min=60,
-                          step=f"{test_d + extra_step}D", purge_min=purge, anchored=anchored)
+    folds = make_schedule(
+        ms("2020-01-01"),
+        ms("2021-01-01"),
+        f"{train_d}D",
+        f"{test_d}D",
+        horizon_min=60,
+        step=f"{test_d + extra_step}D",
+        purge_min=purge,
+        anchored=anchored,
+    )
     for a in folds:
         assert a.test_from - a.train_to >= purge * MINUTE_MS >= 60 * MINUTE_MS
         assert a.train_to <= a.test_from and a.test_to <= ms("2021-01-01")

@@ -55,8 +55,13 @@ def test_with_latency_sets_the_broker_delay_only() -> None:
 @given(st.integers(0, 4 * MIN))
 def test_no_fill_before_decision_plus_latency_plus_one_bar(latency: int) -> None:
     orders, fills = _fills(latency)
-    sent = {i: t for i, t, a in zip(orders["client_order_id"].tolist(), orders["ts"].tolist(),
-                                    orders["action"].tolist(), strict=True) if a == "NEW"}
+    sent = {
+        i: t
+        for i, t, a in zip(
+            orders["client_order_id"].tolist(), orders["ts"].tolist(), orders["action"].tolist(), strict=True
+        )
+        if a == "NEW"
+    }
     for oid, t in _first_fill(orders, fills).items():
         # fillable only on bars opening at >= decision + latency (whole minutes); reported at that bar's close
         assert t - sent[oid] >= math.ceil(latency / MIN) * MIN + MIN, (oid, latency)
@@ -65,7 +70,9 @@ def test_no_fill_before_decision_plus_latency_plus_one_bar(latency: int) -> None
 def test_higher_latency_never_fills_the_first_orders_earlier() -> None:
     # decisions before the first fill of the zero-latency run do not depend on latency: same orders
     first_fill_ts = min(_first_fill(BASE_ORDERS, BASE_FILLS).values())
-    early = BASE_ORDERS["client_order_id"][(BASE_ORDERS["action"] == "NEW") & (BASE_ORDERS["ts"] <= first_fill_ts)]
+    early = BASE_ORDERS["client_order_id"][
+        (BASE_ORDERS["action"] == "NEW") & (BASE_ORDERS["ts"] <= first_fill_ts)
+    ]
     assert len(early) > 0
     prev = {str(i): _first_fill(BASE_ORDERS, BASE_FILLS).get(str(i), np.inf) for i in early}
     for latency in (1, MIN, MIN + 1, 2 * MIN + 1, 3 * MIN + 1):
@@ -79,7 +86,8 @@ def test_higher_latency_never_fills_the_first_orders_earlier() -> None:
 def _same(a: dict, b: dict) -> bool:
     keys = set(a) - {"latency_ms"}
     return keys == set(b) - {"latency_ms"} and all(
-        a[k] == b[k] or (isinstance(a[k], float) and np.isnan(a[k]) and np.isnan(b[k])) for k in keys)
+        a[k] == b[k] or (isinstance(a[k], float) and np.isnan(a[k]) and np.isnan(b[k])) for k in keys
+    )
 
 
 def test_degradation_curve_on_a_constructed_case() -> None:

@@ -9,11 +9,14 @@ from backtest.svg import Chart, histogram, nice_ticks
 
 
 def test_both_shuffle_layouts_are_read() -> None:
-    metric, real, null, p, _ = _shuffle_parts({"metric": "sharpe", "real": 2.0, "shuffled": [0.1, -0.2], "p_value": 0.3})
+    metric, real, null, p, _ = _shuffle_parts(
+        {"metric": "sharpe", "real": 2.0, "shuffled": [0.1, -0.2], "p_value": 0.3}
+    )
     assert (metric, real, null, p) == ("sharpe", 2.0, [0.1, -0.2], 0.3)
     block = {"real": {"return": 0.01}, "shuffled": [{"return": -0.002}, {"return": 0.004}], "p_value": 0.5}
-    metric, real, null, p, extra = _shuffle_parts({"block_shuffle": block,
-                                                   "signal_permutation": {"statistic": 0.03, "p_value": 0.02}})
+    metric, real, null, p, extra = _shuffle_parts(
+        {"block_shuffle": block, "signal_permutation": {"statistic": 0.03, "p_value": 0.02}}
+    )
     assert (metric, real, null, p) == ("stitched return", 0.01, [-0.002, 0.004], 0.5) and "0.02" in extra
 
 

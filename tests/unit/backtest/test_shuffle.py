@@ -22,13 +22,19 @@ def test_small_p_value_with_real_edge() -> None:
 
 
 def test_large_p_values_on_noise() -> None:
-    ps = [permutation_test(*_signals(np.random.default_rng(s), 0.0), np.random.default_rng(s + 100),
-                           n_perm=200)["p_value"] for s in range(8)]
+    ps = [
+        permutation_test(
+            *_signals(np.random.default_rng(s), 0.0), np.random.default_rng(s + 100), n_perm=200
+        )["p_value"]
+        for s in range(8)
+    ]
     assert min(ps) > 0.01 and np.mean(ps) > 0.25  # uniform on noise: mean ≈ 0.5
 
 
 def test_edge_statistic_by_hand() -> None:
-    assert edge_statistic(np.array([1.0, -1.0, 0.0, 1.0]), np.array([0.2, -0.4, 9.0, np.nan])) == pytest.approx(0.3)
+    assert edge_statistic(
+        np.array([1.0, -1.0, 0.0, 1.0]), np.array([0.2, -0.4, 9.0, np.nan])
+    ) == pytest.approx(0.3)
 
 
 def test_permutation_stays_within_groups() -> None:
@@ -46,8 +52,18 @@ def _bars() -> Batch:
     high = np.maximum(opn, close) * (1 + rng.uniform(0, 1e-4, n))
     low = np.minimum(opn, close) * (1 - rng.uniform(0, 1e-4, n))
     ts = np.arange(n, dtype=np.int64) * 60_000
-    return Batch({"pair": np.array(["EURUSD"] * n), "ts": ts, "open": opn, "high": high, "low": low,
-                  "close": close, "volume": rng.uniform(1, 9, n), "spread": rng.uniform(1e-5, 3e-5, n)})
+    return Batch(
+        {
+            "pair": np.array(["EURUSD"] * n),
+            "ts": ts,
+            "open": opn,
+            "high": high,
+            "low": low,
+            "close": close,
+            "volume": rng.uniform(1, 9, n),
+            "spread": rng.uniform(1e-5, 3e-5, n),
+        }
+    )
 
 
 def test_block_shuffle_keeps_returns_shapes_and_times() -> None:
@@ -61,7 +77,7 @@ def test_block_shuffle_keeps_returns_shapes_and_times() -> None:
     # whole blocks move: returns inside a block stay consecutive
     starts = [int(np.argmin(np.abs(r0 - r1[i]))) for i in range(0, 500, 10)]
     for i, s in zip(range(0, 500, 10), starts, strict=True):
-        assert np.allclose(r1[i:i + 10], r0[s:s + 10])
+        assert np.allclose(r1[i : i + 10], r0[s : s + 10])
 
 
 def test_block_shuffle_destroys_mean_reversion() -> None:
@@ -74,8 +90,18 @@ def test_block_shuffle_destroys_mean_reversion() -> None:
     bars = _bars()
     n = len(x)
     close = 1.1 * np.exp(x)
-    b = Batch({"pair": np.array(["EURUSD"] * n), "ts": np.arange(n, dtype=np.int64) * 60_000, "open": close,
-               "high": close, "low": close, "close": close, "volume": np.ones(n), "spread": np.full(n, 1e-5)})
+    b = Batch(
+        {
+            "pair": np.array(["EURUSD"] * n),
+            "ts": np.arange(n, dtype=np.int64) * 60_000,
+            "open": close,
+            "high": close,
+            "low": close,
+            "close": close,
+            "volume": np.ones(n),
+            "spread": np.full(n, 1e-5),
+        }
+    )
     del bars
 
     def reversion(c: np.ndarray) -> float:
@@ -86,4 +112,5 @@ def test_block_shuffle_destroys_mean_reversion() -> None:
 
     assert reversion(close) < -0.5
     assert abs(reversion(block_shuffle_bars(b, np.random.default_rng(5), block=5)["close"])) < 0.5 * abs(
-        reversion(close))
+        reversion(close)
+    )

@@ -51,7 +51,8 @@ def test_deflated_sharpe_second_computation_by_simulation() -> None:
     assert stats.expected_max_sharpe(v, n) == pytest.approx(mc, rel=0.03)
     # one trial and no dispersion: DSR is the PSR against zero
     assert stats.deflated_sharpe(0.1, 250, 0.0, 3.0, 0.0, 1) == pytest.approx(
-        sps.norm.cdf(0.1 * np.sqrt(249) / np.sqrt(1 + 0.5 * 0.01)))
+        sps.norm.cdf(0.1 * np.sqrt(249) / np.sqrt(1 + 0.5 * 0.01))
+    )
 
 
 def _matrix(rng: np.random.Generator, edge: float) -> np.ndarray:

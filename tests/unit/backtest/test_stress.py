@@ -20,9 +20,20 @@ def _bars(n_min: int = 2 * 7 * 1440, seed: int = 0) -> Batch:
     close = 1.0 + np.cumsum(rng.normal(0, 1e-4, len(ts)))
     open_ = close + rng.normal(0, 5e-5, len(ts))
     high, low = np.maximum(open_, close) + 1e-4, np.minimum(open_, close) - 1e-4
-    return Batch({"pair": pair, "ts": ts, "open": open_, "high": high, "low": low, "close": close,
-                  "volume": np.ones(len(ts)), "spread": rng.uniform(0.8e-4, 1.2e-4, len(ts)),
-                  "spread_modeled": np.zeros(len(ts), dtype=bool), "source": np.array(["t"] * len(ts))})
+    return Batch(
+        {
+            "pair": pair,
+            "ts": ts,
+            "open": open_,
+            "high": high,
+            "low": low,
+            "close": close,
+            "volume": np.ones(len(ts)),
+            "spread": rng.uniform(0.8e-4, 1.2e-4, len(ts)),
+            "spread_modeled": np.zeros(len(ts), dtype=bool),
+            "source": np.array(["t"] * len(ts)),
+        }
+    )
 
 
 BARS = _bars()
@@ -41,7 +52,9 @@ def test_bid_anchor_leaves_prices_untouched_and_multiplies_spreads() -> None:
 def test_mid_anchor_keeps_the_mid_and_the_bar_ranges() -> None:
     mult = np.random.default_rng(2).uniform(1.0, 20.0, BARS.n)
     out = shock_bars(BARS, mult, "mid")
-    np.testing.assert_allclose(out["close"] + out["spread"] / 2, BARS["close"] + BARS["spread"] / 2, atol=1e-13)
+    np.testing.assert_allclose(
+        out["close"] + out["spread"] / 2, BARS["close"] + BARS["spread"] / 2, atol=1e-13
+    )
     np.testing.assert_allclose(out["high"] - out["low"], BARS["high"] - BARS["low"], atol=1e-13)
     # a bid quote falls by half the extra spread: 1 pip * (m - 1) / 2
     np.testing.assert_allclose(BARS["close"] - out["close"], BARS["spread"] * (mult - 1) / 2, atol=1e-13)
@@ -54,8 +67,9 @@ def test_no_jitter_no_crisis_is_the_identity() -> None:
 
 def test_jitter_is_mean_one_lognormal_constant_within_blocks() -> None:
     sigma, block = 0.4, 30
-    mult = spread_multipliers(BARS, SpreadShock(jitter_sigma=sigma, jitter_block_min=block, **NO_CRISIS),
-                              np.random.default_rng(3))
+    mult = spread_multipliers(
+        BARS, SpreadShock(jitter_sigma=sigma, jitter_block_min=block, **NO_CRISIS), np.random.default_rng(3)
+    )
     # one draw per (pair, 30-minute block): every block of every pair is constant
     key = BARS["pair"].astype(object) + ((BARS["ts"] - START) // (block * 60_000)).astype(str).astype(object)
     uniq, inv = np.unique(key, return_inverse=True)
@@ -69,8 +83,9 @@ def test_jitter_is_mean_one_lognormal_constant_within_blocks() -> None:
 
 
 def test_crisis_episodes_widen_by_the_configured_factor_for_the_configured_time() -> None:
-    shock = SpreadShock(jitter_sigma=0.0, episodes_per_week=3.0, widen=(8.0, 8.0), duration_min=(60, 60),
-                        common_share=1.0)
+    shock = SpreadShock(
+        jitter_sigma=0.0, episodes_per_week=3.0, widen=(8.0, 8.0), duration_min=(60, 60), common_share=1.0
+    )
     mult = spread_multipliers(BARS, shock, np.random.default_rng(5))
     assert set(np.unique(mult)) <= {1.0, 8.0} and (mult == 8.0).any()
     by_pair = {p: (mult[BARS["pair"] == p] == 8.0) for p in PAIRS}

@@ -16,26 +16,50 @@ from streams.core.batch import Batch
 from streams.serde.avro import AvroCodec
 from streams.serde.fast_encode import decode_rows, encode_array_messages, plain_types, zigzag_varint
 
-SCHEMA = {"type": "record", "name": "T", "namespace": "io.hslr.test", "fields": [
-    {"name": "s", "type": "string"}, {"name": "l", "type": "long"}, {"name": "i", "type": "int"},
-    {"name": "d", "type": "double"}, {"name": "f", "type": "float"}, {"name": "b", "type": "boolean"},
-]}
+SCHEMA = {
+    "type": "record",
+    "name": "T",
+    "namespace": "io.hslr.test",
+    "fields": [
+        {"name": "s", "type": "string"},
+        {"name": "l", "type": "long"},
+        {"name": "i", "type": "int"},
+        {"name": "d", "type": "double"},
+        {"name": "f", "type": "float"},
+        {"name": "b", "type": "boolean"},
+    ],
+}
 PARSED = fastavro.parse_schema({"type": "array", "items": SCHEMA})
 
-rows = st.lists(st.fixed_dictionaries({
-    "s": st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12),
-    "l": st.integers(-(2**63), 2**63 - 1), "i": st.integers(-(2**31), 2**31 - 1),
-    "d": st.floats(allow_nan=True, allow_infinity=True), "f": st.floats(width=32, allow_nan=False),
-    "b": st.booleans(),
-}), min_size=1, max_size=40)
+rows = st.lists(
+    st.fixed_dictionaries(
+        {
+            "s": st.text(
+                alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12
+            ),
+            "l": st.integers(-(2**63), 2**63 - 1),
+            "i": st.integers(-(2**31), 2**31 - 1),
+            "d": st.floats(allow_nan=True, allow_infinity=True),
+            "f": st.floats(width=32, allow_nan=False),
+            "b": st.booleans(),
+        }
+    ),
+    min_size=1,
+    max_size=40,
+)
 
 
 def _batch(records: list[dict]) -> Batch:
-    return Batch({
-        "s": np.array([r["s"] for r in records], dtype=str), "l": np.array([r["l"] for r in records], dtype=np.int64),
-        "i": np.array([r["i"] for r in records], dtype=np.int32), "d": np.array([r["d"] for r in records]),
-        "f": np.array([r["f"] for r in records], dtype=np.float32), "b": np.array([r["b"] for r in records]),
-    })
+    return Batch(
+        {
+            "s": np.array([r["s"] for r in records], dtype=str),
+            "l": np.array([r["l"] for r in records], dtype=np.int64),
+            "i": np.array([r["i"] for r in records], dtype=np.int32),
+            "d": np.array([r["d"] for r in records]),
+            "f": np.array([r["f"] for r in records], dtype=np.float32),
+            "b": np.array([r["b"] for r in records]),
+        }
+    )
 
 
 @settings(max_examples=200, deadline=None)
@@ -45,14 +69,18 @@ def test_bytes_equal_fastavro(records: list[dict], chunk: int) -> None:
     names, types = [f["name"] for f in SCHEMA["fields"]], plain_types(SCHEMA)
     ours = encode_array_messages(batch, names, types, b"", chunk)
     assert ours is not None
-    python_rows = [dict(zip(names, r, strict=True)) for r in zip(*(batch[n].tolist() for n in names), strict=True)]
+    python_rows = [
+        dict(zip(names, r, strict=True)) for r in zip(*(batch[n].tolist() for n in names), strict=True)
+    ]
     for k, (msg, index) in enumerate(ours):
         buf = io.BytesIO()
-        fastavro.schemaless_writer(buf, PARSED, python_rows[k * chunk:(k + 1) * chunk])
+        fastavro.schemaless_writer(buf, PARSED, python_rows[k * chunk : (k + 1) * chunk])
         assert msg == buf.getvalue()
         # and the column-wise reader, given the row index, recovers the rows (second method: fastavro)
         cols = decode_rows(msg, index, names, types)
-        back = [dict(zip(names, r, strict=True)) for r in zip(*(cols[n].tolist() for n in names), strict=True)]
+        back = [
+            dict(zip(names, r, strict=True)) for r in zip(*(cols[n].tolist() for n in names), strict=True)
+        ]
         want = fastavro.schemaless_reader(io.BytesIO(msg), PARSED, None)
         assert json.dumps(back, default=str) == json.dumps(want, default=str)
 
@@ -60,7 +88,14 @@ def test_bytes_equal_fastavro(records: list[dict], chunk: int) -> None:
 def test_zigzag_by_hand() -> None:
     # Avro spec examples: 0→00, -1→01, 1→02, -2→03, 2→04, -64→7f, 64→80 01
     assert [zigzag_varint(v) for v in (0, -1, 1, -2, 2, -64, 64)] == [
-        b"\x00", b"\x01", b"\x02", b"\x03", b"\x04", b"\x7f", b"\x80\x01"]
+        b"\x00",
+        b"\x01",
+        b"\x02",
+        b"\x03",
+        b"\x04",
+        b"\x7f",
+        b"\x80\x01",
+    ]
 
 
 @pytest.mark.parametrize("stem", sorted(p.stem for p in Path("schemas").glob("*.avsc")))
@@ -70,7 +105,9 @@ def test_codec_round_trips_through_the_fast_path(stem: str) -> None:
 
     codec = AvroCodec(stem)
     rng = np.random.default_rng(3)
-    batch = records_to_batch([_sample(codec.info.raw, rng) for _ in range(80)], codec.info)  # ≥ VECTOR_MIN_ROWS
+    batch = records_to_batch(
+        [_sample(codec.info.raw, rng) for _ in range(80)], codec.info
+    )  # ≥ VECTOR_MIN_ROWS
     indexed = codec.encode_batch_indexed(batch, max_records=8)
     messages = [m for m, _ in indexed]
     back, errors, _ = codec.decode_messages(messages)
@@ -107,6 +144,17 @@ def test_small_batches_are_written_by_fastavro_with_the_same_bytes() -> None:
 
 
 def test_strings_with_nul_fall_back_to_fastavro() -> None:
-    batch = Batch({"s": np.array(["a\x00b"]), "l": np.array([1]), "i": np.array([1], dtype=np.int32),
-                   "d": np.array([1.0]), "f": np.array([1.0], dtype=np.float32), "b": np.array([True])})
-    assert encode_array_messages(batch, [f["name"] for f in SCHEMA["fields"]], plain_types(SCHEMA), b"", 5) is None
+    batch = Batch(
+        {
+            "s": np.array(["a\x00b"]),
+            "l": np.array([1]),
+            "i": np.array([1], dtype=np.int32),
+            "d": np.array([1.0]),
+            "f": np.array([1.0], dtype=np.float32),
+            "b": np.array([True]),
+        }
+    )
+    assert (
+        encode_array_messages(batch, [f["name"] for f in SCHEMA["fields"]], plain_types(SCHEMA), b"", 5)
+        is None
+    )

@@ -19,9 +19,17 @@ CONTROL = ("command_id", "ts", "action", "scale", "pair", "issuer", "reason")
 
 
 def _control(issuer: str, ts: int) -> Batch:
-    return Batch({"command_id": np.array([f"{issuer}:{ts}"]), "ts": np.array([ts]), "action": np.array(["HALT"]),
-                  "scale": np.array([1.0]), "pair": np.array([""]), "issuer": np.array([issuer]),
-                  "reason": np.array(["x"])})
+    return Batch(
+        {
+            "command_id": np.array([f"{issuer}:{ts}"]),
+            "ts": np.array([ts]),
+            "action": np.array(["HALT"]),
+            "scale": np.array([1.0]),
+            "pair": np.array([""]),
+            "issuer": np.array([issuer]),
+            "reason": np.array(["x"]),
+        }
+    )
 
 
 class Recorder:
@@ -51,7 +59,11 @@ def test_the_full_market_and_feature_chain_fused_equals_the_chained_replay() -> 
     market = market.take(np.flatnonzero((market["ts"] // 60_000) % 97 != 5))  # gaps
     chained = run_inprocess(build_stages(cfg, only=["market", "features"]), {"bars": market})
     fused = fuse(build_stages(cfg, only=["market", "features"]))
-    assert fused.spec.inputs == ("bars",) and "features" in fused.spec.outputs and "bars.clean" in fused.spec.outputs
+    assert (
+        fused.spec.inputs == ("bars",)
+        and "features" in fused.spec.outputs
+        and "bars.clean" in fused.spec.outputs
+    )
     state, parts = fused.initial_state(), {}
     for cut in np.array_split(np.arange(market.n), 37):  # arbitrary live-like batches
         state, out = fused.process(state, "bars", market.take(cut))
@@ -160,13 +172,20 @@ def test_observed_members_report_under_their_own_labels_and_change_nothing() -> 
     plain = fuse(build_stages(cfg, only=["market", "features"]))
     metrics = Counting()
     seen = observe_members(plain, metrics)
-    assert seen.spec == plain.spec and observe_members(build_stages(cfg, only=["market"])[0], metrics).spec.id == "market"
+    assert (
+        seen.spec == plain.spec
+        and observe_members(build_stages(cfg, only=["market"])[0], metrics).spec.id == "market"
+    )
     data = bars(50)
     s1, o1 = plain.process(plain.initial_state(), "bars", data)
     s2, o2 = seen.process(seen.initial_state(), "bars", data)
     assert o1.keys() == o2.keys() and all(o1[k].equals(o2[k]) for k in o1)
     got = {(c[0], c[1], c[2], c[3]) for c in metrics.calls if c[0] in ("events_in", "events_out")}
-    assert got == {("events_in", "market", "bars", 100), ("events_out", "market", "bars.clean", 100),
-                   ("events_in", "features", "bars.clean", 100), ("events_out", "features", "features", 100)}
+    assert got == {
+        ("events_in", "market", "bars", 100),
+        ("events_out", "market", "bars.clean", 100),
+        ("events_in", "features", "bars.clean", 100),
+        ("events_out", "features", "features", 100),
+    }
     assert {c[1] for c in metrics.calls if c[0] == "processing"} == {"market", "features"}
     assert ("last_event", "features", int(data["ts"].max())) in metrics.calls

@@ -30,19 +30,34 @@ def _one_pair(df: pd.DataFrame, warmup: int = 300) -> pd.DataFrame:
     gap = df["ts"].diff().fillna(0).to_numpy() // 60_000
     seg = np.cumsum(gap > 30)
     pos = pd.Series(np.ones(len(df))).groupby(seg).cumsum().to_numpy()
-    gk = 0.5 * np.log(df["high"] / df["low"]) ** 2 - (2 * np.log(2) - 1) * np.log(df["close"] / df["open"]) ** 2
+    gk = (
+        0.5 * np.log(df["high"] / df["low"]) ** 2
+        - (2 * np.log(2) - 1) * np.log(df["close"] / df["open"]) ** 2
+    )
     gk_vol = np.sqrt(gk.rolling(30, min_periods=30).mean())
     disp = (lm - lm.rolling(60).mean()) / (gk_vol * np.sqrt(60))
-    out = pd.DataFrame({
-        "pair": df["pair"].to_numpy(), "ts": df["ts"].to_numpy(), "open": df["open"], "high": df["high"],
-        "low": df["low"], "close": df["close"], "spread": df["spread"], "mid": mid,
-        "gap_min": gap.astype(np.int32), "ready": pos >= warmup, "log_ret": lm.diff(), "gk_vol": gk_vol,
-        "spread_widening": df["spread"] / df["spread"].shift(1).rolling(60, min_periods=10).median(),
-        "tick_velocity": np.nan, "displacement": disp,
-        "displacement_pct": disp.rolling(240).rank(pct=True),
-        "session_id": _session(df["ts"].to_numpy()),
-        "session_vol_norm": gk_vol / gk_vol.rolling(2880, min_periods=600).median(),
-    })
+    out = pd.DataFrame(
+        {
+            "pair": df["pair"].to_numpy(),
+            "ts": df["ts"].to_numpy(),
+            "open": df["open"],
+            "high": df["high"],
+            "low": df["low"],
+            "close": df["close"],
+            "spread": df["spread"],
+            "mid": mid,
+            "gap_min": gap.astype(np.int32),
+            "ready": pos >= warmup,
+            "log_ret": lm.diff(),
+            "gk_vol": gk_vol,
+            "spread_widening": df["spread"] / df["spread"].shift(1).rolling(60, min_periods=10).median(),
+            "tick_velocity": np.nan,
+            "displacement": disp,
+            "displacement_pct": disp.rolling(240).rank(pct=True),
+            "session_id": _session(df["ts"].to_numpy()),
+            "session_vol_norm": gk_vol / gk_vol.rolling(2880, min_periods=600).median(),
+        }
+    )
     return out
 
 
@@ -58,7 +73,9 @@ def _fallback(bars: dict[str, np.ndarray]) -> Batch:
 
 
 @cache
-def synth_features(pairs: tuple[str, ...] = PAIRS, start: str = START, end: str = END, seed: int = SEED) -> tuple[Batch, dict[str, Any]]:
+def synth_features(
+    pairs: tuple[str, ...] = PAIRS, start: str = START, end: str = END, seed: int = SEED
+) -> tuple[Batch, dict[str, Any]]:
     """Return (features batch, truth aligned row by row) for a synthetic market."""
     from streams.dag import STAGE_FACTORIES
     from streams.data.synth import generate_market
@@ -69,7 +86,9 @@ def synth_features(pairs: tuple[str, ...] = PAIRS, start: str = START, end: str 
         from streams.dag import build_stages
         from streams.runner.inprocess import run_inprocess
 
-        out = run_inprocess(build_stages(HSLRConfig(), only=["market", "features"]), {"bars": Batch(market.bars)})
+        out = run_inprocess(
+            build_stages(HSLRConfig(), only=["market", "features"]), {"bars": Batch(market.bars)}
+        )
         feats = out["features"]
     else:
         feats = _fallback(market.bars)

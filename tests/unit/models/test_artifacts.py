@@ -30,13 +30,22 @@ def _model(seed: int = 0) -> tuple[RegimeClassifier, np.ndarray, np.ndarray]:
     return RegimeClassifier(n_estimators=5, min_samples_leaf=5, random_state=seed).fit(X, y), X, y
 
 
-def _meta(X: np.ndarray, y: np.ndarray, created: datetime = T0, features: tuple[str, ...] = MODEL_FEATURES) -> ArtifactMeta:
+def _meta(
+    X: np.ndarray, y: np.ndarray, created: datetime = T0, features: tuple[str, ...] = MODEL_FEATURES
+) -> ArtifactMeta:
     digest = data_hash({"X": X, "y": y})
     return ArtifactMeta(
-        kind="regime", version=make_version(created, digest), created_at=created.isoformat(),
-        training_from="2019-01-01T00:00:00+00:00", training_to="2019-06-30T00:00:00+00:00", features=features,
-        params={"n_estimators": 5, "arr": np.arange(2)}, metrics={"accuracy": np.float64(0.8)},
-        code_version="abc123", data_hash=digest, libraries=library_versions(),
+        kind="regime",
+        version=make_version(created, digest),
+        created_at=created.isoformat(),
+        training_from="2019-01-01T00:00:00+00:00",
+        training_to="2019-06-30T00:00:00+00:00",
+        features=features,
+        params={"n_estimators": 5, "arr": np.arange(2)},
+        metrics={"accuracy": np.float64(0.8)},
+        code_version="abc123",
+        data_hash=digest,
+        libraries=library_versions(),
     )
 
 
@@ -44,7 +53,9 @@ def test_round_trip_keeps_model_and_metadata(tmp_path: Path) -> None:
     model, X, y = _model()
     meta = _meta(X, y)
     directory = save_artifact(tmp_path / "regime", model, meta)
-    loaded, got = load_artifact(tmp_path / "regime" / "latest", expected_features=MODEL_FEATURES, kind="regime")
+    loaded, got = load_artifact(
+        tmp_path / "regime" / "latest", expected_features=MODEL_FEATURES, kind="regime"
+    )
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
     assert directory.name == "20240501T123000Z-" + meta.data_hash[:8]
     assert got.features == MODEL_FEATURES and got.code_version == "abc123"

@@ -12,12 +12,16 @@ from models.forest import compile_forest
 from models.regime import RegimeClassifier
 
 
-def _forest(seed: int, n_classes: int = 3, depth: int | None = 8) -> tuple[RandomForestClassifier, np.ndarray]:
+def _forest(
+    seed: int, n_classes: int = 3, depth: int | None = 8
+) -> tuple[RandomForestClassifier, np.ndarray]:
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(3000, 5))
     score = X[:, 0] + X[:, 1] ** 2 + 0.5 * rng.normal(size=3000)
     y = np.digitize(score, np.quantile(score, np.linspace(0, 1, n_classes + 1)[1:-1]))
-    rf = RandomForestClassifier(n_estimators=25, max_depth=depth, min_samples_leaf=3, random_state=seed).fit(X, y)
+    rf = RandomForestClassifier(n_estimators=25, max_depth=depth, min_samples_leaf=3, random_state=seed).fit(
+        X, y
+    )
     return rf, X
 
 
@@ -36,8 +40,13 @@ def test_inputs_exactly_on_thresholds_follow_sklearn() -> None:
     thr = np.unique(np.concatenate([e.tree_.threshold[e.tree_.feature >= 0] for e in rf.estimators_]))
     rng = np.random.default_rng(4)
     picks = rng.choice(thr, size=(600, 5))
-    X = np.concatenate([picks, np.nextafter(picks.astype(np.float32), np.float32(np.inf)).astype(np.float64),
-                        picks.astype(np.float32).astype(np.float64)])
+    X = np.concatenate(
+        [
+            picks,
+            np.nextafter(picks.astype(np.float32), np.float32(np.inf)).astype(np.float64),
+            picks.astype(np.float32).astype(np.float64),
+        ]
+    )
     np.testing.assert_allclose(cf.predict_proba(X), rf.predict_proba(X), rtol=0, atol=1e-12)
 
 

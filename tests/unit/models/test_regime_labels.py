@@ -54,12 +54,17 @@ def test_pairs_are_labeled_independently_of_interleaving() -> None:
     pair = np.concatenate([np.full(len(ts), "EURUSD"), np.full(len(ts), "GBPUSD")])
     both = np.concatenate([ts, ts + 30_000])
     order = np.argsort(both, kind="stable")
-    got = label_regimes(pair[order], both[order], np.concatenate([mid, mid * 1.1])[order],
-                        np.concatenate([widening, widening])[order], CFG)
+    got = label_regimes(
+        pair[order],
+        both[order],
+        np.concatenate([mid, mid * 1.1])[order],
+        np.concatenate([widening, widening])[order],
+        CFG,
+    )
     back = np.empty_like(got)
     back[order] = got
     np.testing.assert_array_equal(back[: len(ts)], alone)
-    np.testing.assert_array_equal(back[len(ts):], alone)  # scale-free: 1.1 × prices, same labels
+    np.testing.assert_array_equal(back[len(ts) :], alone)  # scale-free: 1.1 × prices, same labels
 
 
 def test_time_split_purges_the_label_horizon() -> None:

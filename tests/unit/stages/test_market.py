@@ -12,10 +12,10 @@ from tests.factories import MINUTE, T0, bars
 def _dirty():
     b = bars(6, ("EURUSD",))
     cols = {k: b[k].copy() for k in b}
-    cols["close"][1] = np.nan                         # non-finite
-    cols["low"][2] = -1.0                             # non-positive
-    cols["high"][3] = cols["low"][3] - 1e-4           # inconsistent
-    cols["ts"][4] = cols["ts"][3]                     # duplicate of the (rejected) row 3: still accepted
+    cols["close"][1] = np.nan  # non-finite
+    cols["low"][2] = -1.0  # non-positive
+    cols["high"][3] = cols["low"][3] - 1e-4  # inconsistent
+    cols["ts"][4] = cols["ts"][3]  # duplicate of the (rejected) row 3: still accepted
     cols["pair"] = cols["pair"].astype("<U6")
     extra = bars(3, ("EURUSD", "XXXYYY"), start=T0 + 2 * MINUTE)
     return concat([type(b)(cols), extra])
@@ -28,8 +28,15 @@ def test_quarantine_reasons_by_hand() -> None:
     # rows: 0 ok(t0), 1 NaN, 2 neg, 3 OHLC, 4 ok (t3: row 3 was rejected so t3 is new), 5 ok (t5)
     # extra: EURUSD t2 (out of order vs t5), XXXYYY t2 unknown, EURUSD t3 out of order, XXXYYY, EURUSD t4, XXXYYY
     assert q["reason"].tolist() == [
-        "non-finite price", "non-positive price", "inconsistent OHLC",
-        "out of order", "unknown pair", "out of order", "unknown pair", "out of order", "unknown pair",
+        "non-finite price",
+        "non-positive price",
+        "inconsistent OHLC",
+        "out of order",
+        "unknown pair",
+        "out of order",
+        "unknown pair",
+        "out of order",
+        "unknown pair",
     ]
     assert out["bars.clean"]["ts"].tolist() == [T0, T0 + 3 * MINUTE, T0 + 5 * MINUTE]
     assert out["bars.clean"].n + q.n == 12  # nothing silently lost

@@ -42,8 +42,8 @@ def test_queue_applies_by_event_time() -> None:
 
 
 def test_stale_gap_counts_only_open_market_minutes() -> None:
-    assert not stale_gap(MON + 3_600_000, MON + 3_600_000 + 31 * 60_000, 30)   # 30 missing minutes
-    assert stale_gap(MON + 3_600_000, MON + 3_600_000 + 32 * 60_000, 30)       # 31 missing
+    assert not stale_gap(MON + 3_600_000, MON + 3_600_000 + 31 * 60_000, 30)  # 30 missing minutes
+    assert stale_gap(MON + 3_600_000, MON + 3_600_000 + 32 * 60_000, 30)  # 31 missing
     # Friday 21:00 -> Sunday 22:10: only 59 + 10 open minutes are missing (< 100)
     assert not stale_gap(FRI_21H, FRI_21H + 49 * 3_600_000 + 10 * 60_000, 100)
     assert not stale_gap(-1, MON, 30)

@@ -13,13 +13,15 @@ from streams.stages.execution.config import ExecutionConfig
 from streams.stages.execution.router import Order, client_order_id, leg_of, limit_price, needs_replace
 
 
-@given(st.sampled_from([1, -1]), st.floats(0.5, 200.0), st.floats(0.0, 0.05),
-       st.floats(0.01, 0.49))
+@given(st.sampled_from([1, -1]), st.floats(0.5, 200.0), st.floats(0.0, 0.05), st.floats(0.01, 0.49))
 def test_limit_price_strictly_inside_or_not_posted(side: int, bid: float, spread: float, f: float) -> None:
     p = limit_price(side, bid, spread, f)
     if math.isnan(p):
-        assert spread == 0.0 or bid + f * spread in (bid, bid + spread) or bid + spread - f * spread in (
-            bid, bid + spread)
+        assert (
+            spread == 0.0
+            or bid + f * spread in (bid, bid + spread)
+            or bid + spread - f * spread in (bid, bid + spread)
+        )
     else:
         assert bid < p < bid + spread
 
@@ -78,7 +80,10 @@ def test_may_fill_agrees_with_fill_qty() -> None:
         high = low + np.abs(rng.normal(0, 4e-4, 500))
         spread = rng.uniform(0, 2e-4, 500)
         vec = b.may_fill(o, ts, high, low, spread)
-        ref = [b.fill_qty(o, int(t), h, lo, s, 1e-4) > 0 for t, h, lo, s in zip(ts, high, low, spread, strict=True)]
+        ref = [
+            b.fill_qty(o, int(t), h, lo, s, 1e-4) > 0
+            for t, h, lo, s in zip(ts, high, low, spread, strict=True)
+        ]
         assert vec.tolist() == ref
 
 

@@ -13,16 +13,32 @@ from streams.stages.features import FeaturesConfig, FeaturesStage
 
 PAIRS = ["EURUSD", "GBPUSD", "USDJPY", "AUDUSD"]
 SMALL = FeaturesConfig(
-    max_gap_min=10, vol_window=5, spread_window=6, disp_window=8, pct_window=12,
-    xcorr_window_min=20, xcorr_min_obs=8, session_min_days=1, session_min_bars=5,
+    max_gap_min=10,
+    vol_window=5,
+    spread_window=6,
+    disp_window=8,
+    pct_window=12,
+    xcorr_window_min=20,
+    xcorr_min_obs=8,
+    session_min_days=1,
+    session_min_bars=5,
 )
 """Short windows so that warm-up, resets and every feature occur in a few days of data."""
-FEATURES = ["log_ret", "gk_vol", "spread_widening", "tick_velocity", "displacement",
-            "displacement_pct", "xcorr", "session_vol_norm"]
+FEATURES = [
+    "log_ret",
+    "gk_vol",
+    "spread_widening",
+    "tick_velocity",
+    "displacement",
+    "displacement_pct",
+    "xcorr",
+    "session_vol_norm",
+]
 
 
-def market(start: str = "2019-03-07", end: str = "2019-03-12 12:00", seed: int = 7,
-           pairs: list[str] | None = None) -> Batch:
+def market(
+    start: str = "2019-03-07", end: str = "2019-03-12 12:00", seed: int = 7, pairs: list[str] | None = None
+) -> Batch:
     """Synthetic bars (sorted by (ts, pair)) with extra gaps: random missing minutes and long holes."""
     bars = generate_market(pairs or PAIRS, start, end, seed=seed).bars
     rng = np.random.default_rng(seed)
@@ -47,6 +63,7 @@ def run_chunks(stage: FeaturesStage, batch: Batch, cuts: list[int]) -> Batch:
 
 # ---------------------------------------------------------------- independent reference (pandas)
 
+
 def _local(ts: pd.Series, zone: str) -> tuple[pd.Series, pd.Series]:
     t = pd.to_datetime(ts, unit="ms", utc=True).dt.tz_convert(zone)
     return t.dt.hour * 60 + t.dt.minute, t.dt.dayofweek
@@ -57,8 +74,12 @@ def ref_sessions(ts: pd.Series, rollover_min: int = 60) -> np.ndarray:
     ny, wd = _local(ts, "America/New_York")
     london = (lon >= 480) & (lon < 990)
     newyork = (ny >= 480) & (ny < 1020)
-    off = ((ny >= 1020) & (ny < 1020 + rollover_min)) | (wd == 5) | ((wd == 4) & (ny >= 1020)) \
+    off = (
+        ((ny >= 1020) & (ny < 1020 + rollover_min))
+        | (wd == 5)
+        | ((wd == 4) & (ny >= 1020))
         | ((wd == 6) & (ny < 1020))
+    )
     sid = np.select([off, london & newyork, london, newyork], [4, 2, 1, 3], default=0)
     return sid.astype(np.int32)
 
@@ -70,9 +91,17 @@ def _segment_features(g: pd.DataFrame, c: FeaturesConfig) -> pd.DataFrame:
     m = g.mid.rolling(c.disp_window).mean()
     disp = ((g.mid - m) / (m * gk_vol * np.sqrt(c.disp_window))).where(gk_vol > 0)
     pct = (disp.rolling(c.pct_window).rank(method="average") - 1) / (c.pct_window - 1)
-    return pd.DataFrame({"gk_var": gk_var, "gk_vol": gk_vol, "spread_widening": (g.spread / med).where(med > 0),
-                         "displacement": disp, "displacement_pct": pct,
-                         "segpos": np.arange(1, len(g) + 1)}, index=g.index)
+    return pd.DataFrame(
+        {
+            "gk_var": gk_var,
+            "gk_vol": gk_vol,
+            "spread_widening": (g.spread / med).where(med > 0),
+            "displacement": disp,
+            "displacement_pct": pct,
+            "segpos": np.arange(1, len(g) + 1),
+        },
+        index=g.index,
+    )
 
 
 def _session_norm(g: pd.DataFrame, c: FeaturesConfig) -> pd.Series:
@@ -120,7 +149,9 @@ def _xcorr(df: pd.DataFrame, c: FeaturesConfig) -> pd.Series:
 
 def reference(batch: Batch, c: FeaturesConfig) -> pd.DataFrame:
     """Every feature of every row of ``batch``, computed with pandas from the definitions."""
-    df = pd.DataFrame({k: batch[k] for k in ("pair", "ts", "open", "high", "low", "close", "volume", "spread")})
+    df = pd.DataFrame(
+        {k: batch[k] for k in ("pair", "ts", "open", "high", "low", "close", "volume", "spread")}
+    )
     df["mid"] = df.close + df.spread / 2
     df["session_id"] = ref_sessions(df.ts, c.rollover_min)
     path = 1e4 * (2 * (df.high - df.low) - (df.close - df.open).abs()) / df.mid

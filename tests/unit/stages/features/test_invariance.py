@@ -37,7 +37,9 @@ def test_per_record_path_equals_vectorised_path() -> None:
 
 def test_state_is_not_mutated_by_processing() -> None:
     state, _ = STAGE.process(STAGE.initial_state(), "bars.clean", BARS.take(slice(0, 900)))
-    before = {p: (s.gkv_tail.copy(), s.disp_tail.copy(), s.session.ref.copy()) for p, s in state.pairs.items()}
+    before = {
+        p: (s.gkv_tail.copy(), s.disp_tail.copy(), s.session.ref.copy()) for p, s in state.pairs.items()
+    }
     xret = state.xcorr.ret.copy()
     STAGE.process(state, "bars.clean", BARS.take(slice(900, 2000)))
     for p, s in state.pairs.items():

@@ -69,8 +69,16 @@ def test_session_norm_uses_only_completed_occurrences() -> None:
     np.testing.assert_allclose(out, [np.nan] * 4 + [2 / np.sqrt(2)] * 3)
     assert stats.cur == 1 and stats.cur_cnt == 3 and stats.cur_sum == 17.0
     # A New York bar closes London's second occurrence (mean 17/3): EWMA 2 + 0.5 (17/3 - 2).
-    stats, out = session_vol_norm(stats, np.array([3], np.int32), np.array([1.0]), np.array([3.0]),
-                                  np.zeros(1, bool), alpha=0.5, min_days=1, min_bars=2)
+    stats, out = session_vol_norm(
+        stats,
+        np.array([3], np.int32),
+        np.array([1.0]),
+        np.array([3.0]),
+        np.zeros(1, bool),
+        alpha=0.5,
+        min_days=1,
+        min_bars=2,
+    )
     assert stats.ref[1] == pytest.approx(2 + 0.5 * (17 / 3 - 2))
     assert out[0] == pytest.approx(3 / np.sqrt(5.0))
     assert stats.days.tolist() == [0, 2, 0, 1, 0]

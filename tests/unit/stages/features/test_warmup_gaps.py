@@ -41,8 +41,15 @@ def test_no_pair_is_ready_before_its_windows_fill_after_start_and_long_gaps() ->
 def test_ready_rows_have_every_feature_but_log_ret_finite() -> None:
     ready = OUT["ready"]
     assert ready.mean() > 0.5
-    for k in ("gk_vol", "spread_widening", "tick_velocity", "displacement", "displacement_pct", "xcorr",
-              "session_vol_norm"):
+    for k in (
+        "gk_vol",
+        "spread_widening",
+        "tick_velocity",
+        "displacement",
+        "displacement_pct",
+        "xcorr",
+        "session_vol_norm",
+    ):
         assert np.isfinite(OUT[k][ready]).all(), k
     assert (OUT["displacement_pct"][ready] >= 0).all() and (OUT["displacement_pct"][ready] <= 1).all()
     assert (np.abs(OUT["xcorr"][ready]) <= 1).all()
@@ -58,18 +65,28 @@ def test_log_returns_never_span_a_gap() -> None:
 def _bars(minutes: list[int], close: list[float], spread: float = 0.0002, volume: float = 0.0) -> Batch:
     n = len(minutes)
     c = np.array(close)
-    return Batch({
-        "pair": np.full(n, "EURUSD"), "ts": 1_552_003_200_000 + 60_000 * np.array(minutes, dtype=np.int64),
-        "open": c - 0.0001, "high": c + 0.0002, "low": c - 0.0003, "close": c,
-        "volume": np.full(n, volume), "spread": np.full(n, spread),
-    })
+    return Batch(
+        {
+            "pair": np.full(n, "EURUSD"),
+            "ts": 1_552_003_200_000 + 60_000 * np.array(minutes, dtype=np.int64),
+            "open": c - 0.0001,
+            "high": c + 0.0002,
+            "low": c - 0.0003,
+            "close": c,
+            "volume": np.full(n, volume),
+            "spread": np.full(n, spread),
+        }
+    )
 
 
 def test_gaps_returns_and_gk_by_hand() -> None:
-    cfg = FeaturesConfig(vol_window=2, spread_window=1, disp_window=2, pct_window=2, xcorr_min_obs=3,
-                         xcorr_window_min=3)
+    cfg = FeaturesConfig(
+        vol_window=2, spread_window=1, disp_window=2, pct_window=2, xcorr_min_obs=3, xcorr_window_min=3
+    )
     stage = FeaturesStage(cfg)
-    _, out = stage.process(stage.initial_state(), "bars.clean", _bars([0, 1, 3, 4], [1.1, 1.1011, 1.1, 1.0995]))
+    _, out = stage.process(
+        stage.initial_state(), "bars.clean", _bars([0, 1, 3, 4], [1.1, 1.1011, 1.1, 1.0995])
+    )
     f = out["features"]
     assert f["gap_min"].tolist() == [0, 1, 2, 1]
     mids = [1.1001, 1.1012, 1.1001, 1.0996]
@@ -78,7 +95,10 @@ def test_gaps_returns_and_gk_by_hand() -> None:
     assert math.isclose(f["log_ret"][3], math.log(1.0996 / 1.1001), rel_tol=1e-12)
 
     def gk(c: float) -> float:  # O = c - 1e-4, H = c + 2e-4, L = c - 3e-4
-        return 0.5 * math.log((c + 0.0002) / (c - 0.0003)) ** 2 - (2 * math.log(2) - 1) * math.log(c / (c - 0.0001)) ** 2
+        return (
+            0.5 * math.log((c + 0.0002) / (c - 0.0003)) ** 2
+            - (2 * math.log(2) - 1) * math.log(c / (c - 0.0001)) ** 2
+        )
 
     closes = [1.1, 1.1011, 1.1, 1.0995]
     assert math.isnan(f["gk_vol"][0])
@@ -89,7 +109,9 @@ def test_gaps_returns_and_gk_by_hand() -> None:
         assert math.isclose(f["tick_velocity"][i], 1e4 * 0.0009 / mids[i], rel_tol=1e-9)
     # displacement over 2 bars: (m_t - mean) / (mean * gk_vol * sqrt 2)
     mean = (mids[0] + mids[1]) / 2
-    assert math.isclose(f["displacement"][1], (mids[1] - mean) / (mean * f["gk_vol"][1] * math.sqrt(2)), rel_tol=1e-9)
+    assert math.isclose(
+        f["displacement"][1], (mids[1] - mean) / (mean * f["gk_vol"][1] * math.sqrt(2)), rel_tol=1e-9
+    )
     # ranks over 2 values: bar 2 (-5.5e-4 from its mean) is below bar 1 (+5.5e-4), bar 3 (-2.5e-4) above bar 2
     assert np.isnan(f["displacement_pct"][:2]).all()  # needs 2 displacements, the first exists at bar 1
     assert f["displacement_pct"].tolist()[2:] == [0.0, 1.0]

@@ -50,9 +50,18 @@ def signals(
             y[after] = rng.permutation(y[after])
         side = rng.choice([-1, 1], n_t)
         mid = 1.1 * np.exp(np.concatenate([[0.0], np.cumsum(side * y)[:-1]]))
-        part = {"pair": np.full(n_t, p), "ts": ts, "mid": mid, "expected_return": x, "side": side,
-                "displacement": -side * 1.5, "horizon_min": np.full(n_t, step_min), "ready": np.ones(n_t, bool),
-                "entropy": np.full(n_t, 0.4), "realized": y}
+        part = {
+            "pair": np.full(n_t, p),
+            "ts": ts,
+            "mid": mid,
+            "expected_return": x,
+            "side": side,
+            "displacement": -side * 1.5,
+            "horizon_min": np.full(n_t, step_min),
+            "ready": np.ones(n_t, bool),
+            "entropy": np.full(n_t, 0.4),
+            "realized": y,
+        }
         for k, v in part.items():
             cols.setdefault(k, []).append(v)
     out = {k: np.concatenate(v) for k, v in cols.items()}

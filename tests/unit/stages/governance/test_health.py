@@ -16,11 +16,17 @@ def fresh(now: float, **kw) -> HealthInputs:
     return HealthInputs(now, True, "", {"edge": now - 10}, {"edge": now - 3}, **kw)
 
 
-@pytest.mark.parametrize(("when", "expected"), [
-    (datetime(2020, 3, 22, 21, 59, tzinfo=UTC), False), (datetime(2020, 3, 22, 22, 0, tzinfo=UTC), True),
-    (datetime(2020, 3, 20, 20, 59, tzinfo=UTC), True), (datetime(2020, 3, 20, 21, 0, tzinfo=UTC), False),
-    (datetime(2020, 3, 21, 12, 0, tzinfo=UTC), False), (datetime(2020, 3, 18, 3, 0, tzinfo=UTC), True),
-])
+@pytest.mark.parametrize(
+    ("when", "expected"),
+    [
+        (datetime(2020, 3, 22, 21, 59, tzinfo=UTC), False),
+        (datetime(2020, 3, 22, 22, 0, tzinfo=UTC), True),
+        (datetime(2020, 3, 20, 20, 59, tzinfo=UTC), True),
+        (datetime(2020, 3, 20, 21, 0, tzinfo=UTC), False),
+        (datetime(2020, 3, 21, 12, 0, tzinfo=UTC), False),
+        (datetime(2020, 3, 18, 3, 0, tzinfo=UTC), True),
+    ],
+)
 def test_market_hours(when: datetime, expected: bool) -> None:
     assert market_open(when.timestamp()) is expected
 
@@ -52,4 +58,7 @@ def test_errors_dead_letters_and_lag_halt() -> None:
     assert decide(fresh(WED, lag={"edge": 10_001.0})).action == "HALT"
     assert decide(fresh(WED, lag={"edge": 10_000.0})).action == "NONE"
     # KILL outranks HALT
-    assert decide(HealthInputs(WED, True, "", {"edge": WED - 999}, {"edge": WED}, {"edge": 5.0})).action == "KILL"
+    assert (
+        decide(HealthInputs(WED, True, "", {"edge": WED - 999}, {"edge": WED}, {"edge": 5.0})).action
+        == "KILL"
+    )

@@ -14,7 +14,9 @@ HOUR = 60 * MIN
 
 def reference_ic(sig) -> pd.DataFrame:
     """Brute force: at each hour T, Pearson corr of every observation resolved in [T - 30 d, T)."""
-    df = pd.DataFrame({"pair": sig["pair"], "ts": sig["ts"], "x": sig["expected_return"], "y": sig["realized"]})
+    df = pd.DataFrame(
+        {"pair": sig["pair"], "ts": sig["ts"], "x": sig["expected_return"], "y": sig["realized"]}
+    )
     step = int(np.diff(np.unique(df.ts))[0])
     df["resolved"] = df.ts + step
     df = df[df.resolved <= df.ts.max()].sort_values("resolved", kind="stable")  # last bars never resolve
@@ -55,7 +57,9 @@ def inverted():
 def test_ic_snapshots_equal_brute_force_pandas(inverted) -> None:
     _, out, ref = inverted
     gov = out["governance"]
-    snap = pd.DataFrame({"t": gov["ts"], "ic": gov["ic"], "n": gov["n_ic"]}).drop_duplicates("t").set_index("t")
+    snap = (
+        pd.DataFrame({"t": gov["ts"], "ic": gov["ic"], "n": gov["n_ic"]}).drop_duplicates("t").set_index("t")
+    )
     assert list(snap.index) == list(ref.index)
     assert (snap.n == ref.n).all()
     np.testing.assert_allclose(snap.ic, ref.ic, rtol=0, atol=1e-10)
@@ -74,10 +78,14 @@ def test_edge_destroyed_reduce_then_decommission_at_reference_times(inverted) ->
     assert len(set(ctl["command_id"])) == 2
     gs = out["signals.governed"]
     ts = gs["ts"]
-    assert set(gs["gov_state"][ts < t_reduce]) == {"NORMAL"} and set(gs["alloc_scale"][ts < t_reduce]) == {1.0}
+    assert set(gs["gov_state"][ts < t_reduce]) == {"NORMAL"} and set(gs["alloc_scale"][ts < t_reduce]) == {
+        1.0
+    }
     assert set(gs["gov_state"][(ts >= t_reduce) & (ts < t_decom)]) == {"REDUCED"}
     assert set(gs["alloc_scale"][(ts >= t_reduce) & (ts < t_decom)]) == {0.5}
-    assert set(gs["gov_state"][ts >= t_decom]) == {"DECOMMISSIONED"} and set(gs["alloc_scale"][ts >= t_decom]) == {0}
+    assert set(gs["gov_state"][ts >= t_decom]) == {"DECOMMISSIONED"} and set(
+        gs["alloc_scale"][ts >= t_decom]
+    ) == {0}
 
 
 def test_shuffled_edge_reduces_at_reference_time() -> None:
@@ -100,8 +108,13 @@ def test_intact_edge_never_triggers() -> None:
 def test_reduce_recovers_after_configured_period() -> None:
     # edge gone for 10 days, then back: with short windows REDUCE fires and later lifts
     late = signals(30, rho=(0.0, 0.4), break_day=12, seed=4)
-    cfg = GovernanceConfig(ic_window_min=2 * 1440, reduce_after_min=1440, recover_after_min=2 * 1440,
-                           decommission_after_min=100 * 1440, ic_min_obs=100)
+    cfg = GovernanceConfig(
+        ic_window_min=2 * 1440,
+        reduce_after_min=1440,
+        recover_after_min=2 * 1440,
+        decommission_after_min=100 * 1440,
+        ic_min_obs=100,
+    )
     ref = reference_ic_window(late, 2)
     out = run_stage(late, cfg)[1]
     t_reduce = first_persistent(ref.ic < 0.02, 1)
@@ -109,7 +122,9 @@ def test_reduce_recovers_after_configured_period() -> None:
     rec_cond = (ref.ic >= 0.02) & (ref.index > t_reduce)
     t_rec = first_persistent(rec_cond, 2)
     assert list(zip(out["control"]["action"], out["control"]["ts"], strict=True)) == [
-        ("REDUCE", t_reduce), ("RESUME", t_rec)]
+        ("REDUCE", t_reduce),
+        ("RESUME", t_rec),
+    ]
     assert list(out["control"]["scale"]) == [0.5, 1.0]
 
 
@@ -120,6 +135,6 @@ def reference_ic_window(sig, days: int) -> pd.DataFrame:
     df = df[df.resolved <= df.ts.max()].sort_values("resolved", kind="stable")
     rows = []
     for t in range((int(sig["ts"][0]) // HOUR + 1) * HOUR, int(sig["ts"].max()) + 1, HOUR):
-        w = df.iloc[df.resolved.searchsorted(t - days * DAY, "left"):df.resolved.searchsorted(t, "left")]
+        w = df.iloc[df.resolved.searchsorted(t - days * DAY, "left") : df.resolved.searchsorted(t, "left")]
         rows.append((t, _corr(w.x.to_numpy(), w.y.to_numpy()) if len(w) >= 100 else np.nan))
     return pd.DataFrame(rows, columns=["t", "ic"]).set_index("t")

@@ -73,8 +73,13 @@ def test_persistent_entropy_spike_suspends_then_resumes() -> None:
     e = np.where((minute >= 300) & (minute < 500), 1.05, 0.5)
     e = np.where((minute >= 100) & (minute < 115), 1.05, e)  # short blip: not persistent
     sig = sig.with_columns(entropy=e)
-    cfg = GovernanceConfig(entropy_window_min=60, entropy_threshold=0.9, entropy_after_min=30,
-                           entropy_resume_threshold=0.9, entropy_resume_after_min=60)
+    cfg = GovernanceConfig(
+        entropy_window_min=60,
+        entropy_threshold=0.9,
+        entropy_after_min=30,
+        entropy_resume_threshold=0.9,
+        entropy_resume_after_min=60,
+    )
     out = _run(sig, cfg, None)
     # independent: pandas time-based rolling mean, evaluated at the end of every minute
     s = pd.Series(e, index=pd.to_datetime(sig["ts"], unit="ms")).rolling("60min").mean()

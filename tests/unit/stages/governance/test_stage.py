@@ -18,11 +18,21 @@ from tests.unit.stages.governance.factories import DAY, MIN, signals
 
 # short windows so that every rule fires within a 4-day stream
 CFG = GovernanceConfig(
-    eval_interval_min=30, ic_window_min=720, ic_min_obs=50, reduce_after_min=240, recover_after_min=240,
-    decommission_after_min=600, kl_features=("displacement",), kl_window_min=240, kl_min_count=50,
-    entropy_after_min=20, entropy_resume_after_min=40,
+    eval_interval_min=30,
+    ic_window_min=720,
+    ic_min_obs=50,
+    reduce_after_min=240,
+    recover_after_min=240,
+    decommission_after_min=600,
+    kl_features=("displacement",),
+    kl_window_min=240,
+    kl_min_count=50,
+    entropy_after_min=20,
+    entropy_resume_after_min=40,
 )
-REF = KLReference.from_histograms(histograms_from_samples({"displacement": np.random.default_rng(0).normal(size=20_000)}))
+REF = KLReference.from_histograms(
+    histograms_from_samples({"displacement": np.random.default_rng(0).normal(size=20_000)})
+)
 
 
 def _stream() -> Batch:
@@ -75,7 +85,11 @@ def test_per_record_path_equals_batch_path(whole) -> None:
 
 
 def test_outputs_encode_with_their_schemas(whole) -> None:
-    for key, stem in (("signals.governed", "governed_signal"), ("governance", "governance"), ("control", "control")):
+    for key, stem in (
+        ("signals.governed", "governed_signal"),
+        ("governance", "governance"),
+        ("control", "control"),
+    ):
         values = AvroCodec(stem).encode_batch(whole[key])
         decoded, errors = AvroCodec(stem).decode_batch(values)
         assert not errors and decoded.n == whole[key].n > 0
@@ -84,14 +98,17 @@ def test_outputs_encode_with_their_schemas(whole) -> None:
 def test_governed_schema_extends_signal_schema() -> None:
     sig = AvroCodec("signal").info.fields
     gov = AvroCodec("governed_signal").info.fields
-    assert gov[: len(sig)] == sig and gov[len(sig):] == ("alloc_scale", "gov_state")
+    assert gov[: len(sig)] == sig and gov[len(sig) :] == ("alloc_scale", "gov_state")
 
 
 def test_no_look_ahead(whole) -> None:
     """Rewriting every price after time T cannot change any decision or metric before T."""
     cut = int(STREAM["ts"][0]) + 2 * DAY
-    mid = np.where(STREAM["ts"] >= cut, STREAM["mid"] * np.exp(np.random.default_rng(9).normal(0, 1e-3, STREAM.n)),
-                   STREAM["mid"])
+    mid = np.where(
+        STREAM["ts"] >= cut,
+        STREAM["mid"] * np.exp(np.random.default_rng(9).normal(0, 1e-3, STREAM.n)),
+        STREAM["mid"],
+    )
     _, other = _run([STREAM.with_columns(mid=mid)])
     for key in ("governance", "control"):
         a, b = whole[key], other[key]
@@ -113,9 +130,17 @@ def test_decommission_is_terminal_until_operator_resume(whole) -> None:
     assert set(gs["gov_state"][gs["ts"] >= t_decom]) == {"DECOMMISSIONED"}
     stage = GovernanceStage(CFG, reference=REF)
     t_op = t_decom + 3 * 60 * MIN + 7 * MIN
-    op = Batch({"command_id": np.array(["op:1"]), "ts": np.array([t_op]), "action": np.array(["RESUME"]),
-                "scale": np.array([1.0]), "pair": np.array([""]), "issuer": np.array(["operator"]),
-                "reason": np.array(["retrained"])})
+    op = Batch(
+        {
+            "command_id": np.array(["op:1"]),
+            "ts": np.array([t_op]),
+            "action": np.array(["RESUME"]),
+            "scale": np.array([1.0]),
+            "pair": np.array([""]),
+            "issuer": np.array(["operator"]),
+            "reason": np.array(["retrained"]),
+        }
+    )
     state, _ = stage.process(stage.initial_state(), "control", op)
     _, out = stage.process(state, "signals", STREAM)
     resumes = out["control"].take(out["control"]["issuer"] == "governance")

@@ -48,8 +48,11 @@ def regime_batch(pairs: np.ndarray, ts: np.ndarray, rng: np.random.Generator) ->
         elif dt is str:
             cols[name] = np.full(n, "v1")
     regimes = np.array(["Stable_Flow", "Directional_Vol", "Event_Risk"])
-    cols.update(pair=np.asarray(pairs).astype(str), ts=np.asarray(ts, dtype=np.int64),
-                regime=regimes[rng.integers(0, 3, n)])
+    cols.update(
+        pair=np.asarray(pairs).astype(str),
+        ts=np.asarray(ts, dtype=np.int64),
+        regime=regimes[rng.integers(0, 3, n)],
+    )
     return Batch(cols)
 
 
@@ -60,8 +63,10 @@ def ms(stamp: str) -> int:
 
 def calendar(rows: list[tuple[Any, ...]]) -> dict[str, np.ndarray]:
     """Calendar columns from (event_id, iso time, currency, impact, title, actual, forecast) rows."""
+
     def col(i: int, dt: Any) -> np.ndarray:
         return np.array([r[i] for r in rows], dtype=dt)
+
     return {
         "event_id": col(0, str),
         "ts": np.array([ms(r[1]) for r in rows], dtype=np.int64),

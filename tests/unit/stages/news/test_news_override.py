@@ -49,8 +49,9 @@ def _bars_near_events(cal: pd.DataFrame, n: int, rng: np.random.Generator) -> tu
     high = cal[cal.impact == "high"]
     pick = rng.integers(0, len(high), n)
     offsets = np.concatenate([rng.choice([-31, -30, 60, 61], n // 2), rng.integers(-150, 150, n - n // 2)])
-    ts = np.concatenate([high.ts.to_numpy()[pick] + offsets * MIN,
-                         rng.integers(high.ts.min(), high.ts.max(), n) // MIN * MIN])
+    ts = np.concatenate(
+        [high.ts.to_numpy()[pick] + offsets * MIN, rng.integers(high.ts.min(), high.ts.max(), n) // MIN * MIN]
+    )
     known = np.array(KNOWN_PAIRS)
     pairs = []
     for c in high.currency.to_numpy()[pick]:
@@ -81,23 +82,36 @@ def test_override_equals_brute_force(which: str) -> None:
 
 
 def test_named_events_and_exposure() -> None:
-    cal = calendar([
-        ("1", "2020-03-06T13:30", "USD", "high", "Non-Farm Employment Change", 273e3, 175e3),
-        ("2", "2020-03-10T02:00", "CNY", "high", "CPI y/y", 5.2, 5.2),
-        ("3", "2020-03-12T00:00", "All", "high", "G7 Meetings", np.nan, np.nan),
-        ("4", "2020-03-13T09:00", "EUR", "medium", "German CPI", 0.1, 0.1),
-    ])
+    cal = calendar(
+        [
+            ("1", "2020-03-06T13:30", "USD", "high", "Non-Farm Employment Change", 273e3, 175e3),
+            ("2", "2020-03-10T02:00", "CNY", "high", "CPI y/y", 5.2, 5.2),
+            ("3", "2020-03-12T00:00", "All", "high", "G7 Meetings", np.nan, np.nan),
+            ("4", "2020-03-13T09:00", "EUR", "medium", "German CPI", 0.1, 0.1),
+        ]
+    )
     stage = NewsStage(calendar=cal)
     st = stage.initial_state()
-    rows = [("EURUSD", "2020-03-06T13:00", True), ("EURUSD", "2020-03-06T12:59", False),
-            ("USDJPY", "2020-03-06T14:30", True), ("USDJPY", "2020-03-06T14:31", False),
-            ("EURGBP", "2020-03-06T13:30", False), ("AUDUSD", "2020-03-10T02:10", True),
-            ("AUDJPY", "2020-03-10T02:10", True), ("EURUSD", "2020-03-10T02:10", False),
-            ("EURCHF", "2020-03-12T00:30", True), ("EURUSD", "2020-03-13T09:00", False)]
-    b = regime_batch(np.array([r[0] for r in rows]), np.array([ms(r[1]) for r in rows]), np.random.default_rng(1))
+    rows = [
+        ("EURUSD", "2020-03-06T13:00", True),
+        ("EURUSD", "2020-03-06T12:59", False),
+        ("USDJPY", "2020-03-06T14:30", True),
+        ("USDJPY", "2020-03-06T14:31", False),
+        ("EURGBP", "2020-03-06T13:30", False),
+        ("AUDUSD", "2020-03-10T02:10", True),
+        ("AUDJPY", "2020-03-10T02:10", True),
+        ("EURUSD", "2020-03-10T02:10", False),
+        ("EURCHF", "2020-03-12T00:30", True),
+        ("EURUSD", "2020-03-13T09:00", False),
+    ]
+    b = regime_batch(
+        np.array([r[0] for r in rows]), np.array([ms(r[1]) for r in rows]), np.random.default_rng(1)
+    )
     out = stage.adjust(st, b)
     np.testing.assert_array_equal(out["event_override"], [r[2] for r in rows])
-    assert out["override_reason"][0] == "USD Non-Farm Employment Change @2020-03-06T13:30Z (high, -30/+60 min)"
+    assert (
+        out["override_reason"][0] == "USD Non-Farm Employment Change @2020-03-06T13:30Z (high, -30/+60 min)"
+    )
     assert out["override_reason"][8] == "ALL G7 Meetings @2020-03-12T00:00Z (high, -30/+60 min)"
     medium = NewsStage(NewsConfig(override_impacts=("high", "medium")), calendar=cal)
     assert medium.adjust(medium.initial_state(), b)["override_reason"][9].endswith("(medium, -15/+30 min)")
@@ -107,8 +121,12 @@ def test_unrelated_currencies_change_nothing() -> None:
     rng = np.random.default_rng(3)
     ts = ms("2020-03-06T12:00") + np.arange(240) * MIN
     b = regime_batch(np.full(240, "EURUSD"), ts, rng)
-    cal = calendar([(str(i), "2020-03-06T13:30", c, "high", "CPI m/m", 5.0, 0.1)
-                    for i, c in enumerate(["JPY", "CAD", "NZD", "CHF", "CNY", "GBP"])])
+    cal = calendar(
+        [
+            (str(i), "2020-03-06T13:30", c, "high", "CPI m/m", 5.0, 0.1)
+            for i, c in enumerate(["JPY", "CAD", "NZD", "CHF", "CNY", "GBP"])
+        ]
+    )
     stage = NewsStage(NewsConfig(surprise_min_history=2), calendar=cal)
     out = stage.adjust(stage.initial_state(), b)
     assert not out["event_override"].any() and not out["surprise_mode"].any()
@@ -122,8 +140,11 @@ def test_calendar_updates_replace_by_event_id() -> None:
     moved = calendar([("9", "2020-03-07T13:30", "USD", "high", "NFP", np.nan, 175e3)])
     st, outs = stage.process(stage.initial_state(), "calendar", regime_free(moved))
     assert outs == {} and len(st.calendar["ts"]) == 1
-    b = regime_batch(np.array(["EURUSD", "EURUSD"]), np.array([ms("2020-03-06T13:30"), ms("2020-03-07T13:30")]),
-                     np.random.default_rng(0))
+    b = regime_batch(
+        np.array(["EURUSD", "EURUSD"]),
+        np.array([ms("2020-03-06T13:30"), ms("2020-03-07T13:30")]),
+        np.random.default_rng(0),
+    )
     np.testing.assert_array_equal(stage.adjust(st, b)["event_override"], [False, True])
 
 

@@ -23,15 +23,17 @@ def _calendar(rng: np.random.Generator, n: int) -> Batch:
     cur = np.array(["USD", "EUR", "JPY", "GBP", "CNY", "ALL", "CAD"])
     titles = np.array(["CPI m/m", "Unemployment Rate", "PMI"])
     forecast = rng.normal(size=n)
-    return Batch({
-        "event_id": rng.integers(0, n // 2 + 1, n).astype(str),
-        "ts": T0 + rng.integers(0, 2 * 1440, n) * MIN,
-        "currency": cur[rng.integers(0, len(cur), n)],
-        "impact": np.array(["high", "medium", "low"])[rng.integers(0, 3, n)],
-        "title": titles[rng.integers(0, len(titles), n)],
-        "actual_value": forecast + rng.normal(0, 1, n) * (rng.random(n) < 0.8),
-        "forecast_value": forecast,
-    })
+    return Batch(
+        {
+            "event_id": rng.integers(0, n // 2 + 1, n).astype(str),
+            "ts": T0 + rng.integers(0, 2 * 1440, n) * MIN,
+            "currency": cur[rng.integers(0, len(cur), n)],
+            "impact": np.array(["high", "medium", "low"])[rng.integers(0, 3, n)],
+            "title": titles[rng.integers(0, len(titles), n)],
+            "actual_value": forecast + rng.normal(0, 1, n) * (rng.random(n) < 0.8),
+            "forecast_value": forecast,
+        }
+    )
 
 
 def _bars(rng: np.random.Generator, n: int) -> Batch:
@@ -45,13 +47,18 @@ def _split(b: Batch, cuts: list[int]) -> list[Batch]:
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 2**31), cuts=st.lists(st.integers(0, 10_000), max_size=6),
-       cal_cuts=st.lists(st.integers(0, 10_000), max_size=4))
+@given(
+    seed=st.integers(0, 2**31),
+    cuts=st.lists(st.integers(0, 10_000), max_size=6),
+    cal_cuts=st.lists(st.integers(0, 10_000), max_size=4),
+)
 def test_split_invariance(seed: int, cuts: list[int], cal_cuts: list[int]) -> None:
     rng = np.random.default_rng(seed)
     cal, bars = _calendar(rng, 120), _bars(rng, 400)
     stage = NewsStage(CFG)
-    whole_state, whole = stage.process(stage.process(stage.initial_state(), "calendar", cal)[0], "regime", bars)
+    whole_state, whole = stage.process(
+        stage.process(stage.initial_state(), "calendar", cal)[0], "regime", bars
+    )
     state = stage.initial_state()
     for part in _split(cal, cal_cuts):
         state = stage.process(state, "calendar", part)[0]

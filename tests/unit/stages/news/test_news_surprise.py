@@ -19,8 +19,12 @@ MIN = 60_000
 
 def _series(surprises: list[float], title: str = "CPI m/m", currency: str = "USD") -> dict[str, np.ndarray]:
     days = pd.date_range("2020-01-01 13:30", periods=len(surprises), freq="7D")
-    return calendar([(str(i), str(d), currency, "high", title, 1.0 + s, 1.0)
-                     for i, (d, s) in enumerate(zip(days, surprises, strict=True))])
+    return calendar(
+        [
+            (str(i), str(d), currency, "high", title, 1.0 + s, 1.0)
+            for i, (d, s) in enumerate(zip(days, surprises, strict=True))
+        ]
+    )
 
 
 def test_z_by_hand() -> None:
@@ -71,8 +75,10 @@ def test_z_matches_reference_on_real_calendar() -> None:
 
 def test_mode_sign_and_never_before_release() -> None:
     cfg = NewsConfig(surprise_min_history=2, surprise_window_min=60)
-    hist = [("h1", "2020-02-07T13:30", "USD", "high", "Non-Farm Employment Change", 2.0, 1.0),
-            ("h2", "2020-02-14T13:30", "USD", "high", "Non-Farm Employment Change", 0.0, 1.0)]
+    hist = [
+        ("h1", "2020-02-07T13:30", "USD", "high", "Non-Farm Employment Change", 2.0, 1.0),
+        ("h2", "2020-02-14T13:30", "USD", "high", "Non-Farm Employment Change", 0.0, 1.0),
+    ]
     big = ("e", "2020-03-06T13:30", "USD", "high", "Non-Farm Employment Change", 50.0, 1.0)
     stage = NewsStage(cfg, calendar=calendar([*hist, big]))
     st = stage.initial_state()
@@ -82,10 +88,16 @@ def test_mode_sign_and_never_before_release() -> None:
         out = stage.adjust(st, regime_batch(np.full(len(ts), pair), ts, np.random.default_rng(0)))
         expected = np.where((ts >= release) & (ts <= release + 60 * MIN), sign, 0)
         np.testing.assert_array_equal(out["surprise_mode"], expected)
-    jobless = NewsStage(cfg, calendar=calendar([(i, d, c, imp, "Unemployment Rate", a, f)
-                                                 for i, d, c, imp, _, a, f in [*hist, big]]))
-    out = jobless.adjust(jobless.initial_state(), regime_batch(np.array(["USDJPY"]), np.array([release]),
-                                                                np.random.default_rng(0)))
+    jobless = NewsStage(
+        cfg,
+        calendar=calendar(
+            [(i, d, c, imp, "Unemployment Rate", a, f) for i, d, c, imp, _, a, f in [*hist, big]]
+        ),
+    )
+    out = jobless.adjust(
+        jobless.initial_state(),
+        regime_batch(np.array(["USDJPY"]), np.array([release]), np.random.default_rng(0)),
+    )
     assert out["surprise_mode"][0] == -1  # more unemployment: the dollar is expected to weaken
 
 
@@ -95,8 +107,14 @@ def _reference_mode(cal: pd.DataFrame, z: np.ndarray, pair: str, t: int) -> int:
     total = 0
     for e_ts, cur, imp, title, ze in zip(cal.ts, cal.currency, cal.impact, cal.title, z, strict=True):
         if e_ts <= t <= e_ts + 60 * MIN and imp == "high" and abs(ze) > 2.0 and cur in (base, quote):
-            flip = -1 if any(k in title.lower() for k in ("unemployment rate", "unemployment claims",
-                                                           "claimant count", "jobless")) else 1
+            flip = (
+                -1
+                if any(
+                    k in title.lower()
+                    for k in ("unemployment rate", "unemployment claims", "claimant count", "jobless")
+                )
+                else 1
+            )
             total += int(np.sign(ze)) * (1 if cur == base else -1) * flip
     return int(np.sign(total))
 
@@ -110,7 +128,10 @@ def test_no_look_ahead_and_mode_matches_reference() -> None:
     rng = np.random.default_rng(11)
     fired = np.flatnonzero((np.abs(np.nan_to_num(z_ref)) > 2.0) & (cal.impact == "high").to_numpy())
     pick = rng.choice(fired, 1000)
-    ts = cal.ts.to_numpy()[pick] + np.concatenate([rng.integers(-70, 70, 800), rng.choice([-1, 0, 60, 61], 200)]) * MIN
+    ts = (
+        cal.ts.to_numpy()[pick]
+        + np.concatenate([rng.integers(-70, 70, 800), rng.choice([-1, 0, 60, 61], 200)]) * MIN
+    )
     known = np.array(KNOWN_PAIRS)
     pairs = np.array([rng.choice([p for p in known if c in p]) for c in cal.currency.to_numpy()[pick]])
     b = regime_batch(pairs, ts, rng)

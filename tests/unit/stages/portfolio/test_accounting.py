@@ -25,12 +25,14 @@ def _run(fills: list[tuple[float, float, float]]) -> tuple[float, float, list[fl
 
 
 def test_eurusd_add_reduce_and_flip() -> None:
-    pos, avg, pnl = _run([
-        (100_000, 1.25, 1.0),   # open long 100k @ 1.25
-        (100_000, 1.375, 1.0),  # add: avg = (100k*1.25 + 100k*1.375) / 200k = 1.3125
-        (-150_000, 1.5, 1.0),   # reduce: 150k * (1.5 - 1.3125) = 28,125 USD
-        (-100_000, 1.25, 1.0),  # close 50k: 50k * (1.25 - 1.3125) = -3,125; flip to short 50k @ 1.25
-    ])
+    pos, avg, pnl = _run(
+        [
+            (100_000, 1.25, 1.0),  # open long 100k @ 1.25
+            (100_000, 1.375, 1.0),  # add: avg = (100k*1.25 + 100k*1.375) / 200k = 1.3125
+            (-150_000, 1.5, 1.0),  # reduce: 150k * (1.5 - 1.3125) = 28,125 USD
+            (-100_000, 1.25, 1.0),  # close 50k: 50k * (1.25 - 1.3125) = -3,125; flip to short 50k @ 1.25
+        ]
+    )
     assert pnl == [0.0, 0.0, 28_125.0, -3_125.0]
     assert (pos, avg) == (-50_000.0, 1.25)
 
@@ -40,10 +42,12 @@ def test_usdjpy_pnl_in_jpy_converted_at_the_usdjpy_rate() -> None:
     mids = np.array([1.125, 125.0, 1.25, 0.8125])
     rate = quote_to_usd(mids, col, mode)
     assert rate[1] == 1.0 / 125.0 and rate[0] == 1.0 and rate[3] == 1.25  # EURGBP via GBPUSD
-    pos, avg, pnl = _run([
-        (-200_000, 128.0, rate[1]),  # short 200k USD @ 128
-        (200_000, 125.0, rate[1]),   # cover @ 125: 200k * (125 - 128) * -1 = 600,000 JPY / 125 = 4,800 USD
-    ])
+    pos, avg, pnl = _run(
+        [
+            (-200_000, 128.0, rate[1]),  # short 200k USD @ 128
+            (200_000, 125.0, rate[1]),  # cover @ 125: 200k * (125 - 128) * -1 = 600,000 JPY / 125 = 4,800 USD
+        ]
+    )
     assert pnl == [0.0, 4_800.0]
     assert (pos, avg) == (0.0, 0.0)
 
@@ -69,8 +73,9 @@ def test_missing_usd_leg_gives_nan_rate_and_flat_pairs_do_not_poison_equity() ->
     col, mode = conversion_plan(("EURUSD", "EURGBP"))  # no GBPUSD in the universe
     rate = quote_to_usd(np.array([1.25, 0.875]), col, mode)
     assert rate[0] == 1.0 and np.isnan(rate[1])
-    u = unrealised_usd(np.array([1000.0, 0.0]), np.array([1.0, 0.0]), np.array([[1.25, np.nan]]),
-                       np.array([[1.0, np.nan]]))
+    u = unrealised_usd(
+        np.array([1000.0, 0.0]), np.array([1.0, 0.0]), np.array([[1.25, np.nan]]), np.array([[1.0, np.nan]])
+    )
     assert u.tolist() == [250.0]
 
 

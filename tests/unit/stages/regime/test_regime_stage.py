@@ -14,8 +14,16 @@ from streams.core.batch import Batch, concat
 from streams.serde.avro import AvroCodec
 from streams.stages.regime import RegimeConfig, RegimeStage
 
-FIELDS = ("session_vol_norm", "spread_widening", "tick_velocity", "displacement", "displacement_pct",
-          "log_ret", "gk_vol", "xcorr")
+FIELDS = (
+    "session_vol_norm",
+    "spread_widening",
+    "tick_velocity",
+    "displacement",
+    "displacement_pct",
+    "log_ret",
+    "gk_vol",
+    "xcorr",
+)
 
 
 class FixedModel:
@@ -34,10 +42,17 @@ def _features(n: int, seed: int = 0) -> Batch:
     cols["session_vol_norm"] = rng.integers(0, 4, size=n).astype(float)
     cols["spread_widening"] = rng.choice([0.8, 1.0, 3.0, 5.0], size=n)  # 5.0: a spread shock
     cols.update(
-        pair=np.where(np.arange(n) % 2, "EURUSD", "GBPUSD"), ts=1_546_300_800_000 + np.arange(n) // 2 * 60_000,
-        open=np.full(n, 1.1), high=np.full(n, 1.2), low=np.full(n, 1.0), close=np.full(n, 1.1),
-        spread=np.full(n, 1e-4), mid=np.full(n, 1.10005), gap_min=np.ones(n, dtype=np.int32),
-        ready=rng.random(n) > 0.2, session_id=rng.integers(0, 5, size=n).astype(np.int32),
+        pair=np.where(np.arange(n) % 2, "EURUSD", "GBPUSD"),
+        ts=1_546_300_800_000 + np.arange(n) // 2 * 60_000,
+        open=np.full(n, 1.1),
+        high=np.full(n, 1.2),
+        low=np.full(n, 1.0),
+        close=np.full(n, 1.1),
+        spread=np.full(n, 1e-4),
+        mid=np.full(n, 1.10005),
+        gap_min=np.ones(n, dtype=np.int32),
+        ready=rng.random(n) > 0.2,
+        session_id=rng.integers(0, 5, size=n).astype(np.int32),
     )
     return Batch(cols)
 

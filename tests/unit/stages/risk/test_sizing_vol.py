@@ -28,15 +28,20 @@ def test_coordinate_ascent_matches_a_generic_optimiser(seed: int) -> None:
     mu, cov, w0, cost = _problem(seed)
     active = np.ones(4, dtype=bool)
     w = optimise_weights(mu, cov, w0, cost, 10.0, active, sweeps=500)
-    ref = minimize(lambda x: -utility(x, mu, cov, w0, cost, 10.0), w0, method="Powell",
-                   options={"xtol": 1e-10, "ftol": 1e-14, "maxiter": 20000})
+    ref = minimize(
+        lambda x: -utility(x, mu, cov, w0, cost, 10.0),
+        w0,
+        method="Powell",
+        options={"xtol": 1e-10, "ftol": 1e-14, "maxiter": 20000},
+    )
     assert utility(w, mu, cov, w0, cost, 10.0) >= -ref.fun - 1e-10
 
 
 def test_no_trade_when_edge_below_turnover_cost() -> None:
     cov = np.diag([1e-6, 1e-6])
-    w = optimise_weights(np.array([5e-5, 3e-4]), cov, np.zeros(2), np.array([1e-4, 1e-4]), 10.0,
-                         np.ones(2, dtype=bool))
+    w = optimise_weights(
+        np.array([5e-5, 3e-4]), cov, np.zeros(2), np.array([1e-4, 1e-4]), 10.0, np.ones(2, dtype=bool)
+    )
     assert w[0] == 0.0
     # Single active coordinate, w0 = 0: w = (mu - c) / (2 lambda var) = 2e-4 / 2e-5 = 10.
     assert w[1] == pytest.approx(10.0, rel=1e-12)

@@ -9,16 +9,26 @@ from streams.stages.risk.throttle import drawdown, throttle_factor
 LEVELS = RiskConfig().throttle_levels
 
 
-@pytest.mark.parametrize(("dd", "mult"), [
-    (0.0, 1.0), (0.0299, 1.0), (0.03, 1.0), (0.0301, 0.5), (0.0499, 0.5), (0.05, 0.5), (0.0501, 0.25),
-    (0.5, 0.25),
-])
+@pytest.mark.parametrize(
+    ("dd", "mult"),
+    [
+        (0.0, 1.0),
+        (0.0299, 1.0),
+        (0.03, 1.0),
+        (0.0301, 0.5),
+        (0.0499, 0.5),
+        (0.05, 0.5),
+        (0.0501, 0.25),
+        (0.5, 0.25),
+    ],
+)
 def test_throttle_levels_are_strict(dd: float, mult: float) -> None:
     assert float(throttle_factor(dd, LEVELS)) == mult
 
 
-@pytest.mark.parametrize(("equity", "mult"), [(97_010.0, 1.0), (96_990.0, 0.5), (95_010.0, 0.5),
-                                              (94_990.0, 0.25)])
+@pytest.mark.parametrize(
+    ("equity", "mult"), [(97_010.0, 1.0), (96_990.0, 0.5), (95_010.0, 0.5), (94_990.0, 0.25)]
+)
 def test_throttle_from_equity_and_hwm(equity: float, mult: float) -> None:
     import numpy as np
 

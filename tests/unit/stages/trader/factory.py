@@ -7,19 +7,56 @@ import numpy as np
 from streams.core.batch import Batch
 
 START = 1_704_672_000_000  # Monday 2024-01-08 00:00 UTC (market open)
-BASE = {"EURUSD": 1.10, "GBPUSD": 1.27, "USDJPY": 150.0, "EURGBP": 0.86, "AUDUSD": 0.66,
-        "USDCHF": 0.88, "EURJPY": 162.0}
+BASE = {
+    "EURUSD": 1.10,
+    "GBPUSD": 1.27,
+    "USDJPY": 150.0,
+    "EURGBP": 0.86,
+    "AUDUSD": 0.66,
+    "USDCHF": 0.88,
+    "EURJPY": 162.0,
+}
 
 
-def governed(pairs: tuple[str, ...] = ("EURUSD", "GBPUSD", "USDJPY", "EURGBP"), n_min: int = 600,
-             seed: int = 0, pass_prob: float = 0.3, theta: float = 0.05, sigma: float = 1.5e-4,
-             missing: float = 0.02, start: int = START, bad_regime_prob: float = 0.02) -> Batch:
+def governed(
+    pairs: tuple[str, ...] = ("EURUSD", "GBPUSD", "USDJPY", "EURGBP"),
+    n_min: int = 600,
+    seed: int = 0,
+    pass_prob: float = 0.3,
+    theta: float = 0.05,
+    sigma: float = 1.5e-4,
+    missing: float = 0.02,
+    start: int = START,
+    bad_regime_prob: float = 0.02,
+) -> Batch:
     """Governed-signal records sorted by (ts, pair): OU log-deviations, signals that fade them."""
     rng = np.random.default_rng(seed)
-    cols: dict[str, list] = {k: [] for k in (
-        "pair", "ts", "open", "high", "low", "close", "spread", "mid", "regime", "tradeable",
-        "expected_return", "cost", "side", "passed", "half_life_min", "ou_valid", "horizon_min",
-        "alloc_scale", "gov_state", "win_prob", "cvar")}
+    cols: dict[str, list] = {
+        k: []
+        for k in (
+            "pair",
+            "ts",
+            "open",
+            "high",
+            "low",
+            "close",
+            "spread",
+            "mid",
+            "regime",
+            "tradeable",
+            "expected_return",
+            "cost",
+            "side",
+            "passed",
+            "half_life_min",
+            "ou_valid",
+            "horizon_min",
+            "alloc_scale",
+            "gov_state",
+            "win_prob",
+            "cvar",
+        )
+    }
     x = {p: 0.0 for p in pairs}
     prev = {p: BASE[p] for p in pairs}
     for t in range(n_min):
@@ -62,5 +99,6 @@ def governed(pairs: tuple[str, ...] = ("EURUSD", "GBPUSD", "USDJPY", "EURGBP"), 
             cols["cvar"].append(-0.001)
             prev[p] = close
     dtypes = {"ts": np.int64, "side": np.int32, "horizon_min": np.int32}
-    return Batch({k: np.array(v, dtype=dtypes.get(k)) if k in dtypes else np.array(v)
-                  for k, v in cols.items()})
+    return Batch(
+        {k: np.array(v, dtype=dtypes.get(k)) if k in dtypes else np.array(v) for k, v in cols.items()}
+    )

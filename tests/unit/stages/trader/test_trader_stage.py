@@ -17,8 +17,13 @@ from tests.unit.stages.trader.factory import START, governed
 CFG = TraderConfig(risk=RiskConfig(cov_min_obs=30))
 STAGE = TraderStage(CFG)
 DATA = governed(n_min=500, seed=3)
-SCHEMAS = {"risk.targets": "risk_target", "orders": "order", "fills": "execution_report",
-           "portfolio": "portfolio", "control": "control"}
+SCHEMAS = {
+    "risk.targets": "risk_target",
+    "orders": "order",
+    "fills": "execution_report",
+    "portfolio": "portfolio",
+    "control": "control",
+}
 
 
 def _run(stage: TraderStage, batches: list[Batch], state=None, control: Batch | None = None):
@@ -34,11 +39,17 @@ def _run(stage: TraderStage, batches: list[Batch], state=None, control: Batch | 
 
 
 def _control(*rows: tuple[str, int, str]) -> Batch:
-    return Batch({"command_id": np.array([f"{i}:{a}:{t}" for a, t, i in rows]),
-                  "ts": np.array([t for _, t, _ in rows], dtype=np.int64),
-                  "action": np.array([a for a, _, _ in rows]), "scale": np.ones(len(rows)),
-                  "pair": np.array([""] * len(rows)), "issuer": np.array([i for _, _, i in rows]),
-                  "reason": np.array(["test"] * len(rows))})
+    return Batch(
+        {
+            "command_id": np.array([f"{i}:{a}:{t}" for a, t, i in rows]),
+            "ts": np.array([t for _, t, _ in rows], dtype=np.int64),
+            "action": np.array([a for a, _, _ in rows]),
+            "scale": np.ones(len(rows)),
+            "pair": np.array([""] * len(rows)),
+            "issuer": np.array([i for _, _, i in rows]),
+            "reason": np.array(["test"] * len(rows)),
+        }
+    )
 
 
 FULL_STATE, FULL = _run(STAGE, [DATA])
@@ -70,7 +81,11 @@ def test_per_record_processing_equals_one_batch() -> None:
 def test_every_output_encodes_with_its_schema() -> None:
     for key, stem in SCHEMAS.items():
         codec = AvroCodec(stem)
-        batch = FULL[key] if FULL[key].n else _run(STAGE, [DATA], control=_control(("KILL", START, "operator")))[1][key]
+        batch = (
+            FULL[key]
+            if FULL[key].n
+            else _run(STAGE, [DATA], control=_control(("KILL", START, "operator")))[1][key]
+        )
         msgs = codec.encode_batch(batch)
         assert len(msgs) == batch.n
         if msgs:
@@ -158,8 +173,10 @@ def test_kill_switch_blocks_cancels_persists_and_needs_operator_resume() -> None
 
 def test_toxic_fills_fire_the_kill_switch() -> None:
     # Any mark-out below +50 bps is "toxic": the 5-minute mark-outs of the first 3 fills trip it.
-    cfg = TraderConfig(risk=RiskConfig(cov_min_obs=30),
-                       execution=ExecutionConfig(toxicity_window=3, toxicity_threshold_bps=50.0))
+    cfg = TraderConfig(
+        risk=RiskConfig(cov_min_obs=30),
+        execution=ExecutionConfig(toxicity_window=3, toxicity_threshold_bps=50.0),
+    )
     stage = TraderStage(cfg)
     _, out = _run(stage, [DATA])
     ctrl = out["control"]
@@ -167,8 +184,9 @@ def test_toxic_fills_fire_the_kill_switch() -> None:
     assert "toxicity" in ctrl["reason"][0]
     t = int(ctrl["ts"][0])
     fills = out["fills"]
-    fill_times = sorted(fills["ts"][np.isin(fills["status"], ["FILLED", "PARTIALLY_FILLED"])
-                                    & (fills["ts"] < t)])
+    fill_times = sorted(
+        fills["ts"][np.isin(fills["status"], ["FILLED", "PARTIALLY_FILLED"]) & (fills["ts"] < t)]
+    )
     assert len(fill_times) >= 3
     o = out["orders"]
     assert not ((o["action"] == "NEW") & (o["ts"] >= t)).any()
@@ -188,8 +206,9 @@ def test_stale_input_fires_the_kill_switch() -> None:
 
 
 def test_limits_reject_with_reasons_in_the_stage() -> None:
-    cfg = TraderConfig(risk=RiskConfig(cov_min_obs=30, max_order_usd=5e6, max_position_usd=5e6,
-                                       max_gross_usd=2.0e6))
+    cfg = TraderConfig(
+        risk=RiskConfig(cov_min_obs=30, max_order_usd=5e6, max_position_usd=5e6, max_gross_usd=2.0e6)
+    )
     _, out = _run(TraderStage(cfg), [DATA])
     rej = out["fills"].take(out["fills"]["status"] == "REJECTED")
     assert rej.n >= 1 and all(r.startswith("max_gross") for r in rej["reason"])
