@@ -57,8 +57,8 @@ def run_kafka_engine(
 
     ``fuse``: each worker runs its group as one co-located agent (``hslr worker --fuse``)."""
     from streams.binding.kafka_io import Out, collect, ensure_topics, publish, publish_marker
+    from streams.binding.workers import fresh_namespace, worker
     from streams.infra import bootstrap_servers
-    from streams.runner.workers import fresh_namespace, worker
 
     missing = sorted(set(STAGE_FACTORIES) - {s for g in groups for s in g})
     if missing:

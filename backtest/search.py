@@ -91,8 +91,8 @@ def _init(bars: Batch, config: Any, root: str) -> None:
 
 def _train(job: tuple[Fold, str, dict[str, Any]]) -> tuple[int, str, dict[str, Any], str, str]:
     from backtest.walkforward import fold_bars, warmup_bars
-    from models.training import train_edge_artifact, train_regime_artifact
-    from streams.cli_train import compute_features
+    from streams.services.features import compute_features
+    from streams.training.artifacts import train_edge_artifact, train_regime_artifact
 
     fold, kind, overrides = job
     config = _W["config"]

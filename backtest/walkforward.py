@@ -3,7 +3,7 @@
 Per fold (:mod:`backtest.folds` for the schedule and its purge):
 
 1. **Train** the regime and edge models on the bars of ``[train_from, train_to)`` only
-   (:mod:`models.training`; artifacts under ``runs/<run_id>/folds/<k>/models``). Their internal
+   (:mod:`streams.training.artifacts`; artifacts under ``runs/<run_id>/folds/<k>/models``). Their internal
    hold-outs sit inside the train window, so nothing of the test window is seen.
 2. **Replay** ``warm-up prefix + test window`` through the whole DAG on either engine
    (``inprocess``: :func:`backtest.engine.run_inprocess_engine`; ``kafka``: the real topics and Faust
@@ -73,8 +73,8 @@ def train_fold(
     edge_overrides: dict[str, Any] | None = None,
 ) -> FoldModels:
     """Fit both models on ``train`` (bars) and save them under ``root``/regime and ``root``/edge."""
-    from models.training import train_edge_artifact, train_regime_artifact
-    from streams.cli_train import compute_features
+    from streams.services.features import compute_features
+    from streams.training.artifacts import train_edge_artifact, train_regime_artifact
 
     features = compute_features(train, config)
     regime = train_regime_artifact(
@@ -101,7 +101,7 @@ def train_fold(
 
 
 def fold_config(config: Any, models: FoldModels) -> Any:
-    from streams.cli_backtest import with_models
+    from streams.services.runs import with_models
 
     return with_models(config, models.regime_path, models.edge_path, config.section("news").calendar_path)
 
@@ -185,7 +185,7 @@ class WalkForward:
 
     def run(self, created_at: datetime | None = None) -> dict[str, Any]:
         """Run (or resume) every fold; return the summary (per fold + stitched)."""
-        from streams.cli_train import code_version
+        from streams.services.runs import code_version
 
         version = code_version()
         self._start(version)

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from confluent_kafka import Consumer  # noqa: E402
 
 from streams.binding.kafka_io import Out, ensure_topics, publish, publish_marker  # noqa: E402
+from streams.binding.workers import fresh_namespace, worker  # noqa: E402
 from streams.config import build_config  # noqa: E402
 from streams.core.batch import Batch  # noqa: E402
 from streams.core.topics import TOPICS  # noqa: E402
@@ -31,7 +32,6 @@ from streams.data.synth import generate_market  # noqa: E402
 from streams.infra import bootstrap_servers  # noqa: E402
 from streams.runner.inprocess import run_inprocess  # noqa: E402
 from streams.runner.runtime import END_OF_REPLAY, MARKER_HEADER  # noqa: E402
-from streams.runner.workers import fresh_namespace, worker  # noqa: E402
 from streams.serde.avro import AvroCodec  # noqa: E402
 
 

@@ -21,7 +21,7 @@ from models.edge import EDGE_FEATURES, EdgeModel
 from streams.core.batch import Batch
 from streams.stages.edge.ou import empty_history, ou_update
 from streams.stages.edge.stage import EdgeConfig, EdgeStage
-from streams.stages.edge.training import evaluate, model_from_config, training_arrays
+from streams.training.edge import evaluate, model_from_config, training_arrays
 
 
 def analytic(n: int = 200_000, h: int = 30, theta: float = 0.05, sigma: float = 1e-4) -> None:

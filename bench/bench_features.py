@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from streams.core.batch import Batch
-from streams.data.pairs import KNOWN_PAIRS
 from streams.data.synth import generate_market
+from streams.fx.pairs import KNOWN_PAIRS
 from streams.stages.features import FeaturesStage
 from streams.stages.features.returns import mid_price
 from streams.stages.features.sessions import session_ids

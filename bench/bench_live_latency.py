@@ -188,11 +188,11 @@ def _paced(
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from streams.binding.kafka_io import Out, ensure_topics, publish
+    from streams.binding.workers import fresh_namespace, worker
     from streams.core.batch import Batch
-    from streams.data.pairs import KNOWN_PAIRS
     from streams.data.synth import generate_market
+    from streams.fx.pairs import KNOWN_PAIRS
     from streams.infra import bootstrap_servers
-    from streams.runner.workers import fresh_namespace, worker
 
     pairs = list(KNOWN_PAIRS)[: args.pairs]
     total = args.warmup_min + args.minutes

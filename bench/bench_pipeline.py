@@ -36,8 +36,8 @@ from streams.core.batch import Batch, concat  # noqa: E402
 from streams.core.stage import Stage, run_records  # noqa: E402
 from streams.dag import build_stages  # noqa: E402
 from streams.data.calendar import read_calendar_csv  # noqa: E402
-from streams.data.pairs import KNOWN_PAIRS  # noqa: E402
 from streams.data.synth import generate_market  # noqa: E402
+from streams.fx.pairs import KNOWN_PAIRS  # noqa: E402
 from streams.runner.inprocess import run_inprocess  # noqa: E402
 
 CALENDAR = "/work/shared/data/calendar/forexfactory_calendar_2019-11_2020-10.csv"

@@ -22,16 +22,16 @@ def _model(path: str) -> tuple[object, np.ndarray]:
         model, _ = load_artifact(path, expected_features=MODEL_FEATURES, kind="regime")
     else:
         model = None
-    from streams.cli_train import compute_features
     from streams.config import HSLRConfig
     from streams.core.batch import Batch
     from streams.data.synth import generate_market
+    from streams.services.features import compute_features
 
     market = generate_market(["EURUSD", "GBPUSD"], "2019-01-07", "2019-02-02", 3)
     feats = compute_features(Batch(market.bars), HSLRConfig())
     if model is None:
-        from models.regime_train import train_regime
         from streams.stages.regime import RegimeConfig
+        from streams.training.regime import train_regime
 
         model, _ = train_regime(feats, RegimeConfig())
     ready = np.asarray(feats["ready"], dtype=bool)

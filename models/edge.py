@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from sklearn.base import BaseEstimator
 
-from streams.stages.edge.conditional import STAT_NAMES, Method, NeighbourReturnModel
+from models.conditional import STAT_NAMES, Method, NeighbourReturnModel
 
 F64 = npt.NDArray[np.float64]
 EDGE_FEATURES: tuple[str, ...] = ("displacement_pct", "session_vol_norm", "spread_widening", "session_id")
@@ -46,7 +46,7 @@ class EdgeModel(BaseEstimator):  # type: ignore[misc]
     Parameters
     ----------
     method : {"knn", "kde"}
-        Neighbour weighting (see :mod:`streams.stages.edge.conditional`).
+        Neighbour weighting (see :mod:`models.conditional`).
     n_neighbors : int
         Neighbours per query.
     bandwidth : float

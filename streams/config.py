@@ -16,15 +16,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from streams.core.config import ConfigError, StageConfig
 
-class StageConfig(BaseModel):
-    """Base for every stage's config: immutable, unknown fields rejected."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ConfigError(ValueError):
-    """A configuration file or value that cannot be used, with the reason."""
+__all__ = ["ConfigError", "HSLRConfig", "StageConfig", "build_config", "dump_config", "load_config"]
 
 
 def _sections() -> dict[str, type[StageConfig]]:
@@ -34,7 +28,7 @@ def _sections() -> dict[str, type[StageConfig]]:
     from streams.stages.market import MarketConfig
     from streams.stages.news import NewsConfig
     from streams.stages.regime import RegimeConfig
-    from streams.stages.trader import TraderConfig
+    from streams.stages.trader.stage import TraderConfig
 
     return {
         "market": MarketConfig,

@@ -45,7 +45,7 @@ def _news(cfg: HSLRConfig) -> Stage[Any]:
     config = cfg.section("news")
     calendar = None
     if config.calendar_path:
-        from streams.cli_calendar import read_calendar_file
+        from streams.data.calendar import read_calendar_file
 
         calendar = read_calendar_file(config.calendar_path)
     return NewsStage(config, calendar=calendar)
@@ -67,7 +67,7 @@ def _governance(cfg: HSLRConfig) -> Stage[Any]:
 
 
 def _trader(cfg: HSLRConfig) -> Stage[Any]:
-    from streams.stages.trader import TraderStage
+    from streams.stages.trader.stage import TraderStage
 
     return TraderStage(cfg.section("trader"), expected_pairs=tuple(cfg.section("market").pairs))
 

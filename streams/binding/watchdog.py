@@ -1,6 +1,6 @@
 """Live drift/health watchdog: reads the stage metrics from the real Prometheus, publishes control commands.
 
-Thin I/O around :mod:`streams.stages.governance.health`: each :meth:`Watchdog.poll` runs a few PromQL
+Thin I/O around :mod:`streams.binding.health`: each :meth:`Watchdog.poll` runs a few PromQL
 instant queries (``/api/v1/query``), turns them into :class:`HealthInputs`, lets :func:`decide` choose
 KILL / HALT / NONE, and publishes a control record when the decision escalates (it never clears a
 KILL itself: RESUME after a kill is an operator's). It also exports the governance gauges
@@ -19,7 +19,7 @@ from typing import Any
 import requests
 from prometheus_client import CollectorRegistry, Gauge
 
-from streams.stages.governance.health import HealthConfig, HealthDecision, HealthInputs, decide
+from streams.binding.health import HealthConfig, HealthDecision, HealthInputs, decide
 from streams.stages.governance.triggers import SEVERITY
 
 Publish = Callable[[dict[str, Any]], None]

@@ -27,6 +27,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from streams.core.batch import Batch, concat
+
 CALENDAR_FIELDS: tuple[str, ...] = (
     "event_id",
     "ts",
@@ -144,3 +146,23 @@ def event_times(
         calendar["impact"], list(impacts)
     )
     return np.unique(np.asarray(calendar["ts"], dtype=np.int64)[mask])
+
+
+def read_calendar_file(path: str | Path) -> Batch:
+    """Read one ForexFactory file (merged ``.csv`` or daily ``.json``) as a ``calendar_event`` batch."""
+    from streams.stages.news.records import to_calendar_batch
+
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"calendar file {p} does not exist")
+    suffix = p.suffix.lower()
+    if suffix not in (".csv", ".json"):
+        raise ValueError(f"calendar file {p}: expected .csv (merged ForexFactory) or .json (daily file)")
+    cols = read_calendar_csv(p) if suffix == ".csv" else read_calendar_json(p)
+    return to_calendar_batch(cols, f"file:{p.name}")
+
+
+def import_calendar(paths: Iterable[str | Path]) -> Batch:
+    """Read several calendar files into one batch, in file order (each file sorted by event time), so a
+    later file's version of an ``event_id`` comes later and wins, on the topic as in the database."""
+    return concat([read_calendar_file(p) for p in paths])

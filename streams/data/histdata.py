@@ -25,8 +25,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from streams.data.bars import BarColumns
-from streams.data.pairs import validate_pair
 from streams.data.spread_model import SpreadConfig, model_spread
+from streams.fx.pairs import validate_pair
 
 EST_OFFSET_MS = 5 * 3_600_000
 """HistData's EST clock is UTC-5 all year: add this to get UTC."""

@@ -22,8 +22,8 @@ import numpy.typing as npt
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from streams.data.pairs import pip_sizes, validate_pair
-from streams.data.sessions import in_hours
+from streams.fx.pairs import pip_sizes, validate_pair
+from streams.fx.sessions import in_hours
 
 DEFAULT_BASE_PIPS: dict[str, float] = {
     "EURUSD": 0.4,

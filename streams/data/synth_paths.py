@@ -14,9 +14,9 @@ import numpy as np
 import numpy.typing as npt
 from scipy.signal import lfilter
 
-from streams.data.sessions import in_hours
 from streams.data.synth_config import SynthConfig
 from streams.data.synth_regimes import DIRECTIONAL, EVENT, RegimePath, run_starts
+from streams.fx.sessions import in_hours
 
 F64 = npt.NDArray[np.float64]
 

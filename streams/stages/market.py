@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from streams.config import StageConfig
 from streams.core.batch import Batch
+from streams.core.config import StageConfig
 from streams.core.stage import Outputs, StageSpec
 
 MINUTE_MS = 60_000
@@ -24,7 +24,7 @@ MINUTE_MS = 60_000
 
 class MarketConfig(StageConfig):
     pairs: tuple[str, ...] = ()
-    """Pairs accepted; empty means every pair in ``streams.data.pairs.KNOWN_PAIRS``."""
+    """Pairs accepted; empty means every pair in ``streams.fx.pairs.KNOWN_PAIRS``."""
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class MarketState:
 def _known_pairs(config: MarketConfig) -> frozenset[str]:
     if config.pairs:
         return frozenset(config.pairs)
-    from streams.data.pairs import KNOWN_PAIRS
+    from streams.fx.pairs import KNOWN_PAIRS
 
     return frozenset(KNOWN_PAIRS)
 

@@ -32,8 +32,8 @@ from pydantic import Field
 
 from models.regime import MODEL_FEATURES, REGIMES, RegimeForestConfig, entropy, model_features
 from models.regime_labels import RegimeLabelConfig
-from streams.config import StageConfig
 from streams.core.batch import Batch
+from streams.core.config import StageConfig
 from streams.core.stage import Outputs, StageSpec
 
 KIND = "regime"

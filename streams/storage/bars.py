@@ -14,7 +14,7 @@ import numpy as np
 import psycopg
 
 from streams.core.batch import Batch
-from streams.data.pairs import pip_sizes
+from streams.fx.pairs import pip_sizes
 
 
 def save_bars(conn: psycopg.Connection, bars: Batch) -> np.ndarray:

@@ -31,17 +31,17 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Batch, object, di
     there), a config with regime and edge models trained on the 4 weeks before them, and the in-process
     result on the test bars: the reference the Kafka deployments are compared with."""
     from backtest.engine import run_inprocess_engine
-    from models.training import train_edge_artifact, train_regime_artifact
-    from streams.cli_backtest import default_calendar_path, with_models
-    from streams.cli_train import compute_features
     from streams.config import build_config
     from streams.data.synth import generate_market
+    from streams.services.features import compute_features
+    from streams.services.runs import default_calendar_path, with_models
+    from streams.training.artifacts import train_edge_artifact, train_regime_artifact
 
     root = tmp_path_factory.mktemp("models")
     calendar = default_calendar_path("")
     cal = None
     if calendar:
-        from streams.cli_calendar import read_calendar_file
+        from streams.data.calendar import read_calendar_file
 
         cal = dict(read_calendar_file(calendar))
     market = Batch(generate_market(PAIRS, "2020-01-06", "2020-02-15", 5, calendar=cal).bars)

@@ -13,6 +13,7 @@ import pytest
 from confluent_kafka import Consumer, Producer
 
 from streams.binding.kafka_io import Out, collect, ensure_topics, publish, publish_marker
+from streams.binding.workers import fresh_namespace, worker
 from streams.core.batch import Batch
 from streams.core.topics import TOPICS
 from streams.dag import build_stages
@@ -20,7 +21,6 @@ from streams.data.histdata import read_histdata
 from streams.data.synth import generate_market
 from streams.infra import bootstrap_servers
 from streams.runner.inprocess import run_inprocess
-from streams.runner.workers import fresh_namespace, worker
 from streams.serde.avro import AvroCodec
 
 pytestmark = pytest.mark.integration
@@ -141,7 +141,7 @@ def _times(ts: np.ndarray) -> list[datetime]:
 
 
 def test_ingest_histdata_publishes_stores_quarantines_and_is_idempotent(services: dict[str, str]) -> None:
-    from streams.cli import main
+    from streams.cli.main import main
     from streams.storage.db import connect
 
     ns = fresh_namespace()

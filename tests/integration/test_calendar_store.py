@@ -11,7 +11,7 @@ import numpy as np
 import psycopg
 import pytest
 
-from streams.cli_calendar import import_calendar
+from streams.data.calendar import import_calendar
 from streams.storage.calendar_store import load_events, upsert_events
 from streams.storage.db import connect
 

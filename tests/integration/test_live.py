@@ -21,12 +21,12 @@ from streams.binding.kafka_io import (
     publish_marker,
     publish_watermark,
 )
+from streams.binding.workers import fresh_namespace, worker
 from streams.config import HSLRConfig, dump_config
 from streams.core.batch import Batch
 from streams.dag import STAGE_FACTORIES, build_stages, fuse
 from streams.infra import bootstrap_servers
 from streams.runner.runtime import StageRuntime
-from streams.runner.workers import fresh_namespace, worker
 
 pytestmark = pytest.mark.integration
 LIVE_MINUTES = 40
@@ -123,10 +123,10 @@ def test_a_paced_replay_publishes_each_minute_as_one_message_then_its_watermark(
 
     from confluent_kafka import Consumer
 
-    from streams.cli_data import replay
     from streams.core.topics import TOPICS
     from streams.runner.runtime import END_OF_REPLAY, MARKER_HEADER, WATERMARK, WATERMARK_HEADER
     from streams.serde.avro import AvroCodec
+    from streams.services.replay import replay
     from streams.storage.bars import save_bars
     from streams.storage.db import connect
     from tests.factories import bars as make_bars

@@ -23,11 +23,11 @@ from backtest.engine import run_inprocess_engine, summarize
 from backtest.latency import run_latency
 from backtest.report import SECTIONS, write_report
 from backtest.stress import SpreadShock, run_stress
-from models.training import train_edge_artifact, train_regime_artifact
-from streams.cli_train import compute_features
 from streams.config import HSLRConfig, dump_config
 from streams.core.batch import Batch
 from streams.data.synth import generate_market
+from streams.services.features import compute_features
+from streams.training.artifacts import train_edge_artifact, train_regime_artifact
 
 pytestmark = pytest.mark.integration
 PAIRS = ["EURUSD", "GBPUSD", "USDJPY"]
@@ -63,7 +63,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         params={},
         root=root / "models" / "edge",
     )
-    from streams.cli_backtest import with_models
+    from streams.services.runs import with_models
 
     config = with_models(base, str(regime.path), str(edge.path), "")
     out = run_inprocess_engine(test, config)

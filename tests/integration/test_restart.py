@@ -14,12 +14,12 @@ from confluent_kafka import Consumer, TopicPartition
 
 from backtest.engine import WORKER_GROUPS
 from streams.binding.kafka_io import Out, collect, ensure_topics, publish, publish_marker
+from streams.binding.workers import fresh_namespace, worker
 from streams.config import HSLRConfig, dump_config
 from streams.core.batch import Batch
 from streams.core.topics import TOPICS
 from streams.dag import STAGE_FACTORIES
 from streams.infra import bootstrap_servers
-from streams.runner.workers import fresh_namespace, worker
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from streams.binding.kafka_io import Out, collect, ensure_topics, publish, publish_marker
+from streams.binding.workers import fresh_namespace, worker
 from streams.core.batch import Batch
-from streams.runner.workers import fresh_namespace, worker
 from streams.serde.avro import default_store, records_to_batch
 from streams.storage.db import connect
 from streams.storage.redis_cache import LatestCache, cache_key

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
+from streams.binding.health import HealthConfig
 from streams.binding.watchdog import Watchdog, query, read_inputs
 from streams.infra import infra_up, register_scrape_target, unregister_scrape_target
-from streams.stages.governance.health import HealthConfig
 
 pytestmark = pytest.mark.integration
 PROM = "http://127.0.0.1:9090"

@@ -19,8 +19,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from streams.config import StageConfig
 from streams.core.batch import Batch
+from streams.core.config import StageConfig
 from streams.core.stage import Outputs, StageSpec
 from streams.stages.edge.gates import blocked_labels, round_trip_cost
 from streams.stages.edge.ou import MAX_WINDOW, OUFit, OUHistory, empty_history, ou_update

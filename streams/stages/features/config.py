@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from streams.config import StageConfig
+from streams.core.config import StageConfig
 
 
 class FeaturesConfig(StageConfig):
@@ -32,7 +32,7 @@ class FeaturesConfig(StageConfig):
     """Minimum minutes in the window where both the pair's and the basket's return exist."""
     pairs: tuple[str, ...] = ()
     """Pair universe of the cross-pair basket (column order is fixed by this tuple); empty means
-    ``streams.data.pairs.KNOWN_PAIRS``. Pairs outside it get ``xcorr`` NaN and are not in any basket."""
+    ``streams.fx.pairs.KNOWN_PAIRS``. Pairs outside it get ``xcorr`` NaN and are not in any basket."""
     rollover_min: int = Field(default=60, ge=0, le=420)
     """Length of the rollover window starting at 17:00 New York time (session id 4)."""
     session_halflife_days: float = Field(default=5.0, gt=0.0)

@@ -112,7 +112,7 @@ class FeaturesStage:
         if self.config.pairs:
             universe: tuple[str, ...] = self.config.pairs
         else:
-            from streams.data.pairs import KNOWN_PAIRS
+            from streams.fx.pairs import KNOWN_PAIRS
 
             universe = KNOWN_PAIRS
         self.universe = universe

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from streams.config import StageConfig
+from streams.core.config import StageConfig
 
 DAY_MIN = 1440
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import field_validator, model_validator
 
-from streams.config import StageConfig
+from streams.core.config import StageConfig
 
 IMPACT_LEVELS: tuple[str, ...] = ("high", "medium", "low", "holiday", "none")
 """Normalised ForexFactory impact levels (see ``streams.data.calendar.normalize_impact``)."""

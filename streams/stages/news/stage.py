@@ -81,7 +81,7 @@ class NewsStage:
         if self.config.pairs:
             self._pairs: tuple[str, ...] = self.config.pairs
         else:
-            from streams.data.pairs import KNOWN_PAIRS
+            from streams.fx.pairs import KNOWN_PAIRS
 
             self._pairs = KNOWN_PAIRS
 

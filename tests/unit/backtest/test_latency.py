@@ -13,7 +13,7 @@ from backtest.latency import LatencyDist, degradation_curve, with_latency
 from streams.config import HSLRConfig, build_config
 from streams.core.batch import Batch
 from streams.runner.inprocess import run_inprocess
-from streams.stages.trader import TraderStage
+from streams.stages.trader.stage import TraderStage
 from tests.unit.stages.trader.factory import governed
 
 MIN = 60_000

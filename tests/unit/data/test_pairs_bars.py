@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from streams.data.bars import BAR_FIELDS, concat_bars, empty_bars, sort_bars
-from streams.data.pairs import KNOWN_PAIRS, currencies, pip_size, pip_sizes, validate_pair
+from streams.fx.pairs import KNOWN_PAIRS, currencies, pip_size, pip_sizes, validate_pair
 
 
 def test_pip_sizes() -> None:

@@ -5,9 +5,9 @@ import pytest
 
 from streams.data.bars import BAR_FIELDS
 from streams.data.calendar import event_times, read_calendar_csv
-from streams.data.sessions import fx_open, is_holiday, open_minutes, to_ms
 from streams.data.synth import TRUTH_FIELDS, generate_market
 from streams.data.synth_config import SynthConfig
+from streams.fx.sessions import fx_open, is_holiday, open_minutes, to_ms
 from tests.unit.data.conftest import CALENDAR
 
 MIN = 60_000

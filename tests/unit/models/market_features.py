@@ -101,8 +101,8 @@ def synth_features(
 @cache
 def trained_small() -> tuple[Any, dict[str, Any]]:
     """A small regime model trained on :func:`synth_features` (fast enough for unit tests)."""
-    from models.regime_train import train_regime
     from streams.stages.regime import RegimeConfig
+    from streams.training.regime import train_regime
 
     feats, _ = synth_features()
     cfg = RegimeConfig(train={"n_estimators": 40, "max_depth": 8, "test_fraction": 0.4})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from models.regime_labels import DIRECTIONAL, EVENT, STABLE, UNLABELED, RegimeLabelConfig, label_regimes
-from models.regime_train import time_split
+from streams.training.regime import time_split
 
 CFG = RegimeLabelConfig(horizon=5, baseline_window=20, baseline_min_bars=10, max_span_factor=2.0)
 E = 1e-4

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from streams.data.calendar import read_calendar_csv
-from streams.data.pairs import KNOWN_PAIRS
+from streams.fx.pairs import KNOWN_PAIRS
 from streams.serde.avro import AvroCodec
 from streams.stages.news import NewsConfig, NewsStage
 from tests.unit.stages.news.factory import ROOT, calendar, ms, regime_batch, shared_calendar_csv

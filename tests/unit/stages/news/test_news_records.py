@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from streams.cli_calendar import import_calendar, summary
+from streams.cli.calendar import summary
+from streams.data.calendar import import_calendar
 from streams.serde.avro import AvroCodec
 from streams.stages.news import NewsStage
 from tests.unit.stages.news.factory import ROOT, ms

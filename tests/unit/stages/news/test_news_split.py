@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from streams.core.batch import Batch, concat
 from streams.core.stage import run_records
-from streams.data.pairs import KNOWN_PAIRS
+from streams.fx.pairs import KNOWN_PAIRS
 from streams.runner.inprocess import run_inprocess
 from streams.stages.news import NewsConfig, NewsStage
 from tests.unit.stages.news.factory import ms, regime_batch

@@ -9,9 +9,9 @@ from streams.core import state_codec
 from streams.core.batch import Batch, concat
 from streams.core.stage import run_records
 from streams.serde.avro import AvroCodec
-from streams.stages.execution.config import ExecutionConfig
-from streams.stages.risk.config import RiskConfig
-from streams.stages.trader import TraderConfig, TraderStage
+from streams.stages.trader.execution.config import ExecutionConfig
+from streams.stages.trader.risk.config import RiskConfig
+from streams.stages.trader.stage import TraderConfig, TraderStage
 from tests.unit.stages.trader.factory import START, governed
 
 CFG = TraderConfig(risk=RiskConfig(cov_min_obs=30))

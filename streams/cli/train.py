@@ -1,0 +1,93 @@
+"""Training commands: ``hslr train regime`` (the edge model adds ``hslr train edge`` to the same group).
+
+Thin shell: reads bars (synthetic generator or PostgreSQL), runs the market and features stages
+in-process, calls the pure :func:`streams.training.regime.train_regime`, saves a versioned artifact (and
+moves the ``latest`` pointer), and registers it in ``model_registry`` (skipped with a warning when the
+database is unreachable). Clock and git are read here, never in the pipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from streams.services.bars import get_bars
+from streams.services.features import compute_features
+from streams.services.runs import code_version
+
+log = logging.getLogger(__name__)
+
+
+def train_subparsers(sub: Any) -> Any:
+    """Return the sub-command group of ``hslr train``, creating it once (shared by every model's CLI)."""
+    parser = sub.choices.get("train") if hasattr(sub, "choices") else None
+    if parser is None:
+        parser = sub.add_parser("train", help="train models and save versioned artifacts")
+        parser.set_defaults(_train_sub=parser.add_subparsers(dest="train_command", required=True))
+    return parser.get_default("_train_sub")
+
+
+def _register(meta: Any, path: Path) -> None:
+    try:
+        from streams.storage.db import connect
+        from streams.storage.registry import register_model
+
+        with connect() as conn:
+            register_model(conn, meta, str(path))
+        print(f"registered model_registry row {meta.kind}:{meta.version}")
+    except Exception as exc:  # noqa: BLE001 - any DB failure only skips registration
+        log.warning("model not registered (database unreachable or not migrated): %s", exc)
+
+
+def _train_regime(args: argparse.Namespace) -> int:
+    from streams.cli.options import parse_day, parse_pairs
+    from streams.config import load_config
+    from streams.training.artifacts import train_regime_artifact
+
+    config = load_config(args.config or None)
+    rcfg = config.section("regime")
+    bars, truth = get_bars(
+        args.source, parse_pairs(args.pairs), parse_day(args.start), parse_day(args.end), args.seed
+    )
+    features = compute_features(bars, config)
+    trained = train_regime_artifact(
+        features,
+        rcfg,
+        created_at=datetime.now(tz=UTC),
+        code_version=code_version(),
+        params={"pairs": args.pairs, "source": args.source, "seed": args.seed},
+        random_state=args.random_state,
+        truth=truth,
+    )
+    meta, path, report = trained.meta, trained.path, trained.report
+    shown = {k: v for k, v in meta.metrics.items() if k != "features"}
+    print(json.dumps(shown, indent=1, default=str))
+    print(
+        f"accuracy {report['accuracy']:.3f} vs majority baseline {report['baseline_accuracy']:.3f}; "
+        f"log-loss {report['log_loss']:.3f} vs {report['baseline_log_loss']:.3f}"
+    )
+    print(f"saved {path} (latest -> {meta.version})")
+    _register(meta, path)
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    """Add ``hslr train regime`` to the CLI."""
+    tsub = train_subparsers(sub)
+    q = tsub.add_parser(
+        "regime", help="train the regime classifier (Stable_Flow / Directional_Vol / Event_Risk)"
+    )
+    q.add_argument("--pairs", default="EURUSD,GBPUSD")
+    q.add_argument("--from", dest="start", required=True, help="first day, YYYY-MM-DD (UTC)")
+    q.add_argument("--to", dest="end", required=True, help="end day (exclusive), YYYY-MM-DD (UTC)")
+    q.add_argument(
+        "--source", choices=("synth", "db"), default="db", help="bars from the generator or price_data"
+    )
+    q.add_argument("--seed", type=int, default=7, help="generator seed (--source synth)")
+    q.add_argument("--random-state", type=int, default=None, help="forest seed (default: [regime.train])")
+    q.add_argument("--config", default="", help="pipeline TOML config (default: documented defaults)")
+    q.set_defaults(func=_train_regime)

@@ -1,0 +1,27 @@
+"""Loading bars for commands and research: the seeded generator or PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from streams.core.batch import Batch
+
+
+def get_bars(source: str, pairs: list[str], start: datetime, end: datetime, seed: int) -> tuple[Batch, Any]:
+    """Return (bars, truth or None) from ``synth`` (seeded generator) or ``db`` (price_data)."""
+    if source == "synth":
+        try:
+            from streams.data.synth import generate_market
+        except ImportError as exc:
+            raise RuntimeError(f"--source synth needs streams.data.synth ({exc}); use --source db") from exc
+        market = generate_market(pairs, start, end, seed)
+        return Batch(market.bars), market.truth
+    from streams.storage.bars import load_bars
+    from streams.storage.db import connect
+
+    with connect() as conn:
+        bars = load_bars(conn, pairs, start, end)
+    if bars.n == 0:
+        raise ValueError(f"no bars for {pairs} in [{start:%Y-%m-%d}, {end:%Y-%m-%d}) in price_data")
+    return bars, None

@@ -1,0 +1,73 @@
+"""Run records shared by the commands and research: provenance, models and calendar, ``backtest_runs``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+
+def code_version() -> str:
+    """``git describe --always --dirty`` of the repository, or ``unknown`` outside git."""
+    try:
+        out = subprocess.run(  # noqa: S603 - fixed argv
+            ["git", "describe", "--always", "--dirty"],  # noqa: S607
+            cwd=Path(__file__).resolve().parents[2],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def default_calendar_path(explicit: str) -> str:
+    """``explicit``, else the shared real calendar (``$HSLR_SHARED_DATA``) when present, else ""."""
+    if explicit:
+        return explicit
+    shared = Path(os.environ.get("HSLR_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
+    path = shared / "calendar" / "forexfactory_calendar_2019-11_2020-10.csv"
+    return str(path) if path.exists() else ""
+
+
+def with_models(config: Any, regime: str, edge: str, calendar: str) -> Any:
+    """``config`` with the model artifacts and the reference calendar set."""
+    from streams.config import build_config, dump_config
+
+    data = dump_config(config)
+    data.setdefault("regime", {})["model_path"] = regime
+    data.setdefault("edge", {})["model_path"] = edge
+    if calendar:
+        data.setdefault("news", {})["calendar_path"] = calendar
+    return build_config(data)
+
+
+def record_run(run_id: str, kind: str, config: Any, summary: dict[str, Any], run_dir: Path) -> None:
+    """Write ``config.json`` and ``summary.json`` under ``run_dir`` and upsert the ``backtest_runs`` row."""
+    from streams.config import dump_config
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(dump_config(config), indent=1))
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    try:
+        from streams.storage.db import connect
+
+        with connect() as conn:
+            conn.execute(
+                "INSERT INTO backtest_runs (run_id, kind, config, code_version, summary) VALUES (%s, %s, %s, %s, %s)"
+                " ON CONFLICT (run_id) DO UPDATE SET summary = EXCLUDED.summary",
+                (
+                    run_id,
+                    kind,
+                    json.dumps(dump_config(config)),
+                    code_version(),
+                    json.dumps(summary, default=str),
+                ),
+            )
+            conn.commit()
+    except Exception as exc:  # noqa: BLE001 - the run's files are the record; the table is a convenience
+        print(f"(backtest_runs not written: {exc})")

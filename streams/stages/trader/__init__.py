@@ -1,0 +1,1 @@
+"""The trader stage (``stage.py``) and its private parts: ``risk/``, ``execution/``, ``portfolio/``."""

@@ -1,0 +1,41 @@
+"""Execution configuration (a nested section of ``[trader]``)."""
+
+from __future__ import annotations
+
+from pydantic import field_validator
+
+from streams.core.config import StageConfig
+
+
+class ExecutionConfig(StageConfig):
+    """Router price rule, paper-broker fill assumptions, toxicity and staleness kill switch."""
+
+    strategy_id: str = "hslr"
+    """Strategy name hashed into every client order id."""
+    improve_fraction: float = 0.25
+    """Limit price = bid + f * spread for buys, ask - f * spread for sells; 0 < f < 0.5 keeps it inside."""
+    replace_after_min: int = 3
+    """A working order older than this many minutes (event time) is cancelled and re-posted."""
+    latency_ms: int = 0
+    """Order activation delay: an order decided at time d may fill only on bars with ts >= d + latency."""
+    touch_tolerance_pips: float = 0.1
+    """A limit the market reaches within this many pips only 'touches' it (queue risk): partial fill."""
+    touch_fill_fraction: float = 0.5
+    """Share of the remaining quantity filled on a touch (at least one lot); a trade-through fills all."""
+    markout_horizons_min: tuple[int, ...] = (1, 5, 15)
+    """Mark-out horizons (minutes after the fill bar's close) recorded for every fill."""
+    toxicity_horizon_min: int = 5
+    """Horizon whose rolling mean mark-out decides toxicity."""
+    toxicity_window: int = 30
+    """Number of most recent fills in the rolling mean (the window must be full to fire)."""
+    toxicity_threshold_bps: float = -3.0
+    """Kill switch fires when the rolling mean mark-out (bps, + = favourable) falls strictly below."""
+    stale_after_min: int = 30
+    """Kill switch fires when more than this many open-market minutes pass with no input bar."""
+
+    @field_validator("improve_fraction")
+    @classmethod
+    def _inside(cls, v: float) -> float:
+        if not 0.0 < v < 0.5:
+            raise ValueError("improve_fraction must be in (0, 0.5) so limits sit strictly inside the spread")
+        return v

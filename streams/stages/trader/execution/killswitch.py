@@ -1,0 +1,128 @@
+"""Kill switch and control-command state.
+
+The kill switch blocks every new order and cancels all working orders at once. It is part of the
+trader's checkpointed state, so it survives restarts, and only a ``RESUME`` from issuer ``operator``
+clears it. It fires on toxic flow (:mod:`toxicity`), on a ``KILL`` command and when the stage's own
+input goes stale: more than ``stale_after_min`` open-market minutes (FX week, holidays excluded)
+pass between two consecutive input minutes.
+
+Control commands (topic ``control``): HALT (no new orders, cancel working ones), KILL, RESUME (clears
+HALT/SUSPEND/DECOMMISSION/REDUCE of its scope; clears the kill switch only from ``operator``),
+REDUCE(scale) (allocation multiplier; the effective scale is min(control scale, signal alloc_scale)
+so a reduction announced both ways is not applied twice), DECOMMISSION (flatten through exit orders,
+no entries), SUSPEND (no new entries, exits continue). A command with ``pair`` applies to that pair,
+an empty ``pair`` to all. Commands take effect at their event time ``ts``: before the fills of the
+first minute whose decision time (bar close) is at or after ``ts``; ids already applied are ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from streams.fx.sessions import fx_open
+
+MINUTE_MS = 60_000
+
+
+@dataclass(frozen=True)
+class Command:
+    command_id: str
+    ts: int
+    action: str
+    scale: float
+    pair: str
+    issuer: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ControlState:
+    """Kill switch plus the effect of every applied command (scope "" = all pairs)."""
+
+    killed: bool = False
+    kill_reason: str = ""
+    kill_ts: int = -1
+    halted: frozenset[str] = frozenset()
+    suspended: frozenset[str] = frozenset()
+    decommissioned: frozenset[str] = frozenset()
+    scale: tuple[tuple[str, float], ...] = ()
+    queue: tuple[Command, ...] = ()
+    """Commands not yet in effect, sorted by ts (stable)."""
+    seen: tuple[str, ...] = field(default=())
+    """Ids of applied commands (the most recent 1000)."""
+
+    def in_scope(self, scopes: frozenset[str], pair: str) -> bool:
+        return "" in scopes or pair in scopes
+
+    def blocks_all(self, pair: str) -> bool:
+        """No new orders at all (kill switch or HALT)."""
+        return self.killed or self.in_scope(self.halted, pair)
+
+    def blocks_entries(self, pair: str) -> bool:
+        """No orders that add exposure (also SUSPEND and DECOMMISSION)."""
+        return (
+            self.blocks_all(pair)
+            or self.in_scope(self.suspended, pair)
+            or self.in_scope(self.decommissioned, pair)
+        )
+
+    def alloc(self, pair: str) -> float:
+        return min([s for p, s in self.scale if p in ("", pair)], default=1.0)
+
+
+def fire(cs: ControlState, ts: int, reason: str) -> ControlState:
+    """Return ``cs`` with the kill switch on (the first reason is kept while it stays on)."""
+    return cs if cs.killed else replace(cs, killed=True, kill_reason=reason, kill_ts=ts)
+
+
+def enqueue(cs: ControlState, commands: list[Command]) -> ControlState:
+    queue = sorted((*cs.queue, *commands), key=lambda c: c.ts)
+    return replace(cs, queue=tuple(queue))
+
+
+def _drop(scopes: frozenset[str], pair: str) -> frozenset[str]:
+    return frozenset() if pair == "" else scopes - {pair}
+
+
+def apply(cs: ControlState, c: Command) -> ControlState:
+    """Return the control state after command ``c`` (idempotent per command id)."""
+    if c.command_id in cs.seen:
+        return cs
+    cs = replace(cs, seen=(*cs.seen, c.command_id)[-1000:])
+    if c.action == "KILL":
+        return fire(cs, c.ts, f"{c.issuer}: {c.reason}")
+    if c.action in ("HALT", "SUSPEND", "DECOMMISSION"):
+        name = {"HALT": "halted", "SUSPEND": "suspended", "DECOMMISSION": "decommissioned"}[c.action]
+        return replace(cs, **{name: getattr(cs, name) | {c.pair}})
+    if c.action == "REDUCE":
+        kept = tuple((p, s) for p, s in cs.scale if p != c.pair)
+        return replace(cs, scale=(*kept, (c.pair, min(max(c.scale, 0.0), 1.0))))
+    if c.action == "RESUME":
+        cs = replace(
+            cs,
+            halted=_drop(cs.halted, c.pair),
+            suspended=_drop(cs.suspended, c.pair),
+            decommissioned=_drop(cs.decommissioned, c.pair),
+            scale=tuple((p, s) for p, s in cs.scale if c.pair not in ("", p)),
+        )
+        if c.issuer == "operator" and cs.killed:
+            cs = replace(cs, killed=False, kill_reason="", kill_ts=-1)
+    return cs
+
+
+def apply_due(cs: ControlState, decision_ts: int) -> ControlState:
+    """Apply every queued command with ``ts <= decision_ts`` in time order."""
+    while cs.queue and cs.queue[0].ts <= decision_ts:
+        head, cs = cs.queue[0], replace(cs, queue=cs.queue[1:])
+        cs = apply(cs, head)
+    return cs
+
+
+def stale_gap(prev_ts: int, ts: int, limit_min: int) -> bool:
+    """Return True when more than ``limit_min`` open-market minutes lie strictly between two bars."""
+    if prev_ts < 0 or ts - prev_ts <= (limit_min + 1) * MINUTE_MS:
+        return False
+    grid = np.arange(prev_ts + MINUTE_MS, ts, MINUTE_MS, dtype=np.int64)
+    return int(fx_open(grid).sum()) > limit_min

@@ -1,0 +1,235 @@
+"""One minute of execution: cancel sweeps, paper fills, mark-outs, and order routing per pair.
+
+Emits ``orders`` rows (router instructions NEW / CANCEL), ``fills`` rows (execution reports NEW,
+PARTIALLY_FILLED, FILLED, CANCELLED, REJECTED) and ``control`` rows (the kill switch's KILL) into
+:class:`Out`. Event times: instructions and acknowledgements at the decision time (bar close),
+fills at the close of the bar that filled them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from streams.stages.trader.execution.broker import Broker, after_fill
+from streams.stages.trader.execution.config import ExecutionConfig
+from streams.stages.trader.execution.killswitch import fire
+from streams.stages.trader.execution.router import Order, client_order_id, leg_of, limit_price, needs_replace
+from streams.stages.trader.execution.toxicity import is_toxic, markout_bps, push, schedule
+from streams.stages.trader.portfolio.accounting import apply_fill, gross_usd
+from streams.stages.trader.portfolio.book import Book
+from streams.stages.trader.portfolio.minutes import Minutes
+from streams.stages.trader.risk.config import RiskConfig
+from streams.stages.trader.risk.limits import check_order
+
+MINUTE_MS = 60_000
+
+
+@dataclass
+class Out:
+    targets: list[dict[str, Any]] = field(default_factory=list)
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    reports: list[dict[str, Any]] = field(default_factory=list)
+    control: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _report(
+    o: Order,
+    ts: int,
+    status: str,
+    reason: str = "",
+    last_qty: float = 0.0,
+    last_price: float = 0.0,
+    pnl: float = 0.0,
+) -> dict[str, Any]:
+    return {
+        "ts": ts,
+        "pair": o.pair,
+        "client_order_id": o.client_order_id,
+        "status": status,
+        "side": o.side,
+        "order_qty": o.qty,
+        "last_qty": last_qty,
+        "last_price": last_price,
+        "cum_qty": o.cum,
+        "leaves_qty": o.leaves,
+        "limit_price": o.price,
+        "leg": o.leg,
+        "reason": reason,
+        "realized_pnl_usd": pnl,
+    }
+
+
+def _instruction(o: Order, ts: int, action: str, bid: float, ask: float, reason: str) -> dict[str, Any]:
+    return {
+        "ts": ts,
+        "pair": o.pair,
+        "client_order_id": o.client_order_id,
+        "action": action,
+        "side": o.side,
+        "qty": o.qty,
+        "limit_price": o.price,
+        "bid": bid,
+        "ask": ask,
+        "leg": o.leg,
+        "reason": reason,
+    }
+
+
+class Executor:
+    """Execution steps bound to one configuration and pair universe."""
+
+    def __init__(
+        self,
+        ecfg: ExecutionConfig,
+        rcfg: RiskConfig,
+        pairs: tuple[str, ...],
+        pips: np.ndarray,
+        broker: Broker,
+    ) -> None:
+        self.ecfg, self.rcfg, self.pairs, self.pips, self.broker = ecfg, rcfg, pairs, pips, broker
+
+    def cancel(self, book: Book, j: int, ts: int, reason: str, out: Out) -> None:
+        o = book.orders.pop(j)
+        out.orders.append(_instruction(o, ts, "CANCEL", math.nan, math.nan, reason))
+        out.reports.append(_report(o, ts, "CANCELLED", reason))
+
+    def sweep(self, book: Book, ts: int, out: Out) -> None:
+        """Cancel every working order the control state now forbids (kill switch, HALT)."""
+        cs = book.control
+        for j in sorted(book.orders):
+            if cs.blocks_all(self.pairs[j]):
+                self.cancel(book, j, ts, "kill_switch" if cs.killed else "halt", out)
+
+    def kill(self, book: Book, ts: int, reason: str, out: Out) -> None:
+        """Fire the kill switch (once), announce it on ``control`` and cancel everything."""
+        if not book.control.killed:
+            book.control = fire(book.control, ts, reason)
+            out.control.append(
+                {
+                    "command_id": f"execution:KILL:{ts}",
+                    "ts": ts,
+                    "action": "KILL",
+                    "scale": 1.0,
+                    "pair": "",
+                    "issuer": "execution",
+                    "reason": reason,
+                }
+            )
+        self.sweep(book, ts, out)
+
+    def fills(self, book: Book, mn: Minutes, k: int, out: Out) -> list[int]:
+        """Fill working orders against minute ``k``'s bars; return the pairs that filled."""
+        filled = []
+        bar_ts = int(mn.ts[k])
+        for j in sorted(book.orders):
+            if not mn.present[k, j]:
+                continue
+            o = book.orders[j]
+            q = self.broker.fill_qty(
+                o,
+                bar_ts,
+                float(mn.high[k, j]),
+                float(mn.low[k, j]),
+                float(mn.spread[k, j]),
+                float(self.pips[j]),
+            )
+            if q <= 0.0:
+                continue
+            filled.append(j)
+            book.pos[j], book.avg[j], pnl_q = apply_fill(
+                float(book.pos[j]), float(book.avg[j]), o.side * q, o.price
+            )
+            pnl = pnl_q * float(mn.rate[k, j]) if pnl_q else 0.0
+            book.realized_usd += pnl
+            o = after_fill(o, q)
+            status = "FILLED" if o.leaves <= 0.0 else "PARTIALLY_FILLED"
+            out.reports.append(_report(o, bar_ts + MINUTE_MS, status, "", q, o.price, pnl))
+            book.markouts.extend(schedule(bar_ts, j, o.side, o.price, self.ecfg))
+            if o.leaves <= 0.0:
+                del book.orders[j]
+            else:
+                book.orders[j] = o
+        return filled
+
+    def markouts(self, book: Book, mn: Minutes, k: int, out: Out) -> None:
+        """Resolve due mark-outs at minute ``k``; fire the kill switch on toxic flow."""
+        ts = int(mn.ts[k])
+        keep, toxic = [], False
+        for m in book.markouts:
+            if m.due_ts > ts or not mn.present[k, m.pair_idx]:
+                keep.append(m)
+                continue
+            value = markout_bps(m.side, m.price, float(mn.mid[k, m.pair_idx]))
+            window = push(book.windows.get(m.horizon_min, ()), value, self.ecfg.toxicity_window)
+            book.windows[m.horizon_min] = window
+            if m.horizon_min == self.ecfg.toxicity_horizon_min and is_toxic(window, self.ecfg):
+                toxic = True
+        book.markouts = keep
+        if toxic:
+            mean = sum(book.windows[self.ecfg.toxicity_horizon_min]) / self.ecfg.toxicity_window
+            self.kill(
+                book,
+                ts + MINUTE_MS,
+                f"toxicity: mean {self.ecfg.toxicity_horizon_min}-min "
+                f"mark-out {mean:.2f} bps over {self.ecfg.toxicity_window} fills",
+                out,
+            )
+
+    def route(self, book: Book, mn: Minutes, k: int, j: int, out: Out) -> None:
+        """Bring pair ``j``'s working order in line with its target at minute ``k`` (bar present)."""
+        pair, d = self.pairs[j], int(mn.ts[k]) + MINUTE_MS
+        cs, o = book.control, book.orders.get(j)
+        if cs.blocks_all(pair):
+            return
+        pos, lot = float(book.pos[j]), self.rcfg.lot_units
+        blocked = bool(mn.bad_regime[k, j] or not mn.gov_ok[k, j] or cs.blocks_entries(pair))
+        if o is not None and o.leg != "exit" and blocked:
+            self.cancel(book, j, d, "entry_invalidated", out)
+            o = None
+        delta = float(book.target[j]) - pos
+        adds = abs(book.target[j]) > abs(pos) or float(book.target[j]) * pos < 0.0
+        if blocked and adds:
+            book.target[j] = pos  # an entry that may not be placed is abandoned, not left pending
+            delta = 0.0
+        if abs(delta) < lot / 2.0:
+            if o is not None:
+                self.cancel(book, j, d, "target_reached", out)
+            return
+        self._post(book, mn, k, j, delta, o, out)
+
+    def _post(self, book: Book, mn: Minutes, k: int, j: int, delta: float, o: Order | None, out: Out) -> None:
+        d, pos = int(mn.ts[k]) + MINUTE_MS, float(book.pos[j])
+        upu = float(mn.mid_ff[k, j] * mn.rate[k, j])
+        side = 1 if delta > 0.0 else -1
+        max_units = math.floor(self.rcfg.max_order_usd / upu / self.rcfg.lot_units) * self.rcfg.lot_units
+        qty = min(abs(delta), max(max_units, self.rcfg.lot_units))
+        if o is not None:
+            if not needs_replace(o, side, qty, d, self.ecfg):
+                return
+            self.cancel(book, j, d, "replace", out)
+        bid, spread = float(mn.close[k, j]), float(mn.spread[k, j])
+        price = limit_price(side, bid, spread, self.ecfg.improve_fraction)
+        if not math.isfinite(price):
+            return
+        leg = leg_of(delta, pos)
+        coid = client_order_id(self.ecfg.strategy_id, self.pairs[j], d, leg)
+        if coid in book.seen_ids:
+            return
+        book.seen_ids.append(coid)
+        new = Order(coid, self.pairs[j], j, side, qty, qty, price, d, d + self.ecfg.latency_ms, leg)
+        reason = check_order(
+            side * qty, pos, 0.0, upu, gross_usd(book.pos, mn.mid_ff[k], mn.rate[k]), self.rcfg
+        )
+        out.orders.append(_instruction(new, d, "NEW", bid, bid + spread, reason))
+        if reason:
+            rejected = _report(new, d, "REJECTED", reason)
+            rejected["leaves_qty"] = 0.0
+            out.reports.append(rejected)
+            book.target[j] = pos
+            return
+        book.orders[j] = new
+        out.reports.append(_report(new, d, "NEW"))

@@ -1,0 +1,140 @@
+"""Per-minute targets: exits and risk reductions for held pairs, utility-sized entries for new signals.
+
+Exits (no fixed stops): OU time exit (``exit_half_lives`` x the entry signal's half-life after the
+decision; ``max_hold_min`` when the half-life is not valid), regime invalidation (bar not tradeable
+or Event_Risk), governance (gov_state HALTED/DECOMMISSIONED, or a DECOMMISSION command) - all set the
+target to 0. Risk reduction: when throttle x allocation scale falls below the level a target was
+sized at, the target shrinks in proportion (never grows without a new signal).
+
+Entries: pairs whose bar passed every gate, with entries allowed, form the candidates; their weights
+maximise the utility (:mod:`sizing`), are scaled so the book hits the vol target (:mod:`vol_target`),
+multiplied by throttle x allocation, converted to lots and clipped to ``max_position_usd``; if the
+book's gross would exceed ``max_gross_usd`` the candidates are scaled down to fit.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from streams.stages.trader.execution.killswitch import ControlState
+from streams.stages.trader.portfolio.book import Book
+from streams.stages.trader.portfolio.minutes import Minutes
+from streams.stages.trader.risk.config import RiskConfig
+from streams.stages.trader.risk.sizing import horizon_cov, optimise_weights, window_cov
+from streams.stages.trader.risk.vol_target import vol_scale
+
+F64 = npt.NDArray[np.float64]
+
+
+def lots(units: F64 | float, lot: float) -> Any:
+    """Round base units toward zero to whole lots."""
+    return np.trunc(np.asarray(units) / lot) * lot
+
+
+def _row(
+    book: Book, mn: Minutes, k: int, j: int, reason: str, weight: float = 0.0, scale: float = 0.0
+) -> dict[str, Any]:
+    upu = float(mn.mid_ff[k, j] * mn.rate[k, j])
+    return {
+        "_row": int(mn.row[k, j]),
+        "target_units": float(book.target[j]),
+        "target_usd": float(book.target[j]) * upu,
+        "position_units": float(book.pos[j]),
+        "weight": weight,
+        "vol_scale": scale,
+        "throttle": book.throttle,
+        "equity_usd": book.equity,
+        "reason": reason,
+    }
+
+
+def _exit_reason(book: Book, mn: Minutes, k: int, j: int, pair: str, cs: ControlState) -> str:
+    if 0 <= book.exit_due[j] <= mn.ts[k]:
+        return "exit_time"
+    if mn.bad_regime[k, j]:
+        return "exit_regime"
+    if mn.gov_flat[k, j] or cs.in_scope(cs.decommissioned, pair):
+        return "exit_gov"
+    return ""
+
+
+def exits(book: Book, mn: Minutes, k: int, pairs: tuple[str, ...], cfg: RiskConfig) -> list[dict[str, Any]]:
+    """Apply exits and risk reductions to held pairs with a bar at minute ``k``; return target rows."""
+    rows = []
+    cs = book.control
+    for j in map(int, np.flatnonzero(book.held() & mn.present[k])):
+        reason = _exit_reason(book, mn, k, j, pairs[j], cs)
+        if reason:
+            if book.target[j] == 0.0 and book.exit_due[j] < 0:
+                continue
+            book.target[j], book.exit_due[j] = 0.0, -1
+            rows.append(_row(book, mn, k, j, reason))
+            continue
+        combined = book.throttle * min(float(mn.alloc[k, j]), cs.alloc(pairs[j]))
+        if book.target[j] != 0.0 and combined < book.sized_scale[j] * (1.0 - 1e-9):
+            book.target[j] = float(lots(book.target[j] * combined / book.sized_scale[j], cfg.lot_units))
+            book.sized_scale[j] = combined
+            rows.append(_row(book, mn, k, j, "reduce"))
+    return rows
+
+
+def candidates(book: Book, mn: Minutes, k: int, pairs: tuple[str, ...], skip: set[int]) -> list[int]:
+    """Pairs at minute ``k`` whose signal passed and whose entries are allowed."""
+    cs = book.control
+    ok = mn.passed[k] & (mn.side[k] != 0) & ~mn.bad_regime[k] & mn.gov_ok[k] & np.isfinite(mn.rate[k])
+    return [int(j) for j in np.flatnonzero(ok) if j not in skip and not cs.blocks_entries(pairs[j])]
+
+
+def _hold_time(mn: Minutes, k: int, j: int, cfg: RiskConfig) -> int:
+    hl = float(mn.hl[k, j])
+    minutes = cfg.exit_half_lives * hl if math.isfinite(hl) and hl > 0.0 else float(cfg.max_hold_min)
+    return int(round(minutes * 60_000))
+
+
+def entries(
+    book: Book, mn: Minutes, k: int, cand: list[int], window: F64, pairs: tuple[str, ...], cfg: RiskConfig
+) -> list[dict[str, Any]]:
+    """Size the candidate pairs at minute ``k`` (``window``: recent returns (T, P)); return target rows."""
+    if window.shape[0] < cfg.cov_min_obs:
+        return [_row(book, mn, k, j, "blocked:cov_warmup") for j in cand]
+    upu = mn.mid_ff[k] * mn.rate[k]
+    w0 = np.where(book.target != 0.0, book.target * upu, 0.0) / book.equity
+    active = np.zeros(len(w0), dtype=bool)
+    active[cand] = True
+    mu = np.where(active, mn.side[k] * mn.er[k], 0.0)
+    cost = np.where(active, np.nan_to_num(mn.cost[k]) / 2.0 * cfg.turnover_cost_mult, 0.0)
+    horizon = np.where(active, np.nan_to_num(mn.horizon[k], nan=1.0), 1.0)
+    cov_min = window_cov(window)
+    w = optimise_weights(mu, horizon_cov(cov_min, horizon), w0, cost, cfg.risk_aversion, active)
+    held = np.where(active, 0.0, w0)
+    new = np.where(active, w, 0.0)
+    scale = vol_scale(held, new, cov_min, cfg.target_vol_annual, cfg.minutes_per_year)
+    combined = np.array(
+        [book.throttle * min(float(mn.alloc[k, j]), book.control.alloc(p)) for j, p in enumerate(pairs)]
+    )
+    units = lots(
+        np.clip(new * scale * combined * book.equity, -cfg.max_position_usd, cfg.max_position_usd) / upu,
+        cfg.lot_units,
+    )
+    units = _fit_gross(units, held * book.equity, upu, active, cfg)
+    rows = []
+    for j in cand:
+        book.target[j] = float(units[j])
+        book.sized_scale[j] = combined[j]
+        book.exit_due[j] = int(mn.ts[k]) + 60_000 + _hold_time(mn, k, j, cfg) if units[j] else -1
+        reason = "entry" if units[j] else ("blocked:vol_budget" if scale == 0.0 else "blocked:utility")
+        rows.append(_row(book, mn, k, j, reason, float(new[j]), scale))
+    return rows
+
+
+def _fit_gross(units: F64, held_usd: F64, upu: F64, active: npt.NDArray[np.bool_], cfg: RiskConfig) -> F64:
+    gross_held = float(np.abs(held_usd).sum())
+    gross_new = float(np.where(active, np.abs(np.nan_to_num(units * upu)), 0.0).sum())
+    if gross_held + gross_new <= cfg.max_gross_usd or gross_new == 0.0:
+        return units
+    f = max(cfg.max_gross_usd - gross_held, 0.0) / gross_new
+    return np.where(active, lots(units * f, cfg.lot_units), units)

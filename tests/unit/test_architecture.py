@@ -1,0 +1,144 @@
+"""Facts about the layout anyone can check: no import cycle, commands are leaves, seven stages.
+
+The import graph is read from the source (every ``import`` statement, also those inside functions, so a
+lazy import cannot hide a cycle) over the packages ``streams``, ``models`` and ``backtest``.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("streams", "models", "backtest")
+STAGES = {"market", "features", "regime", "news", "edge", "governance", "trader"}
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _modules() -> dict[str, Path]:
+    return {_module_name(p): p for pkg in PACKAGES for p in sorted((ROOT / pkg).rglob("*.py"))}
+
+
+def _resolve(name: str, modules: dict[str, Path]) -> str | None:
+    while name and name not in modules:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def _imports(module: str, path: Path, modules: dict[str, Path]) -> set[str]:
+    """The project modules ``module`` imports (``from pkg import sub`` counts as ``pkg.sub``)."""
+    is_pkg = path.name == "__init__.py"
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = module.split(".") if is_pkg else module.split(".")[:-1]
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join([*anchor, base] if base else anchor)
+            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names]
+        else:
+            continue
+        for target in targets:
+            resolved = _resolve(target, modules)
+            if resolved and resolved != module:
+                found.add(resolved)
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Map each module of the packages to the project modules it imports."""
+    modules = _modules()
+    return {m: _imports(m, p, modules) for m, p in modules.items()}
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+    counter = 0
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    top = stack.pop()
+                    on_stack.discard(top)
+                    component.append(top)
+                    if top == node:
+                        break
+                if len(component) > 1:
+                    out.append(sorted(component))
+    return out
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert _cycles(graph) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycle() -> None:
+    graph = import_graph()
+    assert len(graph) > 120, "the walk found too few modules"
+    assert _cycles(graph) == []
+
+
+def test_nothing_outside_the_cli_imports_it() -> None:
+    offenders = {
+        m: sorted(t for t in targets if t == "streams.cli" or t.startswith("streams.cli."))
+        for m, targets in import_graph().items()
+        if not (m == "streams.cli" or m.startswith("streams.cli."))
+    }
+    assert {m: t for m, t in offenders.items() if t} == {}
+
+
+def test_models_are_estimators_below_the_pipeline() -> None:
+    graph = import_graph()
+    upward = {m: sorted(t for t in ts if not t.startswith("models")) for m, ts in graph.items()}
+    assert {m: t for m, t in upward.items() if m.startswith("models") and t} == {}
+
+
+def test_the_stage_folder_lists_the_seven_stages() -> None:
+    folder = ROOT / "streams" / "stages"
+    entries = {
+        p.stem if p.suffix == ".py" else p.name
+        for p in folder.iterdir()
+        if p.name != "__init__.py"
+        and not p.name.startswith((".", "__pycache__"))
+        and (p.suffix == ".py" or (p / "__init__.py").exists())
+    }
+    assert entries == STAGES
