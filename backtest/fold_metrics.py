@@ -36,11 +36,10 @@ import numpy.typing as npt
 
 from backtest import stats
 from streams.core.batch import Batch
+from streams.core.units import F64, MINUTE_MS
 
 DAY_MS = 86_400_000
-MINUTE_MS = 60_000
 ANNUAL = 260.0
-F64 = npt.NDArray[np.float64]
 
 
 def daily_equity(

@@ -25,7 +25,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-MINUTE_MS = 60_000
+from streams.core.units import MINUTE_MS
+
 _PERIOD = re.compile(r"^\s*(\d+)\s*(min|h|d|w|m|y)\s*$", re.IGNORECASE)
 
 

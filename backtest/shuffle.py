@@ -32,8 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from streams.core.batch import Batch
-
-F64 = npt.NDArray[np.float64]
+from streams.core.units import F64
 
 
 def edge_statistic(signal: F64, outcome: F64) -> float:

@@ -19,7 +19,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy.stats import norm
 
-F64 = npt.NDArray[np.float64]
+from streams.core.units import F64
+
 EULER_GAMMA = 0.5772156649015329
 
 

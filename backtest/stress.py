@@ -38,9 +38,9 @@ from backtest.scenario import (
 )
 from streams.config import HSLRConfig, build_config, dump_config
 from streams.core.batch import Batch
+from streams.core.units import MINUTE_MS
 
 WEEK_MS = 7 * 86_400_000
-MINUTE_MS = 60_000
 BREACH_LEVELS = (0.03, 0.05)
 """Drawdown levels whose breach probability is reported (the risk engine's throttle levels)."""
 

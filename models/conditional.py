@@ -18,10 +18,10 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-import numpy.typing as npt
 from sklearn.neighbors import KDTree
 
-F64 = npt.NDArray[np.float64]
+from streams.core.units import F64
+
 Method = Literal["knn", "kde"]
 STAT_NAMES: tuple[str, ...] = ("expected_return", "win_prob", "cvar", "n_eff")
 """Columns of the statistics array, in order."""

@@ -24,8 +24,8 @@ import numpy.typing as npt
 from sklearn.base import BaseEstimator
 
 from models.conditional import STAT_NAMES, Method, NeighbourReturnModel
+from streams.core.units import F64
 
-F64 = npt.NDArray[np.float64]
 EDGE_FEATURES: tuple[str, ...] = ("displacement_pct", "session_vol_norm", "spread_widening", "session_id")
 """Feature columns of ``X``, in order (the last is the categorical session id)."""
 N_CONTINUOUS = 3

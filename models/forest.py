@@ -26,10 +26,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
+from streams.core.units import F64, I64
+
 _LEAF = -1  # sklearn.tree._tree.TREE_LEAF
 _CHUNK = 512  # rows per traversal: 512 × 100 trees × 8 B of state stays in L2 (3× faster than 20k rows)
 _NATIVE_MIN_ROWS = 128  # below this, one apply call per tree costs more than the numpy traversal

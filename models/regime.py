@@ -19,8 +19,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import RandomForestClassifier
 
 from models.forest import CompiledForest, compile_forest, predict_proba_native
-
-F64 = npt.NDArray[np.float64]
+from streams.core.units import F64
 
 REGIMES: tuple[str, ...] = ("Stable_Flow", "Directional_Vol", "Event_Risk")
 """Class names; a label or class index ``k`` is ``REGIMES[k]``."""

@@ -32,8 +32,9 @@ import numpy.typing as npt
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from streams.core.units import MINUTE_MS
+
 STABLE, DIRECTIONAL, EVENT, UNLABELED = 0, 1, 2, -1
-MINUTE_MS = 60_000
 _MAD_NORMAL = 0.6744897501960817  # median of |N(0, 1)|
 
 

@@ -14,11 +14,10 @@ import numpy as np
 import numpy.typing as npt
 from scipy.signal import lfilter
 
+from streams.core.units import F64
 from streams.data.synth_config import SynthConfig
 from streams.data.synth_regimes import DIRECTIONAL, EVENT, RegimePath, run_starts
 from streams.fx.sessions import in_hours
-
-F64 = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)

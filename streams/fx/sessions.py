@@ -14,7 +14,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-MINUTE_MS = 60_000
+from streams.core.units import MINUTE_MS
+
 DAY_MIN = 1440
 WEEK_OPEN_MIN = 22 * 60
 """Minute of the week (Sunday 00:00 UTC = 0) at which trading opens: Sunday 22:00 UTC."""

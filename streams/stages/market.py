@@ -18,8 +18,7 @@ import numpy as np
 from streams.core.batch import Batch
 from streams.core.config import StageConfig
 from streams.core.stage import Outputs, StageSpec
-
-MINUTE_MS = 60_000
+from streams.core.units import MINUTE_MS
 
 
 class MarketConfig(StageConfig):

@@ -11,15 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 from scipy.stats import spearmanr
 
 from models.edge import EDGE_FEATURES, EdgeModel
 from streams.core.batch import Batch
+from streams.core.units import F64
 from streams.stages.edge.stage import EdgeConfig
 from streams.stages.edge.targets import forward_trade_returns
-
-F64 = npt.NDArray[np.float64]
 
 
 def training_arrays(features: Batch, horizon_min: int, only_ready: bool = True) -> tuple[F64, F64]:

@@ -19,12 +19,11 @@ from sklearn.metrics import log_loss
 
 from models.regime import MODEL_FEATURES, REGIMES, RegimeClassifier, model_features
 from models.regime_labels import label_regimes
+from streams.core.units import I64
 
 if TYPE_CHECKING:
     from streams.core.batch import Batch
     from streams.stages.regime import RegimeConfig
-
-I64 = npt.NDArray[np.int64]
 
 
 def confusion(y_true: npt.NDArray[np.integer], y_pred: npt.NDArray[np.integer], k: int = 3) -> I64:

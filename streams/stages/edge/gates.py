@@ -29,8 +29,8 @@ from collections.abc import Mapping
 import numpy as np
 import numpy.typing as npt
 
-F64 = npt.NDArray[np.float64]
-B = npt.NDArray[np.bool_]
+from streams.core.units import F64, B
+
 GATES: tuple[str, ...] = ("warmup", "regime", "news", "surprise", "cost", "win_prob", "cvar", "ou_slow")
 
 

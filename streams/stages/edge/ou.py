@@ -24,9 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
-B = npt.NDArray[np.bool_]
+from streams.core.units import F64, I64, B
+
 OU_SCALE = 2**16
 """Quantisation of the series: 1.5e-5 units, far below any displacement's noise."""
 OU_CLIP = 100.0

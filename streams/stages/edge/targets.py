@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-F64 = npt.NDArray[np.float64]
-MINUTE_MS = 60_000
+from streams.core.units import F64, MINUTE_MS
 
 
 def trade_side(displacement: F64) -> npt.NDArray[np.int64]:

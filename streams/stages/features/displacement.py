@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 
+from streams.core.units import F64, I64
 from streams.stages.features.windows import midrank_pct, window_sums, with_tail
-
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
 
 
 def displacement(mid_tail: F64, mid: F64, start: int, seg: I64, gk_vol: F64, warmup: int) -> F64:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import numpy.typing as npt
 
+from streams.core.units import F64, I32, I64
 from streams.stages.features.config import FeaturesConfig
 from streams.stages.features.displacement import displacement, displacement_pct
 from streams.stages.features.returns import gap_minutes, log_returns, segment_positions
@@ -14,10 +14,6 @@ from streams.stages.features.sessions import session_vol_norm
 from streams.stages.features.state import PairState
 from streams.stages.features.volatility import rolling_gk_vol, spread_widening
 from streams.stages.features.windows import new_tail
-
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
-I32 = npt.NDArray[np.int32]
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
-MINUTE_MS = 60_000
+from streams.core.units import F64, I64, MINUTE_MS
 
 
 def mid_price(close: F64, spread: F64) -> F64:

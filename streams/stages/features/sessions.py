@@ -23,13 +23,10 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import numpy.typing as npt
 
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
-I32 = npt.NDArray[np.int32]
+from streams.core.units import DAY_MS, F64, HOUR_MS, I32, I64, MINUTE_MS
 
 ASIA, LONDON, OVERLAP, NEW_YORK, ROLLOVER = 0, 1, 2, 3, 4
 N_SESSIONS = 5
-MINUTE_MS, HOUR_MS, DAY_MS = 60_000, 3_600_000, 86_400_000
 _LONDON_TZ = ZoneInfo("Europe/London")
 _NEW_YORK_TZ = ZoneInfo("America/New_York")
 _LONDON_HOURS = (8 * 60, 16 * 60 + 30)

@@ -25,10 +25,11 @@ import numpy.typing as npt
 
 from streams.core.batch import Batch
 from streams.core.stage import Outputs, StageSpec
+from streams.core.units import MINUTE_MS
 from streams.stages.features.config import FeaturesConfig
 from streams.stages.features.correlation import XcorrState, cross_correlation
 from streams.stages.features.pair_step import PairInput, pair_step
-from streams.stages.features.returns import MINUTE_MS, mid_price
+from streams.stages.features.returns import mid_price
 from streams.stages.features.sessions import session_ids
 from streams.stages.features.state import FeaturesState, PairState
 from streams.stages.features.volatility import gk_variance, tick_velocity

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-import numpy.typing as npt
-
+from streams.core.units import F64
 from streams.stages.features.config import FeaturesConfig
 from streams.stages.features.correlation import XcorrState
 from streams.stages.features.sessions import SessionStats
 from streams.stages.features.windows import empty_tail
-
-F64 = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 
+from streams.core.units import F64, I64
 from streams.stages.features.windows import median_of_previous, window_sums, with_tail
 
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
 GK_C = 2.0 * np.log(2.0) - 1.0
 """Garman-Klass weight of the squared open-to-close log return."""
 

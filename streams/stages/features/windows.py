@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
-F64 = npt.NDArray[np.float64]
+from streams.core.units import F64
 
 _CHUNK = 1 << 15
 """Rows per chunk of the O(n * w) window scans (bounds their temporary memory)."""

@@ -18,12 +18,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from streams.core.units import F64, I64, MINUTE_MS
 from streams.stages.governance.config import GovernanceConfig
 from streams.stages.governance.triggers import Transition
 
-I64 = npt.NDArray[np.int64]
-F64 = npt.NDArray[np.float64]
-MINUTE_MS = 60_000
 SCALE = 1e9
 
 

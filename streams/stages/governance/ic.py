@@ -23,10 +23,8 @@ import numpy as np
 import numpy.typing as npt
 
 from streams.core.batch import Batch
+from streams.core.units import F64, I64, MINUTE_MS
 
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
-MINUTE_MS = 60_000
 _EMPTY_F = np.empty(0, dtype=np.float64)
 _EMPTY_I = np.empty(0, dtype=np.int64)
 

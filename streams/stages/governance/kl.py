@@ -27,8 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from streams.core.batch import Batch
-
-I64 = npt.NDArray[np.int64]
+from streams.core.units import I64
 
 
 @dataclass(frozen=True)

@@ -23,13 +23,13 @@ import numpy.typing as npt
 
 from streams.core.batch import Batch
 from streams.core.stage import Outputs, StageSpec
+from streams.core.units import MINUTE_MS
 from streams.stages.governance import entropy as ent
 from streams.stages.governance import ic as icm
 from streams.stages.governance import kl as klm
 from streams.stages.governance.config import GovernanceConfig
 from streams.stages.governance.triggers import Flags, Transition, TriggerState, operator_resume, step
 
-MINUTE_MS = 60_000
 GOVERNANCE_FIELDS = (
     "ts",
     "ic",

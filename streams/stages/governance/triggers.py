@@ -26,9 +26,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
+from streams.core.units import MINUTE_MS
 from streams.stages.governance.config import GovernanceConfig
 
-MINUTE_MS = 60_000
 SEVERITY = ("NORMAL", "REDUCED", "SUSPENDED", "HALTED", "DECOMMISSIONED")
 """gov_state values, least to most severe (index = ``hslr_governance_state`` gauge value)."""
 

@@ -17,7 +17,6 @@ import numpy.typing as npt
 
 from streams.stages.news.config import NewsConfig
 
-MINUTE_MS = 60_000
 CALENDAR_COLUMNS: tuple[str, ...] = (
     "event_id",
     "ts",

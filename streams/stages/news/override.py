@@ -20,10 +20,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from streams.stages.news.calendar_state import MINUTE_MS, Columns
+from streams.core.units import I64, MINUTE_MS
+from streams.stages.news.calendar_state import Columns
 from streams.stages.news.config import NewsConfig
-
-I64 = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)

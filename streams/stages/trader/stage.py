@@ -36,6 +36,7 @@ import numpy as np
 from streams.core.batch import Batch
 from streams.core.config import StageConfig
 from streams.core.stage import Outputs, StageSpec
+from streams.core.units import MINUTE_MS
 from streams.stages.trader.execution.broker import PaperBroker
 from streams.stages.trader.execution.config import ExecutionConfig
 from streams.stages.trader.execution.killswitch import Command, apply_due, enqueue, stale_gap
@@ -57,7 +58,6 @@ from streams.stages.trader.portfolio.config import PortfolioConfig
 from streams.stages.trader.risk.config import RiskConfig
 from streams.stages.trader.risk.decide import candidates, entries, exits
 
-MINUTE_MS = 60_000
 REQUIRED = (
     "pair",
     "ts",

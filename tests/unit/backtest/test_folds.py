@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backtest.folds import MINUTE_MS, add_period, check_schedule, label_horizon_min, make_schedule
+from backtest.folds import add_period, check_schedule, label_horizon_min, make_schedule
 from streams.config import build_config
+from streams.core.units import MINUTE_MS
 
 
 def ms(text: str) -> int:

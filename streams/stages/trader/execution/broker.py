@@ -19,10 +19,9 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from streams.core.units import F64
 from streams.stages.trader.execution.config import ExecutionConfig
 from streams.stages.trader.execution.router import Order
-
-F64 = npt.NDArray[np.float64]
 
 
 class Broker(Protocol):

@@ -21,9 +21,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from streams.core.units import MINUTE_MS
 from streams.fx.sessions import fx_open
-
-MINUTE_MS = 60_000
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from streams.core.units import MINUTE_MS
 from streams.stages.trader.execution.broker import Broker, after_fill
 from streams.stages.trader.execution.config import ExecutionConfig
 from streams.stages.trader.execution.killswitch import fire
@@ -24,8 +25,6 @@ from streams.stages.trader.portfolio.book import Book
 from streams.stages.trader.portfolio.minutes import Minutes
 from streams.stages.trader.risk.config import RiskConfig
 from streams.stages.trader.risk.limits import check_order
-
-MINUTE_MS = 60_000
 
 
 @dataclass

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from streams.core.units import MINUTE_MS
 from streams.stages.trader.execution.config import ExecutionConfig
-
-MINUTE_MS = 60_000
 
 
 @dataclass(frozen=True)

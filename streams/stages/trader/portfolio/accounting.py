@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-F64 = npt.NDArray[np.float64]
+from streams.core.units import F64
 
 
 def conversion_plan(pairs: Sequence[str]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:

@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from streams.core.units import F64
 from streams.stages.trader.execution.killswitch import ControlState
 from streams.stages.trader.execution.router import Order
 from streams.stages.trader.execution.toxicity import PendingMarkout
 
-F64 = npt.NDArray[np.float64]
 SEEN_IDS = 5000
 """Client order ids remembered for replay de-duplication."""
 

@@ -17,15 +17,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from streams.core.units import MINUTE_MS, B
 from streams.stages.trader.execution.broker import Broker
 from streams.stages.trader.execution.toxicity import is_toxic, markout_bps, push
 from streams.stages.trader.portfolio.accounting import equity_curve, gross_rows, unrealised_usd
 from streams.stages.trader.portfolio.book import Book
 from streams.stages.trader.portfolio.minutes import Minutes
 from streams.stages.trader.risk.throttle import throttle_factor
-
-MINUTE_MS = 60_000
-B = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True)

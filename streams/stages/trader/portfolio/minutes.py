@@ -14,10 +14,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from streams.core.units import F64, B
 from streams.stages.trader.portfolio.accounting import quote_to_usd
 
-F64 = npt.NDArray[np.float64]
-B = npt.NDArray[np.bool_]
 GOV_OK = ("NORMAL", "REDUCED")
 GOV_FLAT = ("HALTED", "DECOMMISSIONED")
 

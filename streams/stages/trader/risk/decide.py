@@ -20,14 +20,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from streams.core.units import F64
 from streams.stages.trader.execution.killswitch import ControlState
 from streams.stages.trader.portfolio.book import Book
 from streams.stages.trader.portfolio.minutes import Minutes
 from streams.stages.trader.risk.config import RiskConfig
 from streams.stages.trader.risk.sizing import horizon_cov, optimise_weights, window_cov
 from streams.stages.trader.risk.vol_target import vol_scale
-
-F64 = npt.NDArray[np.float64]
 
 
 def lots(units: F64 | float, lot: float) -> Any:

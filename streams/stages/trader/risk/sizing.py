@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-Vec = npt.NDArray[np.float64]
+from streams.core.units import F64 as Vec
 
 
 def window_cov(returns: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:

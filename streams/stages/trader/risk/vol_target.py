@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-Vec = npt.NDArray[np.float64]
+from streams.core.units import F64 as Vec
 
 
 def annual_vol(w: Vec, cov_min: npt.NDArray[np.float64], minutes_per_year: float) -> float:
