@@ -299,41 +299,23 @@ def postgres_sink(kind: str, run_id: str, payload: dict[str, Any]) -> None:
     """
     try:
         from streams.storage.db import connect
+        from streams.storage.runs import update_run_summary, upsert_fold, upsert_run
 
         with connect() as conn:
             if kind == "run":
-                conn.execute(
-                    "INSERT INTO backtest_runs (run_id, kind, config, code_version, summary)"
-                    " VALUES (%s, 'walkforward', %s, %s, %s) ON CONFLICT (run_id) DO NOTHING",
-                    (
-                        run_id,
-                        json.dumps(payload["config"]),
-                        payload["code_version"],
-                        json.dumps({"spec": payload["spec"]}),
-                    ),
+                upsert_run(
+                    conn,
+                    run_id,
+                    "walkforward",
+                    payload["config"],
+                    payload["code_version"],
+                    {"spec": payload["spec"]},
+                    replace_summary=False,
                 )
             elif kind == "fold":
-                f = payload["fold"]
-                conn.execute(
-                    "INSERT INTO walkforward_folds (run_id, fold, train_from, train_to, test_from, test_to,"
-                    " model_id, metrics) VALUES (%s, %s, to_timestamp(%s / 1000.0), to_timestamp(%s / 1000.0),"
-                    " to_timestamp(%s / 1000.0), to_timestamp(%s / 1000.0), %s, %s) ON CONFLICT (run_id, fold)"
-                    " DO UPDATE SET model_id = EXCLUDED.model_id, metrics = EXCLUDED.metrics",
-                    (
-                        run_id,
-                        f["k"],
-                        f["train_from"],
-                        f["train_to"],
-                        f["test_from"],
-                        f["test_to"],
-                        f"regime:{payload['models']['regime']}",
-                        json.dumps(payload),
-                    ),
-                )
+                upsert_fold(conn, run_id, payload["fold"], f"regime:{payload['models']['regime']}", payload)
             else:
-                conn.execute(
-                    "UPDATE backtest_runs SET summary = %s WHERE run_id = %s", (json.dumps(payload), run_id)
-                )
+                update_run_summary(conn, run_id, payload)
             conn.commit()
     except Exception as exc:  # noqa: BLE001 - files are the record; the table is a convenience
         progress(f"(walk-forward {kind} not written to PostgreSQL: {exc})")

@@ -16,8 +16,7 @@ COMMAND_MODULES = (
     "streams.cli.ops",  # infra, db, worker, halt/resume
     "streams.cli.data",  # data synth, ingest histdata, replay
     "streams.cli.calendar",  # calendar import / poll
-    "streams.cli.train",  # train regime
-    "streams.cli.train_edge",  # train edge
+    "streams.cli.train",  # train regime, train edge
     "streams.cli.backtest",  # backtest, demo
     "streams.cli.research",  # walkforward, report, research
     "streams.cli.report",  # report, stress, latency

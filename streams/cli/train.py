@@ -1,9 +1,11 @@
-"""Training commands: ``hslr train regime`` (the edge model adds ``hslr train edge`` to the same group).
+"""Training commands: ``hslr train regime`` and ``hslr train edge``.
 
 Thin shell: reads bars (synthetic generator or PostgreSQL), runs the market and features stages
-in-process, calls the pure :func:`streams.training.regime.train_regime`, saves a versioned artifact (and
-moves the ``latest`` pointer), and registers it in ``model_registry`` (skipped with a warning when the
-database is unreachable). Clock and git are read here, never in the pipeline.
+in-process (:mod:`streams.services`), calls the pure training in :mod:`streams.training`, saves a
+versioned artifact (and moves the ``latest`` pointer). The regime model is also registered in
+``model_registry`` (skipped with a warning when the database is unreachable). Point ``[edge] model_path``
+at the printed directory (or its ``latest`` pointer) to use an edge model. Clock and git are read here,
+never in the pipeline.
 """
 
 from __future__ import annotations
@@ -75,8 +77,7 @@ def _train_regime(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(sub: Any) -> None:
-    """Add ``hslr train regime`` to the CLI."""
+def _add_regime(sub: Any) -> None:
     tsub = train_subparsers(sub)
     q = tsub.add_parser(
         "regime", help="train the regime classifier (Stable_Flow / Directional_Vol / Event_Risk)"
@@ -91,3 +92,63 @@ def add_commands(sub: Any) -> None:
     q.add_argument("--random-state", type=int, default=None, help="forest seed (default: [regime.train])")
     q.add_argument("--config", default="", help="pipeline TOML config (default: documented defaults)")
     q.set_defaults(func=_train_regime)
+
+
+DEFAULT_ROOT = "models/artifacts/edge"
+
+
+def _train_edge(args: argparse.Namespace) -> int:
+    from streams.cli.options import parse_day, parse_pairs
+    from streams.config import load_config
+    from streams.services.bars import get_bars
+    from streams.services.features import compute_features
+    from streams.services.runs import code_version
+    from streams.training.artifacts import train_edge_artifact
+
+    config = load_config(args.config or None)
+    cfg = config.section("edge")
+    overrides = {"method": args.method} if args.method else {}
+    bars, _truth = get_bars(
+        args.source, parse_pairs(args.pairs), parse_day(args.start), parse_day(args.end), args.seed
+    )
+    features = compute_features(bars, config)
+    trained = train_edge_artifact(
+        features,
+        cfg,
+        created_at=datetime.now(tz=UTC),
+        code_version=code_version(),
+        params={"pairs": args.pairs, "source": args.source, "seed": args.seed},
+        root=args.out,
+        holdout=args.holdout,
+        **overrides,
+    )
+    meta, path = trained.meta, trained.path
+    print(json.dumps(meta.metrics, indent=1, default=str))
+    print(f'saved {path} (latest -> {meta.version}); set [edge] model_path = "{Path(args.out) / "latest"}"')
+    return 0
+
+
+def _add_edge(sub: Any) -> None:
+    q = train_subparsers(sub).add_parser(
+        "edge", help="train the KNN/KDE edge model (conditional trade returns)"
+    )
+    q.add_argument("--pairs", default="EURUSD,GBPUSD")
+    q.add_argument(
+        "--from", dest="start", required=True, help="first day of the training window, YYYY-MM-DD (UTC)"
+    )
+    q.add_argument("--to", dest="end", required=True, help="end day (exclusive), YYYY-MM-DD (UTC)")
+    q.add_argument(
+        "--source", choices=("synth", "db"), default="db", help="bars from the generator or price_data"
+    )
+    q.add_argument("--seed", type=int, default=7, help="generator seed (--source synth)")
+    q.add_argument("--method", choices=("knn", "kde"), default="", help="override [edge] method")
+    q.add_argument("--holdout", type=float, default=0.2, help="last share of the window kept for evaluation")
+    q.add_argument("--out", default=DEFAULT_ROOT, help="artifact root (versions + latest pointer)")
+    q.add_argument("--config", default="", help="pipeline TOML config (default: documented defaults)")
+    q.set_defaults(func=_train_edge)
+
+
+def add_commands(sub: Any) -> None:
+    """Add ``hslr train regime`` and ``hslr train edge`` to the CLI."""
+    _add_regime(sub)
+    _add_edge(sub)

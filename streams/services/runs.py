@@ -55,19 +55,10 @@ def record_run(run_id: str, kind: str, config: Any, summary: dict[str, Any], run
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     try:
         from streams.storage.db import connect
+        from streams.storage.runs import upsert_run
 
         with connect() as conn:
-            conn.execute(
-                "INSERT INTO backtest_runs (run_id, kind, config, code_version, summary) VALUES (%s, %s, %s, %s, %s)"
-                " ON CONFLICT (run_id) DO UPDATE SET summary = EXCLUDED.summary",
-                (
-                    run_id,
-                    kind,
-                    json.dumps(dump_config(config)),
-                    code_version(),
-                    json.dumps(summary, default=str),
-                ),
-            )
+            upsert_run(conn, run_id, kind, dump_config(config), code_version(), summary)
             conn.commit()
     except Exception as exc:  # noqa: BLE001 - the run's files are the record; the table is a convenience
         print(f"(backtest_runs not written: {exc})")
