@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from streams.stages.trader.risk.config import RiskConfig  # noqa: E402
 from streams.stages.trader.stage import TraderConfig, TraderStage  # noqa: E402
-from tests.unit.stages.trader.factory import governed  # noqa: E402
+from tests.kit.governed import governed  # noqa: E402
 
 PAIRS = ("EURUSD", "GBPUSD", "USDJPY", "EURGBP", "AUDUSD", "USDCHF", "EURJPY")
 

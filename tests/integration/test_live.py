@@ -129,7 +129,7 @@ def test_a_paced_replay_publishes_each_minute_as_one_message_then_its_watermark(
     from streams.services.replay import replay
     from streams.storage.bars import save_bars
     from streams.storage.db import connect
-    from tests.factories import bars as make_bars
+    from tests.kit.bars import bars as make_bars
 
     start = datetime(2018, 6, 5, 9, 0, tzinfo=UTC)  # a window no other test stores bars in
     stored = make_bars(12, ("EURUSD", "GBPUSD"), start=int(start.timestamp() * 1000), seed=11)

@@ -21,7 +21,7 @@ from streams.serde.avro import default_store, records_to_batch
 from streams.storage.db import connect
 from streams.storage.redis_cache import LatestCache, cache_key
 from streams.storage.sinks import FEATURE_COLUMNS, WRITERS
-from tests.factories import bars as make_bars
+from tests.kit.bars import bars as make_bars
 
 pytestmark = pytest.mark.integration
 MINUTE = 60_000

@@ -14,7 +14,7 @@ from streams.config import HSLRConfig, build_config
 from streams.core.batch import Batch
 from streams.runner.inprocess import run_inprocess
 from streams.stages.trader.stage import TraderStage
-from tests.unit.stages.trader.factory import governed
+from tests.kit.governed import governed
 
 MIN = 60_000
 DATA = governed(n_min=400, seed=3)

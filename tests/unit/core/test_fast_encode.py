@@ -118,7 +118,7 @@ def test_codec_round_trips_through_the_fast_path(stem: str) -> None:
 
 def test_a_lying_row_index_falls_back_to_fastavro() -> None:
     codec = AvroCodec("bar")
-    from tests.factories import bars
+    from tests.kit.bars import bars
 
     b = bars(40)  # 80 rows: the numpy encoder writes it, with a row index
     [(msg, index)] = codec.encode_batch_indexed(b, max_records=100)
@@ -130,7 +130,7 @@ def test_a_lying_row_index_falls_back_to_fastavro() -> None:
 
 def test_small_batches_are_written_by_fastavro_with_the_same_bytes() -> None:
     from streams.serde.avro import VECTOR_MIN_ROWS
-    from tests.factories import bars
+    from tests.kit.bars import bars
 
     codec = AvroCodec("bar")
     small = bars(VECTOR_MIN_ROWS // 2 - 1)  # 2 pairs per minute: just under the threshold

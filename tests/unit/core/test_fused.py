@@ -13,7 +13,7 @@ from streams.dag import EXTERNAL_SOURCES, build_stages, fuse
 from streams.runner.inprocess import run_inprocess
 from streams.runner.runtime import Envelope, StageRuntime
 from streams.serde.avro import AvroCodec
-from tests.factories import bars
+from tests.kit.bars import bars
 
 CONTROL = ("command_id", "ts", "action", "scale", "pair", "issuer", "reason")
 

@@ -6,7 +6,7 @@ from streams.core.batch import Batch
 from streams.core.stage import StageSpec
 from streams.runner.runtime import Envelope, StageRuntime, marker
 from streams.serde.avro import AvroCodec
-from tests.factories import bars
+from tests.kit.bars import bars
 
 NS = "t"
 

@@ -11,7 +11,7 @@ import pytest
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from streams.serde.avro import MAGIC, AvroCodec, DecodeError, SchemaStore, crc64_avro
-from tests.factories import bars
+from tests.kit.bars import bars
 
 SCHEMAS = sorted(p.stem for p in Path("schemas").glob("*.avsc"))
 

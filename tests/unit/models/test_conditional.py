@@ -10,7 +10,7 @@ from scipy.stats import norm
 
 from models.conditional import weighted_outcome_stats
 from models.edge import EdgeModel
-from tests.unit.stages.edge.factory import OULaw
+from tests.kit.regime_adjusted import OULaw
 
 H = 30
 LAW = OULaw(theta=0.05, sigma=1e-4)

@@ -6,7 +6,7 @@ from streams.core.batch import concat
 from streams.runner.inprocess import run_inprocess
 from streams.serde.avro import AvroCodec
 from streams.stages.market import MarketConfig, MarketStage
-from tests.factories import MINUTE, T0, bars
+from tests.kit.bars import MINUTE, T0, bars
 
 
 def _dirty():

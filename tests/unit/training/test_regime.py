@@ -7,7 +7,7 @@ import numpy as np
 from models.regime import model_features
 from streams.stages.regime import RegimeConfig, RegimeStage
 from streams.training.regime import confusion
-from tests.unit.models.market_features import synth_features, trained_small
+from tests.kit.features import synth_features, trained_small
 
 
 def test_beats_the_majority_baseline_out_of_sample() -> None:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.stages.edge.ou import empty_history, ou_update
-from tests.unit.stages.edge.factory import OULaw
+from tests.kit.regime_adjusted import OULaw
 
 
 def _fit(

@@ -15,7 +15,7 @@ from streams.serde.avro import AvroCodec
 from streams.stages.edge import EdgeConfig, EdgeStage
 from streams.stages.edge.stage import MODEL_FEATURES
 from streams.stages.edge.targets import forward_trade_returns
-from tests.unit.stages.edge.factory import regime_adjusted
+from tests.kit.regime_adjusted import regime_adjusted
 
 CFG = EdgeConfig(horizon_min=10, ou_window=120, ou_min_points=60, cvar_limit=0.01, safety_factor=0.5)
 

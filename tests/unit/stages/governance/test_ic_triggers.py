@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from streams.stages.governance import GovernanceConfig, GovernanceStage
-from tests.unit.stages.governance.factories import DAY, MIN, signals
+from tests.kit.signals import DAY, MIN, signals
 
 HOUR = 60 * MIN
 

@@ -8,7 +8,7 @@ from scipy.stats import entropy as scipy_kl
 
 from streams.stages.governance import GovernanceConfig, GovernanceStage, KLReference, histograms_from_samples
 from streams.stages.governance.kl import bin_index, kl_divergence
-from tests.unit.stages.governance.factories import DAY, MIN, signals
+from tests.kit.signals import DAY, MIN, signals
 
 
 def _reference(seed: int = 0) -> KLReference:

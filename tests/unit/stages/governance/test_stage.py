@@ -14,7 +14,7 @@ from streams.core.stage import run_records
 from streams.dag import STAGE_FACTORIES, build_stages
 from streams.serde.avro import AvroCodec
 from streams.stages.governance import GovernanceConfig, GovernanceStage, KLReference, histograms_from_samples
-from tests.unit.stages.governance.factories import DAY, MIN, signals
+from tests.kit.signals import DAY, MIN, signals
 
 # short windows so that every rule fires within a 4-day stream
 CFG = GovernanceConfig(

@@ -14,7 +14,7 @@ from streams.data.calendar import read_calendar_csv
 from streams.fx.pairs import KNOWN_PAIRS
 from streams.serde.avro import AvroCodec
 from streams.stages.news import NewsConfig, NewsStage
-from tests.unit.stages.news.factory import ROOT, calendar, ms, regime_batch, shared_calendar_csv
+from tests.kit.news import ROOT, calendar, ms, regime_batch, shared_calendar_csv
 
 MIN = 60_000
 FIXTURE_CSV = ROOT / "tests" / "fixtures" / "calendar" / "forexfactory_calendar_sample.csv"

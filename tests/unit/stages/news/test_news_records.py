@@ -10,7 +10,7 @@ from streams.cli.calendar import summary
 from streams.data.calendar import import_calendar
 from streams.serde.avro import AvroCodec
 from streams.stages.news import NewsStage
-from tests.unit.stages.news.factory import ROOT, ms
+from tests.kit.news import ROOT, ms
 
 FIXTURES = ROOT / "tests" / "fixtures" / "calendar"
 

@@ -11,7 +11,7 @@ from streams.core.stage import run_records
 from streams.fx.pairs import KNOWN_PAIRS
 from streams.runner.inprocess import run_inprocess
 from streams.stages.news import NewsConfig, NewsStage
-from tests.unit.stages.news.factory import ms, regime_batch
+from tests.kit.news import ms, regime_batch
 
 MIN = 60_000
 T0 = ms("2020-03-02T00:00")

@@ -12,7 +12,7 @@ from streams.data.calendar import read_calendar_csv
 from streams.fx.pairs import KNOWN_PAIRS
 from streams.stages.news import NewsConfig, NewsStage
 from streams.stages.news.calendar_state import calendar_columns, surprise_scores
-from tests.unit.stages.news.factory import calendar, ms, regime_batch, shared_calendar_csv
+from tests.kit.news import calendar, ms, regime_batch, shared_calendar_csv
 
 MIN = 60_000
 

@@ -12,7 +12,7 @@ from streams.serde.avro import AvroCodec
 from streams.stages.trader.execution.config import ExecutionConfig
 from streams.stages.trader.risk.config import RiskConfig
 from streams.stages.trader.stage import TraderConfig, TraderStage
-from tests.unit.stages.trader.factory import START, governed
+from tests.kit.governed import START, governed
 
 CFG = TraderConfig(risk=RiskConfig(cov_min_obs=30))
 STAGE = TraderStage(CFG)

@@ -12,7 +12,7 @@ import pandas as pd
 
 from streams.core.batch import Batch
 
-ROOT = Path(__file__).resolve().parents[4]
+ROOT = Path(__file__).resolve().parents[2]
 NEWS_FIELDS = ("event_override", "override_reason", "surprise_mode")
 _DTYPES = {"double": np.float64, "int": np.int32, "long": np.int64, "boolean": np.bool_, "string": str}
 

@@ -12,7 +12,7 @@ from streams.core.batch import Batch
 MIN = 60_000
 DAY = 1440 * MIN
 T0 = 1_577_836_800_000  # 2020-01-01T00:00Z
-_SIGNAL = json.loads((Path(__file__).resolve().parents[4] / "schemas" / "signal.avsc").read_text())
+_SIGNAL = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "signal.avsc").read_text())
 _DEFAULTS = {"double": 0.0, "int": 0, "long": 0, "boolean": False, "string": ""}
 
 
