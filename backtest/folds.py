@@ -23,9 +23,12 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streams.core.units import MINUTE_MS
+
+if TYPE_CHECKING:
+    from streams.config import HSLRConfig
 
 _PERIOD = re.compile(r"^\s*(\d+)\s*(min|h|d|w|m|y)\s*$", re.IGNORECASE)
 
@@ -50,10 +53,10 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
 
 
-def label_horizon_min(config: Any) -> int:
+def label_horizon_min(config: HSLRConfig) -> int:
     """Label horizon in minutes: max(regime label look-ahead, edge horizon) of an ``HSLRConfig``."""
-    regime_min = config.section("regime").labels.purge_ms // MINUTE_MS
-    return int(max(regime_min, config.section("edge").horizon_min))
+    regime_min = config.regime.labels.purge_ms // MINUTE_MS
+    return int(max(regime_min, config.edge.horizon_min))
 
 
 def add_period(ms: int, period: str, sign: int = 1) -> int:

@@ -145,7 +145,7 @@ def run_latency(
     curve = degradation_curve(bars, config, [*latencies_ms, *strata], workers)
     report: dict[str, Any] = {
         "curve": curve,
-        "baseline_latency_ms": config.section("trader").execution.latency_ms,
+        "baseline_latency_ms": config.trader.execution.latency_ms,
         "method": "one replay per latency; distributions by equal-probability quantile strata",
     }
     if dist:

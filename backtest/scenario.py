@@ -37,7 +37,7 @@ def with_overrides(config: HSLRConfig, patch: dict[str, Any]) -> HSLRConfig:
 
 
 def initial_equity(config: HSLRConfig) -> float:
-    return float(config.section("trader").portfolio.initial_equity_usd)
+    return float(config.trader.portfolio.initial_equity_usd)
 
 
 def equity_on_grid(portfolio: Batch, grid: np.ndarray, initial: float) -> np.ndarray:

@@ -31,13 +31,16 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from backtest import stats
 from backtest.folds import Fold
 from streams.core.batch import Batch
+
+if TYPE_CHECKING:
+    from streams.config import HSLRConfig
 
 DEFAULT_GRID: dict[str, list[Any]] = {
     "regime.p_threshold": [0.55, 0.65],
@@ -71,7 +74,7 @@ def expand(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
     return [dict(zip(keys, vals, strict=True)) for vals in itertools.product(*(grid[k] for k in keys))]
 
 
-def apply(config: Any, params: dict[str, Any]) -> Any:
+def apply(config: HSLRConfig, params: dict[str, Any]) -> HSLRConfig:
     """``config`` with dotted ``section.field[.field]`` values set (validated by the config classes)."""
     from streams.config import build_config, dump_config
 
@@ -85,7 +88,7 @@ def apply(config: Any, params: dict[str, Any]) -> Any:
     return build_config(data)
 
 
-def _init(bars: Batch, config: Any, root: str) -> None:
+def _init(bars: Batch, config: HSLRConfig, root: str) -> None:
     _W.update(bars=bars, config=config, root=Path(root))
 
 
@@ -103,14 +106,14 @@ def _train(job: tuple[Fold, str, dict[str, Any]]) -> tuple[int, str, dict[str, A
     if kind == "regime":
         t = train_regime_artifact(
             features,
-            config.section("regime"),
+            config.regime,
             created_at=now,
             code_version="search",
             params={"fold": fold.k},
             root=root / "regime",
         )
     else:
-        ecfg = config.section("edge").model_copy(update={k.split(".", 1)[1]: v for k, v in overrides.items()})
+        ecfg = config.edge.model_copy(update={k.split(".", 1)[1]: v for k, v in overrides.items()})
         tag = "-".join(f"{k.split('.')[-1]}{v}" for k, v in sorted(overrides.items())) or "default"
         t = train_edge_artifact(
             features,
@@ -164,7 +167,7 @@ def _tick(log: Callable[[str], None], what: str, i: int, n: int, t0: float) -> N
 
 def run_search(
     bars: Batch,
-    config: Any,
+    config: HSLRConfig,
     folds: list[Fold],
     grid: dict[str, list[Any]],
     root: Path,

@@ -26,13 +26,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from streams.core.batch import Batch
 from streams.core.units import F64
+
+if TYPE_CHECKING:
+    from streams.config import HSLRConfig
 
 
 def edge_statistic(signal: F64, outcome: F64) -> float:
@@ -133,7 +136,7 @@ def _walkforward_sharpe(job: tuple[Batch, Any, list[Any], int, int, str]) -> dic
 
 def block_shuffle_study(
     bars: Batch,
-    config: Any,
+    config: HSLRConfig,
     folds: list[Any],
     *,
     n_shuffles: int,

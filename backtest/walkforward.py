@@ -30,13 +30,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from backtest.fold_metrics import fold_metrics, stitch
 from backtest.folds import Fold
 from streams.core.batch import Batch
+
+if TYPE_CHECKING:
+    from streams.config import HSLRConfig
 
 
 @dataclass(frozen=True)
@@ -48,9 +51,9 @@ class FoldModels:
     report: dict[str, Any]
 
 
-def warmup_bars(config: Any) -> int:
+def warmup_bars(config: HSLRConfig) -> int:
     """Bar times replayed before a test window: features warm-up + the OU estimate's minimum points."""
-    return int(config.section("features").warmup_bars + config.section("edge").ou_min_points)
+    return int(config.features.warmup_bars + config.edge.ou_min_points)
 
 
 def fold_bars(bars: Batch, fold: Fold, n_warmup: int) -> tuple[Batch, Batch]:
@@ -64,7 +67,7 @@ def fold_bars(bars: Batch, fold: Fold, n_warmup: int) -> tuple[Batch, Batch]:
 
 def train_fold(
     train: Batch,
-    config: Any,
+    config: HSLRConfig,
     root: Path,
     *,
     created_at: datetime,
@@ -79,13 +82,13 @@ def train_fold(
     features = compute_features(train, config)
     regime = train_regime_artifact(
         features,
-        config.section("regime"),
+        config.regime,
         created_at=created_at,
         code_version=code_version,
         params=params,
         root=root / "regime",
     )
-    ecfg = config.section("edge")
+    ecfg = config.edge
     if edge_overrides:
         ecfg = ecfg.model_copy(update=edge_overrides)
     edge = train_edge_artifact(
@@ -100,13 +103,13 @@ def train_fold(
     return FoldModels(str(regime.path), str(edge.path), regime.meta.version, edge.meta.version, report)
 
 
-def fold_config(config: Any, models: FoldModels) -> Any:
+def fold_config(config: HSLRConfig, models: FoldModels) -> HSLRConfig:
     from streams.services.runs import with_models
 
-    return with_models(config, models.regime_path, models.edge_path, config.section("news").calendar_path)
+    return with_models(config, models.regime_path, models.edge_path, config.news.calendar_path)
 
 
-def replay(test: Batch, config: Any, engine: str, workdir: Path | None = None) -> dict[str, Batch]:
+def replay(test: Batch, config: HSLRConfig, engine: str, workdir: Path | None = None) -> dict[str, Batch]:
     """Every topic's records of replaying ``test`` (warm-up prefix included) on ``engine``."""
     from backtest.engine import run_inprocess_engine, run_kafka_engine
 
@@ -117,21 +120,21 @@ def replay(test: Batch, config: Any, engine: str, workdir: Path | None = None) -
     raise ValueError(f"unknown engine {engine!r}; use 'kafka' or 'inprocess'")
 
 
-def score(out: dict[str, Batch], fold: Fold, config: Any) -> dict[str, Any]:
+def score(out: dict[str, Batch], fold: Fold, config: HSLRConfig) -> dict[str, Any]:
     """:func:`backtest.fold_metrics.fold_metrics` of a replay's outputs over the fold's test window."""
-    ecfg = config.section("edge")
+    ecfg = config.edge
     return fold_metrics(
         out,
         fold.test_from,
         fold.test_to,
-        initial_equity=config.section("trader").portfolio.initial_equity_usd,
+        initial_equity=config.trader.portfolio.initial_equity_usd,
         horizon_min=ecfg.horizon_min,
         commission_bps=ecfg.commission_bps,
     )
 
 
 def replay_and_score(
-    test: Batch, fold: Fold, config: Any, engine: str, workdir: Path | None = None
+    test: Batch, fold: Fold, config: HSLRConfig, engine: str, workdir: Path | None = None
 ) -> dict[str, Any]:
     """Replay warm-up + test bars on ``engine`` and score the test window."""
     t0 = time.perf_counter()
@@ -175,7 +178,7 @@ class WalkForward:
 
     run_id: str
     bars: Batch
-    config: Any
+    config: HSLRConfig
     folds: list[Fold]
     run_dir: Path
     engine: str = "inprocess"

@@ -64,7 +64,7 @@ def _stages(cfg: HSLRConfig, calendar: Any) -> list[Stage[Any]]:
     from streams.stages.news import NewsStage
 
     stages = build_stages(cfg)
-    return [NewsStage(cfg.section("news"), calendar=calendar) if s.spec.id == "news" else s for s in stages]
+    return [NewsStage(cfg.news, calendar=calendar) if s.spec.id == "news" else s for s in stages]
 
 
 def _best(fn: Callable[[], Any], repeat: int) -> float:

@@ -18,4 +18,5 @@ app = create_app(
     batch_max=_s.hslr_batch_max,
     batch_within=_s.hslr_batch_within_s,
     max_records=_s.hslr_message_records,
+    datadir=_s.hslr_faust_datadir,
 )

@@ -17,59 +17,65 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from streams.core.config import ConfigError, StageConfig
+from streams.stages.edge import EdgeConfig
+from streams.stages.features import FeaturesConfig
+from streams.stages.governance import GovernanceConfig
+from streams.stages.market import MarketConfig
+from streams.stages.news import NewsConfig
+from streams.stages.regime import RegimeConfig
+from streams.stages.trader.stage import TraderConfig
 
-__all__ = ["ConfigError", "HSLRConfig", "StageConfig", "build_config", "dump_config", "load_config"]
-
-
-def _sections() -> dict[str, type[StageConfig]]:
-    from streams.stages.edge import EdgeConfig
-    from streams.stages.features import FeaturesConfig
-    from streams.stages.governance import GovernanceConfig
-    from streams.stages.market import MarketConfig
-    from streams.stages.news import NewsConfig
-    from streams.stages.regime import RegimeConfig
-    from streams.stages.trader.stage import TraderConfig
-
-    return {
-        "market": MarketConfig,
-        "features": FeaturesConfig,
-        "news": NewsConfig,
-        "regime": RegimeConfig,
-        "edge": EdgeConfig,
-        "trader": TraderConfig,
-        "governance": GovernanceConfig,
-    }
+__all__ = [
+    "SECTIONS",
+    "ConfigError",
+    "HSLRConfig",
+    "StageConfig",
+    "build_config",
+    "dump_config",
+    "load_config",
+]
 
 
 class HSLRConfig(BaseModel):
-    """All stage configs. Build with :func:`load_config` or ``HSLRConfig()`` for the defaults."""
+    """All stage configs as typed fields (``config.trader.risk.max_position_usd`` type-checks).
+
+    Build with :func:`load_config` or ``HSLRConfig()`` for the documented defaults.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    sections: dict[str, Any] = {}
-
-    def section(self, name: str) -> Any:
-        cls = _sections()[name]
-        return self.sections.get(name) or cls()
+    market: MarketConfig = MarketConfig()
+    features: FeaturesConfig = FeaturesConfig()
+    news: NewsConfig = NewsConfig()
+    regime: RegimeConfig = RegimeConfig()
+    edge: EdgeConfig = EdgeConfig()
+    trader: TraderConfig = TraderConfig()
+    governance: GovernanceConfig = GovernanceConfig()
 
     def digest(self) -> str:
         """sha256 (first 12 hex) of the effective config, all defaults expanded."""
-        full = {k: self.section(k).model_dump(mode="json") for k in sorted(_sections())}
+        full = {k: getattr(self, k).model_dump(mode="json") for k in sorted(SECTIONS)}
         return hashlib.sha256(json.dumps(full, sort_keys=True).encode()).hexdigest()[:12]
 
 
+SECTIONS: tuple[str, ...] = tuple(HSLRConfig.model_fields)
+"""The section names, in DAG order: the tables a TOML config may hold."""
+
+
 def build_config(data: dict[str, Any]) -> HSLRConfig:
-    known = _sections()
-    unknown = sorted(set(data) - set(known))
+    """Validate ``{section: {field: value}}``; unset sections and fields take the documented defaults."""
+    unknown = sorted(set(data) - set(SECTIONS))
     if unknown:
-        raise ConfigError(f"unknown config section(s) {unknown}; known: {sorted(known)}")
-    sections = {}
+        raise ConfigError(f"unknown config section(s) {unknown}; known: {sorted(SECTIONS)}")
+    sections: dict[str, StageConfig] = {}
     for name, values in data.items():
+        cls = HSLRConfig.model_fields[name].annotation
+        assert isinstance(cls, type) and issubclass(cls, StageConfig)  # noqa: S101 - the fields above
         try:
-            sections[name] = known[name].model_validate(values)
+            sections[name] = cls.model_validate(values)
         except ValidationError as exc:
             raise ConfigError(f"[{name}] {exc}") from exc
-    return HSLRConfig(sections=sections)
+    return HSLRConfig.model_validate(sections)
 
 
 def load_config(path: str | Path | None) -> HSLRConfig:
@@ -93,4 +99,4 @@ def load_config(path: str | Path | None) -> HSLRConfig:
 
 def dump_config(config: HSLRConfig) -> dict[str, Any]:
     """The explicitly set sections as plain JSON-able data (what :func:`build_config` reads back)."""
-    return {k: v.model_dump(mode="json") for k, v in config.sections.items()}
+    return {k: getattr(config, k).model_dump(mode="json") for k in SECTIONS if k in config.model_fields_set}

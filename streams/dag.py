@@ -22,19 +22,19 @@ EXTERNAL_SOURCES = frozenset({"bars", "calendar", "control"})
 def _market(cfg: HSLRConfig) -> Stage[Any]:
     from streams.stages.market import MarketStage
 
-    return MarketStage(cfg.section("market"))
+    return MarketStage(cfg.market)
 
 
 def _features(cfg: HSLRConfig) -> Stage[Any]:
     from streams.stages.features import FeaturesStage
 
-    return FeaturesStage(cfg.section("features"))
+    return FeaturesStage(cfg.features)
 
 
 def _regime(cfg: HSLRConfig) -> Stage[Any]:
     from streams.stages.regime import RegimeStage
 
-    return RegimeStage(cfg.section("regime"))
+    return RegimeStage(cfg.regime)
 
 
 def _news(cfg: HSLRConfig) -> Stage[Any]:
@@ -42,7 +42,7 @@ def _news(cfg: HSLRConfig) -> Stage[Any]:
     # live updates arrive on the calendar topic
     from streams.stages.news import NewsStage
 
-    config = cfg.section("news")
+    config = cfg.news
     calendar = None
     if config.calendar_path:
         from streams.data.calendar import read_calendar_file
@@ -54,22 +54,22 @@ def _news(cfg: HSLRConfig) -> Stage[Any]:
 def _edge(cfg: HSLRConfig) -> Stage[Any]:
     from streams.stages.edge.stage import build_edge_stage
 
-    return build_edge_stage(cfg.section("edge"))
+    return build_edge_stage(cfg.edge)
 
 
 def _governance(cfg: HSLRConfig) -> Stage[Any]:
     from streams.stages.governance import GovernanceStage
 
-    config = cfg.section("governance")
+    config = cfg.governance
     if config.kl_from_regime_model and not config.kl_reference and not config.kl_reference_artifact:
-        config = config.model_copy(update={"kl_reference_artifact": cfg.section("regime").model_path})
+        config = config.model_copy(update={"kl_reference_artifact": cfg.regime.model_path})
     return GovernanceStage(config)
 
 
 def _trader(cfg: HSLRConfig) -> Stage[Any]:
     from streams.stages.trader.stage import TraderStage
 
-    return TraderStage(cfg.section("trader"), expected_pairs=tuple(cfg.section("market").pairs))
+    return TraderStage(cfg.trader, expected_pairs=tuple(cfg.market.pairs))
 
 
 STAGE_FACTORIES: dict[str, Callable[[HSLRConfig], Stage[Any]]] = {

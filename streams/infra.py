@@ -27,8 +27,8 @@ def repo_root() -> Path:
 
 
 def bootstrap_servers() -> str:
-    """Return the Kafka bootstrap servers (env ``KAFKA_BOOTSTRAP_SERVERS`` or ``127.0.0.1:9092``)."""
-    return os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or settings().kafka_bootstrap_servers
+    """Return the Kafka bootstrap servers (``Settings.kafka_bootstrap_servers``)."""
+    return settings().kafka_bootstrap_servers
 
 
 def _run(script: str, *args: str, timeout: float = 600) -> str:
@@ -104,8 +104,8 @@ def db_migrate() -> list[str]:
 
 
 def scrape_targets_dir() -> Path:
-    """Return the folder Prometheus' file_sd watches (env ``HSLR_SCRAPE_TARGETS_DIR`` overrides)."""
-    override = os.environ.get("HSLR_SCRAPE_TARGETS_DIR")
+    """Return the folder Prometheus' file_sd watches (``Settings.hslr_scrape_targets_dir`` overrides)."""
+    override = settings().hslr_scrape_targets_dir
     return Path(override) if override else repo_root() / ".cache" / "prometheus" / "targets"
 
 
@@ -113,7 +113,7 @@ def register_scrape_target(name: str, port: int) -> None:
     """Announce a worker's metrics endpoint to Prometheus.
 
     Writes ``<name>.json`` atomically (temporary file + rename) so Prometheus never reads half a file.
-    The host is env ``HSLR_SCRAPE_HOST`` (a container name under docker-compose) or ``127.0.0.1``.
+    The host is ``Settings.hslr_scrape_host`` (a container name under docker-compose; ``127.0.0.1``).
 
     Parameters
     ----------
@@ -126,7 +126,7 @@ def register_scrape_target(name: str, port: int) -> None:
         raise ValueError(f"scrape target name {name!r} must match {_NAME.pattern}")
     if not 0 < port < 65536:
         raise ValueError(f"port {port} out of range")
-    host = os.environ.get("HSLR_SCRAPE_HOST", "127.0.0.1")
+    host = settings().hslr_scrape_host
     # `worker`, not `stage`: a target label named like the metrics' own `stage` label would rename theirs.
     body = json.dumps([{"targets": [f"{host}:{port}"], "labels": {"worker": name}}], indent=2)
     directory = scrape_targets_dir()

@@ -34,6 +34,16 @@ class Settings(BaseSettings):
     """Comma-separated stage ids a worker runs; empty means all."""
     hslr_fuse: bool = False
     """Run the worker's stages as one co-located agent (``hslr worker --fuse``; streams/core/fused.py)."""
+    hslr_faust_datadir: str = ""
+    """Faust's local data folder; empty means ``.cache/faust/<namespace>``."""
+    hslr_shared_data: str = ""
+    """The shared data folder (real calendar); empty means ``<repo>/../shared/data``."""
+    hslr_migrations_dir: str = ""
+    """Migrations folder; empty means the repository's ``infra/db/migrations``."""
+    hslr_scrape_targets_dir: str = ""
+    """Folder Prometheus' file_sd watches; empty means ``<repo>/.cache/prometheus/targets``."""
+    hslr_scrape_host: str = "127.0.0.1"
+    """Host Prometheus scrapes a worker's metrics on (a container name under docker-compose)."""
 
 
 @cache

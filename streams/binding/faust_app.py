@@ -140,10 +140,14 @@ def create_app(
     batch_within: float = 0.002,
     max_records: int = 500,
     metrics: PrometheusMetrics | None = None,
+    datadir: str | Path = "",
 ) -> faust.App:
-    """A Faust app running ``stages``; its id (= consumer group) is ``<namespace>.<stage ids joined by _>``."""
+    """A Faust app running ``stages``; its id (= consumer group) is ``<namespace>.<stage ids joined by _>``.
+
+    ``datadir`` is Faust's local data folder (default ``.cache/faust/<namespace>``).
+    """
     ids = "_".join(s.spec.id for s in stages)
-    datadir = Path(os.environ.get("HSLR_FAUST_DATADIR", f".cache/faust/{namespace}")).resolve()
+    datadir = Path(datadir or f".cache/faust/{namespace}").resolve()
     datadir.mkdir(parents=True, exist_ok=True)
     ensure_topics(bootstrap, namespace, [s.spec.id for s in stages])
     app = faust.App(

@@ -32,12 +32,20 @@ def worker(
     (SIGTERM, then SIGKILL) on exit."""
     env = dict(
         os.environ,
-        HSLR_NAMESPACE=namespace,
         KAFKA_BOOTSTRAP_SERVERS=bootstrap_servers(),
         HSLR_FAUST_DATADIR=f"/tmp/hslr-faust/{namespace}-{uuid.uuid4().hex[:6]}",
         **(env or {}),
     )
-    cmd = [sys.executable, "-m", "streams.cli", "worker", "--stages", ",".join(stages)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "streams.cli",
+        "worker",
+        "--namespace",
+        namespace,
+        "--stages",
+        ",".join(stages),
+    ]
     if config:
         cmd += ["--config", str(config)]
     cmd += list(args)

@@ -31,10 +31,8 @@ def _backtest(args: argparse.Namespace) -> int:
 
     config = load_config(args.config or None)
     calendar = default_calendar_path(args.calendar)
-    if calendar and not config.section("news").calendar_path:
-        config = with_models(
-            config, config.section("regime").model_path, config.section("edge").model_path, calendar
-        )
+    if calendar and not config.news.calendar_path:
+        config = with_models(config, config.regime.model_path, config.edge.model_path, calendar)
     run_id = f"bt-{args.engine}-{config.digest()}-{uuid.uuid4().hex[:6]}"
     run_dir = Path("runs") / run_id
     bars = _bars(args)
@@ -47,7 +45,7 @@ def _backtest(args: argparse.Namespace) -> int:
         "engine": args.engine,
         "seconds": round(elapsed, 2),
         "bars_per_s": round(bars.n / max(elapsed, 1e-9)),
-        **summarize(bars, out, config.section("trader").portfolio.initial_equity_usd),
+        **summarize(bars, out, config.trader.portfolio.initial_equity_usd),
     }
     record_run(run_id, f"backtest:{args.engine}", config, summary, run_dir)
     save_run_artifacts(
@@ -103,7 +101,7 @@ def _demo(args: argparse.Namespace) -> int:
     params = {"pairs": ",".join(pairs), "source": f"synth:{args.seed}"}
     regime = train_regime_artifact(
         features,
-        base.section("regime"),
+        base.regime,
         created_at=now,
         code_version=version,
         params=params,
@@ -111,7 +109,7 @@ def _demo(args: argparse.Namespace) -> int:
     )
     edge = train_edge_artifact(
         features,
-        base.section("edge"),
+        base.edge,
         created_at=now,
         code_version=version,
         params=params,
@@ -131,7 +129,7 @@ def _demo(args: argparse.Namespace) -> int:
         "engine": "kafka",
         "seconds": round(elapsed, 2),
         "bars_per_s": round(test_bars.n / max(elapsed, 1e-9)),
-        **summarize(test_bars, out, config.section("trader").portfolio.initial_equity_usd),
+        **summarize(test_bars, out, config.trader.portfolio.initial_equity_usd),
         "outputs": {
             "run_dir": str(run_dir),
             "models": str(run_dir / "models"),

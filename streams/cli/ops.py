@@ -31,14 +31,6 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    if args.namespace:
-        os.environ["HSLR_NAMESPACE"] = args.namespace
-    if args.stages:
-        os.environ["HSLR_STAGES"] = args.stages
-    if args.config:
-        os.environ["HSLR_CONFIG"] = args.config
-    if args.fuse:
-        os.environ["HSLR_FUSE"] = "1"
     from streams.binding.faust_app import create_app, run_worker
     from streams.binding.metrics import serve
     from streams.config import load_config
@@ -46,12 +38,14 @@ def _worker(args: argparse.Namespace) -> int:
     from streams.infra import register_scrape_target, unregister_scrape_target
     from streams.settings import settings
 
-    s = settings()
+    s = settings()  # options override the environment; nothing is written back to it
+    namespace = args.namespace or s.hslr_namespace
+    stage_ids = [x for x in (args.stages or s.hslr_stages).split(",") if x]
     stages = worker_stages(
-        load_config(s.hslr_config or None), [x for x in s.hslr_stages.split(",") if x], s.hslr_fuse
+        load_config(args.config or s.hslr_config or None), stage_ids, args.fuse or s.hslr_fuse
     )
     port = serve(s.hslr_metrics_port)
-    name = f"{s.hslr_namespace}-{'_'.join(st.spec.id for st in stages)}-{os.getpid()}"
+    name = f"{namespace}-{'_'.join(st.spec.id for st in stages)}-{os.getpid()}"
     register_scrape_target(name, port)
     atexit.register(unregister_scrape_target, name)
     from streams.binding.metrics import PrometheusMetrics
@@ -60,11 +54,12 @@ def _worker(args: argparse.Namespace) -> int:
     app = create_app(
         stages,
         bootstrap=s.kafka_bootstrap_servers,
-        namespace=s.hslr_namespace,
+        namespace=namespace,
         batch_max=s.hslr_batch_max,
         batch_within=s.hslr_batch_within_s,
         max_records=s.hslr_message_records,
         metrics=metrics,
+        datadir=s.hslr_faust_datadir,
     )
     if args.sinks:  # persistence agents in the same worker (streams/binding/sink_agents.py)
         from streams.binding.sink_agents import add_sinks, default_sink_topics
@@ -73,9 +68,7 @@ def _worker(args: argparse.Namespace) -> int:
         topics = (
             default_sink_topics(outputs) if args.sinks == "auto" else [t for t in args.sinks.split(",") if t]
         )
-        print(
-            f"worker sinks: {add_sinks(app, topics, namespace=s.hslr_namespace, metrics=metrics)}", flush=True
-        )
+        print(f"worker sinks: {add_sinks(app, topics, namespace=namespace, metrics=metrics)}", flush=True)
     print(f"worker {name}: stages {[st.spec.id for st in stages]}, metrics on 127.0.0.1:{port}", flush=True)
     run_worker(app, args.loglevel)
     return 0

@@ -26,10 +26,8 @@ def _setup(args: argparse.Namespace) -> tuple[Any, Any, list[Any], dict[str, Any
 
     config = load_config(args.config or None)
     calendar = default_calendar_path(args.calendar)
-    if calendar and not config.section("news").calendar_path:
-        config = with_models(
-            config, config.section("regime").model_path, config.section("edge").model_path, calendar
-        )
+    if calendar and not config.news.calendar_path:
+        config = with_models(config, config.regime.model_path, config.edge.model_path, calendar)
     pairs, start, end = parse_pairs(args.pairs), parse_day(args.start), parse_day(args.end)
     if args.source == "synth":
         from streams.data.synth import generate_market
@@ -168,7 +166,7 @@ def _shuffle(args: argparse.Namespace) -> int:
         allsig,
         folds[0].test_from,
         folds[-1].test_to,
-        config.section("edge").horizon_min,
+        config.edge.horizon_min,
         rng,
         n_perm=args.n_perm,
     )

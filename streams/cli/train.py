@@ -51,7 +51,7 @@ def _train_regime(args: argparse.Namespace) -> int:
     from streams.training.artifacts import train_regime_artifact
 
     config = load_config(args.config or None)
-    rcfg = config.section("regime")
+    rcfg = config.regime
     bars, truth = get_bars(
         args.source, parse_pairs(args.pairs), parse_day(args.start), parse_day(args.end), args.seed
     )
@@ -106,7 +106,7 @@ def _train_edge(args: argparse.Namespace) -> int:
     from streams.training.artifacts import train_edge_artifact
 
     config = load_config(args.config or None)
-    cfg = config.section("edge")
+    cfg = config.edge
     overrides = {"method": args.method} if args.method else {}
     bars, _truth = get_bars(
         args.source, parse_pairs(args.pairs), parse_day(args.start), parse_day(args.end), args.seed

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from streams.core.batch import Batch
 
+if TYPE_CHECKING:
+    from streams.config import HSLRConfig
 
-def compute_features(bars: Batch, config: Any) -> Batch:
+
+def compute_features(bars: Batch, config: HSLRConfig) -> Batch:
     """Run the DAG's market and features stages in-process over ``bars``; return the features topic."""
     from streams.dag import STAGE_FACTORIES, build_stages
     from streams.runner.inprocess import run_inprocess

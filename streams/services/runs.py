@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from streams.config import HSLRConfig
 
 
 def code_version() -> str:
@@ -26,15 +28,17 @@ def code_version() -> str:
 
 
 def default_calendar_path(explicit: str) -> str:
-    """``explicit``, else the shared real calendar (``$HSLR_SHARED_DATA``) when present, else ""."""
+    """``explicit``, else the shared real calendar (``Settings.hslr_shared_data``) when present, else ""."""
+    from streams.settings import settings
+
     if explicit:
         return explicit
-    shared = Path(os.environ.get("HSLR_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
+    shared = Path(settings().hslr_shared_data or Path(__file__).resolve().parents[3] / "shared" / "data")
     path = shared / "calendar" / "forexfactory_calendar_2019-11_2020-10.csv"
     return str(path) if path.exists() else ""
 
 
-def with_models(config: Any, regime: str, edge: str, calendar: str) -> Any:
+def with_models(config: HSLRConfig, regime: str, edge: str, calendar: str) -> HSLRConfig:
     """``config`` with the model artifacts and the reference calendar set."""
     from streams.config import build_config, dump_config
 
@@ -46,7 +50,7 @@ def with_models(config: Any, regime: str, edge: str, calendar: str) -> Any:
     return build_config(data)
 
 
-def record_run(run_id: str, kind: str, config: Any, summary: dict[str, Any], run_dir: Path) -> None:
+def record_run(run_id: str, kind: str, config: HSLRConfig, summary: dict[str, Any], run_dir: Path) -> None:
     """Write ``config.json`` and ``summary.json`` under ``run_dir`` and upsert the ``backtest_runs`` row."""
     from streams.config import dump_config
 

@@ -7,7 +7,6 @@ Each ``NNNN_name.sql`` file runs once, in its own transaction, and is recorded w
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +30,10 @@ class Migration:
 
 
 def migrations_dir() -> Path:
-    """Return the migrations folder (env ``HSLR_MIGRATIONS_DIR`` overrides the repository one)."""
-    override = os.environ.get("HSLR_MIGRATIONS_DIR")
+    """Return the migrations folder (``Settings.hslr_migrations_dir`` overrides the repository one)."""
+    from streams.settings import settings
+
+    override = settings().hslr_migrations_dir
     return Path(override) if override else Path(__file__).resolve().parents[2] / "infra" / "db" / "migrations"
 
 

@@ -11,11 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from streams.core.batch import Batch
+
+if TYPE_CHECKING:
+    from streams.stages.edge import EdgeConfig
+    from streams.stages.regime import RegimeConfig
 
 HIST_COLUMNS = (
     "session_vol_norm",
@@ -53,7 +57,7 @@ def _root(model_path: str) -> Path:
 
 def train_regime_artifact(
     features: Batch,
-    rcfg: Any,
+    rcfg: RegimeConfig,
     *,
     created_at: datetime,
     code_version: str,
@@ -98,7 +102,7 @@ def train_regime_artifact(
 
 def train_edge_artifact(
     features: Batch,
-    ecfg: Any,
+    ecfg: EdgeConfig,
     *,
     created_at: datetime,
     code_version: str,

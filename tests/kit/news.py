@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from streams.core.batch import Batch
+from streams.settings import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 NEWS_FIELDS = ("event_override", "override_reason", "surprise_mode")
@@ -19,7 +19,7 @@ _DTYPES = {"double": np.float64, "int": np.int32, "long": np.int64, "boolean": n
 
 def shared_calendar_csv() -> Path:
     """Path of the real ForexFactory CSV (env HSLR_SHARED_DATA, default <repo>/../shared/data)."""
-    base = Path(os.environ.get("HSLR_SHARED_DATA", ROOT.parent / "shared" / "data"))
+    base = Path(settings().hslr_shared_data or ROOT.parent / "shared" / "data")
     return base / "calendar" / "forexfactory_calendar_2019-11_2020-10.csv"
 
 

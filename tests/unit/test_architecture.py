@@ -133,6 +133,31 @@ def test_models_are_estimators_below_the_pipeline() -> None:
     assert {m: t for m, t in upward.items() if m.startswith("models") and t} == {}
 
 
+def _environment_uses(path: Path) -> list[int]:
+    """Lines that read or write ``os.environ`` / ``os.getenv`` (handing a copy to a child process is allowed
+    in ``CHILD_ENV_OK``)."""
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in ("environ", "getenv", "putenv")
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "os"
+        ):
+            lines.append(node.lineno)
+    return lines
+
+
+CHILD_ENV_OK = {"streams.binding.workers"}  # builds a subprocess's environment, reads no variable
+
+
+def test_the_environment_is_read_only_in_settings() -> None:
+    uses = {
+        m: _environment_uses(p) for m, p in _modules().items() if m not in ("streams.settings", *CHILD_ENV_OK)
+    }
+    assert {m: lines for m, lines in uses.items() if lines} == {}
+
+
 def test_the_stage_folder_lists_the_seven_stages() -> None:
     folder = ROOT / "streams" / "stages"
     entries = {

@@ -19,12 +19,12 @@ from tests.kit.governed import governed
 MIN = 60_000
 DATA = governed(n_min=400, seed=3)
 CFG = build_config({"trader": {"risk": {"cov_min_obs": 30}}})
-REPLACE_MIN = CFG.section("trader").execution.replace_after_min
+REPLACE_MIN = CFG.trader.execution.replace_after_min
 
 
 def trader_only(batch: Batch, config: HSLRConfig) -> dict[str, Batch]:
     """Replay governed signals through the trader stage alone (the broker is inside it)."""
-    return run_inprocess([TraderStage(config.section("trader"))], {"signals.governed": batch})
+    return run_inprocess([TraderStage(config.trader)], {"signals.governed": batch})
 
 
 def _fills(latency: int) -> tuple[Batch, Batch]:
@@ -45,8 +45,8 @@ BASE_ORDERS, BASE_FILLS = _fills(0)
 
 def test_with_latency_sets_the_broker_delay_only() -> None:
     cfg = with_latency(CFG, 1500)
-    assert cfg.section("trader").execution.latency_ms == 1500
-    assert cfg.section("trader").risk.cov_min_obs == 30
+    assert cfg.trader.execution.latency_ms == 1500
+    assert cfg.trader.risk.cov_min_obs == 30
     with pytest.raises(ValueError):
         with_latency(CFG, -1)
 

@@ -19,9 +19,9 @@ def test_apply_sets_nested_fields_and_validates() -> None:
     cfg = apply(
         HSLRConfig(), {"regime.p_threshold": 0.7, "trader.risk.risk_aversion": 3.0, "edge.safety_factor": 2.0}
     )
-    assert cfg.section("regime").p_threshold == 0.7
-    assert cfg.section("trader").risk.risk_aversion == 3.0
-    assert cfg.section("edge").safety_factor == 2.0 and cfg.section("edge").horizon_min == 30
+    assert cfg.regime.p_threshold == 0.7
+    assert cfg.trader.risk.risk_aversion == 3.0
+    assert cfg.edge.safety_factor == 2.0 and cfg.edge.horizon_min == 30
     with pytest.raises(ConfigError):
         apply(HSLRConfig(), {"regime.p_threshold": 1.5})
     with pytest.raises(ConfigError):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+
+from streams.settings import settings
 
 REPO = Path(__file__).resolve().parents[3]
 FIXTURES = REPO / "tests" / "fixtures"
@@ -15,7 +16,7 @@ CALENDAR = FIXTURES / "calendar"
 
 def shared_data_dir() -> Path:
     """``$HSLR_SHARED_DATA``, default ``<repo>/../shared/data``."""
-    return Path(os.environ.get("HSLR_SHARED_DATA", REPO.parent / "shared" / "data"))
+    return Path(settings().hslr_shared_data or REPO.parent / "shared" / "data")
 
 
 @pytest.fixture

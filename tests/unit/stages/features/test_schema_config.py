@@ -48,7 +48,7 @@ def test_empty_batch_gives_typed_empty_output() -> None:
 
 def test_config_is_registered_frozen_and_validated() -> None:
     cfg = build_config({"features": {"vol_window": 45}})
-    assert cfg.section("features").vol_window == 45
+    assert cfg.features.vol_window == 45
     with pytest.raises(ValidationError):
         FeaturesConfig(unknown=1)  # type: ignore[call-arg]
     with pytest.raises(ValidationError):

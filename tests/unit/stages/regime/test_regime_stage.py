@@ -134,5 +134,5 @@ def test_missing_artifact_says_how_to_train(tmp_path: Path) -> None:
 
 
 def test_config_section_is_registered() -> None:
-    cfg = HSLRConfig().section("regime")
+    cfg = HSLRConfig().regime
     assert isinstance(cfg, RegimeConfig) and cfg.labels.horizon == 30 and cfg.train.random_state == 7
