@@ -27,6 +27,8 @@ from typing import Any
 import joblib
 import numpy as np
 
+from streams.core.moved import old_module_paths
+
 MODEL_FILE = "model.joblib"
 META_FILE = "meta.json"
 LATEST = "latest"
@@ -188,7 +190,9 @@ def load_artifact(
         raise ArtifactError(
             f"{payload} does not match the sha256 in its {META_FILE}; the artifact is corrupt"
         )
-    return joblib.load(payload), meta
+    with old_module_paths():  # an artifact pickled before a module moved names its old path
+        model = joblib.load(payload)
+    return model, meta
 
 
 def check_features(trained: Sequence[str], expected: Sequence[str], *, where: str = "artifact") -> None:

@@ -11,6 +11,8 @@ import io
 import pickle
 from typing import Any
 
+from streams.core.moved import current_module
+
 _ALLOWED_PREFIXES = ("numpy", "streams.", "models.", "collections", "builtins", "datetime")
 
 
@@ -18,6 +20,7 @@ class _SafeUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if module == "builtins" and name in {"eval", "exec", "compile", "open", "__import__", "getattr"}:
             raise pickle.UnpicklingError(f"refused builtins.{name}")
+        module = current_module(module)  # a checkpoint written before a module moved
         if not module.startswith(_ALLOWED_PREFIXES):
             raise pickle.UnpicklingError(f"refused class {module}.{name} in a state checkpoint")
         return super().find_class(module, name)

@@ -50,10 +50,10 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Batch, object, di
     features = compute_features(train, base)
     now = datetime(2020, 2, 3, tzinfo=UTC)
     regime = train_regime_artifact(
-        features, base.section("regime"), created_at=now, code_version="test", params={}, root=root / "regime"
+        features, base.regime, created_at=now, code_version="test", params={}, root=root / "regime"
     )
     edge = train_edge_artifact(
-        features, base.section("edge"), created_at=now, code_version="test", params={}, root=root / "edge"
+        features, base.edge, created_at=now, code_version="test", params={}, root=root / "edge"
     )
     config = with_models(base, str(regime.path), str(edge.path), calendar)
     return test, config, run_inprocess_engine(test, config)

@@ -27,5 +27,5 @@ def test_kafka_and_inprocess_engines_trade_identically(
         want, have = expected[key], got[key]
         assert have.n == want.n, key
         assert have.select(want.keys()).equals(want.select(have.keys())), key
-    initial = config.section("trader").portfolio.initial_equity_usd
+    initial = config.trader.portfolio.initial_equity_usd
     assert summarize(test, got, initial) == summarize(test, expected, initial)

@@ -49,7 +49,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     now = datetime(2020, 1, 27, tzinfo=UTC)
     regime = train_regime_artifact(
         features,
-        base.section("regime"),
+        base.regime,
         created_at=now,
         code_version="test",
         params={},
@@ -57,7 +57,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     )
     edge = train_edge_artifact(
         features,
-        base.section("edge"),
+        base.edge,
         created_at=now,
         code_version="test",
         params={},
@@ -70,7 +70,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     run_dir = root / "runs" / "bt-test"
     summary = {
         "run_id": "bt-test",
-        **summarize(test, out, config.section("trader").portfolio.initial_equity_usd),
+        **summarize(test, out, config.trader.portfolio.initial_equity_usd),
     }
     run_dir.mkdir(parents=True)
     (run_dir / "summary.json").write_text(json.dumps(summary))

@@ -86,4 +86,4 @@ def test_trader_killed_mid_replay_resumes_with_its_book_and_high_water_mark(
     for key in ("orders", "fills", "portfolio"):
         assert _distinct_in_order(got[key]).equals(expected[key]), key
     acct = expected["portfolio"]["pair"] == ""
-    assert expected["portfolio"]["hwm_usd"][acct][-1] >= config.section("trader").portfolio.initial_equity_usd
+    assert expected["portfolio"]["hwm_usd"][acct][-1] >= config.trader.portfolio.initial_equity_usd
