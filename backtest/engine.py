@@ -17,8 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from backtest.jsonsafe import clean
+from backtest.stats import sharpe
 from streams.config import HSLRConfig, dump_config
 from streams.core.batch import Batch
+from streams.core.units import DAY_MS
 from streams.dag import STAGE_FACTORIES, build_stages
 from streams.runner.inprocess import run_inprocess
 
@@ -116,17 +119,14 @@ def equity_curve(portfolio: Batch) -> tuple[np.ndarray, np.ndarray]:
     return portfolio["ts"][acct], portfolio["equity_usd"][acct]
 
 
-def sharpe(ts: np.ndarray, equity: np.ndarray, periods_per_year: float = 260.0) -> float:
-    """Annualised Sharpe ratio of daily (UTC day close) returns of the equity curve; NaN if < 3 days."""
+def daily_sharpe(ts: np.ndarray, equity: np.ndarray, periods_per_year: float = 260.0) -> float:
+    """Annualised Sharpe ratio (:func:`backtest.stats.sharpe`) of the daily (UTC day close) returns of an
+    equity curve; NaN with fewer than 3 days."""
     if len(ts) == 0:
         return float("nan")
-    day = ts // 86_400_000
-    last = np.flatnonzero(np.r_[day[1:] != day[:-1], True])
-    closes = equity[last]
-    rets = np.diff(closes) / closes[:-1]
-    if len(rets) < 2 or rets.std(ddof=1) == 0:
-        return float("nan")
-    return float(rets.mean() / rets.std(ddof=1) * np.sqrt(periods_per_year))
+    day = ts // DAY_MS
+    closes = equity[np.flatnonzero(np.r_[day[1:] != day[:-1], True])]
+    return sharpe(np.diff(closes) / closes[:-1], periods_per_year)
 
 
 def gate_counts(signals: Batch) -> dict[str, int]:
@@ -138,18 +138,9 @@ def gate_counts(signals: Batch) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def _clean(value: Any) -> Any:
-    """NaN/inf → None, so the summary is strict JSON (PostgreSQL's JSONB rejects NaN)."""
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    return value
-
-
 def summarize(bars: Batch, out: dict[str, Batch], initial_equity: float) -> dict[str, Any]:
     """The JSON summary of a run (see ``hslr backtest --help``)."""
-    return _clean(_summary(bars, out, initial_equity))
+    return clean(_summary(bars, out, initial_equity))  # strict JSON: PostgreSQL's JSONB rejects NaN
 
 
 def _summary(bars: Batch, out: dict[str, Batch], initial_equity: float) -> dict[str, Any]:
@@ -168,7 +159,7 @@ def _summary(bars: Batch, out: dict[str, Batch], initial_equity: float) -> dict[
         "trades": int(len(np.unique(fills["client_order_id"][executed]))) if fills.n else 0,
         "pnl_usd": final - initial_equity,
         "return": final / initial_equity - 1.0,
-        "sharpe": sharpe(ts, eq),
+        "sharpe": daily_sharpe(ts, eq),
         "max_drawdown": float(out["portfolio"]["drawdown"].max()) if out["portfolio"].n else 0.0,
         "fraction_tradeable": float(sig["tradeable"].mean()) if sig.n else 0.0,
         "signals_passed": int(sig["passed"].sum()) if sig.n else 0,

@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from backtest.scenario import clean, initial_equity, run_pool, scenario_metrics, with_overrides
+from backtest.jsonsafe import clean
+from backtest.scenario import initial_equity, run_pool, scenario_metrics, with_overrides
 from streams.config import HSLRConfig, build_config, dump_config
 from streams.core.batch import Batch
 

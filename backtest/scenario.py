@@ -81,7 +81,7 @@ def order_fill_stats(orders: Batch, fills: Batch) -> dict[str, float]:
 
 def scenario_metrics(out: dict[str, Batch], initial: float) -> dict[str, float]:
     """PnL (USD), return, Sharpe (daily), max drawdown, fill statistics of one replay's outputs."""
-    from backtest.engine import equity_curve, sharpe
+    from backtest.engine import daily_sharpe, equity_curve
 
     port = out["portfolio"]
     ts, eq = equity_curve(port)
@@ -89,7 +89,7 @@ def scenario_metrics(out: dict[str, Batch], initial: float) -> dict[str, float]:
     return {
         "pnl_usd": final - initial,
         "return": final / initial - 1.0,
-        "sharpe": sharpe(ts, eq),
+        "sharpe": daily_sharpe(ts, eq),
         "max_drawdown": float(port["drawdown"].max()) if port.n else 0.0,
         **order_fill_stats(out["orders"], out["fills"]),
     }
@@ -124,16 +124,3 @@ def quantiles(values: np.ndarray, qs: Sequence[float] = (0.05, 0.25, 0.5, 0.75, 
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]
     return {f"q{round(q * 100):02d}": float(np.quantile(v, q)) if len(v) else float("nan") for q in qs}
-
-
-def clean(value: Any) -> Any:
-    """Numpy scalars/arrays → Python, NaN/inf → None (strict JSON)."""
-    if isinstance(value, dict):
-        return {str(k): clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | np.ndarray):
-        return [clean(v) for v in (value.tolist() if isinstance(value, np.ndarray) else value)]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value

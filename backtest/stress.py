@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from backtest.jsonsafe import clean
 from backtest.scenario import (
-    clean,
     equity_on_grid,
     initial_equity,
     quantiles,

@@ -36,6 +36,7 @@ import numpy as np
 
 from backtest.fold_metrics import fold_metrics, stitch
 from backtest.folds import Fold
+from backtest.jsonsafe import clean
 from streams.core.batch import Batch
 
 if TYPE_CHECKING:
@@ -154,17 +155,6 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, np.generic):
         return o.item()
     raise TypeError(f"not JSON serialisable: {type(o)}")
-
-
-def clean(value: Any) -> Any:
-    """NaN/inf → None recursively (strict JSON for files and JSONB)."""
-    if isinstance(value, float | np.floating):
-        return float(value) if np.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [clean(v) for v in value]
-    return value
 
 
 def progress(message: str) -> None:

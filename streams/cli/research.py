@@ -111,8 +111,9 @@ def _grid(text: str) -> dict[str, list[Any]]:
 def _search(args: argparse.Namespace) -> int:
     import sys
 
+    from backtest.jsonsafe import clean
     from backtest.search import run_search
-    from backtest.walkforward import _write_atomic, clean
+    from backtest.walkforward import _write_atomic
 
     config, bars, folds, spec = _setup(args)
     run_id = args.run_id or f"search-{config.digest()}-{uuid.uuid4().hex[:6]}"
@@ -139,8 +140,9 @@ def _shuffle(args: argparse.Namespace) -> int:
 
     import numpy as np
 
+    from backtest.jsonsafe import clean
     from backtest.shuffle import block_shuffle_study, signal_permutation
-    from backtest.walkforward import clean, fold_bars, fold_config, replay, train_fold, warmup_bars
+    from backtest.walkforward import fold_bars, fold_config, replay, train_fold, warmup_bars
     from streams.core.batch import concat
 
     config, bars, folds, spec = _setup(args)

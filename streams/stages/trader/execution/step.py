@@ -19,7 +19,7 @@ from streams.stages.trader.execution.broker import Broker, after_fill
 from streams.stages.trader.execution.config import ExecutionConfig
 from streams.stages.trader.execution.killswitch import fire
 from streams.stages.trader.execution.router import Order, client_order_id, leg_of, limit_price, needs_replace
-from streams.stages.trader.execution.toxicity import is_toxic, markout_bps, push, schedule
+from streams.stages.trader.execution.toxicity import resolve, schedule
 from streams.stages.trader.portfolio.accounting import apply_fill, gross_usd
 from streams.stages.trader.portfolio.book import Book
 from streams.stages.trader.portfolio.minutes import Minutes
@@ -157,17 +157,11 @@ class Executor:
     def markouts(self, book: Book, mn: Minutes, k: int, out: Out) -> None:
         """Resolve due mark-outs at minute ``k``; fire the kill switch on toxic flow."""
         ts = int(mn.ts[k])
-        keep, toxic = [], False
-        for m in book.markouts:
-            if m.due_ts > ts or not mn.present[k, m.pair_idx]:
-                keep.append(m)
-                continue
-            value = markout_bps(m.side, m.price, float(mn.mid[k, m.pair_idx]))
-            window = push(book.windows.get(m.horizon_min, ()), value, self.ecfg.toxicity_window)
-            book.windows[m.horizon_min] = window
-            if m.horizon_min == self.ecfg.toxicity_horizon_min and is_toxic(window, self.ecfg):
-                toxic = True
-        book.markouts = keep
+        due = [m.due_ts <= ts and bool(mn.present[k, m.pair_idx]) for m in book.markouts]
+        book.windows, toxic = resolve(
+            [m for m, d in zip(book.markouts, due, strict=True) if d], book.windows, mn.mid[k], self.ecfg
+        )
+        book.markouts = [m for m, d in zip(book.markouts, due, strict=True) if not d]
         if toxic:
             mean = sum(book.windows[self.ecfg.toxicity_horizon_min]) / self.ecfg.toxicity_window
             self.kill(

@@ -9,7 +9,11 @@ below ``toxicity_threshold_bps``; the trader then fires the kill switch.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
 
 from streams.core.units import MINUTE_MS
 from streams.stages.trader.execution.config import ExecutionConfig
@@ -48,3 +52,26 @@ def push(window: tuple[float, ...], value: float, size: int) -> tuple[float, ...
 def is_toxic(window: tuple[float, ...], cfg: ExecutionConfig) -> bool:
     """Return True when the window is full and its mean is strictly below the threshold."""
     return len(window) >= cfg.toxicity_window and sum(window) / len(window) < cfg.toxicity_threshold_bps
+
+
+def resolve(
+    due: Sequence[PendingMarkout],
+    windows: Mapping[int, tuple[float, ...]],
+    mids: npt.NDArray[np.float64],
+    cfg: ExecutionConfig,
+) -> tuple[dict[int, tuple[float, ...]], bool]:
+    """Resolve the mark-outs ``due`` at one minute, in order, against that minute's ``mids`` (P,).
+
+    Returns the new rolling windows per horizon (``windows`` is not changed) and whether the toxicity
+    horizon's window was toxic after any of them. The per-minute path and the fast-forward both call it.
+    """
+    out, toxic = dict(windows), False
+    for m in due:
+        w = push(
+            out.get(m.horizon_min, ()),
+            markout_bps(m.side, m.price, float(mids[m.pair_idx])),
+            cfg.toxicity_window,
+        )
+        out[m.horizon_min] = w
+        toxic |= m.horizon_min == cfg.toxicity_horizon_min and is_toxic(w, cfg)
+    return out, toxic

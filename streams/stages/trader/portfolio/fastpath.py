@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from streams.core.units import MINUTE_MS, B
 from streams.stages.trader.execution.broker import Broker
-from streams.stages.trader.execution.toxicity import is_toxic, markout_bps, push
+from streams.stages.trader.execution.toxicity import resolve
 from streams.stages.trader.portfolio.accounting import equity_curve, gross_rows, unrealised_usd
 from streams.stages.trader.portfolio.book import Book
 from streams.stages.trader.portfolio.minutes import Minutes
@@ -53,17 +53,9 @@ def static(mn: Minutes, stale: B, max_order_usd: float, lot: float) -> Static:
 
 
 def mark(book: Book, mn: Minutes, k: int, base: float, levels: Any) -> tuple[float, float, float, float]:
-    """Value minute ``k`` alone: ``(equity, hwm, drawdown, throttle)``, bit-equal to :func:`curve`."""
-    u = 0.0
-    for j in np.flatnonzero(book.pos != 0.0):
-        u = u + book.pos[j] * (mn.mid_ff[k, j] - book.avg[j]) * mn.rate[k, j]
-    eq = float(base + u)
-    hwm = max(book.hwm, eq)
-    dd = 1.0 - eq / hwm
-    thr = 1.0
-    for threshold, mult in levels:
-        thr = mult if dd > threshold else thr
-    return eq, hwm, dd, thr
+    """Value minute ``k`` alone: ``(equity, hwm, drawdown, throttle)``, :func:`curve` on a one-minute slice."""
+    eq, hwm, dd, thr = curve(book, mn, k, k + 1, base, levels)
+    return float(eq[0]), float(hwm[0]), float(dd[0]), float(thr[0])
 
 
 def curve(book: Book, mn: Minutes, a: int, b: int, base: float, levels: Any) -> tuple[Any, Any, Any, Any]:
@@ -203,14 +195,7 @@ class FastPath:
         windows = dict(book.windows)
         done: set[int] = set()
         for r, group in _by_minute(res):
-            trial = dict(windows)
-            toxic = False
-            for i in group:
-                m = book.markouts[i]
-                value = markout_bps(m.side, m.price, float(mn.mid[r, m.pair_idx]))
-                w = push(trial.get(m.horizon_min, ()), value, self.tox.toxicity_window)
-                trial[m.horizon_min] = w
-                toxic |= m.horizon_min == self.tox.toxicity_horizon_min and is_toxic(w, self.tox)
+            trial, toxic = resolve([book.markouts[i] for i in group], windows, mn.mid[r], self.tox)
             if toxic:
                 b = r
                 break

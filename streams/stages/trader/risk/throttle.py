@@ -13,11 +13,6 @@ import numpy as np
 import numpy.typing as npt
 
 
-def drawdown(equity: npt.NDArray[np.float64], hwm: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Return the fractional drawdown ``1 - equity / hwm`` (0 at the high-water mark), shape (n,)."""
-    return 1.0 - equity / hwm
-
-
 def throttle_factor(dd: npt.ArrayLike, levels: Sequence[tuple[float, float]]) -> npt.NDArray[np.float64]:
     """Return the size multiplier for drawdowns ``dd`` (fractions, shape (n,) or scalar).
 

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import pytest
 
+from streams.stages.trader.portfolio.accounting import equity_curve
 from streams.stages.trader.risk.config import RiskConfig
 from streams.stages.trader.risk.limits import check_order
-from streams.stages.trader.risk.throttle import drawdown, throttle_factor
+from streams.stages.trader.risk.throttle import throttle_factor
 
 LEVELS = RiskConfig().throttle_levels
 
@@ -33,7 +34,7 @@ def test_throttle_from_equity_and_hwm(equity: float, mult: float) -> None:
     import numpy as np
 
     # HWM 100,000: equity 97,010 is a 2.99 % drawdown, 96,990 3.01 %, 95,010 4.99 %, 94,990 5.01 %.
-    dd = drawdown(np.array([equity]), np.array([100_000.0]))
+    _, dd = equity_curve(np.array([equity]), 100_000.0)
     assert float(throttle_factor(dd, LEVELS)[0]) == mult
 
 
