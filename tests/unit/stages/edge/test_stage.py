@@ -10,12 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models.edge import EdgeModel
-from streams.core.batch import Batch, concat
+from streams.core.batch import Batch
 from streams.serde.avro import AvroCodec
 from streams.stages.edge import EdgeConfig, EdgeStage
 from streams.stages.edge.stage import MODEL_FEATURES
 from streams.stages.edge.targets import forward_trade_returns
 from tests.kit.regime_adjusted import regime_adjusted
+from tests.kit.runner import Runner, pieces, run, same
 
 CFG = EdgeConfig(horizon_min=10, ou_window=120, ou_min_points=60, cvar_limit=0.01, safety_factor=0.5)
 
@@ -33,24 +34,24 @@ def model(data: Batch) -> EdgeModel:
     return EdgeModel(n_neighbors=100, horizon_min=10, min_session_rows=500).fit(X, y)
 
 
-def _run(stage: EdgeStage, batch: Batch, cuts: list[int]) -> Batch:
-    state, parts = stage.initial_state(), []
-    edges = [0, *sorted(cuts), batch.n]
-    for a, b in zip(edges[:-1], edges[1:], strict=True):
-        state, out = stage.process(state, "regime.adjusted", batch.take(slice(a, b)))
-        parts.append(out["signals"])
-    return concat(parts)
+def _signals(stage: EdgeStage, batch: Batch, cuts: list[int]) -> Batch:
+    return run(stage, [("regime.adjusted", b) for b in pieces(batch, cuts)])[1]["signals"]
+
+
+def test_every_run_mode_gives_the_outputs_of_one_batch(data: Batch, model: EdgeModel, runner: Runner) -> None:
+    stage, head = EdgeStage(CFG, model), data.take(slice(0, 800))
+    assert same(_signals(stage, head, []), runner(stage, [("regime.adjusted", head)])[1]["signals"])
 
 
 @settings(max_examples=15, deadline=None)
 @given(cuts=st.lists(st.integers(min_value=0, max_value=3000), max_size=5))
 def test_batch_split_invariance(data: Batch, model: EdgeModel, cuts: list[int]) -> None:
     stage = EdgeStage(CFG, model)
-    assert _run(stage, data, cuts).equals(_run(stage, data, []))
+    assert _signals(stage, data, cuts).equals(_signals(stage, data, []))
 
 
 def test_outputs_encode_and_gates_are_consistent(data: Batch, model: EdgeModel) -> None:
-    out = _run(EdgeStage(CFG, model), data, [])
+    out = _signals(EdgeStage(CFG, model), data, [])
     assert len(AvroCodec("signal").encode_batch(out)) == data.n
     passed, why = out["passed"], out["blocked_by"]
     assert np.array_equal(passed, why == "")
@@ -78,14 +79,14 @@ def test_outputs_encode_and_gates_are_consistent(data: Batch, model: EdgeModel) 
 def test_ou_never_generates_entries(data: Batch, model: EdgeModel) -> None:
     """Changing only OU settings (which only change ou_* fields) can turn passed False, never True."""
     lenient = EdgeConfig(**{**CFG.model_dump(), "max_half_life_min": math.inf, "block_invalid_ou": False})
-    base = _run(EdgeStage(lenient, model), data, [])
+    base = _signals(EdgeStage(lenient, model), data, [])
     assert not any("ou_slow" in s for s in base["blocked_by"])
     flips = 0
     for window, limit in [(60, 5.0), (120, 30.0), (400, 1e9), (30, 0.5)]:
         strict = EdgeConfig(
             **{**CFG.model_dump(), "ou_window": window, "ou_min_points": 20, "max_half_life_min": limit}
         )
-        out = _run(EdgeStage(strict, model), data, [])
+        out = _signals(EdgeStage(strict, model), data, [])
         assert not np.any(out["passed"] & ~base["passed"])  # no False -> True flip
         for k in ("expected_return", "win_prob", "cvar", "n_eff", "side", "cost"):
             np.testing.assert_array_equal(out[k], base[k])
@@ -96,7 +97,7 @@ def test_ou_never_generates_entries(data: Batch, model: EdgeModel) -> None:
 
 
 def test_without_model_everything_is_warmup(data: Batch) -> None:
-    out = _run(EdgeStage(CFG), data, [7])
+    out = _signals(EdgeStage(CFG), data, [7])
     assert not out["passed"].any()
     assert all(s.split(",")[0] == "warmup" for s in out["blocked_by"])
     assert np.isnan(out["expected_return"]).all()

@@ -7,9 +7,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from streams.core.batch import Batch, concat
+from streams.core.batch import Batch
 from streams.data.synth import generate_market
 from streams.stages.features import FeaturesConfig, FeaturesStage
+from tests.kit.runner import pieces, run
 
 PAIRS = ["EURUSD", "GBPUSD", "USDJPY", "AUDUSD"]
 SMALL = FeaturesConfig(
@@ -53,12 +54,7 @@ def market(
 
 def run_chunks(stage: FeaturesStage, batch: Batch, cuts: list[int]) -> Batch:
     """Process ``batch`` split at the row indices ``cuts`` and concatenate the outputs."""
-    state, outs = stage.initial_state(), []
-    edges = [0, *sorted(set(cuts)), batch.n]
-    for a, b in zip(edges[:-1], edges[1:], strict=True):
-        state, out = stage.process(state, "bars.clean", batch.take(slice(a, b)))
-        outs.append(out["features"])
-    return concat(outs)
+    return run(stage, [("bars.clean", b) for b in pieces(batch, cuts)])[1]["features"]
 
 
 # ---------------------------------------------------------------- independent reference (pandas)

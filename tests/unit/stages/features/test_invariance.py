@@ -10,12 +10,18 @@ from hypothesis import strategies as st
 from streams.core.batch import Batch, concat
 from streams.core.stage import run_records
 from streams.stages.features import FeaturesStage
+from tests.kit.runner import Runner, same
 from tests.unit.stages.features.helpers import SMALL, market, run_chunks
 
 STAGE = FeaturesStage(SMALL)
 BARS = market("2019-03-08 12:00", "2019-03-11 06:00", seed=11, pairs=["EURUSD", "GBPUSD", "USDJPY"])
 WHOLE = run_chunks(STAGE, BARS, [])
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def test_every_run_mode_gives_the_outputs_of_one_batch(runner: Runner) -> None:
+    head = BARS.take(slice(0, 1200))
+    assert same(run_chunks(STAGE, head, []), runner(STAGE, [("bars.clean", head)])[1]["features"])
 
 
 def test_whole_run_is_nontrivial() -> None:

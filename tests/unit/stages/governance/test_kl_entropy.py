@@ -8,6 +8,7 @@ from scipy.stats import entropy as scipy_kl
 
 from streams.stages.governance import GovernanceConfig, GovernanceStage, KLReference, histograms_from_samples
 from streams.stages.governance.kl import bin_index, kl_divergence
+from tests.kit.runner import run
 from tests.kit.signals import DAY, MIN, signals
 
 
@@ -22,9 +23,8 @@ def _with_displacement(sig, shift_after_day: float, shift: float, seed: int = 1)
     return sig.with_columns(displacement=d)
 
 
-def _run(sig, cfg, ref):
-    stage = GovernanceStage(cfg, reference=ref)
-    return stage.process(stage.initial_state(), "signals", sig)[1]
+def _govern(sig, cfg, ref):
+    return run(GovernanceStage(cfg, reference=ref), [("signals", sig)])[1]
 
 
 def test_kl_divergence_matches_scipy_and_stays_finite_with_empty_bins() -> None:
@@ -41,10 +41,10 @@ def test_kl_spike_halts_on_shifted_features_only() -> None:
     cfg = GovernanceConfig(kl_features=("displacement",), kl_threshold=0.25)
     ref = _reference()
     base = signals(6, step_min=1, seed=3)
-    calm = _run(_with_displacement(base, 99, 0.0), cfg, ref)
+    calm = _govern(_with_displacement(base, 99, 0.0), cfg, ref)
     assert "HALT" not in set(calm["control"]["action"])
     assert np.nanmax(calm["governance"]["kl_divergence"]) < 0.05
-    shifted = _run(_with_displacement(base, 3, 1.5), cfg, ref)
+    shifted = _govern(_with_displacement(base, 3, 1.5), cfg, ref)
     halts = shifted["control"]["ts"][shifted["control"]["action"] == "HALT"]
     assert halts.size == 1
     # independent: the first hour whose trailing-day window holds enough shifted values for KL > 0.25
@@ -80,7 +80,7 @@ def test_persistent_entropy_spike_suspends_then_resumes() -> None:
         entropy_resume_threshold=0.9,
         entropy_resume_after_min=60,
     )
-    out = _run(sig, cfg, None)
+    out = _govern(sig, cfg, None)
     # independent: pandas time-based rolling mean, evaluated at the end of every minute
     s = pd.Series(e, index=pd.to_datetime(sig["ts"], unit="ms")).rolling("60min").mean()
     t_eval = sig["ts"] + MIN

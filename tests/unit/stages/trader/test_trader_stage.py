@@ -7,12 +7,12 @@ from hypothesis import strategies as st
 
 from streams.core import state_codec
 from streams.core.batch import Batch, concat
-from streams.core.stage import run_records
 from streams.serde.avro import AvroCodec
 from streams.stages.trader.execution.config import ExecutionConfig
 from streams.stages.trader.risk.config import RiskConfig
 from streams.stages.trader.stage import TraderConfig, TraderStage
 from tests.kit.governed import START, governed
+from tests.kit.runner import Runner, run, same
 
 CFG = TraderConfig(risk=RiskConfig(cov_min_obs=30))
 STAGE = TraderStage(CFG)
@@ -26,16 +26,9 @@ SCHEMAS = {
 }
 
 
-def _run(stage: TraderStage, batches: list[Batch], state=None, control: Batch | None = None):
-    state = state if state is not None else stage.initial_state()
-    if control is not None:
-        state, _ = stage.process(state, "control", control)
-    parts: dict[str, list[Batch]] = {}
-    for b in batches:
-        state, out = stage.process(state, "signals.governed", b)
-        for k, v in out.items():
-            parts.setdefault(k, []).append(v)
-    return state, {k: concat(v) for k, v in parts.items()}
+def _trade(stage: TraderStage, batches: list[Batch], state=None, control: Batch | None = None):
+    inputs = [("control", control)] if control is not None else []
+    return run(stage, [*inputs, *(("signals.governed", b) for b in batches)], state)
 
 
 def _control(*rows: tuple[str, int, str]) -> Batch:
@@ -52,7 +45,7 @@ def _control(*rows: tuple[str, int, str]) -> Batch:
     )
 
 
-FULL_STATE, FULL = _run(STAGE, [DATA])
+FULL_STATE, FULL = _trade(STAGE, [DATA])
 
 
 def test_the_scenario_trades() -> None:
@@ -65,17 +58,18 @@ def test_the_scenario_trades() -> None:
 @given(st.lists(st.integers(1, DATA.n - 1), min_size=1, max_size=30, unique=True))
 def test_batch_split_invariance(cuts: list[int]) -> None:
     edges = [0, *sorted(cuts), DATA.n]
-    _, got = _run(STAGE, [DATA.take(slice(a, b)) for a, b in zip(edges[:-1], edges[1:], strict=True)])
+    _, got = _trade(STAGE, [DATA.take(slice(a, b)) for a, b in zip(edges[:-1], edges[1:], strict=True)])
     for k, v in FULL.items():
         assert v.equals(got[k]), k
 
 
-def test_per_record_processing_equals_one_batch() -> None:
+def test_every_run_mode_gives_the_outputs_of_one_batch(runner: Runner) -> None:
     data = governed(n_min=150, seed=4, pass_prob=0.5)
-    _, whole = _run(STAGE, [data])
-    _, rec = run_records(STAGE, STAGE.initial_state(), "signals.governed", data)
+    _, whole = _trade(STAGE, [data])
+    assert whole["fills"].n > 0
+    _, got = runner(STAGE, [("signals.governed", data)])
     for k, v in whole.items():
-        assert v.equals(rec[k]), k
+        assert same(v, got[k]), k
 
 
 def test_every_output_encodes_with_its_schema() -> None:
@@ -84,7 +78,7 @@ def test_every_output_encodes_with_its_schema() -> None:
         batch = (
             FULL[key]
             if FULL[key].n
-            else _run(STAGE, [DATA], control=_control(("KILL", START, "operator")))[1][key]
+            else _trade(STAGE, [DATA], control=_control(("KILL", START, "operator")))[1][key]
         )
         msgs = codec.encode_batch(batch)
         assert len(msgs) == batch.n
@@ -99,11 +93,11 @@ def test_limit_prices_strictly_inside_the_spread() -> None:
 
 
 def test_deterministic_ids_and_replay_creates_no_order() -> None:
-    _, again = _run(STAGE, [DATA])
+    _, again = _trade(STAGE, [DATA])
     assert again["orders"]["client_order_id"].tolist() == FULL["orders"]["client_order_id"].tolist()
     new_ids = FULL["orders"]["client_order_id"][FULL["orders"]["action"] == "NEW"]
     assert len(set(new_ids.tolist())) == len(new_ids)  # one id per decision
-    _, replay = _run(STAGE, [DATA], state=FULL_STATE)  # the same records again (redelivery)
+    _, replay = _trade(STAGE, [DATA], state=FULL_STATE)  # the same records again (redelivery)
     assert replay["orders"].n == 0 and replay["fills"].n == 0
 
 
@@ -131,10 +125,10 @@ def test_realised_pnl_reconciles_with_fills_and_equity() -> None:
 
 def test_hwm_and_book_survive_a_restart() -> None:
     half = DATA.n // 2
-    s1, a = _run(STAGE, [DATA.take(slice(0, half))])
+    s1, a = _trade(STAGE, [DATA.take(slice(0, half))])
     restored = state_codec.loads(state_codec.dumps(s1))
     assert restored.hwm == s1.hwm and restored.hwm > 1e6
-    _, b = _run(STAGE, [DATA.take(slice(half, DATA.n))], state=restored)
+    _, b = _trade(STAGE, [DATA.take(slice(half, DATA.n))], state=restored)
     for k, v in FULL.items():
         assert v.equals(concat([a[k], b[k]]) if a[k].n or b[k].n else v), k
 
@@ -155,11 +149,11 @@ def test_kill_switch_blocks_cancels_persists_and_needs_operator_resume() -> None
     op_resume = START + 300 * 60_000
     ctrl = _control(("KILL", kill_ts, "operator"), ("RESUME", gov_resume, "governance"))
     half = DATA.n // 2
-    s1, a = _run(STAGE, [DATA.take(slice(0, half))], control=ctrl)
+    s1, a = _trade(STAGE, [DATA.take(slice(0, half))], control=ctrl)
     s1 = state_codec.loads(state_codec.dumps(s1))  # restart in the middle of the kill
     assert s1.control.killed
     s2, _ = STAGE.process(s1, "control", _control(("RESUME", op_resume, "operator")))
-    _, b = _run(STAGE, [DATA.take(slice(half, DATA.n))], state=s2)
+    _, b = _trade(STAGE, [DATA.take(slice(half, DATA.n))], state=s2)
     f, o = concat([a["fills"], b["fills"]]), concat([a["orders"], b["orders"]])
     d = kill_ts  # decisions are timed at bar closes: the kill applies at the minute closing at kill_ts
     cancels = f.take((f["status"] == "CANCELLED") & (f["ts"] == d))
@@ -178,7 +172,7 @@ def test_toxic_fills_fire_the_kill_switch() -> None:
         execution=ExecutionConfig(toxicity_window=3, toxicity_threshold_bps=50.0),
     )
     stage = TraderStage(cfg)
-    _, out = _run(stage, [DATA])
+    _, out = _trade(stage, [DATA])
     ctrl = out["control"]
     assert ctrl.n == 1 and ctrl["action"][0] == "KILL" and ctrl["issuer"][0] == "execution"
     assert "toxicity" in ctrl["reason"][0]
@@ -191,25 +185,25 @@ def test_toxic_fills_fire_the_kill_switch() -> None:
     o = out["orders"]
     assert not ((o["action"] == "NEW") & (o["ts"] >= t)).any()
     # identical when split per record around the kill
-    _, split = _run(stage, [DATA.take(slice(i, i + 97)) for i in range(0, DATA.n, 97)])
+    _, split = _trade(stage, [DATA.take(slice(i, i + 97)) for i in range(0, DATA.n, 97)])
     assert split["control"].equals(ctrl) and split["orders"].equals(o)
 
 
 def test_stale_input_fires_the_kill_switch() -> None:
     data = DATA.take((DATA["ts"] < START + 100 * 60_000) | (DATA["ts"] >= START + 140 * 60_000))
-    _, out = _run(STAGE, [data])
+    _, out = _trade(STAGE, [data])
     ctrl = out["control"]
     assert ctrl.n == 1 and "stale input" in ctrl["reason"][0]
     assert int(ctrl["ts"][0]) == START + 141 * 60_000  # detected at the first bar after the gap
     cfg = TraderConfig(risk=RiskConfig(cov_min_obs=30), execution=ExecutionConfig(stale_after_min=60))
-    assert _run(TraderStage(cfg), [data])[1]["control"].n == 0
+    assert _trade(TraderStage(cfg), [data])[1]["control"].n == 0
 
 
 def test_limits_reject_with_reasons_in_the_stage() -> None:
     cfg = TraderConfig(
         risk=RiskConfig(cov_min_obs=30, max_order_usd=5e6, max_position_usd=5e6, max_gross_usd=2.0e6)
     )
-    _, out = _run(TraderStage(cfg), [DATA])
+    _, out = _trade(TraderStage(cfg), [DATA])
     rej = out["fills"].take(out["fills"]["status"] == "REJECTED")
     assert rej.n >= 1 and all(r.startswith("max_gross") for r in rej["reason"])
     new = out["orders"].take((out["orders"]["reason"] != "") & (out["orders"]["action"] == "NEW"))
@@ -238,7 +232,7 @@ EAGER = TraderStage(CFG, expected_pairs=PAIRS4)
 # stage that always waits for a later minute also decides DATA's last minute
 _LAST = DATA.take(slice(DATA.n - 1, DATA.n))
 SENTINEL = concat([DATA, _LAST.with_columns(ts=_LAST["ts"] + 60_000)])
-_, WAITING = _run(STAGE, [SENTINEL])
+_, WAITING = _trade(STAGE, [SENTINEL])
 
 
 @settings(max_examples=6, deadline=None)
@@ -247,7 +241,7 @@ def test_complete_minutes_decided_eagerly_give_the_same_outputs_under_any_split(
     # the reference is the stage that always waits for a later minute: deciding a complete minute on its
     # last bar changes when the outputs leave, never what they are
     edges = [0, *sorted(cuts), SENTINEL.n]
-    _, got = _run(EAGER, [SENTINEL.take(slice(a, b)) for a, b in zip(edges[:-1], edges[1:], strict=True)])
+    _, got = _trade(EAGER, [SENTINEL.take(slice(a, b)) for a, b in zip(edges[:-1], edges[1:], strict=True)])
     assert WAITING["orders"].n > 20
     for k, v in WAITING.items():
         assert v.equals(got[k]), k

@@ -16,7 +16,7 @@ from streams.stages.trader.portfolio.accounting import (
 PAIRS = ("EURUSD", "USDJPY", "GBPUSD", "EURGBP")
 
 
-def _run(fills: list[tuple[float, float, float]]) -> tuple[float, float, list[float]]:
+def _apply(fills: list[tuple[float, float, float]]) -> tuple[float, float, list[float]]:
     pos, avg, pnl = 0.0, 0.0, []
     for qty, price, rate in fills:
         pos, avg, r = apply_fill(pos, avg, qty, price)
@@ -25,7 +25,7 @@ def _run(fills: list[tuple[float, float, float]]) -> tuple[float, float, list[fl
 
 
 def test_eurusd_add_reduce_and_flip() -> None:
-    pos, avg, pnl = _run(
+    pos, avg, pnl = _apply(
         [
             (100_000, 1.25, 1.0),  # open long 100k @ 1.25
             (100_000, 1.375, 1.0),  # add: avg = (100k*1.25 + 100k*1.375) / 200k = 1.3125
@@ -42,7 +42,7 @@ def test_usdjpy_pnl_in_jpy_converted_at_the_usdjpy_rate() -> None:
     mids = np.array([1.125, 125.0, 1.25, 0.8125])
     rate = quote_to_usd(mids, col, mode)
     assert rate[1] == 1.0 / 125.0 and rate[0] == 1.0 and rate[3] == 1.25  # EURGBP via GBPUSD
-    pos, avg, pnl = _run(
+    pos, avg, pnl = _apply(
         [
             (-200_000, 128.0, rate[1]),  # short 200k USD @ 128
             (200_000, 125.0, rate[1]),  # cover @ 125: 200k * (125 - 128) * -1 = 600,000 JPY / 125 = 4,800 USD
