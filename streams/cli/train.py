@@ -77,20 +77,27 @@ def _train_regime(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_regime(sub: Any) -> None:
-    tsub = train_subparsers(sub)
-    q = tsub.add_parser(
-        "regime", help="train the regime classifier (Stable_Flow / Directional_Vol / Event_Risk)"
-    )
+def _window_options(q: Any) -> None:
+    """The training window and where its bars come from (shared by every model's command)."""
     q.add_argument("--pairs", default="EURUSD,GBPUSD")
-    q.add_argument("--from", dest="start", required=True, help="first day, YYYY-MM-DD (UTC)")
+    q.add_argument(
+        "--from", dest="start", required=True, help="first day of the training window, YYYY-MM-DD (UTC)"
+    )
     q.add_argument("--to", dest="end", required=True, help="end day (exclusive), YYYY-MM-DD (UTC)")
     q.add_argument(
         "--source", choices=("synth", "db"), default="db", help="bars from the generator or price_data"
     )
     q.add_argument("--seed", type=int, default=7, help="generator seed (--source synth)")
-    q.add_argument("--random-state", type=int, default=None, help="forest seed (default: [regime.train])")
     q.add_argument("--config", default="", help="pipeline TOML config (default: documented defaults)")
+
+
+def _add_regime(sub: Any) -> None:
+    tsub = train_subparsers(sub)
+    q = tsub.add_parser(
+        "regime", help="train the regime classifier (Stable_Flow / Directional_Vol / Event_Risk)"
+    )
+    _window_options(q)
+    q.add_argument("--random-state", type=int, default=None, help="forest seed (default: [regime.train])")
     q.set_defaults(func=_train_regime)
 
 
@@ -132,19 +139,10 @@ def _add_edge(sub: Any) -> None:
     q = train_subparsers(sub).add_parser(
         "edge", help="train the KNN/KDE edge model (conditional trade returns)"
     )
-    q.add_argument("--pairs", default="EURUSD,GBPUSD")
-    q.add_argument(
-        "--from", dest="start", required=True, help="first day of the training window, YYYY-MM-DD (UTC)"
-    )
-    q.add_argument("--to", dest="end", required=True, help="end day (exclusive), YYYY-MM-DD (UTC)")
-    q.add_argument(
-        "--source", choices=("synth", "db"), default="db", help="bars from the generator or price_data"
-    )
-    q.add_argument("--seed", type=int, default=7, help="generator seed (--source synth)")
+    _window_options(q)
     q.add_argument("--method", choices=("knn", "kde"), default="", help="override [edge] method")
     q.add_argument("--holdout", type=float, default=0.2, help="last share of the window kept for evaluation")
     q.add_argument("--out", default=DEFAULT_ROOT, help="artifact root (versions + latest pointer)")
-    q.add_argument("--config", default="", help="pipeline TOML config (default: documented defaults)")
     q.set_defaults(func=_train_edge)
 
 

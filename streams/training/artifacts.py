@@ -18,6 +18,7 @@ import numpy as np
 from streams.core.batch import Batch
 
 if TYPE_CHECKING:
+    from models.artifacts import ArtifactMeta
     from streams.stages.edge import EdgeConfig
     from streams.stages.regime import RegimeConfig
 
@@ -50,6 +51,33 @@ def _histograms(features: Batch, mask: np.ndarray) -> dict[str, Any]:
     return histograms_from_samples({c: features[c][mask] for c in HIST_COLUMNS if c in features})
 
 
+def _meta(
+    kind: str,
+    report: dict[str, Any],
+    created_at: datetime,
+    code_version: str,
+    params: dict[str, Any],
+    metrics: dict[str, Any],
+) -> ArtifactMeta:
+    """The metadata of a model trained on ``report``'s window: version from the time and the data hash."""
+    from models.artifacts import ArtifactMeta, data_hash, library_versions, make_version
+
+    digest = data_hash({"X": report["X_train"], "y": report["y_train"]})
+    return ArtifactMeta(
+        kind=kind,
+        version=make_version(created_at, digest),
+        created_at=created_at.isoformat(),
+        training_from=_iso(report["training_from"]),
+        training_to=_iso(report["training_to"]),
+        features=tuple(report["features"]),
+        params=params,
+        metrics=metrics,
+        code_version=code_version,
+        data_hash=digest,
+        libraries=library_versions(),
+    )
+
+
 def _root(model_path: str) -> Path:
     p = Path(model_path)
     return p.parent if p.name == "latest" else p
@@ -68,7 +96,7 @@ def train_regime_artifact(
 ) -> Trained:
     """Fit the regime classifier on ``features`` and save it under ``root`` (default: beside
     ``rcfg.model_path``), moving its ``latest`` pointer."""
-    from models.artifacts import ArtifactMeta, data_hash, library_versions, make_version, save_artifact
+    from models.artifacts import save_artifact
     from streams.training.regime import train_regime
 
     model, report = train_regime(features, rcfg, random_state=random_state)
@@ -76,26 +104,14 @@ def train_regime_artifact(
         from streams.training.regime import truth_confusion
 
         report["truth_confusion_test"] = truth_confusion(features, truth, model, report["test_mask"])
-    digest = data_hash({"X": report["X_train"], "y": report["y_train"]})
     metrics = {k: v for k, v in report.items() if k not in ("X_train", "y_train", "train_mask", "test_mask")}
-    meta = ArtifactMeta(
-        kind="regime",
-        version=make_version(created_at, digest),
-        created_at=created_at.isoformat(),
-        training_from=_iso(report["training_from"]),
-        training_to=_iso(report["training_to"]),
-        features=tuple(report["features"]),
-        params={
-            **params,
-            "labels": rcfg.labels.model_dump(),
-            "train": rcfg.train.model_dump(),
-            "feature_histograms": _histograms(features, report["train_mask"]),
-        },
-        metrics=metrics,
-        code_version=code_version,
-        data_hash=digest,
-        libraries=library_versions(),
-    )
+    params = {
+        **params,
+        "labels": rcfg.labels.model_dump(),
+        "train": rcfg.train.model_dump(),
+        "feature_histograms": _histograms(features, report["train_mask"]),
+    }
+    meta = _meta("regime", report, created_at, code_version, params, metrics)
     path = save_artifact(Path(root) if root else _root(rcfg.model_path), model, meta)
     return Trained("regime", path, meta, report)
 
@@ -112,29 +128,18 @@ def train_edge_artifact(
     **overrides: Any,
 ) -> Trained:
     """Fit the edge model on ``features`` and save it under ``root`` (default: beside ``ecfg.model_path``)."""
-    from models.artifacts import ArtifactMeta, data_hash, library_versions, make_version, save_artifact
+    from models.artifacts import save_artifact
     from streams.training.edge import train_edge
 
     model, report = train_edge(features, ecfg, holdout=holdout, **overrides)
-    digest = data_hash({"X": report["X_train"], "y": report["y_train"]})
-    meta = ArtifactMeta(
-        kind="edge",
-        version=make_version(created_at, digest),
-        created_at=created_at.isoformat(),
-        training_from=_iso(report["training_from"]),
-        training_to=_iso(report["training_to"]),
-        features=tuple(report["features"]),
-        params={
-            **params,
-            "holdout": holdout,
-            "edge_config": ecfg.model_dump(mode="json"),
-            "model": model.metadata(),
-        },
-        metrics={k: v for k, v in report.items() if k in ("test", "n_train", "n_test")},
-        code_version=code_version,
-        data_hash=digest,
-        libraries=library_versions(),
-    )
+    params = {
+        **params,
+        "holdout": holdout,
+        "edge_config": ecfg.model_dump(mode="json"),
+        "model": model.metadata(),
+    }
+    metrics = {k: v for k, v in report.items() if k in ("test", "n_train", "n_test")}
+    meta = _meta("edge", report, created_at, code_version, params, metrics)
     path = save_artifact(
         Path(root) if root else _root(ecfg.model_path or "models/artifacts/edge/latest"), model, meta
     )
