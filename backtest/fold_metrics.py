@@ -29,7 +29,7 @@ scored). Definitions:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -202,7 +202,7 @@ def fold_metrics(
 def stitch(folds: list[dict[str, Any]]) -> dict[str, Any]:
     """Stitched out-of-sample metrics: the folds' daily returns in order, compounded."""
     rets = np.array([x for f in folds for x in f["daily"]["ret"]], dtype=np.float64)
-    eq = np.cumprod(np.r_[1.0, 1.0 + rets])
+    eq = cast(F64, np.cumprod(np.r_[1.0, 1.0 + rets]))
     tuw, longest = stats.time_under_water(eq)
     lo, hi = stats.bootstrap_sharpe_ci(rets, np.random.default_rng(0), n_boot=1000, periods_per_year=ANNUAL)
     skew, kurt = stats.moments(rets) if len(rets) > 2 else (0.0, 3.0)

@@ -131,9 +131,15 @@ def check_schedule(folds: list[Fold], horizon_min: int, purge_min: int, embargo_
     """Raise ``AssertionError`` unless the schedule is leak-free (see the module docstring)."""
     h, p, e = horizon_min * MINUTE_MS, purge_min * MINUTE_MS, embargo_min * MINUTE_MS
     for f in folds:
-        assert f.train_from < f.train_to <= f.test_from < f.test_to, f
-        assert f.test_from - f.train_to >= max(h, p), f"fold {f.k}: purge shorter than the horizon"
+        _require(f.train_from < f.train_to <= f.test_from < f.test_to, str(f))
+        _require(f.test_from - f.train_to >= max(h, p), f"fold {f.k}: purge shorter than the horizon")
         # no training time inside [test_from - purge, test_to + embargo)
-        assert f.train_to <= f.test_from - p or f.train_from >= f.test_to + e, f
+        _require(f.train_to <= f.test_from - p or f.train_from >= f.test_to + e, str(f))
     for a, b in zip(folds, folds[1:], strict=False):
-        assert a.test_to <= b.test_from, f"test windows of folds {a.k} and {b.k} overlap"
+        _require(a.test_to <= b.test_from, f"test windows of folds {a.k} and {b.k} overlap")
+
+
+def _require(condition: bool, message: str) -> None:
+    # An explicit raise, not ``assert``: the check must hold under ``python -O`` too.
+    if not condition:
+        raise AssertionError(message)

@@ -94,7 +94,7 @@ def _throttle_levels(config: dict[str, Any]) -> list[tuple[float, float]]:
     from streams.config import build_config
 
     try:
-        return [tuple(x) for x in build_config(config or {}).trader.risk.throttle_levels]
+        return [(dd, m) for dd, m in build_config(config or {}).trader.risk.throttle_levels]
     except Exception:  # noqa: BLE001 - a config from an older code version still gets a report
         return [(0.03, 0.5), (0.05, 0.25)]
 

@@ -180,7 +180,9 @@ def run_search(
     combos = expand(grid)
     init = (bars, config, str(root))
     edge_sets = sorted({tuple(sorted((k, v) for k, v in c.items() if k in TRAINING_KEYS)) for c in combos})
-    jobs = [(f, "regime", {}) for f in folds] + [(f, "edge", dict(e)) for f in folds for e in edge_sets]
+    jobs: list[tuple[Any, str, dict[str, Any]]] = [(f, "regime", {}) for f in folds] + [
+        (f, "edge", dict(e)) for f in folds for e in edge_sets
+    ]
     trained = _pool_map(_train, jobs, workers, init, log, "training")
     regime = {k: p for k, kind, _, p, _ in trained if kind == "regime"}
     edge = {(k, tuple(sorted(o.items()))): p for k, kind, o, p, _ in trained if kind == "edge"}

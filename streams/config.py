@@ -12,7 +12,7 @@ import hashlib
 import json
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -69,8 +69,7 @@ def build_config(data: dict[str, Any]) -> HSLRConfig:
         raise ConfigError(f"unknown config section(s) {unknown}; known: {sorted(SECTIONS)}")
     sections: dict[str, StageConfig] = {}
     for name, values in data.items():
-        cls = HSLRConfig.model_fields[name].annotation
-        assert isinstance(cls, type) and issubclass(cls, StageConfig)  # noqa: S101 - the fields above
+        cls = cast(type[StageConfig], HSLRConfig.model_fields[name].annotation)
         try:
             sections[name] = cls.model_validate(values)
         except ValidationError as exc:

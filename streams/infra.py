@@ -35,7 +35,7 @@ def _run(script: str, *args: str, timeout: float = 600) -> str:
     path = repo_root() / "infra" / script
     try:
         proc = subprocess.run(  # noqa: S603 - fixed script path, arguments from a closed set
-            ["bash", str(path), *args],
+            ["bash", str(path), *args],  # noqa: S607 - the tool is found on PATH on purpose (bash, git, chromium)
             cwd=repo_root(),
             capture_output=True,
             text=True,

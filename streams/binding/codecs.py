@@ -12,7 +12,7 @@ import json
 import struct
 from collections.abc import Sequence
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 import fastavro
 import numpy as np
@@ -74,12 +74,15 @@ class ConfluentCodec:
         self, messages: Sequence[bytes], indexes: Sequence[bytes | None] | None = None
     ) -> tuple[Batch, list[tuple[int, str]], np.ndarray]:
         del indexes  # single records only
-        records, origin, errors = [], [], []
+        records: list[dict[str, Any]] = []
+        origin: list[int] = []
+        errors: list[tuple[int, str]] = []
         for i, m in enumerate(messages):
             try:
                 schema_id, body = unframe(m)
                 writer = self._writer(schema_id)
-                records.append(fastavro.schemaless_reader(io.BytesIO(body), writer, self.info.parsed))
+                record = fastavro.schemaless_reader(io.BytesIO(body), writer, self.info.parsed)
+                records.append(cast(dict[str, Any], record))  # a record schema decodes to a dict
                 origin.append(i)
             except Exception as exc:  # noqa: BLE001 - any failure is this message's decode error
                 errors.append((i, f"{type(exc).__name__}: {exc}"))

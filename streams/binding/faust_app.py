@@ -59,7 +59,7 @@ def _export_lag(app: faust.App, metrics: PrometheusMetrics, sid: str, envelopes:
         try:
             high = app.consumer.highwater(TP(topic, part))
         except Exception:  # noqa: BLE001 - a metric must never stop the stage
-            continue
+            high = None
         if high is not None:
             metrics.lag.labels(sid, topic, str(part)).set(max(int(high) - offset - 1, 0))
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # re-exported, untyped
 
 from streams.binding.codecs import codec_for
 from streams.core.batch import Batch
@@ -88,7 +89,7 @@ class Out:
 
     def send(self, messages: Iterable[Outgoing]) -> None:
         for m in messages:
-            kwargs = {} if m.partition is None else {"partition": m.partition}
+            kwargs: dict[str, Any] = {} if m.partition is None else {"partition": m.partition}
             while True:
                 try:
                     self._p.produce(
@@ -134,7 +135,7 @@ class CheckpointStore:
                 **QUIET,
             }
         )
-        latest: dict[bytes, bytes] = {}
+        latest: dict[bytes | None, bytes | None] = {}
         try:
             low, high = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=timeout)
             if high <= low:
@@ -146,7 +147,7 @@ class CheckpointStore:
                 if msg is None or msg.error():
                     continue
                 latest[msg.key()] = msg.value()
-                if msg.offset() >= high - 1:
+                if (msg.offset() or 0) >= high - 1:
                     return latest.get(stage_id.encode()), latest.get(f"{stage_id}:offsets".encode())
             raise TimeoutError(f"checkpoint topic {topic} not read to its end in {timeout}s")
         finally:
@@ -172,6 +173,27 @@ def publish_watermark(out: Out, key: str, ts_ms: int, namespace: str) -> None:
 
 def publish_marker(out: Out, key: str, run: str, namespace: str) -> None:
     out.send(marker_messages(key, namespace, marker(run)))
+
+
+def _take(
+    msg: Any,
+    run: str,
+    pending: set[tuple[str, int]],
+    names: dict[str, str],
+    values: dict[str, list[bytes]],
+    indexes: dict[str, list[bytes | None]],
+) -> None:
+    """File one consumed message: a record of a pending partition, or the end-of-replay marker of ``run``."""
+    headers: dict[str, bytes] = dict(msg.headers() or [])
+    topic, partition = str(msg.topic()), int(msg.partition())
+    kind = headers.get(MARKER_HEADER)
+    if kind is not None:  # markers carry no records (watermarks are skipped)
+        if kind == END_OF_REPLAY and headers.get(RUN_HEADER, b"").decode() == run:
+            pending.discard((topic, partition))
+        return
+    if (topic, partition) in pending:
+        values[names[topic]].append(bytes(msg.value()))
+        indexes[names[topic]].append(headers.get(ROW_INDEX_HEADER))
 
 
 def collect(
@@ -209,17 +231,8 @@ def collect(
             if alive is not None and not alive():
                 raise RuntimeError(f"the producer of {sorted(pending)} stopped before the end of run {run}")
             for msg in c.consume(10000, 0.2):
-                if msg.error():
-                    continue
-                headers = dict(msg.headers() or [])
-                kind = headers.get(MARKER_HEADER)
-                if kind is not None:  # markers carry no records (watermarks are skipped)
-                    if kind == END_OF_REPLAY and headers.get(RUN_HEADER, b"").decode() == run:
-                        pending.discard((msg.topic(), msg.partition()))
-                    continue
-                if (msg.topic(), msg.partition()) in pending:
-                    values[names[msg.topic()]].append(msg.value())
-                    indexes[names[msg.topic()]].append(headers.get(ROW_INDEX_HEADER))
+                if not msg.error():
+                    _take(msg, run, pending, names, values, indexes)
     finally:
         c.close()
     result = {}

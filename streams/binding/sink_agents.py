@@ -61,7 +61,9 @@ class SinkWriter:
             if dead is not None and dead.n:
                 write_deadletter(self._conn, dead, self.namespace)
             if batch.n:
-                WRITERS.get(self.topic, lambda _c, _b, _n: 0)(self._conn, batch, self.namespace)
+                writer = WRITERS.get(self.topic)
+                if writer is not None:
+                    writer(self._conn, batch, self.namespace)
         except Exception:
             self.close()  # a failed transaction or a broken connection: start clean on the retry
             raise

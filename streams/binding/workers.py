@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -33,7 +34,9 @@ def worker(
     env = dict(
         os.environ,
         KAFKA_BOOTSTRAP_SERVERS=bootstrap_servers(),
-        HSLR_FAUST_DATADIR=f"/tmp/hslr-faust/{namespace}-{uuid.uuid4().hex[:6]}",
+        HSLR_FAUST_DATADIR=str(
+            Path(tempfile.gettempdir()) / "hslr-faust" / f"{namespace}-{uuid.uuid4().hex[:6]}"
+        ),
         **(env or {}),
     )
     cmd = [
@@ -50,7 +53,7 @@ def worker(
         cmd += ["--config", str(config)]
     cmd += list(args)
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115
-    proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603 - fixed argv, no user input
     try:
         yield proc
     finally:
@@ -61,5 +64,5 @@ def worker(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(10)
-        if log:
+        if not isinstance(out, int):  # a log file, not DEVNULL
             out.close()

@@ -146,7 +146,10 @@ def _shuffle(args: argparse.Namespace) -> int:
     from streams.core.batch import concat
 
     config, bars, folds, spec = _setup(args)
-    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+
+    def log(m: str) -> None:
+        print(m, file=sys.stderr, flush=True)
+
     run_dir = Path(args.runs) / (args.run_id or f"shuffle-{config.digest()}-{uuid.uuid4().hex[:6]}")
     sigs = []
     for f in folds:

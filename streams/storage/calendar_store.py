@@ -12,7 +12,7 @@ from streams.core.batch import Batch
 
 _COLUMNS = ("event_id", "ts", "currency", "impact", "title", "actual", "forecast", "previous", "source")
 _UPSERT = (
-    f"INSERT INTO calendar_events ({', '.join(_COLUMNS)}) VALUES ({', '.join(['%s'] * len(_COLUMNS))}) "
+    f"INSERT INTO calendar_events ({', '.join(_COLUMNS)}) VALUES ({', '.join(['%s'] * len(_COLUMNS))}) "  # noqa: S608 - identifiers are module constants; every value is a bound parameter
     "ON CONFLICT (event_id) DO UPDATE SET "
     + ", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS[1:])
     + " WHERE ("
@@ -61,7 +61,7 @@ def load_events(
     from streams.stages.news.records import to_calendar_batch
 
     sql = (
-        f"SELECT {', '.join(_COLUMNS)} FROM calendar_events WHERE ts >= %s AND ts < %s ORDER BY ts, event_id"
+        f"SELECT {', '.join(_COLUMNS)} FROM calendar_events WHERE ts >= %s AND ts < %s ORDER BY ts, event_id"  # noqa: S608 - identifiers are module constants; every value is a bound parameter
     )
     lo = start or datetime(1970, 1, 1, tzinfo=UTC)
     hi = end or datetime(9999, 1, 1, tzinfo=UTC)

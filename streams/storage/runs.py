@@ -26,7 +26,7 @@ def upsert_run(
     ``replace_summary`` is false (a resumed walk-forward run keeps its first record)."""
     conflict = "DO UPDATE SET summary = EXCLUDED.summary" if replace_summary else "DO NOTHING"
     conn.execute(
-        "INSERT INTO backtest_runs (run_id, kind, config, code_version, summary) VALUES (%s, %s, %s, %s, %s)"
+        "INSERT INTO backtest_runs (run_id, kind, config, code_version, summary) VALUES (%s, %s, %s, %s, %s)"  # noqa: S608 - identifiers are module constants; every value is a bound parameter
         f" ON CONFLICT (run_id) {conflict}",
         (run_id, kind, json.dumps(config), code_version, json.dumps(summary, default=str)),
     )

@@ -116,7 +116,7 @@ def write_features(conn: psycopg.Connection, batch: Batch, namespace: str) -> in
         "pair TEXT, ts_ms BIGINT, fv JSONB, ready BOOLEAN",
         _rows(batch, namespace, _col(batch, "pair"), _col(batch, "ts"), vectors, _col(batch, "ready")),
         [
-            "INSERT INTO features (namespace, pair, ts, feature_vector, ready)"
+            "INSERT INTO features (namespace, pair, ts, feature_vector, ready)"  # noqa: S608 - identifiers are module constants; every value is a bound parameter
             f" SELECT DISTINCT ON (namespace, pair, ts_ms) namespace, pair, {_TS}, fv, ready"
             " FROM _sink_features ORDER BY namespace, pair, ts_ms, seq DESC"
             " ON CONFLICT (namespace, pair, ts) DO UPDATE"
@@ -133,7 +133,7 @@ def _upsert_sql(table: str, temp: str, key: tuple[str, ...], cols: tuple[str, ..
     sel = ", ".join(_TS if c == "ts" else c for c in (*key, *cols))
     new, old = ", ".join(f"EXCLUDED.{c}" for c in cols), ", ".join(f"{table}.{c}" for c in cols)
     return (
-        f"INSERT INTO {table} ({', '.join((*key, *cols))}) SELECT DISTINCT ON ({tkey}) {sel} FROM {temp}"
+        f"INSERT INTO {table} ({', '.join((*key, *cols))}) SELECT DISTINCT ON ({tkey}) {sel} FROM {temp}"  # noqa: S608 - identifiers are module constants; every value is a bound parameter
         f" ORDER BY {tkey}, seq DESC ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
         + ", ".join(f"{c} = EXCLUDED.{c}" for c in cols)
         + f" WHERE ({old}) IS DISTINCT FROM ({new})"
@@ -260,7 +260,7 @@ def _order_upsert(source: str, describe: bool) -> str:
         else ""
     )
     return (
-        "INSERT INTO orders"
+        "INSERT INTO orders"  # noqa: S608 - identifiers are module constants; every value is a bound parameter
         " (namespace, client_order_id, pair, ts, side, qty, order_type, limit_price, status, reason)"
         f" SELECT namespace, client_order_id, pair, {_TS}, side, qty, 'LIMIT', limit_price, status, reason"
         f" FROM {source} ON CONFLICT (namespace, client_order_id)"
@@ -354,10 +354,10 @@ def write_fills(conn: psycopg.Connection, batch: Batch, namespace: str) -> int:
         ),
         [
             _order_upsert(
-                f"(SELECT DISTINCT ON (namespace, client_order_id) * FROM _sink_fills {by_status}) r",
+                f"(SELECT DISTINCT ON (namespace, client_order_id) * FROM _sink_fills {by_status}) r",  # noqa: S608 - identifiers are module constants; every value is a bound parameter
                 describe=False,
             ),
-            "INSERT INTO fills (namespace, fill_id, client_order_id, pair, ts, qty, price, liquidity)"
+            "INSERT INTO fills (namespace, fill_id, client_order_id, pair, ts, qty, price, liquidity)"  # noqa: S608 - identifiers are module constants; every value is a bound parameter
             " SELECT DISTINCT ON (namespace, fill_id) namespace, fill_id, client_order_id, pair,"
             f" {_TS}, last_qty, last_price, 'maker'"
             " FROM _sink_fills WHERE last_qty > 0 ORDER BY namespace, fill_id, seq DESC"
@@ -405,7 +405,7 @@ def write_quarantine(conn: psycopg.Connection, batch: Batch, namespace: str) -> 
             _col(batch, "payload"),
         ),
         [
-            "INSERT INTO quarantine (namespace, source, pair, ts, line_no, reason, raw)"
+            "INSERT INTO quarantine (namespace, source, pair, ts, line_no, reason, raw)"  # noqa: S608 - identifiers are module constants; every value is a bound parameter
             f" SELECT namespace, source, pair, {_TS}, NULL, reason, raw FROM _sink_quarantine ORDER BY seq"
             " ON CONFLICT (namespace, source, pair, ts, reason, md5(raw)) WHERE line_no IS NULL DO NOTHING"
         ],
@@ -442,7 +442,7 @@ def write_deadletter(conn: psycopg.Connection, batch: Batch, namespace: str) -> 
             ts,
         ),
         [
-            'INSERT INTO dead_letters (topic, partition, "offset", stage, value_md5, reason, error_kind, key, value, ts)'
+            'INSERT INTO dead_letters (topic, partition, "offset", stage, value_md5, reason, error_kind, key, value, ts)'  # noqa: S608 - identifiers are module constants; every value is a bound parameter
             f" SELECT DISTINCT ON (topic, part, off, stage, value_md5) topic, part, off, stage, value_md5, reason,"
             f" error_kind, key, value, {_TS} FROM _sink_dead ORDER BY topic, part, off, stage, value_md5, seq DESC"
             ' ON CONFLICT (topic, partition, "offset", stage, value_md5) DO UPDATE SET reason = EXCLUDED.reason,'

@@ -28,7 +28,9 @@ def test_golden_replay(tmp_path: Path) -> None:
     test, out, initial = run(tmp_path)
     got = json.loads(json.dumps(snapshot(out, initial)))
 
-    assert test.n > 10_000 and len(golden["orders"]) > 100 and len(golden["fills"]) > 100
+    assert test.n > 10_000
+    assert len(golden["orders"]) > 100
+    assert len(golden["fills"]) > 100
     assert golden["throttle_levels_seen"] == [0.25, 0.5, 1.0], "the golden run must exercise the throttle"
     for name in ("orders", "fills"):
         fields = golden[f"{name[:-1]}_fields"]

@@ -163,7 +163,8 @@ def test_ingest_histdata_publishes_stores_quarantines_and_is_idempotent(services
         res = read_histdata(path, "EURUSD")
         ts = res.bars["ts"]
         stored = conn.execute(_XMIN, (_times(ts),)).fetchone()
-    assert len(q) == len(res.rejects) and all(reason for _, reason in q)
+    assert len(q) == len(res.rejects)
+    assert all(reason for _, reason in q)
     assert stored[0] == lines - len(q) == len(ts)
     topic = _read_all(TOPICS["bars"].name(ns), "bar", len(ts))
     assert topic.n == lines - len(q)

@@ -70,7 +70,8 @@ def test_good_then_failures_keep_last_good_calendar(server: str) -> None:
     client = CalendarClient(server + "/date/{year}/{month}/{date}.json", timeout_s=1.0)
     first = client.poll_once(date(2019, 12, 3))
     expected = json.loads(GOOD)["events"]
-    assert first is not None and first.n == len(expected)
+    assert first is not None
+    assert first.n == len(expected)
     assert sorted(first["event_id"].tolist()) == sorted(e["event_id"] for e in expected)
     assert set(first["source"]) == {f"live:{server}/date/2019/12/2019-12-03.json"}
     assert len(AvroCodec("calendar_event").encode_batch(first)) == first.n
@@ -87,10 +88,13 @@ def test_good_then_failures_keep_last_good_calendar(server: str) -> None:
 
     client.url = server + "/updated.json"
     changed = client.poll_once()
-    assert changed is not None and changed.n == 1
-    assert changed["actual"][0] == "99.9%" and changed["actual_value"][0] == pytest.approx(99.9)
+    assert changed is not None
+    assert changed.n == 1
+    assert changed["actual"][0] == "99.9%"
+    assert changed["actual_value"][0] == pytest.approx(99.9)
     cal = client.calendar
-    assert cal.n == len(expected) and "99.9%" in cal["actual"].tolist()
+    assert cal.n == len(expected)
+    assert "99.9%" in cal["actual"].tolist()
 
 
 def test_connection_refused_is_counted(server: str) -> None:
@@ -99,7 +103,8 @@ def test_connection_refused_is_counted(server: str) -> None:
         port = s.getsockname()[1]
     client = CalendarClient(f"http://127.0.0.1:{port}/x.json", timeout_s=1.0)
     assert list(client.poll(0.0, iterations=2, sleep=lambda _: None)) == []
-    assert client.stats.connection_errors == 2 and client.calendar.n == 0
+    assert client.stats.connection_errors == 2
+    assert client.calendar.n == 0
 
 
 def test_poll_yields_only_changes(server: str) -> None:

@@ -22,7 +22,8 @@ def test_kafka_and_inprocess_engines_trade_identically(
     test, config, expected = trained
     got = run_kafka_engine(test, config, workdir=tmp_path / "run", timeout=900, fuse=fuse)
 
-    assert expected["orders"].n > 0 and expected["fills"].n > 0, "no trades: the comparison would be vacuous"
+    assert expected["orders"].n > 0, "no orders: the comparison would be vacuous"
+    assert expected["fills"].n > 0, "no fills: the comparison would be vacuous"
     for key in RESULT_TOPICS:
         want, have = expected[key], got[key]
         assert have.n == want.n, key

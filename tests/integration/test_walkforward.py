@@ -69,7 +69,8 @@ def test_kafka_and_inprocess_walkforwards_agree(
             " ORDER BY fold",
             (f"wf-test-kafka-{tmp_path.name}"[:60],),
         ).fetchall()
-    assert [r[0] for r in rows] == [0, 1] and all(r[1].startswith("regime:") for r in rows)
+    assert [r[0] for r in rows] == [0, 1]
+    assert all(r[1].startswith("regime:") for r in rows)
 
 
 def test_rerun_skips_finished_folds(tmp_path: Path, market: tuple[Batch, HSLRConfig, list[Any]]) -> None:
@@ -80,7 +81,8 @@ def test_rerun_skips_finished_folds(tmp_path: Path, market: tuple[Batch, HSLRCon
     lines.clear()
     second = WalkForward("resume", bars, config, folds, tmp_path, log=lines.append).run(created_at=CREATED)
     assert any("fold 1/2 already finished: skipped" in m for m in lines)
-    assert any("fold 2/2: training" in m for m in lines) and not any("fold 1/2: training" in m for m in lines)
+    assert any("fold 2/2: training" in m for m in lines)
+    assert not any("fold 1/2: training" in m for m in lines)
     assert [_scored(f) for f in second["folds"]] == [_scored(f) for f in first["folds"]]
     with pytest.raises(ValueError, match="another spec"):
         WalkForward("resume", bars, config, folds[:1], tmp_path).run(created_at=CREATED)

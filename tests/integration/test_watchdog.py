@@ -63,7 +63,8 @@ def test_watchdog_reads_real_metric_through_prometheus(exporter) -> None:
     dog = Watchdog(PROM, published.append, config=HealthConfig(max_data_age_s=60))
     assert _wait(lambda: abs(query(PROM, f'hslr_last_event_ts_seconds{{stage="{stage}"}}')[0][2] - t) < 1e-3)
     rows = query(PROM, f'hslr_last_event_ts_seconds{{stage="{stage}"}}')
-    assert rows[0][2] == pytest.approx(t) and rows[0][0]["worker"] == stage
+    assert rows[0][2] == pytest.approx(t)
+    assert rows[0][0]["worker"] == stage
     decision = dog.poll()
     # other stages of a developer's live pipeline may be scraped too: ours must not be blamed
     assert not any(stage in r for r in decision.reasons), decision
@@ -84,14 +85,17 @@ def test_rising_errors_halt(exporter) -> None:
     decision = dog.poll()
     assert decision.action in {"HALT", "KILL"}  # KILL only if another live worker is stale meanwhile
     assert any(stage in r and "errors" in r for r in decision.reasons) or decision.action == "KILL"
-    assert published and published[0]["action"] == decision.action and published[0]["issuer"] == "watchdog"
+    assert published
+    assert published[0]["action"] == decision.action
+    assert published[0]["issuer"] == "watchdog"
 
 
 def test_unreachable_prometheus_kills() -> None:
     published: list[dict] = []
     dog = Watchdog(f"http://127.0.0.1:{_free_port()}", published.append, timeout=1.0)
     decision = dog.poll()
-    assert decision.action == "KILL" and "unreachable" in decision.reasons[0]
+    assert decision.action == "KILL"
+    assert "unreachable" in decision.reasons[0]
     assert [p["action"] for p in published] == ["KILL"]
     assert dog.registry.get_sample_value("hslr_kill_switch_active") == 1.0
     dog.poll()

@@ -33,7 +33,8 @@ def test_calendar_months() -> None:
 def test_six_by_one_month_schedule() -> None:
     folds = make_schedule(ms("2019-01-01"), ms("2020-01-01"), "6M", "1M", horizon_min=60)
     assert len(folds) == 5  # tests start Jul 1 + 1 h, ..., the one after Nov would end after Jan 1
-    assert folds[0].train_to == ms("2019-07-01") and folds[0].test_from == ms("2019-07-01T01:00")
+    assert folds[0].train_to == ms("2019-07-01")
+    assert folds[0].test_from == ms("2019-07-01T01:00")
     assert folds[1].train_from == ms("2019-02-01")
 
 
@@ -58,7 +59,8 @@ def test_schedule_never_leaks(train_d: int, test_d: int, extra_step: int, purge:
     )
     for a in folds:
         assert a.test_from - a.train_to >= purge * MINUTE_MS >= 60 * MINUTE_MS
-        assert a.train_to <= a.test_from and a.test_to <= ms("2021-01-01")
+        assert a.train_to <= a.test_from
+        assert a.test_to <= ms("2021-01-01")
     for a, b in zip(folds, folds[1:], strict=False):
         assert a.test_to <= b.test_from  # test windows never overlap
         assert b.train_to <= b.test_from

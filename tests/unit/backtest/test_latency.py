@@ -47,7 +47,7 @@ def test_with_latency_sets_the_broker_delay_only() -> None:
     cfg = with_latency(CFG, 1500)
     assert cfg.trader.execution.latency_ms == 1500
     assert cfg.trader.risk.cov_min_obs == 30
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="latency must be >= 0 ms"):
         with_latency(CFG, -1)
 
 
@@ -103,10 +103,12 @@ def test_degradation_curve_on_a_constructed_case() -> None:
         if p["orders_filled"]:
             assert p["mean_fill_delay_min"] >= math.ceil(p["latency_ms"] / MIN) + 1
     # an order older than replace_after_min is cancelled: beyond that window nothing can fill
-    assert by[REPLACE_MIN * MIN + 1]["orders_filled"] == 0 and by[REPLACE_MIN * MIN]["orders_filled"] > 0
+    assert by[REPLACE_MIN * MIN + 1]["orders_filled"] == 0
+    assert by[REPLACE_MIN * MIN]["orders_filled"] > 0
     # on this case (re-posts do not add fills) fill rate and PnL degrade monotonically
     rates = [p["fill_rate"] for p in curve]
-    assert all(a >= b for a, b in zip(rates, rates[1:], strict=False)) and rates[0] > 0.5 > rates[-1]
+    assert all(a >= b for a, b in zip(rates, rates[1:], strict=False))
+    assert rates[0] > 0.5 > rates[-1]
     pnl = [p["pnl_usd"] for p in curve]
     assert all(a >= b for a, b in zip(pnl, pnl[1:], strict=False))
 
@@ -117,8 +119,9 @@ def test_distribution_strata() -> None:
     assert LatencyDist.parse("lognormal:500,0.8").strata(1) == [500]  # the median stratum
     lo, hi = LatencyDist.parse("lognormal:500,0.8").strata(2)
     # quantiles 1/4 and 3/4: 500 * exp(-/+ 0.8 * 0.67449) = 291.5, 857.6 (z tables)
-    assert abs(lo - 291.5) <= 1 and abs(hi - 857.6) <= 1
+    assert abs(lo - 291.5) <= 1
+    assert abs(hi - 857.6) <= 1
     assert LatencyDist.parse("empirical:10,20,30,40,50").strata(1) == [30]
     for bad in ("fixed", "gamma:1,2", "uniform:1", "fixed:-5", "uniform:a,b"):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="bad latency distribution|latencies must be >= 0"):
             LatencyDist.parse(bad)

@@ -21,7 +21,8 @@ def test_apply_sets_nested_fields_and_validates() -> None:
     )
     assert cfg.regime.p_threshold == 0.7
     assert cfg.trader.risk.risk_aversion == 3.0
-    assert cfg.edge.safety_factor == 2.0 and cfg.edge.horizon_min == 30
+    assert cfg.edge.safety_factor == 2.0
+    assert cfg.edge.horizon_min == 30
     with pytest.raises(ConfigError):
         apply(HSLRConfig(), {"regime.p_threshold": 1.5})
     with pytest.raises(ConfigError):
@@ -32,7 +33,8 @@ def test_models_are_shared_where_training_is_unaffected() -> None:
     combos = expand(DEFAULT_GRID)
     edge_sets = {tuple(sorted((k, v) for k, v in c.items() if k in TRAINING_KEYS)) for c in combos}
     assert len(edge_sets) == 2  # only n_neighbors changes the edge model: 2 fits per fold, not 72
-    assert "regime.p_threshold" not in TRAINING_KEYS and "edge.safety_factor" not in TRAINING_KEYS
+    assert "regime.p_threshold" not in TRAINING_KEYS
+    assert "edge.safety_factor" not in TRAINING_KEYS
 
 
 def test_training_keys_of_the_regime_model_are_refused() -> None:

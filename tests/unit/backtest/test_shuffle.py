@@ -18,7 +18,8 @@ def _signals(rng: np.random.Generator, edge: float, n: int = 3000) -> tuple[np.n
 def test_small_p_value_with_real_edge() -> None:
     s, y = _signals(np.random.default_rng(0), 0.15)
     res = permutation_test(s, y, np.random.default_rng(1), n_perm=300)
-    assert res["p_value"] < 0.01 and res["statistic"] > 0.1
+    assert res["p_value"] < 0.01
+    assert res["statistic"] > 0.1
 
 
 def test_large_p_values_on_noise() -> None:
@@ -28,7 +29,8 @@ def test_large_p_values_on_noise() -> None:
         )["p_value"]
         for s in range(8)
     ]
-    assert min(ps) > 0.01 and np.mean(ps) > 0.25  # uniform on noise: mean ≈ 0.5
+    assert min(ps) > 0.01
+    assert np.mean(ps) > 0.25
 
 
 def test_edge_statistic_by_hand() -> None:
@@ -41,7 +43,9 @@ def test_permutation_stays_within_groups() -> None:
     v = np.array([1.0, 2.0, 3.0, 10.0, 20.0, np.nan])
     g = np.array(["a", "a", "a", "b", "b", "b"])
     out = permute_within(v, g, np.random.default_rng(0))
-    assert sorted(out[:3]) == [1, 2, 3] and sorted(out[3:5]) == [10, 20] and np.isnan(out[5])
+    assert sorted(out[:3]) == [1, 2, 3]
+    assert sorted(out[3:5]) == [10, 20]
+    assert np.isnan(out[5])
 
 
 def _bars() -> Batch:
@@ -70,8 +74,10 @@ def test_block_shuffle_keeps_returns_shapes_and_times() -> None:
     bars = _bars()
     out = block_shuffle_bars(bars, np.random.default_rng(3), block=10)
     r0, r1 = np.diff(np.log(bars["close"])), np.diff(np.log(out["close"]))
-    assert np.allclose(np.sort(r0), np.sort(r1)) and not np.allclose(r0, r1)
-    assert out["close"][0] == bars["close"][0] and np.array_equal(out["ts"], bars["ts"])
+    assert np.allclose(np.sort(r0), np.sort(r1))
+    assert not np.allclose(r0, r1)
+    assert out["close"][0] == bars["close"][0]
+    assert np.array_equal(out["ts"], bars["ts"])
     assert (out["high"] >= np.maximum(out["open"], out["close"]) - 1e-12).all()
     assert (out["low"] <= np.minimum(out["open"], out["close"]) + 1e-12).all()
     # whole blocks move: returns inside a block stay consecutive

@@ -24,7 +24,8 @@ def test_drawdown_and_time_under_water_by_hand() -> None:
     e = np.array([100, 110, 99, 104, 111, 100, 100, 120.0])
     assert stats.max_drawdown(e) == pytest.approx(11 / 110)  # 110 → 99 is deeper than 111 → 100 (11/111)
     frac, longest = stats.time_under_water(e)
-    assert frac == pytest.approx(4 / 8) and longest == 2
+    assert frac == pytest.approx(4 / 8)
+    assert longest == 2
 
 
 def test_moments_match_scipy() -> None:
@@ -78,14 +79,16 @@ def test_pbo_rank_logit_by_hand() -> None:
     # picks config 1 (IS block 1: [0, 0.1] beats [−1, −0.9]) which loses OOS in block 0 → λ < 0.
     R = np.array([[1.0, 0.0], [1.1, 0.1], [-1.0, 0.0], [-0.9, 0.1]])
     res = stats.pbo_cscv(R, n_splits=2)
-    assert res["pbo"] == 1.0 and res["logit_mean"] == pytest.approx(np.log(0.5))
+    assert res["pbo"] == 1.0
+    assert res["logit_mean"] == pytest.approx(np.log(0.5))
 
 
 def test_stationary_bootstrap_ci_covers_and_is_seeded() -> None:
     r = np.random.default_rng(5).normal(0.001, 0.01, 500)
     a = stats.bootstrap_sharpe_ci(r, np.random.default_rng(1), n_boot=300)
     b = stats.bootstrap_sharpe_ci(r, np.random.default_rng(1), n_boot=300)
-    assert a == b and a[0] < stats.sharpe(r) < a[1]
+    assert a == b
+    assert a[0] < stats.sharpe(r) < a[1]
     # analytic SE of the Sharpe ≈ sqrt((1 + SR²/2) / T): the interval's width is close to ±1.96 SE
     se = np.sqrt((1 + stats.sharpe(r) ** 2 / 2) / len(r))
     assert (a[1] - a[0]) == pytest.approx(2 * 1.96 * se, rel=0.35)

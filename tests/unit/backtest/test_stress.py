@@ -46,7 +46,8 @@ def test_bid_anchor_leaves_prices_untouched_and_multiplies_spreads() -> None:
     for k in ("open", "high", "low", "close", "ts", "pair", "volume"):
         assert np.array_equal(out[k], BARS[k]), k
     np.testing.assert_allclose(out["spread"], BARS["spread"] * mult, rtol=1e-15)
-    assert (mult > 0).all() and mult.std() > 0.1
+    assert (mult > 0).all()
+    assert mult.std() > 0.1
 
 
 def test_mid_anchor_keeps_the_mid_and_the_bar_ranges() -> None:
@@ -87,12 +88,14 @@ def test_crisis_episodes_widen_by_the_configured_factor_for_the_configured_time(
         jitter_sigma=0.0, episodes_per_week=3.0, widen=(8.0, 8.0), duration_min=(60, 60), common_share=1.0
     )
     mult = spread_multipliers(BARS, shock, np.random.default_rng(5))
-    assert set(np.unique(mult)) <= {1.0, 8.0} and (mult == 8.0).any()
+    assert set(np.unique(mult)) <= {1.0, 8.0}
+    assert (mult == 8.0).any()
     by_pair = {p: (mult[BARS["pair"] == p] == 8.0) for p in PAIRS}
     assert all(np.array_equal(by_pair[PAIRS[0]], v) for v in by_pair.values())  # market-wide episodes
     # the same draws (jitter off draws nothing first), re-applied row by row by brute force
     eps = episodes(BARS["ts"], len(PAIRS), shock, np.random.default_rng(5))
-    assert eps and all(end - start == 60 * 60_000 and f == 8.0 and who == -1 for start, end, f, who in eps)
+    assert eps
+    assert all(end - start == 60 * 60_000 and f == 8.0 and who == -1 for start, end, f, who in eps)
     want = np.zeros(BARS.n, dtype=bool)
     for start, end, _, _ in eps:
         want |= (BARS["ts"] >= start) & (BARS["ts"] < end)
@@ -103,9 +106,11 @@ def test_single_pair_episodes_touch_one_pair_only() -> None:
     shock = SpreadShock(jitter_sigma=0.0, episodes_per_week=2.0, widen=(5.0, 20.0), common_share=0.0)
     rng = np.random.default_rng(11)
     mult = spread_multipliers(BARS, shock, rng)
-    assert mult.min() == 1.0 and 5.0 <= mult.max() <= 20.0
+    assert mult.min() == 1.0
+    assert 5.0 <= mult.max() <= 20.0
     hit = np.stack([mult[BARS["pair"] == p] > 1.0 for p in PAIRS])
-    assert hit.any() and not hit.all(axis=0).all()
+    assert hit.any()
+    assert not hit.all(axis=0).all()
 
 
 def test_episode_count_follows_the_configured_rate() -> None:
@@ -122,7 +127,8 @@ def test_seeded_reproducibility() -> None:
     a = spread_multipliers(BARS, shock, np.random.default_rng(42))
     b = spread_multipliers(BARS, shock, np.random.default_rng(42))
     c = spread_multipliers(BARS, shock, np.random.default_rng(43))
-    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
 
 
 def test_breach_probability_on_a_constructed_set() -> None:
@@ -133,7 +139,7 @@ def test_breach_probability_on_a_constructed_set() -> None:
 
 
 def test_bad_shock_configs_are_rejected() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="anchor must be 'bid' or 'mid'"):
         SpreadShock(anchor="ask")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be positive"):
         SpreadShock(widen=(0.0, 5.0))

@@ -54,7 +54,8 @@ def test_stale_last_event_kills_only_while_market_open() -> None:
 def test_errors_dead_letters_and_lag_halt() -> None:
     assert decide(fresh(WED, errors={"edge": 0.0})).action == "NONE"
     d = decide(fresh(WED, errors={"edge": 2.0}, dead_letters={"market": 1.0}))
-    assert d.action == "HALT" and len(d.reasons) == 2
+    assert d.action == "HALT"
+    assert len(d.reasons) == 2
     assert decide(fresh(WED, lag={"edge": 10_001.0})).action == "HALT"
     assert decide(fresh(WED, lag={"edge": 10_000.0})).action == "NONE"
     # KILL outranks HALT

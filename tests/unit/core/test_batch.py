@@ -13,7 +13,7 @@ def test_rejects_unequal_columns() -> None:
 
 def test_columns_are_read_only() -> None:
     b = Batch({"a": np.arange(3)})
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="read-only"):
         b["a"][0] = 5
 
 

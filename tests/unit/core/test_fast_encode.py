@@ -111,9 +111,12 @@ def test_codec_round_trips_through_the_fast_path(stem: str) -> None:
     indexed = codec.encode_batch_indexed(batch, max_records=8)
     messages = [m for m, _ in indexed]
     back, errors, _ = codec.decode_messages(messages)
-    assert not errors and back.equals(batch)
+    assert not errors
+    assert back.equals(batch)
     columnar, errors, origin = codec.decode_messages(messages, [i for _, i in indexed])
-    assert not errors and columnar.equals(batch) and origin.tolist() == [k // 8 for k in range(80)]
+    assert not errors
+    assert columnar.equals(batch)
+    assert origin.tolist() == [k // 8 for k in range(80)]
 
 
 def test_a_lying_row_index_falls_back_to_fastavro() -> None:
@@ -125,7 +128,8 @@ def test_a_lying_row_index_falls_back_to_fastavro() -> None:
     bad = np.frombuffer(index, dtype="<i4").copy()
     bad[3] += 1
     back, errors, _ = codec.decode_messages([msg], [bad.tobytes()])
-    assert not errors and back.equals(b)
+    assert not errors
+    assert back.equals(b)
 
 
 def test_small_batches_are_written_by_fastavro_with_the_same_bytes() -> None:

@@ -59,11 +59,9 @@ def test_the_full_market_and_feature_chain_fused_equals_the_chained_replay() -> 
     market = market.take(np.flatnonzero((market["ts"] // 60_000) % 97 != 5))  # gaps
     chained = run_inprocess(build_stages(cfg, only=["market", "features"]), {"bars": market})
     fused = fuse(build_stages(cfg, only=["market", "features"]))
-    assert (
-        fused.spec.inputs == ("bars",)
-        and "features" in fused.spec.outputs
-        and "bars.clean" in fused.spec.outputs
-    )
+    assert fused.spec.inputs == ("bars",)
+    assert "features" in fused.spec.outputs
+    assert "bars.clean" in fused.spec.outputs
     state, parts = fused.initial_state(), {}
     for cut in np.array_split(np.arange(market.n), 37):  # arbitrary live-like batches
         state, out = fused.process(state, "bars", market.take(cut))
@@ -80,12 +78,15 @@ def test_only_internal_topics_are_handed_over_and_external_writes_come_back_thro
     a = Recorder("a", ("bars", "control"), "features", echo_control=True)
     b = Recorder("b", ("features", "control"), "signals", echo_control=True)
     f = FusedStage([a, b], EXTERNAL_SOURCES)
-    assert f.spec.inputs == ("bars", "control") and f.internal == {"features", "signals"}
+    assert f.spec.inputs == ("bars", "control")
+    assert f.internal == {"features", "signals"}
     state, out = f.process(f.initial_state(), "bars", bars(3))
     assert state.members == ((("bars", 6),), (("features", 6),))  # b got a's output, not a's control echo
-    assert out["control"].n == 2 and list(out["control"]["issuer"]) == ["a", "b"]  # both published
+    assert out["control"].n == 2
+    assert list(out["control"]["issuer"]) == ["a", "b"]
     state, out = f.process(state, "control", _control("operator", 1))
-    assert state.members[0][-1] == ("control", 1) and state.members[1][-1] == ("control", 1)
+    assert state.members[0][-1] == ("control", 1)
+    assert state.members[1][-1] == ("control", 1)
     assert out == {}
 
 
@@ -118,7 +119,8 @@ def test_unchanged_members_are_left_out_of_delta_checkpoints_and_restored() -> N
     assert len(delta) < len(full) / 10  # the big member is not rewritten
     again = StageRuntime(f, namespace="t")
     again.restore(full, delta)
-    assert again.cp.state == rt.cp.state and again.cp.offsets == {("t.bars", 0): 1}
+    assert again.cp.state == rt.cp.state
+    assert again.cp.offsets == {("t.bars", 0): 1}
     assert again.cp.state.members[1] == (("bars", 1), ("bars", 1))
     stale = StageRuntime(f, namespace="t")
     stale.restore(full, None)
@@ -149,10 +151,13 @@ def test_a_watermark_passes_through_the_members_in_order() -> None:
     b = Releasing("b", ("features",), "signals")
     f = FusedStage([a, b], EXTERNAL_SOURCES)
     state, out = f.process(f.initial_state(), "bars", bars(2))
-    assert out == {} and len(state.members[0]) == 1
+    assert out == {}
+    assert len(state.members[0]) == 1
     state, out = f.on_watermark(state, 10**15)
     # a released its bars to b, which got them before its own watermark and released them too
-    assert out["features"].n == 4 and out["signals"].n == 4 and state.members == ((), ())
+    assert out["features"].n == 4
+    assert out["signals"].n == 4
+    assert state.members == ((), ())
 
 
 class Counting:
@@ -172,14 +177,13 @@ def test_observed_members_report_under_their_own_labels_and_change_nothing() -> 
     plain = fuse(build_stages(cfg, only=["market", "features"]))
     metrics = Counting()
     seen = observe_members(plain, metrics)
-    assert (
-        seen.spec == plain.spec
-        and observe_members(build_stages(cfg, only=["market"])[0], metrics).spec.id == "market"
-    )
+    assert seen.spec == plain.spec
+    assert observe_members(build_stages(cfg, only=["market"])[0], metrics).spec.id == "market"
     data = bars(50)
     s1, o1 = plain.process(plain.initial_state(), "bars", data)
     s2, o2 = seen.process(seen.initial_state(), "bars", data)
-    assert o1.keys() == o2.keys() and all(o1[k].equals(o2[k]) for k in o1)
+    assert o1.keys() == o2.keys()
+    assert all(o1[k].equals(o2[k]) for k in o1)
     got = {(c[0], c[1], c[2], c[3]) for c in metrics.calls if c[0] in ("events_in", "events_out")}
     assert got == {
         ("events_in", "market", "bars", 100),

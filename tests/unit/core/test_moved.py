@@ -38,7 +38,8 @@ def test_every_new_path_exists_and_no_old_one_does() -> None:
 
 def test_a_checkpoint_written_before_the_moves_loads_and_continues() -> None:
     old = (FIXTURES / "trader_state_7db5a7f.pickle").read_bytes()
-    assert b"streams.stages.portfolio.book" in old and b"streams.stages.trader.portfolio" not in old
+    assert b"streams.stages.portfolio.book" in old
+    assert b"streams.stages.trader.portfolio" not in old
 
     # The fixture is the state after this batch, computed by the old code: the new code must agree.
     stage = TraderStage(TraderConfig())

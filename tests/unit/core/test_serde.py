@@ -28,7 +28,8 @@ def test_crc64_matches_avro_spec_vectors() -> None:
 @pytest.mark.parametrize("stem", SCHEMAS)
 def test_every_schema_is_documented(stem: str) -> None:
     raw = json.loads(Path(f"schemas/{stem}.avsc").read_text())
-    assert raw["type"] == "record" and raw["namespace"].startswith("io.hslr.")
+    assert raw["type"] == "record"
+    assert raw["namespace"].startswith("io.hslr.")
     assert raw.get("doc"), f"{stem} has no doc"
     for f in raw["fields"]:
         assert f.get("doc"), f"{stem}.{f['name']} has no doc"
@@ -74,7 +75,8 @@ def test_batch_round_trip_keeps_dtypes() -> None:
     back, errors = codec.decode_batch([*codec.encode_batch(b), b"junk"])
     assert errors == [(100, "message too short for single-object encoding (4 bytes)")]
     assert back.equals(b)
-    assert back["ts"].dtype == np.int64 and back["spread_modeled"].dtype == bool
+    assert back["ts"].dtype == np.int64
+    assert back["spread_modeled"].dtype == bool
 
 
 def test_reader_resolves_an_archived_writer_schema(tmp_path: Path) -> None:
@@ -103,7 +105,8 @@ def test_record_batch_messages_round_trip_and_mix_with_single_records() -> None:
     single = codec.encode_batch(b.take(slice(0, 2)))
     back, errors, origin = codec.decode_messages([*many, *single])
     assert not errors
-    assert back.n == 182 and origin.tolist() == [0] * 50 + [1] * 50 + [2] * 50 + [3] * 30 + [4, 5]
+    assert back.n == 182
+    assert origin.tolist() == [0] * 50 + [1] * 50 + [2] * 50 + [3] * 30 + [4, 5]
     assert back.take(slice(0, 180)).equals(b)
     with pytest.raises(DecodeError, match="expected one record"):
         codec.decode(many[0])
@@ -113,4 +116,6 @@ def test_record_batch_messages_round_trip_and_mix_with_single_records() -> None:
 def test_empty_and_single_record_batches(stem: str) -> None:
     codec = AvroCodec(stem)
     empty, errors = codec.decode_batch([])
-    assert empty.n == 0 and not errors and list(empty) == list(codec.fields)
+    assert empty.n == 0
+    assert not errors
+    assert list(empty) == list(codec.fields)

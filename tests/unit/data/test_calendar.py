@@ -70,15 +70,18 @@ def test_sample_csv() -> None:
     cal = read_calendar_csv(SAMPLE_CSV)
     assert tuple(cal) == CALENDAR_FIELDS
     assert len(cal["ts"]) == 21
-    assert cal["ts"].dtype == np.int64 and np.all(np.diff(cal["ts"]) >= 0)
+    assert cal["ts"].dtype == np.int64
+    assert np.all(np.diff(cal["ts"]) >= 0)
     row = {k: v[cal["event_id"] == "103946"][0] for k, v in cal.items()}  # RBA Cash Rate
     assert row["ts"] == 18233 * 86_400_000 + 12_600_000
     assert (row["currency"], row["impact"], row["title"]) == ("AUD", "high", "Cash Rate")
     assert (row["actual"], row["actual_value"]) == ("0.75%", 0.75)
     fed = {k: v[cal["event_id"] == "101945"][0] for k, v in cal.items()}
-    assert fed["forecast"] == "<1.75%" and fed["forecast_value"] == 1.75
+    assert fed["forecast"] == "<1.75%"
+    assert fed["forecast_value"] == 1.75
     brexit = cal["event_id"] == "114928"
-    assert cal["actual"][brexit][0] == "Pass" and np.isnan(cal["actual_value"][brexit][0])
+    assert cal["actual"][brexit][0] == "Pass"
+    assert np.isnan(cal["actual_value"][brexit][0])
     assert np.isnan(cal["previous_value"][brexit][0])
     assert cal["impact"][cal["event_id"] == "106522"][0] == "holiday"
     assert cal["impact"][cal["event_id"] == "110757"][0] == "none"
@@ -120,7 +123,9 @@ def test_shared_csv(shared_calendar_dir: Path) -> None:
     cal = read_calendar_csv(shared_calendar_dir / "forexfactory_calendar_2019-11_2020-10.csv")
     assert len(cal["ts"]) == 4215
     counts = dict(zip(*np.unique(cal["impact"], return_counts=True), strict=True))
-    assert counts["high"] == 716 and counts["medium"] == 610 and counts["low"] == 2772
+    assert counts["high"] == 716
+    assert counts["medium"] == 610
+    assert counts["low"] == 2772
     assert counts["holiday"] + counts["none"] == 117
     assert int((cal["currency"] == "ALL").sum()) == 37
     assert cal["ts"][0] == parse_event_time("2019-11-20T07:00:00+00:00")

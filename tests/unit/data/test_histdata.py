@@ -62,7 +62,8 @@ def test_eurusd_est_file() -> None:
 
 def test_usdjpy_three_decimals() -> None:
     res = read_histdata(USDJPY, "USDJPY")
-    assert len(res.bars["ts"]) == 15 and not res.rejects
+    assert len(res.bars["ts"]) == 15
+    assert not res.rejects
     # 20190312 030000 EST = 2019-03-12 08:00 UTC (no DST shift although New York is on EDT by then):
     # day 17967 * 86_400_000 + 8 * 3_600_000 = 1_552_377_600_000.
     assert res.bars["ts"][0] == 1_552_377_600_000
@@ -75,7 +76,8 @@ def test_usdjpy_three_decimals() -> None:
 
 def test_old_four_decimal_file() -> None:
     res = read_histdata(GBPUSD_OLD, "GBPUSD")
-    assert len(res.bars["ts"]) == 12 and not res.rejects
+    assert len(res.bars["ts"]) == 12
+    assert not res.rejects
     # 20030602 090000 EST = 2003-06-02 14:00 UTC = day 12205 * 86_400_000 + 14 * 3_600_000.
     assert res.bars["ts"][0] == 12205 * 86_400_000 + 14 * 3_600_000 == 1_054_562_400_000
     prices = np.concatenate([res.bars[k] for k in ("open", "high", "low", "close")])
@@ -88,7 +90,8 @@ def test_old_four_decimal_file() -> None:
 def test_header_utc_variant() -> None:
     res = read_histdata(AUDUSD_UTC, "AUDUSD")
     assert res.header == "datetime;open;high;low;close;volume"
-    assert len(res.bars["ts"]) == 10 and not res.rejects
+    assert len(res.bars["ts"]) == 10
+    assert not res.rejects
     assert res.lines_read == _n_lines(AUDUSD_UTC) - 1
     # 2020-03-16 13:30:00 is already UTC: day 18337 * 86_400_000 + 13.5 * 3_600_000.
     assert res.bars["ts"][0] == 18337 * 86_400_000 + 48_600_000 == 1_584_365_400_000
@@ -128,7 +131,8 @@ def test_dirty_file_every_line_accounted_for() -> None:
     # Line 7 duplicates 20190107 090500 EST = 2019-01-07 14:05 UTC.
     assert by_line[7].ts_ms == 1_546_869_600_000 + 5 * MIN
     assert by_line[7].raw == "20190107 090500;1.14028;1.14035;1.14020;1.14030;0"
-    assert by_line[9].ts_ms is None and by_line[9].pair == "EURUSD"
+    assert by_line[9].ts_ms is None
+    assert by_line[9].pair == "EURUSD"
     # Good lines 1, 2, 6, 19, 21 (21 ends with CRLF): 14:00, 14:01, 14:05, 14:11, 14:13 UTC.
     start = 1_546_869_600_000
     assert res.bars["ts"].tolist() == [start + m * MIN for m in (0, 1, 5, 11, 13)]

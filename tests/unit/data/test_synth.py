@@ -24,14 +24,17 @@ def test_schema_sorted_and_aligned(two_months: object) -> None:
     bars, truth = m.bars, m.truth  # type: ignore[attr-defined]
     assert tuple(bars) == BAR_FIELDS
     assert tuple(truth) == TRUTH_FIELDS
-    assert bars["ts"].dtype == np.int64 and bars["spread_modeled"].dtype == np.bool_
-    assert truth["regime"].dtype == np.int8 and truth["event"].dtype == np.bool_
+    assert bars["ts"].dtype == np.int64
+    assert bars["spread_modeled"].dtype == np.bool_
+    assert truth["regime"].dtype == np.int8
+    assert truth["event"].dtype == np.bool_
     order = np.lexsort((bars["pair"], bars["ts"]))
     np.testing.assert_array_equal(order, np.arange(len(order)))
     np.testing.assert_array_equal(truth["ts"], bars["ts"])
     np.testing.assert_array_equal(truth["pair"], bars["pair"])
     assert set(bars["source"]) == {"synth:3"}
-    assert (bars["volume"] == 0).all() and bars["spread_modeled"].all()
+    assert (bars["volume"] == 0).all()
+    assert bars["spread_modeled"].all()
     assert set(np.unique(truth["regime"])) == {0, 1, 2}
     assert (bars["ts"] % MIN == 0).all()
 
@@ -59,7 +62,8 @@ def test_ohlc_consistency(two_months: object) -> None:
     assert np.all(b["high"] >= np.maximum(b["open"], b["close"]))
     assert np.all(b["low"] <= np.minimum(b["open"], b["close"]))
     assert np.all(b["high"] >= b["low"])
-    assert np.all(b["low"] > 0) and np.all(b["spread"] > 0)
+    assert np.all(b["low"] > 0)
+    assert np.all(b["spread"] > 0)
     assert np.all(np.isfinite(np.stack([b[k] for k in ("open", "high", "low", "close", "spread")])))
 
 
@@ -71,7 +75,8 @@ def test_weekend_and_holiday_gaps() -> None:
     # No bar between Friday 2019-12-27 22:00 UTC and Sunday 2019-12-29 22:00 UTC.
     fri, sun = to_ms("2019-12-27T22:00"), to_ms("2019-12-29T22:00")
     assert not ((ts >= fri) & (ts < sun)).any()
-    assert ((ts >= fri - 10 * MIN) & (ts < fri)).any() and ((ts >= sun) & (ts < sun + 10 * MIN)).any()
+    assert ((ts >= fri - 10 * MIN) & (ts < fri)).any()
+    assert ((ts >= sun) & (ts < sun + 10 * MIN)).any()
     # 25 Dec and 1 Jan (UTC days) are absent.
     for day in ("2019-12-25", "2020-01-01"):
         d0 = to_ms(day)
@@ -126,7 +131,8 @@ def _assert_events_aligned(m: object, events: np.ndarray) -> None:
         assert window.sum() == n_open  # event windows are never thinned by missing minutes
         assert (truth["regime"][window] == 2).all()
         at = truth["ts"] == t
-        assert at.sum() == 1 and truth["event"][at].all()
+        assert at.sum() == 1
+        assert truth["event"][at].all()
         assert bars["spread"][at][0] >= 4 * median_spread
 
 
@@ -209,7 +215,9 @@ def test_regime_spell_lengths_plausible(two_months: object) -> None:
     sel = truth["pair"] == "EURUSD"
     regime = truth["regime"][sel]
     share = np.bincount(regime, minlength=3) / len(regime)
-    assert share[0] > 0.5 and 0.05 < share[1] < 0.45 and 0.0 < share[2] < 0.1
+    assert share[0] > 0.5
+    assert 0.05 < share[1] < 0.45
+    assert 0.0 < share[2] < 0.1
 
 
 def test_unknown_pair_rejected() -> None:

@@ -40,7 +40,8 @@ def test_holidays_and_grid() -> None:
     assert is_holiday(t).tolist() == [True, True, False]
     week = open_minutes(to_ms("2019-03-03"), to_ms("2019-03-10"))
     assert len(week) == 5 * 1440
-    assert week[0] == to_ms("2019-03-03T22:00") and week[-1] == to_ms("2019-03-08T21:59")
+    assert week[0] == to_ms("2019-03-03T22:00")
+    assert week[-1] == to_ms("2019-03-08T21:59")
 
 
 def test_in_hours_wraps() -> None:

@@ -58,9 +58,12 @@ def test_round_trip_keeps_model_and_metadata(tmp_path: Path) -> None:
     )
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
     assert directory.name == "20240501T123000Z-" + meta.data_hash[:8]
-    assert got.features == MODEL_FEATURES and got.code_version == "abc123"
-    assert got.params["arr"] == [0, 1] and got.metrics["accuracy"] == 0.8
-    assert len(got.model_sha256) == 64 and "scikit-learn" in got.libraries
+    assert got.features == MODEL_FEATURES
+    assert got.code_version == "abc123"
+    assert got.params["arr"] == [0, 1]
+    assert got.metrics["accuracy"] == 0.8
+    assert len(got.model_sha256) == 64
+    assert "scikit-learn" in got.libraries
 
 
 def test_latest_follows_the_newest_save_and_versions_are_immutable(tmp_path: Path) -> None:

@@ -74,5 +74,6 @@ def test_time_split_purges_the_label_horizon() -> None:
     train, test, split = time_split(ts, usable, 0.25, CFG.purge_ms)
     assert CFG.purge_ms == 10 * 60_000
     assert ts[train].max() < split - CFG.purge_ms <= split <= ts[test].min()
-    assert not (train & ~usable).any() and not (test & ~usable).any()
+    assert not (train & ~usable).any()
+    assert not (test & ~usable).any()
     assert abs(test.sum() - 0.25 * usable.sum()) <= 2

@@ -12,7 +12,8 @@ from tests.kit.features import synth_features, trained_small
 
 def test_beats_the_majority_baseline_out_of_sample() -> None:
     _, report = trained_small()
-    assert report["n_test"] > 10_000 and report["n_train"] > 10_000
+    assert report["n_test"] > 10_000
+    assert report["n_train"] > 10_000
     assert report["accuracy"] > report["baseline_accuracy"] + 0.03
     assert report["log_loss"] < report["baseline_log_loss"] - 0.1
     assert report["balanced_accuracy"] > report["baseline_balanced_accuracy"] + 0.15

@@ -68,11 +68,14 @@ def test_validity_flags() -> None:
     assert 0.0 < np.mean(passed) < 0.12
     alternating = (-1.0) ** np.arange(300) + rng.normal(0, 0.1, 300)  # b < 0: not an OU
     fit = _fit(alternating, window=200)
-    assert not fit.valid[-1] and np.isnan(fit.theta[-1])
+    assert not fit.valid[-1]
+    assert np.isnan(fit.theta[-1])
     short = _fit(OULaw(0.1, 1.0).path(20, rng), window=200)
-    assert not short.valid.any() and np.isnan(short.theta).all()
+    assert not short.valid.any()
+    assert np.isnan(short.theta).all()
     gappy = _fit(OULaw(0.1, 1.0).path(500, rng), window=200, gap=np.full(500, 2, dtype=np.int32))
-    assert not gappy.valid.any() and (gappy.n == 0).all()
+    assert not gappy.valid.any()
+    assert (gappy.n == 0).all()
     # A fast OU over the same window is valid with the same criterion.
     fast = _fit(OULaw(0.1, 1.0).path(1000, np.random.default_rng(5)), window=480, min_points=120)
     assert fast.valid[480:].all()

@@ -55,11 +55,13 @@ def test_outputs_encode_and_gates_are_consistent(data: Batch, model: EdgeModel) 
     assert len(AvroCodec("signal").encode_batch(out)) == data.n
     passed, why = out["passed"], out["blocked_by"]
     assert np.array_equal(passed, why == "")
-    assert passed.any() and (~passed).any()
+    assert passed.any()
+    assert (~passed).any()
     ok = out["passed"]
     # Every passed row satisfies every entry rule, checked directly from the columns.
     assert np.all(out["expected_return"][ok] > out["cost"][ok] * CFG.safety_factor)
-    assert np.all(out["win_prob"][ok] > 0.55) and np.all(out["cvar"][ok] >= -CFG.cvar_limit)
+    assert np.all(out["win_prob"][ok] > 0.55)
+    assert np.all(out["cvar"][ok] >= -CFG.cvar_limit)
     assert np.all(out["ready"][ok] & out["tradeable"][ok] & ~out["event_override"][ok])
     assert np.all((out["surprise_mode"][ok] == 0) & out["ou_valid"][ok] & (out["side"][ok] != 0))
     assert np.all(out["half_life_min"][ok] <= CFG.max_half_life_min)
@@ -113,7 +115,8 @@ def test_dag_registration_builds_from_config() -> None:
     from streams.dag import build_stages
 
     [stage] = build_stages(build_config({"edge": {"horizon_min": 15, "model_path": ""}}), only=["edge"])
-    assert stage.spec.inputs == ("regime.adjusted",) and stage.spec.outputs == ("signals",)
+    assert stage.spec.inputs == ("regime.adjusted",)
+    assert stage.spec.outputs == ("signals",)
 
 
 def test_signal_schema_carries_regime_adjusted_fields() -> None:

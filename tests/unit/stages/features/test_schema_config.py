@@ -20,7 +20,8 @@ SCHEMAS = Path(__file__).resolve().parents[4] / "schemas"
 
 def test_output_encodes_and_decodes_with_the_features_schema() -> None:
     out = run_chunks(FeaturesStage(SMALL), market("2019-03-08", "2019-03-08 06:00", seed=2), [100])
-    assert np.isnan(out["xcorr"]).any() and out["ready"].any()
+    assert np.isnan(out["xcorr"]).any()
+    assert out["ready"].any()
     codec = AvroCodec("features")
     messages = codec.encode_batch(out)
     back, errors = codec.decode_batch(messages)
@@ -43,7 +44,8 @@ def test_empty_batch_gives_typed_empty_output() -> None:
     state = stage.initial_state()
     new, out = stage.process(state, "bars.clean", empty_features().select(["pair", "ts"]))
     assert new is state
-    assert out["features"].n == 0 and set(out["features"]) == set(FEATURE_FIELDS)
+    assert out["features"].n == 0
+    assert set(out["features"]) == set(FEATURE_FIELDS)
 
 
 def test_config_is_registered_frozen_and_validated() -> None:
@@ -60,7 +62,8 @@ def test_stage_is_in_the_dag_after_market() -> None:
     ids = list(STAGE_FACTORIES)
     assert ids.index("features") == ids.index("market") + 1
     (stage,) = build_stages(only=["features"])
-    assert stage.spec.inputs == ("bars.clean",) and stage.spec.outputs == ("features",)
+    assert stage.spec.inputs == ("bars.clean",)
+    assert stage.spec.outputs == ("features",)
 
 
 def test_pairs_outside_the_universe_get_nan_xcorr() -> None:

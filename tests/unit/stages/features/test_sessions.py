@@ -67,7 +67,9 @@ def test_session_norm_uses_only_completed_occurrences() -> None:
     stats, out = session_vol_norm(SessionStats(), sid, gkv, vol, new, alpha=0.5, min_days=1, min_bars=2)
     # London's first occurrence (mean 2) completes at row 2; rows 4-6 are normalised by sqrt(2).
     np.testing.assert_allclose(out, [np.nan] * 4 + [2 / np.sqrt(2)] * 3)
-    assert stats.cur == 1 and stats.cur_cnt == 3 and stats.cur_sum == 17.0
+    assert stats.cur == 1
+    assert stats.cur_cnt == 3
+    assert stats.cur_sum == 17.0
     # A New York bar closes London's second occurrence (mean 17/3): EWMA 2 + 0.5 (17/3 - 2).
     stats, out = session_vol_norm(
         stats,

@@ -51,7 +51,8 @@ def test_ready_rows_have_every_feature_but_log_ret_finite() -> None:
         "session_vol_norm",
     ):
         assert np.isfinite(OUT[k][ready]).all(), k
-    assert (OUT["displacement_pct"][ready] >= 0).all() and (OUT["displacement_pct"][ready] <= 1).all()
+    assert (OUT["displacement_pct"][ready] >= 0).all()
+    assert (OUT["displacement_pct"][ready] <= 1).all()
     assert (np.abs(OUT["xcorr"][ready]) <= 1).all()
 
 
@@ -91,7 +92,8 @@ def test_gaps_returns_and_gk_by_hand() -> None:
     assert f["gap_min"].tolist() == [0, 1, 2, 1]
     mids = [1.1001, 1.1012, 1.1001, 1.0996]
     assert math.isclose(f["log_ret"][1], math.log(1.1012 / 1.1001), rel_tol=1e-12)
-    assert math.isnan(f["log_ret"][0]) and math.isnan(f["log_ret"][2])
+    assert math.isnan(f["log_ret"][0])
+    assert math.isnan(f["log_ret"][2])
     assert math.isclose(f["log_ret"][3], math.log(1.0996 / 1.1001), rel_tol=1e-12)
 
     def gk(c: float) -> float:  # O = c - 1e-4, H = c + 2e-4, L = c - 3e-4

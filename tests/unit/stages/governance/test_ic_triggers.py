@@ -70,7 +70,9 @@ def test_edge_destroyed_reduce_then_decommission_at_reference_times(inverted) ->
     _, out, ref = inverted
     t_reduce = first_persistent(ref.ic < 0.02, 14)
     t_decom = first_persistent(ref.ic < 0.0, 28)
-    assert t_reduce is not None and t_decom is not None and t_reduce < t_decom
+    assert t_reduce is not None
+    assert t_decom is not None
+    assert t_reduce < t_decom
     ctl = out["control"]
     assert list(ctl["action"]) == ["REDUCE", "DECOMMISSION"]
     assert list(ctl["ts"]) == [t_reduce, t_decom]
@@ -78,14 +80,12 @@ def test_edge_destroyed_reduce_then_decommission_at_reference_times(inverted) ->
     assert len(set(ctl["command_id"])) == 2
     gs = out["signals.governed"]
     ts = gs["ts"]
-    assert set(gs["gov_state"][ts < t_reduce]) == {"NORMAL"} and set(gs["alloc_scale"][ts < t_reduce]) == {
-        1.0
-    }
+    assert set(gs["gov_state"][ts < t_reduce]) == {"NORMAL"}
+    assert set(gs["alloc_scale"][ts < t_reduce]) == {1.0}
     assert set(gs["gov_state"][(ts >= t_reduce) & (ts < t_decom)]) == {"REDUCED"}
     assert set(gs["alloc_scale"][(ts >= t_reduce) & (ts < t_decom)]) == {0.5}
-    assert set(gs["gov_state"][ts >= t_decom]) == {"DECOMMISSIONED"} and set(
-        gs["alloc_scale"][ts >= t_decom]
-    ) == {0}
+    assert set(gs["gov_state"][ts >= t_decom]) == {"DECOMMISSIONED"}
+    assert set(gs["alloc_scale"][ts >= t_decom]) == {0}
 
 
 def test_shuffled_edge_reduces_at_reference_time() -> None:

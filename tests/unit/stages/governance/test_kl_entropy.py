@@ -60,7 +60,8 @@ def test_kl_spike_halts_on_shifted_features_only() -> None:
         if w.size >= 200 and scipy_kl(p, q) > 0.25:
             t_exp = t
             break
-    assert t_exp is not None and int(halts[0]) == t_exp
+    assert t_exp is not None
+    assert int(halts[0]) == t_exp
     gs = shifted["signals.governed"]
     assert set(gs["gov_state"][gs["ts"] >= t_exp]) == {"HALTED"}
     assert set(gs["alloc_scale"][gs["ts"] >= t_exp]) == {0.0}

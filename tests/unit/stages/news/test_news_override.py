@@ -129,7 +129,8 @@ def test_unrelated_currencies_change_nothing() -> None:
     )
     stage = NewsStage(NewsConfig(surprise_min_history=2), calendar=cal)
     out = stage.adjust(stage.initial_state(), b)
-    assert not out["event_override"].any() and not out["surprise_mode"].any()
+    assert not out["event_override"].any()
+    assert not out["surprise_mode"].any()
     for name in b:
         np.testing.assert_array_equal(out[name], b[name])
 
@@ -139,7 +140,8 @@ def test_calendar_updates_replace_by_event_id() -> None:
     stage = NewsStage(calendar=cal)
     moved = calendar([("9", "2020-03-07T13:30", "USD", "high", "NFP", np.nan, 175e3)])
     st, outs = stage.process(stage.initial_state(), "calendar", regime_free(moved))
-    assert outs == {} and len(st.calendar["ts"]) == 1
+    assert outs == {}
+    assert len(st.calendar["ts"]) == 1
     b = regime_batch(
         np.array(["EURUSD", "EURUSD"]),
         np.array([ms("2020-03-06T13:30"), ms("2020-03-07T13:30")]),

@@ -26,17 +26,18 @@ def test_fixture_csv_round_trips_through_schema_and_stage() -> None:
         "AUD",
         "Cash Rate",
     )
-    assert (
-        batch["actual_value"][row] == 0.75 and batch["source"][row] == "file:forexfactory_calendar_sample.csv"
-    )
+    assert batch["actual_value"][row] == 0.75
+    assert batch["source"][row] == "file:forexfactory_calendar_sample.csv"
     assert np.isnan(batch["actual_value"][batch["event_id"] == "114928"][0])  # "Pass" is not a number
     codec = AvroCodec("calendar_event")
     decoded, errors = codec.decode_batch(codec.encode_batch(batch))
-    assert not errors and decoded.equals(batch)
+    assert not errors
+    assert decoded.equals(batch)
     # the decoded topic records drive the stage like the file columns do
     stage = NewsStage()
     st = stage.process(stage.initial_state(), "calendar", decoded)[0]
-    assert len(st.calendar["ts"]) == 21 and st.reason[st.calendar["event_id"] == "101945"][0] == (
+    assert len(st.calendar["ts"]) == 21
+    assert st.reason[st.calendar["event_id"] == "101945"][0] == (
         "USD Federal Funds Rate @2019-12-11T19:00Z (high, -30/+60 min)"
     )
     assert summary(batch).startswith("21 events 2019-11-28T00:00Z .. 2020-03-08T07:00Z")

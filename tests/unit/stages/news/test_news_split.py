@@ -96,4 +96,5 @@ def test_state_survives_a_checkpoint_round_trip() -> None:
     assert stage.adjust(restored, bars).equals(stage.adjust(state, bars))
     empty = NewsStage(CFG)
     out = empty.adjust(state_codec.loads(state_codec.dumps(empty.initial_state())), bars)
-    assert not out["event_override"].any() and set(out["override_reason"]) == {""}
+    assert not out["event_override"].any()
+    assert set(out["override_reason"]) == {""}

@@ -70,7 +70,8 @@ def test_z_matches_reference_on_real_calendar() -> None:
     ref = _reference_z(cal, 6)  # the history spans impact changes (US claims: low, then high in 2020)
     np.testing.assert_allclose(st.z, ref, rtol=1e-12, equal_nan=True)
     high = (cal.impact == "high").to_numpy()
-    assert np.isfinite(ref[high]).sum() > 50 and (np.abs(np.nan_to_num(ref[high])) > 2).sum() > 20
+    assert np.isfinite(ref[high]).sum() > 50
+    assert (np.abs(np.nan_to_num(ref[high])) > 2).sum() > 20
 
 
 def test_mode_sign_and_never_before_release() -> None:

@@ -92,8 +92,10 @@ def test_unready_bars_are_unclassified_and_never_tradeable() -> None:
     _, out = _stage().process(None, "features", b)
     r, off = out["regime"], ~b["ready"]
     assert off.any()
-    assert np.isnan(r["prob_stable"][off]).all() and np.isnan(r["entropy"][off]).all()
-    assert (r["regime"][off] == "").all() and not r["tradeable"][off].any()
+    assert np.isnan(r["prob_stable"][off]).all()
+    assert np.isnan(r["entropy"][off]).all()
+    assert (r["regime"][off] == "").all()
+    assert not r["tradeable"][off].any()
 
 
 @settings(max_examples=25, deadline=None)
@@ -115,7 +117,8 @@ def test_output_encodes_with_the_schema() -> None:
     msgs = AvroCodec("regime").encode_batch(out["regime"])
     assert len(msgs) == 20
     back = AvroCodec("regime").decode(msgs[0])
-    assert back["model_version"] == "v-test" and back["regime"] in ("", "Stable_Flow", "Event_Risk")
+    assert back["model_version"] == "v-test"
+    assert back["regime"] in ("", "Stable_Flow", "Event_Risk")
 
 
 def test_schema_carries_every_features_field() -> None:
@@ -131,4 +134,6 @@ def test_missing_artifact_says_how_to_train(tmp_path: Path) -> None:
 
 def test_config_section_is_registered() -> None:
     cfg = HSLRConfig().regime
-    assert isinstance(cfg, RegimeConfig) and cfg.labels.horizon == 30 and cfg.train.random_state == 7
+    assert isinstance(cfg, RegimeConfig)
+    assert cfg.labels.horizon == 30
+    assert cfg.train.random_state == 7

@@ -50,7 +50,9 @@ FULL_STATE, FULL = _trade(STAGE, [DATA])
 
 def test_the_scenario_trades() -> None:
     status = FULL["fills"]["status"].tolist()
-    assert status.count("FILLED") > 20 and status.count("NEW") > 20 and "CANCELLED" in status
+    assert status.count("FILLED") > 20
+    assert status.count("NEW") > 20
+    assert "CANCELLED" in status
     assert set(FULL["risk.targets"]["reason"]) >= {"entry", "exit_time", "exit_regime"}
 
 
@@ -98,7 +100,8 @@ def test_deterministic_ids_and_replay_creates_no_order() -> None:
     new_ids = FULL["orders"]["client_order_id"][FULL["orders"]["action"] == "NEW"]
     assert len(set(new_ids.tolist())) == len(new_ids)  # one id per decision
     _, replay = _trade(STAGE, [DATA], state=FULL_STATE)  # the same records again (redelivery)
-    assert replay["orders"].n == 0 and replay["fills"].n == 0
+    assert replay["orders"].n == 0
+    assert replay["fills"].n == 0
 
 
 def test_fills_only_on_bars_after_the_decision() -> None:
@@ -127,7 +130,8 @@ def test_hwm_and_book_survive_a_restart() -> None:
     half = DATA.n // 2
     s1, a = _trade(STAGE, [DATA.take(slice(0, half))])
     restored = state_codec.loads(state_codec.dumps(s1))
-    assert restored.hwm == s1.hwm and restored.hwm > 1e6
+    assert restored.hwm == s1.hwm
+    assert restored.hwm > 1e6
     _, b = _trade(STAGE, [DATA.take(slice(half, DATA.n))], state=restored)
     for k, v in FULL.items():
         assert v.equals(concat([a[k], b[k]]) if a[k].n or b[k].n else v), k
@@ -157,7 +161,8 @@ def test_kill_switch_blocks_cancels_persists_and_needs_operator_resume() -> None
     f, o = concat([a["fills"], b["fills"]]), concat([a["orders"], b["orders"]])
     d = kill_ts  # decisions are timed at bar closes: the kill applies at the minute closing at kill_ts
     cancels = f.take((f["status"] == "CANCELLED") & (f["ts"] == d))
-    assert cancels.n >= 1 and set(cancels["reason"]) == {"kill_switch"}
+    assert cancels.n >= 1
+    assert set(cancels["reason"]) == {"kill_switch"}
     new = o.take(o["action"] == "NEW")
     assert not ((new["ts"] >= d) & (new["ts"] < op_resume)).any()  # governance RESUME did not clear it
     assert (new["ts"] >= op_resume).any()
@@ -174,7 +179,9 @@ def test_toxic_fills_fire_the_kill_switch() -> None:
     stage = TraderStage(cfg)
     _, out = _trade(stage, [DATA])
     ctrl = out["control"]
-    assert ctrl.n == 1 and ctrl["action"][0] == "KILL" and ctrl["issuer"][0] == "execution"
+    assert ctrl.n == 1
+    assert ctrl["action"][0] == "KILL"
+    assert ctrl["issuer"][0] == "execution"
     assert "toxicity" in ctrl["reason"][0]
     t = int(ctrl["ts"][0])
     fills = out["fills"]
@@ -186,14 +193,16 @@ def test_toxic_fills_fire_the_kill_switch() -> None:
     assert not ((o["action"] == "NEW") & (o["ts"] >= t)).any()
     # identical when split per record around the kill
     _, split = _trade(stage, [DATA.take(slice(i, i + 97)) for i in range(0, DATA.n, 97)])
-    assert split["control"].equals(ctrl) and split["orders"].equals(o)
+    assert split["control"].equals(ctrl)
+    assert split["orders"].equals(o)
 
 
 def test_stale_input_fires_the_kill_switch() -> None:
     data = DATA.take((DATA["ts"] < START + 100 * 60_000) | (DATA["ts"] >= START + 140 * 60_000))
     _, out = _trade(STAGE, [data])
     ctrl = out["control"]
-    assert ctrl.n == 1 and "stale input" in ctrl["reason"][0]
+    assert ctrl.n == 1
+    assert "stale input" in ctrl["reason"][0]
     assert int(ctrl["ts"][0]) == START + 141 * 60_000  # detected at the first bar after the gap
     cfg = TraderConfig(risk=RiskConfig(cov_min_obs=30), execution=ExecutionConfig(stale_after_min=60))
     assert _trade(TraderStage(cfg), [data])[1]["control"].n == 0
@@ -205,7 +214,8 @@ def test_limits_reject_with_reasons_in_the_stage() -> None:
     )
     _, out = _trade(TraderStage(cfg), [DATA])
     rej = out["fills"].take(out["fills"]["status"] == "REJECTED")
-    assert rej.n >= 1 and all(r.startswith("max_gross") for r in rej["reason"])
+    assert rej.n >= 1
+    assert all(r.startswith("max_gross") for r in rej["reason"])
     new = out["orders"].take((out["orders"]["reason"] != "") & (out["orders"]["action"] == "NEW"))
     assert set(new["client_order_id"]) == set(rej["client_order_id"])
 
@@ -221,7 +231,8 @@ def test_time_exit_after_half_lives_and_regime_exit() -> None:
         # exit due = entry decision time (bar close) + 2 half-lives; it fires on the first bar at/after
         assert prior.max() + 60_000 + round(hl_ms) <= ts < prior.max() + 60_000 + round(hl_ms) + 5 * 60_000
     out = t.take(np.isin(t["reason"], ["exit_time", "exit_regime", "exit_gov"]))
-    assert out.n > 0 and (out["target_units"] == 0.0).all()
+    assert out.n > 0
+    assert (out["target_units"] == 0.0).all()
 
 
 PAIRS4 = ("EURGBP", "EURUSD", "GBPUSD", "USDJPY")
@@ -259,7 +270,8 @@ def test_a_complete_minute_is_decided_on_its_last_bar_and_a_gappy_one_on_the_nex
     minutes = np.unique(ts)[:-1]
     complete = [m for m in minutes if set(pair[ts == m]) == set(PAIRS4)]
     gappy = [m for m in minutes if set(pair[ts == m]) != set(PAIRS4)]
-    assert len(complete) > 300 and len(gappy) > 10  # the factory drops 2% of the bars
+    assert len(complete) > 300
+    assert len(gappy) > 10
     for m in complete:  # decided by its own last record
         assert decided_at[m] == int(np.flatnonzero(ts == m)[-1]), m
     for m in gappy:  # a pair is missing: decided when the first record of a later minute arrives

@@ -23,28 +23,35 @@ def _cmd(action: str, issuer: str = "operator", ts: int = 0, pair: str = "", sca
 
 def test_kill_cleared_only_by_operator_resume() -> None:
     cs = apply(ControlState(), _cmd("KILL", "execution"))
-    assert cs.killed and cs.blocks_all("EURUSD")
+    assert cs.killed
+    assert cs.blocks_all("EURUSD")
     cs = apply(cs, _cmd("RESUME", "governance", ts=1))
     assert cs.killed
     cs = apply(cs, _cmd("RESUME", "operator", ts=2))
-    assert not cs.killed and not cs.blocks_all("EURUSD")
+    assert not cs.killed
+    assert not cs.blocks_all("EURUSD")
 
 
 def test_commands_scope_and_idempotence() -> None:
     cs = apply(ControlState(), _cmd("SUSPEND", "governance", pair="EURUSD"))
-    assert cs.blocks_entries("EURUSD") and not cs.blocks_entries("GBPUSD") and not cs.blocks_all("EURUSD")
+    assert cs.blocks_entries("EURUSD")
+    assert not cs.blocks_entries("GBPUSD")
+    assert not cs.blocks_all("EURUSD")
     cs = apply(cs, _cmd("REDUCE", "governance", ts=1, scale=0.5))
     assert cs.alloc("GBPUSD") == 0.5
     again = apply(cs, _cmd("REDUCE", "governance", ts=1, scale=0.5))
     assert again == cs  # same command id: applied once
     cs = apply(cs, _cmd("RESUME", "governance", ts=3))
-    assert cs.alloc("GBPUSD") == 1.0 and not cs.blocks_entries("EURUSD")
+    assert cs.alloc("GBPUSD") == 1.0
+    assert not cs.blocks_entries("EURUSD")
 
 
 def test_queue_applies_by_event_time() -> None:
     cs = enqueue(ControlState(), [_cmd("HALT", "governance", ts=500), _cmd("KILL", "operator", ts=100)])
     cs = apply_due(cs, 100)
-    assert cs.killed and not cs.halted and len(cs.queue) == 1
+    assert cs.killed
+    assert not cs.halted
+    assert len(cs.queue) == 1
     assert apply_due(cs, 500).halted == frozenset({""})
 
 

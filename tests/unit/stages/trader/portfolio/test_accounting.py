@@ -41,7 +41,9 @@ def test_usdjpy_pnl_in_jpy_converted_at_the_usdjpy_rate() -> None:
     col, mode = conversion_plan(PAIRS)
     mids = np.array([1.125, 125.0, 1.25, 0.8125])
     rate = quote_to_usd(mids, col, mode)
-    assert rate[1] == 1.0 / 125.0 and rate[0] == 1.0 and rate[3] == 1.25  # EURGBP via GBPUSD
+    assert rate[1] == 1.0 / 125.0
+    assert rate[0] == 1.0
+    assert rate[3] == 1.25
     pos, avg, pnl = _apply(
         [
             (-200_000, 128.0, rate[1]),  # short 200k USD @ 128
@@ -72,7 +74,8 @@ def test_book_equity_with_cross_rates() -> None:
 def test_missing_usd_leg_gives_nan_rate_and_flat_pairs_do_not_poison_equity() -> None:
     col, mode = conversion_plan(("EURUSD", "EURGBP"))  # no GBPUSD in the universe
     rate = quote_to_usd(np.array([1.25, 0.875]), col, mode)
-    assert rate[0] == 1.0 and np.isnan(rate[1])
+    assert rate[0] == 1.0
+    assert np.isnan(rate[1])
     u = unrealised_usd(
         np.array([1000.0, 0.0]), np.array([1.0, 0.0]), np.array([[1.25, np.nan]]), np.array([[1.0, np.nan]])
     )
@@ -82,4 +85,5 @@ def test_missing_usd_leg_gives_nan_rate_and_flat_pairs_do_not_poison_equity() ->
 def test_hwm_never_falls_and_drawdown() -> None:
     hwm, dd = equity_curve(np.array([100.0, 110.0, 99.0, 120.0]), 105.0)
     assert hwm.tolist() == [105.0, 110.0, 110.0, 120.0]
-    assert dd[2] == 1.0 - 99.0 / 110.0 and dd[3] == 0.0
+    assert dd[2] == 1.0 - 99.0 / 110.0
+    assert dd[3] == 0.0

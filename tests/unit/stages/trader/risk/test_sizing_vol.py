@@ -51,7 +51,8 @@ def test_inactive_coordinates_stay_fixed() -> None:
     mu, cov, w0, cost = _problem(3)
     active = np.array([True, False, True, False])
     w = optimise_weights(mu, cov, w0, cost, 5.0, active)
-    assert w[1] == w0[1] and w[3] == w0[3]
+    assert w[1] == w0[1]
+    assert w[3] == w0[3]
 
 
 def test_vol_target_hits_target_on_a_synthetic_series() -> None:
