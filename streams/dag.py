@@ -9,6 +9,7 @@ earlier stage, so no feedback edge crosses stages.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from streams.config import HSLRConfig
@@ -31,10 +32,22 @@ def _features(cfg: HSLRConfig) -> Stage[Any]:
     return FeaturesStage(cfg.features)
 
 
-def _regime(cfg: HSLRConfig) -> Stage[Any]:
-    from streams.stages.regime import RegimeStage
+# Model artifacts and the calendar are read here, once, at start-up: stages get them injected and read no file.
 
-    return RegimeStage(cfg.regime)
+
+def _regime(cfg: HSLRConfig) -> Stage[Any]:
+    from models.artifacts import META_FILE, load_artifact
+    from models.regime import MODEL_FEATURES
+    from streams.stages.regime import KIND, RegimeStage
+
+    path = cfg.regime.model_path
+    if not (Path(path) / META_FILE).is_file():
+        raise FileNotFoundError(
+            f"no regime model at {path!r}; train one with `hslr train regime --pairs EURUSD,GBPUSD "
+            f"--from 2019-01-01 --to 2019-06-30` or set [regime] model_path"
+        )
+    model, meta = load_artifact(path, expected_features=MODEL_FEATURES, kind=KIND)
+    return RegimeStage(cfg.regime, model=model, model_version=meta.version)
 
 
 def _news(cfg: HSLRConfig) -> Stage[Any]:
@@ -52,9 +65,14 @@ def _news(cfg: HSLRConfig) -> Stage[Any]:
 
 
 def _edge(cfg: HSLRConfig) -> Stage[Any]:
-    from streams.stages.edge.stage import build_edge_stage
+    from streams.stages.edge.stage import MODEL_FEATURES, EdgeStage
 
-    return build_edge_stage(cfg.edge)
+    if not cfg.edge.model_path:
+        return EdgeStage(cfg.edge)  # no model: every row is warm-up, nothing passes
+    from models.artifacts import load_artifact
+
+    model, _meta = load_artifact(cfg.edge.model_path, expected_features=MODEL_FEATURES, kind="edge")
+    return EdgeStage(cfg.edge, model)
 
 
 def _governance(cfg: HSLRConfig) -> Stage[Any]:
@@ -63,7 +81,13 @@ def _governance(cfg: HSLRConfig) -> Stage[Any]:
     config = cfg.governance
     if config.kl_from_regime_model and not config.kl_reference and not config.kl_reference_artifact:
         config = config.model_copy(update={"kl_reference_artifact": cfg.regime.model_path})
-    return GovernanceStage(config)
+    if config.kl_reference or not config.kl_reference_artifact:
+        return GovernanceStage(config)
+    from models.artifacts import read_meta
+    from streams.stages.governance.kl import reference_from_meta
+
+    reference = reference_from_meta(read_meta(config.kl_reference_artifact), config.kl_features)
+    return GovernanceStage(config.model_copy(update={"kl_reference_artifact": ""}), reference=reference)
 
 
 def _trader(cfg: HSLRConfig) -> Stage[Any]:

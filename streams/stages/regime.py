@@ -24,13 +24,12 @@ artifact is loaded once, at construction, from ``model_path``; its feature list 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pydantic import Field
 
-from models.regime import MODEL_FEATURES, REGIMES, RegimeForestConfig, entropy, model_features
+from models.regime import REGIMES, RegimeForestConfig, entropy, model_features
 from models.regime_labels import RegimeLabelConfig
 from streams.core.batch import Batch
 from streams.core.config import StageConfig
@@ -62,37 +61,14 @@ class RegimeState:
     """The stage keeps no state: every output row depends on its own input row only."""
 
 
-def load_regime_model(path: str | Path) -> tuple[Any, str]:
-    """Load the regime artifact at ``path``; return ``(model, version)``.
-
-    Raises
-    ------
-    FileNotFoundError
-        When no artifact exists there, with the command that creates one.
-    models.artifacts.ArtifactError
-        When it is corrupt or was trained on other features.
-    """
-    from models.artifacts import META_FILE, load_artifact
-
-    if not (Path(path) / META_FILE).is_file():
-        raise FileNotFoundError(
-            f"no regime model at {path!r}; train one with `hslr train regime --pairs EURUSD,GBPUSD "
-            f"--from 2019-01-01 --to 2019-06-30` or set [regime] model_path"
-        )
-    model, meta = load_artifact(path, expected_features=MODEL_FEATURES, kind=KIND)
-    return model, meta.version
-
-
 class RegimeStage:
     """Classify each features record; see the module docstring."""
 
-    def __init__(
-        self, config: RegimeConfig | None = None, *, model: Any = None, model_version: str = ""
-    ) -> None:
+    def __init__(self, config: RegimeConfig | None = None, *, model: Any, model_version: str = "") -> None:
+        """``model``: a fitted classifier (``predict_proba`` over :data:`MODEL_FEATURES`); the DAG
+        factory loads it from ``[regime] model_path`` (``streams.dag``), the stage reads no file."""
         self.config = config or RegimeConfig()
         self.spec = StageSpec("regime", ("features",), ("regime",))
-        if model is None:
-            model, model_version = load_regime_model(self.config.model_path)
         self.model = model
         self.model_version = model_version
 

@@ -167,6 +167,28 @@ def test_the_environment_is_read_only_in_settings() -> None:
     assert {m: lines for m, lines in uses.items() if lines} == {}
 
 
+READS = ("open", "read_text", "read_bytes", "load", "read_meta", "load_artifact", "read_calendar_file")
+
+
+def test_stages_read_no_file() -> None:
+    """Model artifacts and the calendar are injected by the DAG factories (streams/dag.py)."""
+    calls, graph = {}, import_graph()
+    for module, path in _modules().items():
+        if not module.startswith("streams.stages."):
+            continue
+        tree = ast.parse(path.read_text(), str(path))
+        names = [
+            n.func.attr if isinstance(n.func, ast.Attribute) else getattr(n.func, "id", "")
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Call)
+        ]
+        hits = sorted({n for n in names if n in READS})
+        io_imports = sorted(t for t in graph[module] if t in ("models.artifacts", "streams.data.calendar"))
+        if hits or io_imports:
+            calls[module] = hits + io_imports
+    assert calls == {}
+
+
 def test_the_stage_folder_lists_the_seven_stages() -> None:
     folder = ROOT / "streams" / "stages"
     entries = {

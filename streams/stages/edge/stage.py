@@ -167,19 +167,3 @@ class EdgeStage:
             ou_valid=ou.valid,
         )
         return new_state, {"signals": out}
-
-
-def build_edge_stage(config: EdgeConfig) -> EdgeStage:
-    """Build the stage, loading the model artifact of ``config.model_path`` once (startup I/O).
-
-    Raises
-    ------
-    models.artifacts.ArtifactError
-        When the artifact is missing, corrupt, not an edge model, or trained on other features.
-    """
-    if not config.model_path:
-        return EdgeStage(config)
-    from models.artifacts import load_artifact
-
-    model, _meta = load_artifact(config.model_path, expected_features=MODEL_FEATURES, kind="edge")
-    return EdgeStage(config, model)

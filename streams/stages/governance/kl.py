@@ -151,10 +151,8 @@ def kl_divergence(live: npt.ArrayLike, ref: npt.ArrayLike, alpha: float) -> floa
     return float(np.sum(p[nz] * np.log(p[nz] / q[nz])))
 
 
-def load_reference(artifact_dir: str, features: tuple[str, ...]) -> KLReference | None:
-    """Read ``feature_histograms`` from a model artifact's metadata; None when it holds none."""
-    from models.artifacts import read_meta
-
-    meta = read_meta(artifact_dir)
+def reference_from_meta(meta: Any, features: tuple[str, ...]) -> KLReference | None:
+    """The ``feature_histograms`` of a model artifact's metadata (``models.artifacts.ArtifactMeta``);
+    None when it holds none."""
     hists = meta.params.get("feature_histograms") or meta.metrics.get("feature_histograms")
     return KLReference.from_histograms(hists, features) if hists else None

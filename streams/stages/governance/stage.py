@@ -86,7 +86,9 @@ class GovernanceStage:
         if reference is None and cfg.kl_reference:
             reference = klm.KLReference.from_histograms(cfg.kl_reference, cfg.kl_features)
         if reference is None and cfg.kl_reference_artifact:
-            reference = klm.load_reference(cfg.kl_reference_artifact, cfg.kl_features)
+            raise ValueError(
+                "kl_reference_artifact is read by the DAG factory (streams.dag), which passes reference="
+            )
         if reference is not None:
             names = tuple(f for f in cfg.kl_features if f in reference.features) or reference.features
             reference = klm.KLReference.from_histograms(

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from streams.config import HSLRConfig
 from streams.core.batch import Batch, concat
+from streams.dag import build_stages
 from streams.serde.avro import AvroCodec
 from streams.stages.regime import RegimeConfig, RegimeStage
 
@@ -128,8 +129,9 @@ def test_schema_carries_every_features_field() -> None:
 
 
 def test_missing_artifact_says_how_to_train(tmp_path: Path) -> None:
+    config = HSLRConfig(regime=RegimeConfig(model_path=str(tmp_path / "latest")))
     with pytest.raises(FileNotFoundError, match="hslr train regime"):
-        RegimeStage(RegimeConfig(model_path=str(tmp_path / "latest")))
+        build_stages(config, only=["regime"])
 
 
 def test_config_section_is_registered() -> None:
