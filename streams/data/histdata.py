@@ -6,6 +6,10 @@ Layouts
   Eastern Standard Time *without* daylight saving, i.e. a fixed UTC-5: ``20190102 170000`` is
   2019-01-02 22:00 UTC.
 * ``utc``: a header ``datetime;open;high;low;close;volume`` and ``YYYY-MM-DD HH:MM:SS`` UTC times.
+* comma-separated bars with a header ``timestamp,open,high,low,close[,volume]`` and UTC times
+  ``YYYY-MM-DD HH:MM:SS[+00:00|Z]`` (the layout of NautilusTrader's FXCM bid/ask test files): each line
+  is rewritten to the ``utc`` layout (volume 0 when absent) and then read as above, so every check and
+  line number holds; a time with another offset is rejected as unparseable.
 
 ``layout='auto'`` picks from the first data line's time field. Every line is accounted for: it
 becomes a bar or a :class:`Reject` with its 1-based line number and a readable reason; only a
@@ -197,16 +201,45 @@ def _reason(code: int, fields: list[str], layout: Literal["est", "utc"]) -> str:
     }[code]
 
 
+_UTC_SUFFIXES = ("+00:00", "Z")
+
+
+def _from_comma_layout(lines: list[str]) -> list[str]:
+    """Rewrite ``timestamp,open,high,low,close[,volume]`` lines (header first) to the ``utc`` layout."""
+    has_volume = len(lines[0].split(",")) >= 6
+    out = ["datetime;open;high;low;close;volume"]
+    for ln in lines[1:]:
+        fields = ln.strip().split(",")
+        if fields and fields[0]:
+            t = fields[0].strip().replace("T", " ")
+            for suffix in _UTC_SUFFIXES:
+                t = t.removesuffix(suffix)
+            fields[0] = t
+        if not has_volume and len(fields) == 5:
+            fields.append("0")
+        out.append(";".join(fields) if ln.strip() else ln)
+    return out
+
+
+def _is_comma_layout(lines: list[str]) -> bool:
+    if not lines or "," not in lines[0] or ";" in lines[0]:
+        return False
+    return lines[0].strip().split(",")[0].strip().lower() in _HEADER_WORDS
+
+
 def parse_histdata_text(
     text: str, pair: str, spread_config: SpreadConfig | None = None, *, layout: Layout = "auto"
 ) -> IngestResult:
     """Parse the text of a HistData M1 file; see :func:`read_histdata`."""
     validate_pair(pair)
     lines = _split_lines(text)
+    comma_header = lines[0] if _is_comma_layout(lines) else None
+    if comma_header is not None:
+        lines, layout = _from_comma_layout(lines), "utc"
     header = None
     first_field = lines[0].strip().split(";")[0].strip().lower() if lines else ""
     if first_field in _HEADER_WORDS:
-        header, lines = lines[0], lines[1:]
+        header, lines = comma_header or lines[0], lines[1:]
     offset = 2 if header is not None else 1
     lay: Literal["est", "utc"] = _detect_layout(lines) if layout == "auto" else layout
     parts = [ln.strip().split(";") for ln in lines]
