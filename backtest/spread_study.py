@@ -23,7 +23,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from streams.data.bars import BarColumns, concat_bars, sort_bars
+from backtest.realdata import DEV_PAIRS, load_histdata_pair
+from streams.data.bars import BarColumns
 from streams.data.histdata import read_histdata
 from streams.fx.pairs import pip_size
 from streams.data.spread_model import (
@@ -36,7 +37,6 @@ from streams.data.spreads import real_spreads
 
 QUANTILES = (0.05, 0.25, 0.50, 0.75, 0.95, 0.99)
 BIDASK_FILES = {"GBPUSD": "gbpusd-m1-{side}-2012.csv", "USDJPY": "usdjpy-m1-{side}-2013.csv"}
-DEV_PAIRS = ("GBPUSD", "USDJPY", "AUDUSD", "USDCHF", "USDCAD")
 
 
 def load_bidask(folder: Path, pair: str) -> tuple[BarColumns, npt.NDArray[np.float64]]:
@@ -95,7 +95,7 @@ def quantile_table(bars: BarColumns, real: npt.NDArray[np.float64], config: Spre
 
 
 def weekly_means(bars: BarColumns, config: SpreadConfig, top: int = 5) -> pd.DataFrame:
-    """Return per week (Monday, UTC): realised vol (std of 1-min log returns), mean modelled spread (pips).
+    """Return per week (Monday, UTC): realised vol (std of 1-min log returns, bp), mean modelled spread (pips).
 
     Rows are the ``top`` weeks of highest realised volatility, then the median week (by volatility).
     """
@@ -108,16 +108,11 @@ def weekly_means(bars: BarColumns, config: SpreadConfig, top: int = 5) -> pd.Dat
     df = pd.DataFrame({"week": ts.tz_localize(None).to_period("W-SUN").start_time, "r": ret, "s": spread})
     weekly = df.groupby("week").agg(vol=("r", "std"), spread=("s", "mean"), bars=("s", "size"))
     weekly = weekly[weekly["bars"] >= 1000].sort_values("vol", ascending=False)
+    weekly["vol"] *= 1e4
     median_week = weekly.iloc[[len(weekly) // 2]]
     out = pd.concat([weekly.head(top).assign(kind="top"), median_week.assign(kind="median")])
     out.insert(0, "pair", pair)
     return out.reset_index()
-
-
-def load_histdata_pair(folder: Path, pair: str, years: tuple[int, ...] = (2018, 2019)) -> BarColumns:
-    """Return the bid bars of ``pair`` from ``HISTDATA_COM_ASCII_<PAIR>_M1<YEAR>.zip`` files, sorted."""
-    parts = [read_histdata(folder / f"HISTDATA_COM_ASCII_{pair}_M1{y}.zip", pair).bars for y in years]
-    return sort_bars(concat_bars(parts))
 
 
 def _print_frame(title: str, frame: pd.DataFrame) -> None:
