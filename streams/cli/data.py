@@ -90,9 +90,15 @@ def _ingest(args: argparse.Namespace) -> int:
                 [(r.pair, r.ts_ms, r.line_no, r.reason, r.raw) for r in res.rejects],
             )
             side = "ask " if path in args.ask else ""
+            clock = (
+                f"; clock: {res.clock.weeks_utc5} weeks read as UTC-5, {res.clock.weeks_utc4} as UTC-4 "
+                f"(anchored to the 17:00 New York open/close), {res.clock.weeks_unanchored} unanchored"
+                if res.clock
+                else ""
+            )
             print(
                 f"{side}{path}: {res.lines_read} lines, {len(res.bars['ts'])} valid bars, "
-                f"{len(res.rejects)} quarantined with reasons"
+                f"{len(res.rejects)} quarantined with reasons{clock}"
             )
         publish(out, "bars", bars.take(new), ns)
         out.flush()

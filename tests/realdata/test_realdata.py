@@ -81,3 +81,45 @@ def test_bid_ask_ingest_gives_real_spreads(bidask_dir: Path, pair: str) -> None:
     assert fill.real == len(bid.bars["ts"]) and fill.modeled == 0 and fill.model is None
     assert fill.crossed <= 0.03 * fill.real
     assert (out["spread"] >= 0).all() and not out["spread_modeled"].any()
+
+
+# US non-farm payrolls, released at 08:30 New York time (first Fridays; public release calendar).
+NFP = [
+    "2018-01-05",
+    "2018-03-09",
+    "2018-04-06",
+    "2018-06-01",
+    "2018-07-06",
+    "2018-08-03",
+    "2018-10-05",
+    "2018-11-02",
+    "2018-12-07",
+    "2019-03-08",
+    "2019-04-05",
+    "2019-06-07",
+    "2019-07-05",
+    "2019-11-01",
+    "2019-12-06",
+]
+
+
+def test_histdata_clock_puts_us_releases_at_0830_new_york(histdata_files: list[Path]) -> None:
+    # The bar with the largest range on an NFP day opens at 08:30 New York on at least 80 % of the days
+    # (summer and winter), USDCAD; fixed UTC-5 puts the summer ones an hour late.
+    import pandas as pd
+
+    files = [f for f in histdata_files if _pair(f) == "USDCAD"]
+    if not files:
+        pytest.skip("real-data tests: no USDCAD HistData file")
+    hits, days = 0, 0
+    for path in files:
+        bars = pd.DataFrame(read_histdata(path, "USDCAD").bars)
+        local = pd.to_datetime(bars["ts"], unit="ms", utc=True).dt.tz_convert("America/New_York")
+        bars["day"], bars["hm"] = local.dt.strftime("%Y-%m-%d"), local.dt.strftime("%H:%M")
+        bars["range"] = bars["high"] - bars["low"]
+        for day in NFP:
+            sel = bars[bars["day"] == day]
+            if len(sel):
+                days += 1
+                hits += sel.loc[sel["range"].idxmax(), "hm"] == "08:30"
+    assert days and hits >= 0.8 * days, (hits, days)
