@@ -32,6 +32,7 @@ from streams.data.spread_model import (
     _window_mask,
     clock_minute_of_day,
     model_spread,
+    synthetic_spread_config,
 )
 from streams.data.spreads import real_spreads
 
@@ -77,14 +78,23 @@ def calibrate(
     return base, factors
 
 
-def quantile_table(bars: BarColumns, real: npt.NDArray[np.float64], config: SpreadConfig) -> pd.DataFrame:
-    """Return real vs modelled spread quantiles (pips) by session and overall, one row per (session, kind)."""
+def quantile_table(
+    bars: BarColumns,
+    real: npt.NDArray[np.float64],
+    config: SpreadConfig,
+    rows_mask: npt.NDArray[np.bool_] | None = None,
+) -> pd.DataFrame:
+    """Return real vs modelled spread quantiles (pips) by session and overall, one row per (session, kind).
+
+    The model runs over every bar (its rolling state needs them); ``rows_mask`` limits the rows compared.
+    """
     pair = str(bars["pair"][0])
     modeled = model_spread(bars["pair"], bars["ts"], bars["high"], bars["low"], config) / pip_size(pair)
     label = session_labels(bars["ts"], config)
+    keep = np.ones(len(label), dtype=bool) if rows_mask is None else rows_mask
     rows = []
     for name in ["all", "reference", *(w.name for w in config.windows)]:
-        sel = np.ones(len(label), dtype=bool) if name == "all" else label == name
+        sel = keep & (np.ones(len(label), dtype=bool) if name == "all" else label == name)
         for kind, values in (("real", real[sel] / pip_size(pair)), ("model", modeled[sel])):
             q = np.quantile(values, QUANTILES)
             rows.append(
@@ -94,10 +104,22 @@ def quantile_table(bars: BarColumns, real: npt.NDArray[np.float64], config: Spre
     return pd.DataFrame(rows)
 
 
+def holdout_table(bars: BarColumns, real: npt.NDArray[np.float64], config: SpreadConfig) -> pd.DataFrame:
+    """Calibrate base and session factors on the first half of the bars, compare on the second half."""
+    pair = str(bars["pair"][0])
+    first = bars["ts"] < np.median(bars["ts"])
+    base, factors = calibrate({k: v[first] for k, v in bars.items()}, real[first], config)
+    fitted = config.model_copy(
+        update={"base_pips": {**config.base_pips, pair: base}, "session_factors": {pair: factors}}
+    )
+    return quantile_table(bars, real, fitted, rows_mask=~first)
+
+
 def weekly_means(bars: BarColumns, config: SpreadConfig, top: int = 5) -> pd.DataFrame:
     """Return per week (Monday, UTC): realised vol (std of 1-min log returns, bp), mean modelled spread (pips).
 
-    Rows are the ``top`` weeks of highest realised volatility, then the median week (by volatility).
+    Rows are the ``top`` weeks of highest realised volatility, then the median week (by volatility);
+    ``peak_day`` is the highest daily mean of the week (days with at least 600 bars).
     """
     pair = str(bars["pair"][0])
     spread = model_spread(bars["pair"], bars["ts"], bars["high"], bars["low"], config) / pip_size(pair)
@@ -105,8 +127,13 @@ def weekly_means(bars: BarColumns, config: SpreadConfig, top: int = 5) -> pd.Dat
     ret = np.diff(np.log(bars["close"]), prepend=np.nan)
     gap = np.diff(bars["ts"], prepend=0) != 60_000
     ret[gap] = np.nan
-    df = pd.DataFrame({"week": ts.tz_localize(None).to_period("W-SUN").start_time, "r": ret, "s": spread})
+    naive = ts.tz_localize(None)
+    df = pd.DataFrame(
+        {"week": naive.to_period("W-SUN").start_time, "day": naive.floor("D"), "r": ret, "s": spread}
+    )
     weekly = df.groupby("week").agg(vol=("r", "std"), spread=("s", "mean"), bars=("s", "size"))
+    daily = df.groupby(["week", "day"])["s"].agg(["mean", "size"])
+    weekly["peak_day"] = daily[daily["size"] >= 600]["mean"].groupby(level=0).max()
     weekly = weekly[weekly["bars"] >= 1000].sort_values("vol", ascending=False)
     weekly["vol"] *= 1e4
     median_week = weekly.iloc[[len(weekly) // 2]]
@@ -134,6 +161,12 @@ def main(argv: list[str] | None = None) -> int:
             + str({k: round(v, 2) for k, v in factors.items()})
         )
         _print_frame(f"{pair} real vs modelled spread, pips", quantile_table(bars, real, cfg))
+        old = quantile_table(bars, real, synthetic_spread_config())
+        _print_frame(f"{pair} the previous model (now the synthetic market's)", old[old["kind"] == "model"])
+        _print_frame(
+            f"{pair} out of sample: fitted on the first half, compared on the second",
+            holdout_table(bars, real, cfg),
+        )
     if not args.skip_weekly:
         frames: list[Any] = []
         for pair in DEV_PAIRS:
