@@ -98,3 +98,18 @@ def fill_spreads(
     tag = np.where(modeled, f";spread={info['id']}" if info else "", ";spread=ask")
     out["source"] = np.char.add(np.asarray(bars["source"], dtype=str), tag.astype(str))
     return out, SpreadFill(int(has_real.sum()), int(crossed.sum()), int(modeled.sum()), info)
+
+
+def spread_provenance(bars: BarColumns) -> dict[str, Any]:
+    """Return how the spreads of ``bars`` were obtained: ``{'real', 'modeled', 'by_source'}`` counts.
+
+    ``by_source`` counts bars per ``source`` string, which names the spread model (``;spread=<id>``) or
+    ``;spread=ask`` for ingested bars, so a run's summary says what priced its spreads.
+    """
+    modeled = np.asarray(bars["spread_modeled"], dtype=bool)
+    sources, counts = np.unique(np.asarray(bars["source"], dtype=str), return_counts=True)
+    return {
+        "real": int((~modeled).sum()),
+        "modeled": int(modeled.sum()),
+        "by_source": {str(s): int(c) for s, c in zip(sources, counts, strict=True)},
+    }

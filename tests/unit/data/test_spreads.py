@@ -5,7 +5,7 @@ import pytest
 
 from streams.data.histdata import parse_histdata_text
 from streams.data.spread_model import SpreadConfig, describe, model_spread
-from streams.data.spreads import fill_spreads, real_spreads
+from streams.data.spreads import fill_spreads, real_spreads, spread_provenance
 
 # 2012-02-06 (a Monday) 09:00 UTC = 04:00 EST: reference hours.
 T0 = 1_328_518_800_000
@@ -69,3 +69,16 @@ def test_fill_spreads_bid_only_names_the_model() -> None:
     assert out["spread_modeled"].all() and (fill.real, fill.modeled) == (0, 4)
     assert fill.model == describe(cfg)
     assert out["spread"] == pytest.approx(model_spread(bid["pair"], bid["ts"], bid["high"], bid["low"], cfg))
+
+
+def test_spread_provenance_counts() -> None:
+    bid = parse_histdata_text(BID, "GBPUSD").bars
+    ask = parse_histdata_text(ASK, "GBPUSD").bars
+    out, _ = fill_spreads(bid, ask)
+    prov = spread_provenance(out)
+    model_id = describe(SpreadConfig())["id"]
+    assert prov == {
+        "real": 3,
+        "modeled": 1,
+        "by_source": {"histdata;spread=ask": 3, f"histdata;spread={model_id}": 1},
+    }
