@@ -14,12 +14,18 @@ minutes (returns across a gap are left out), in basis points. Round trips and Pn
 their exit. Rows: the ``top`` weeks of highest volatility, then the median week (by volatility, of the
 weeks with at least ``min_bars`` bars).
 
+``pipeline_frames(bars, outputs, initial_equity)`` builds both frames from an in-process or Kafka
+replay (``backtest.engine.run_engine``); a run directory's blotter, when it has one, maps to the same
+columns.
+
 Research entry, with the yardstick as the strategy (no data ships)::
 
     python -m backtest.crisis --histdata /work/realdata/histdata
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -117,6 +123,73 @@ def yardstick_frames(bars_by_pair: dict[str, dict[str, np.ndarray]]) -> tuple[pd
         )
         all_trips.append(trips)
     return pd.concat(frames, ignore_index=True), pd.concat(all_trips, ignore_index=True)
+
+
+def _trips_from_positions(port: pd.DataFrame, initial_equity: float) -> pd.DataFrame:
+    """Round trips of one pair from its per-bar portfolio rows: flat -> open -> flat (or a sign flip)."""
+    pos = port["position_units"].to_numpy(dtype=float)
+    pnl = (port["realized_pnl_usd"] + port["unrealized_pnl_usd"]).to_numpy(dtype=float)
+    ts = port["ts"].to_numpy()
+    sign = np.sign(pos)
+    prev = np.r_[0.0, sign[:-1]]
+    opens = np.flatnonzero((sign != 0) & (sign != prev))
+    closes = np.flatnonzero((prev != 0) & (sign != prev))
+    rows = []
+    for a in opens:
+        later = closes[closes > a]
+        if not len(later):
+            continue  # still open at the end of the run: not a round trip
+        b = int(later[0])
+        before = pnl[a - 1] if a > 0 else 0.0
+        rows.append((ts[a], ts[b], (pnl[b] - before) / initial_equity))
+    return pd.DataFrame(rows, columns=["entry_ts", "exit_ts", "net"])
+
+
+def pipeline_frames(
+    bars: Mapping[str, np.ndarray], outputs: Mapping[str, Mapping[str, np.ndarray]], initial_equity: float
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return ``(bars, trips)`` for :func:`crisis_weeks` from a replay's input bars and outputs.
+
+    ``outputs`` are topic key -> columns as ``backtest.engine.run_engine`` returns them: ``tradeable`` comes
+    from ``signals.governed`` (the regime flag the edge saw; bars without a signal count as not
+    tradeable), ``in_market`` and the round trips from the per-pair ``portfolio`` rows (the last row
+    at or before each bar; PnL of a trip = change of realised + unrealised PnL over it / initial equity).
+    """
+    frame = pd.DataFrame({k: np.asarray(bars[k]) for k in ("pair", "ts", "close")}).sort_values(
+        ["pair", "ts"]
+    )
+    sig = outputs["signals.governed"]
+    tradeable = pd.DataFrame(
+        {
+            "pair": np.asarray(sig["pair"]),
+            "ts": np.asarray(sig["ts"]),
+            "tradeable": np.asarray(sig["tradeable"], dtype=bool),
+        }
+    )
+    frame = frame.merge(tradeable.drop_duplicates(["pair", "ts"], keep="last"), on=["pair", "ts"], how="left")
+    frame["tradeable"] = frame["tradeable"].fillna(False).astype(bool)
+    cols = ("pair", "ts", "position_units", "realized_pnl_usd", "unrealized_pnl_usd")
+    port = pd.DataFrame({k: np.asarray(outputs["portfolio"][k]) for k in cols})
+    port = (
+        port[port["pair"] != ""]
+        .sort_values(["pair", "ts"], kind="stable")
+        .drop_duplicates(["pair", "ts"], keep="last")
+    )
+    parts, trips = [], []
+    for pair, b in frame.groupby("pair", sort=True):
+        p = port[port["pair"] == pair]
+        merged = pd.merge_asof(
+            b.sort_values("ts"), p[["ts", "position_units"]], on="ts", direction="backward"
+        )
+        merged["in_market"] = merged["position_units"].fillna(0.0) != 0
+        parts.append(merged.drop(columns="position_units"))
+        trips.append(_trips_from_positions(p, initial_equity).assign(pair=pair))
+    all_trips = (
+        pd.concat(trips, ignore_index=True)
+        if trips
+        else pd.DataFrame(columns=["pair", "entry_ts", "exit_ts", "net"])
+    )
+    return pd.concat(parts, ignore_index=True), all_trips
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -63,3 +63,27 @@ def test_returns_across_gaps_are_left_out() -> None:
     top = t[t["kind"] == "top"]
     assert top["week"].tolist() == [dt.date(2019, 1, 13), dt.date(2019, 1, 20), dt.date(2019, 1, 6)]
     assert top["vol_bp"].iloc[2] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_pipeline_frames_from_replay_outputs() -> None:
+    from backtest.crisis import pipeline_frames
+
+    ts = SUN + np.arange(6) * MIN
+    bars = {"pair": np.full(6, "GBPUSD"), "ts": ts, "close": np.linspace(1.3, 1.3005, 6)}
+    signals = {"pair": np.full(5, "GBPUSD"), "ts": ts[:5], "tradeable": np.array([1, 1, 0, 1, 1], dtype=bool)}
+    n = 6
+    portfolio = {
+        "pair": np.r_[np.full(n, "GBPUSD"), [""]],  # the account row (pair "") is ignored
+        "ts": np.r_[ts, ts[-1]],
+        "position_units": np.array([0, 1000, 1000, 0, -500, -500, 0], dtype=float),
+        "realized_pnl_usd": np.array([0, 0, 0, 5, 5, 5, 99], dtype=float),
+        "unrealized_pnl_usd": np.array([0, 1, 2, 0, -1, -2, 99], dtype=float),
+    }
+    frame, trips = pipeline_frames(bars, {"signals.governed": signals, "portfolio": portfolio}, 1000.0)
+    # The bar at ts[5] has no signal: not tradeable.
+    assert frame["tradeable"].tolist() == [True, True, False, True, True, False]
+    assert frame["in_market"].tolist() == [False, True, True, False, True, True]
+    # One round trip: opened at ts[1], flat at ts[3]; PnL 5 USD (realised 5 + unrealised 0 - 0) / 1000.
+    # The short opened at ts[4] is still open at the end: not a round trip.
+    assert trips["entry_ts"].tolist() == [ts[1]] and trips["exit_ts"].tolist() == [ts[3]]
+    assert trips["net"].tolist() == [0.005] and trips["pair"].tolist() == ["GBPUSD"]
