@@ -26,7 +26,6 @@ import pandas as pd
 from backtest.realdata import DEV_PAIRS, load_histdata_pair
 from streams.data.bars import BarColumns
 from streams.data.histdata import read_histdata
-from streams.fx.pairs import pip_size
 from streams.data.spread_model import (
     SpreadConfig,
     _window_mask,
@@ -35,6 +34,7 @@ from streams.data.spread_model import (
     synthetic_spread_config,
 )
 from streams.data.spreads import real_spreads
+from streams.fx.pairs import pip_size
 
 QUANTILES = (0.05, 0.25, 0.50, 0.75, 0.95, 0.99)
 BIDASK_FILES = {"GBPUSD": "gbpusd-m1-{side}-2012.csv", "USDJPY": "usdjpy-m1-{side}-2013.csv"}

@@ -31,7 +31,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from streams.data.bars import BarColumns
-from streams.data.pairs import pip_size
+from streams.fx.pairs import pip_size
 
 DAY_MS = 86_400_000
 

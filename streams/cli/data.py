@@ -41,18 +41,11 @@ def _calendar(path: str) -> dict[str, Any]:
 
 
 def _read_side(paths: list[str], pair: str) -> tuple[list[Any], Any]:
-    """Read one side's files; bars of a minute that an earlier file already holds are dropped (and said)."""
-    from streams.data.bars import concat_bars, sort_bars, take_rows
-    from streams.data.histdata import read_histdata
+    from streams.services.bars import read_files
 
-    results = [read_histdata(p, pair) for p in paths]
-    bars = sort_bars(concat_bars([r.bars for r in results]))
-    _, first = np.unique(bars["ts"], return_index=True)
-    if len(first) < len(bars["ts"]):
-        print(
-            f"{len(bars['ts']) - len(first)} bars repeat a minute of an earlier file: the first file's bar is kept"
-        )
-        bars = take_rows(bars, np.sort(first))
+    results, bars, repeats = read_files(paths, pair)
+    if repeats:
+        print(f"{repeats} bars repeat a minute of an earlier file: the first file's bar is kept")
     return results, bars
 
 

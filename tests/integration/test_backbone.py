@@ -196,7 +196,7 @@ _ASK = (
 def test_ingest_bid_and_ask_files_stores_real_spreads(
     services: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from streams.cli import main
+    from streams.cli.main import main
     from streams.storage.db import connect
 
     bid, ask = tmp_path / "gbpusd-bid.csv", tmp_path / "gbpusd-ask.csv"

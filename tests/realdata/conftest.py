@@ -7,10 +7,11 @@ No data ships with the repository and CI runs none of this.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+
+from streams.settings import settings
 
 ENV = "HSLR_REALDATA_DIR"
 
@@ -24,7 +25,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def realdata_dir() -> Path:
-    value = os.environ.get(ENV, "")
+    value = settings().hslr_realdata_dir
     if not value:
         pytest.skip(f"real-data tests: set {ENV} to a folder of real M1 files (see infra/fetch_realdata.sh)")
     path = Path(value)
