@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     """Faust's local data folder; empty means ``.cache/faust/<namespace>``."""
     hslr_shared_data: str = ""
     """The shared data folder (real calendar); empty means ``<repo>/../shared/data``."""
+    hslr_realdata_dir: str = ""
+    """Folder of real M1 files for the optional ``realdata`` tests (``infra/fetch_realdata.sh``); empty skips them."""
     hslr_migrations_dir: str = ""
     """Migrations folder; empty means the repository's ``infra/db/migrations``."""
     hslr_scrape_targets_dir: str = ""

@@ -28,6 +28,7 @@ def _backtest(args: argparse.Namespace) -> int:
     from backtest.artifacts import save_run_artifacts
     from backtest.engine import run_engine, summarize
     from streams.config import load_config
+    from streams.data.spreads import spread_provenance
 
     config = load_config(args.config or None)
     calendar = default_calendar_path(args.calendar)
@@ -46,6 +47,7 @@ def _backtest(args: argparse.Namespace) -> int:
         "seconds": round(elapsed, 2),
         "bars_per_s": round(bars.n / max(elapsed, 1e-9)),
         **summarize(bars, out, config.trader.portfolio.initial_equity_usd),
+        "spreads": spread_provenance({k: bars[k] for k in ("spread_modeled", "source")}),
     }
     record_run(run_id, f"backtest:{args.engine}", config, summary, run_dir)
     save_run_artifacts(

@@ -40,34 +40,72 @@ def _calendar(path: str) -> dict[str, Any]:
     return read_calendar_json(path) if path.endswith(".json") else read_calendar_csv(path)
 
 
+def _read_side(paths: list[str], pair: str) -> tuple[list[Any], Any]:
+    from streams.services.bars import read_files
+
+    results, bars, repeats = read_files(paths, pair)
+    if repeats:
+        print(f"{repeats} bars repeat a minute of an earlier file: the first file's bar is kept")
+    return results, bars
+
+
+def _spread_lines(fill: Any) -> list[str]:
+    import json
+
+    lines = []
+    if fill.real:
+        lines.append(
+            f"spreads: {fill.real} real (ask close - bid close from the ask files; {fill.crossed} crossed "
+            "closes took the median of the four ask - bid differences)"
+        )
+    if fill.modeled:
+        lines.append(
+            f"spreads: {fill.modeled} modelled by {fill.model['id']} (bid-only minutes), parameters "
+            + json.dumps(fill.model["params"], sort_keys=True)
+        )
+    return lines
+
+
 def _ingest(args: argparse.Namespace) -> int:
     from streams.binding.kafka_io import Out, ensure_topics, publish
-    from streams.data.histdata import read_histdata
+    from streams.data.spreads import fill_spreads
     from streams.settings import settings
     from streams.storage.bars import save_bars, save_quarantine
     from streams.storage.db import connect
 
     s = settings()
     ns = args.namespace or s.hslr_namespace
+    pair = parse_pairs(args.pair)[0]
+    results, bid = _read_side(args.files, pair)
+    ask_results, ask = _read_side(args.ask, pair) if args.ask else ([], None)
+    filled, fill = fill_spreads(bid, ask)
+    bars = Batch(filled)
     ensure_topics(s.kafka_bootstrap_servers, ns)
     out = Out(s.kafka_bootstrap_servers)
-    pair = parse_pairs(args.pair)[0]
     with connect() as conn:
-        for path in args.files:
-            res = read_histdata(path, pair)
-            bars = Batch(res.bars)
-            new = save_bars(conn, bars)
+        new = save_bars(conn, bars)
+        for path, res in zip([*args.files, *args.ask], [*results, *ask_results], strict=True):
             save_quarantine(
                 conn,
                 f"ingest:histdata:{Path(path).name}",
                 [(r.pair, r.ts_ms, r.line_no, r.reason, r.raw) for r in res.rejects],
             )
-            publish(out, "bars", bars.take(new), ns)
-            out.flush()
-            print(
-                f"{path}: {res.lines_read} lines, {bars.n} valid bars ({int(new.sum())} new or changed, "
-                f"published to {ns}.bars), {len(res.rejects)} quarantined with reasons"
+            side = "ask " if path in args.ask else ""
+            clock = (
+                f"; clock: {res.clock.weeks_utc5} weeks read as UTC-5, {res.clock.weeks_utc4} as UTC-4 "
+                f"(anchored to the 17:00 New York open/close), {res.clock.weeks_unanchored} unanchored"
+                if res.clock
+                else ""
             )
+            print(
+                f"{side}{path}: {res.lines_read} lines, {len(res.bars['ts'])} valid bars, "
+                f"{len(res.rejects)} quarantined with reasons{clock}"
+            )
+        publish(out, "bars", bars.take(new), ns)
+        out.flush()
+    print(f"{pair}: {bars.n} bars stored ({int(new.sum())} new or changed, published to {ns}.bars)")
+    for line in _spread_lines(fill):
+        print(line)
     return 0
 
 
@@ -105,8 +143,14 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("ingest", help="ingest market data files")
     isub = p.add_subparsers(dest="ingest_command", required=True)
     q = isub.add_parser("histdata", help="HistData.com M1 files (CSV or ZIP)")
-    q.add_argument("files", nargs="+")
+    q.add_argument("files", nargs="+", help="bid bars (HistData ;-layouts or timestamp,open,high,low,close)")
     q.add_argument("--pair", required=True)
+    q.add_argument(
+        "--ask",
+        nargs="+",
+        default=[],
+        help="ask bars of the same pair: their minutes get the real spread (ask close - bid close)",
+    )
     q.add_argument("--namespace", default="")
     q.set_defaults(func=_ingest)
 

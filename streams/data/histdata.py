@@ -4,8 +4,14 @@ Layouts
 -------
 * ``est`` (the documented one): no header, ``YYYYMMDD HHMMSS;open;high;low;close;volume``, times in
   Eastern Standard Time *without* daylight saving, i.e. a fixed UTC-5: ``20190102 170000`` is
-  2019-01-02 22:00 UTC.
+  2019-01-02 22:00 UTC. Real files are an hour off that clock during daylight saving, so by default
+  each trading week is anchored to the New York 17:00 open/close (:mod:`streams.data.histdata_clock`,
+  ``anchor_weeks=False`` reads the documented clock as is).
 * ``utc``: a header ``datetime;open;high;low;close;volume`` and ``YYYY-MM-DD HH:MM:SS`` UTC times.
+* comma-separated bars with a header ``timestamp,open,high,low,close[,volume]`` and UTC times
+  ``YYYY-MM-DD HH:MM:SS[+00:00|Z]`` (the layout of NautilusTrader's FXCM bid/ask test files): each line
+  is rewritten to the ``utc`` layout (volume 0 when absent) and then read as above, so every check and
+  line number holds; a time with another offset is rejected as unparseable.
 
 ``layout='auto'`` picks from the first data line's time field. Every line is accounted for: it
 becomes a bar or a :class:`Reject` with its 1-based line number and a readable reason; only a
@@ -25,6 +31,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from streams.data.bars import BarColumns
+from streams.data.histdata_clock import ClockReport, anchor_weeks
 from streams.data.spread_model import SpreadConfig, model_spread
 from streams.fx.pairs import validate_pair
 
@@ -66,6 +73,8 @@ class IngestResult:
     lines_read: int
     """Data lines examined (all lines but the header): ``len(bars['ts']) + len(rejects)``."""
     header: str | None = None
+    clock: ClockReport | None = None
+    """How the weeks of an ``est`` file were anchored (None for UTC layouts or ``anchor_weeks=False``)."""
 
 
 def _file_text(path: Path) -> str:
@@ -197,16 +206,50 @@ def _reason(code: int, fields: list[str], layout: Literal["est", "utc"]) -> str:
     }[code]
 
 
+_UTC_SUFFIXES = ("+00:00", "Z")
+
+
+def _from_comma_layout(lines: list[str]) -> list[str]:
+    """Rewrite ``timestamp,open,high,low,close[,volume]`` lines (header first) to the ``utc`` layout."""
+    has_volume = len(lines[0].split(",")) >= 6
+    out = ["datetime;open;high;low;close;volume"]
+    for ln in lines[1:]:
+        fields = ln.strip().split(",")
+        if fields and fields[0]:
+            t = fields[0].strip().replace("T", " ")
+            for suffix in _UTC_SUFFIXES:
+                t = t.removesuffix(suffix)
+            fields[0] = t
+        if not has_volume and len(fields) == 5:
+            fields.append("0")
+        out.append(";".join(fields) if ln.strip() else ln)
+    return out
+
+
+def _is_comma_layout(lines: list[str]) -> bool:
+    if not lines or "," not in lines[0] or ";" in lines[0]:
+        return False
+    return lines[0].strip().split(",")[0].strip().lower() in _HEADER_WORDS
+
+
 def parse_histdata_text(
-    text: str, pair: str, spread_config: SpreadConfig | None = None, *, layout: Layout = "auto"
+    text: str,
+    pair: str,
+    spread_config: SpreadConfig | None = None,
+    *,
+    layout: Layout = "auto",
+    anchor: bool = True,
 ) -> IngestResult:
     """Parse the text of a HistData M1 file; see :func:`read_histdata`."""
     validate_pair(pair)
     lines = _split_lines(text)
+    comma_header = lines[0] if _is_comma_layout(lines) else None
+    if comma_header is not None:
+        lines, layout = _from_comma_layout(lines), "utc"
     header = None
     first_field = lines[0].strip().split(";")[0].strip().lower() if lines else ""
     if first_field in _HEADER_WORDS:
-        header, lines = lines[0], lines[1:]
+        header, lines = comma_header or lines[0], lines[1:]
     offset = 2 if header is not None else 1
     lay: Literal["est", "utc"] = _detect_layout(lines) if layout == "auto" else layout
     parts = [ln.strip().split(";") for ln in lines]
@@ -219,6 +262,9 @@ def parse_histdata_text(
     cols = list(zip(*(parts[i] for i in rows), strict=True)) if len(rows) else [()] * 6
     ts = np.full(len(lines), np.iinfo(np.int64).min, dtype=np.int64)
     ts[rows] = _parse_times(list(cols[0]), lay)
+    clock = None
+    if lay == "est" and anchor:
+        ts[rows], clock = anchor_weeks(ts[rows], ts[rows] != np.iinfo(np.int64).min)
     names = ("open", "high", "low", "close", "volume")
     values = {k: np.full(len(lines), np.nan) for k in names}
     for k, col in zip(names, cols[1:], strict=True):
@@ -228,7 +274,8 @@ def parse_histdata_text(
     sub = codes[rows]
     _check_rows(ts[rows], {k: v[rows] for k, v in values.items()}, sub)
     codes[rows] = sub
-    return _assemble(pair, lines, parts, codes, ts, values, offset, lay, header, spread_config)
+    res = _assemble(pair, lines, parts, codes, ts, values, offset, lay, header, spread_config)
+    return IngestResult(res.bars, res.rejects, res.lines_read, res.header, clock)
 
 
 def _assemble(
@@ -265,7 +312,12 @@ def _assemble(
 
 
 def read_histdata(
-    path: str | Path, pair: str, spread_config: SpreadConfig | None = None, *, layout: Layout = "auto"
+    path: str | Path,
+    pair: str,
+    spread_config: SpreadConfig | None = None,
+    *,
+    layout: Layout = "auto",
+    anchor: bool = True,
 ) -> IngestResult:
     """Read a HistData.com M1 file (``.csv``/``.txt`` or the published ``.zip``) into bars.
 
@@ -280,6 +332,9 @@ def read_histdata(
         Spread model for the bid-only bars (``spread_modeled`` is True on every bar).
     layout : {'auto', 'est', 'utc'}
         Time convention; ``auto`` detects it from the first data line.
+    anchor : bool
+        For ``est`` files, read each week as UTC-5 or UTC-4 so that it opens/closes at 17:00 New
+        York (see :mod:`streams.data.histdata_clock`); False keeps the documented fixed UTC-5.
 
     Returns
     -------
@@ -294,4 +349,4 @@ def read_histdata(
         Unknown pair, or a zip without exactly one ``.csv``.
     """
     validate_pair(pair)
-    return parse_histdata_text(_file_text(Path(path)), pair, spread_config, layout=layout)
+    return parse_histdata_text(_file_text(Path(path)), pair, spread_config, layout=layout, anchor=anchor)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from streams.data.spread_model import SpreadConfig
+from streams.data.spread_model import SpreadConfig, synthetic_spread_config
 
 DEFAULT_ANNUAL_VOL: dict[str, float] = {
     "EURUSD": 0.07,
@@ -119,5 +119,5 @@ class SynthConfig(BaseModel):
     """Probability that a (pair, year) is quoted with 4 decimals (2 for JPY) instead of 5 (3)."""
     decimals: dict[str, int] = Field(default_factory=dict)
     """Fixed decimals per pair for every year, overriding ``four_decimal_share``."""
-    spread: SpreadConfig = Field(default_factory=SpreadConfig)
-    """Base spread model, multiplied by the regime widening."""
+    spread: SpreadConfig = Field(default_factory=synthetic_spread_config)
+    """Base spread model, multiplied by the regime widening (the synthetic market keeps its own)."""

@@ -25,3 +25,23 @@ def get_bars(source: str, pairs: list[str], start: datetime, end: datetime, seed
     if bars.n == 0:
         raise ValueError(f"no bars for {pairs} in [{start:%Y-%m-%d}, {end:%Y-%m-%d}) in price_data")
     return bars, None
+
+
+def read_files(paths: list[str], pair: str) -> tuple[list[Any], Any, int]:
+    """Read one side's bar files of ``pair``; return (per-file results, the bars in time order, repeats).
+
+    Bars of a minute that an earlier file already holds are dropped (``repeats`` counts them), so a
+    pair's files can be stored in one upsert and modelled together.
+    """
+    import numpy as np
+
+    from streams.data.bars import concat_bars, sort_bars, take_rows
+    from streams.data.histdata import read_histdata
+
+    results = [read_histdata(p, pair) for p in paths]
+    bars = sort_bars(concat_bars([r.bars for r in results]))
+    _, first = np.unique(bars["ts"], return_index=True)
+    repeats = len(bars["ts"]) - len(first)
+    if repeats:
+        bars = take_rows(bars, np.sort(first))
+    return results, bars, repeats

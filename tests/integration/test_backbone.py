@@ -149,7 +149,7 @@ def test_ingest_histdata_publishes_stores_quarantines_and_is_idempotent(services
     lines = len(path.read_text().splitlines())
     with connect() as conn:
         conn.execute(
-            "DELETE FROM price_data WHERE pair = 'EURUSD' AND source = 'histdata'"
+            "DELETE FROM price_data WHERE pair = 'EURUSD' AND source LIKE 'histdata%'"
             " AND ts < '2019-01-10' AND ts > '2018-12-30'"
         )
         conn.execute("DELETE FROM quarantine WHERE source = %s", (f"ingest:histdata:{path.name}",))
@@ -178,6 +178,53 @@ def test_ingest_histdata_publishes_stores_quarantines_and_is_idempotent(services
     assert again[0] == len(q)
     assert xmin == stored  # same rows, none rewritten (xmin changes on every update)
     assert _read_all(TOPICS["bars"].name(ns), "bar", len(ts) + 1, timeout=5).n == len(ts)
+
+
+# Hand-made GBPUSD bid and ask minutes (2012-02-06 09:00-09:02 UTC); 09:01 has a crossed close.
+_BID = (
+    "timestamp,open,high,low,close\n"
+    "2012-02-06 09:00:00+00:00,1.57600,1.57610,1.57590,1.57600\n"
+    "2012-02-06 09:01:00+00:00,1.57600,1.57620,1.57600,1.57610\n"
+    "2012-02-06 09:02:00+00:00,1.57610,1.57630,1.57600,1.57620\n"
+)
+_ASK = (
+    "timestamp,open,high,low,close\n"
+    "2012-02-06 09:00:00+00:00,1.57607,1.57617,1.57597,1.57607\n"
+    "2012-02-06 09:01:00+00:00,1.57607,1.57626,1.57606,1.57608\n"
+)
+
+
+def test_ingest_bid_and_ask_files_stores_real_spreads(
+    services: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from streams.cli.main import main
+    from streams.storage.db import connect
+
+    bid, ask = tmp_path / "gbpusd-bid.csv", tmp_path / "gbpusd-ask.csv"
+    bid.write_text(_BID)
+    ask.write_text(_ASK)
+    window = ("2012-02-06 08:59+00", "2012-02-06 09:03+00")
+    with connect() as conn:
+        for table in ("price_data", "spread_data"):
+            conn.execute(f"DELETE FROM {table} WHERE pair = 'GBPUSD' AND ts > %s AND ts < %s", window)  # noqa: S608
+        conn.commit()
+    ns = fresh_namespace()
+    assert (
+        main(["ingest", "histdata", str(bid), "--ask", str(ask), "--pair", "GBPUSD", "--namespace", ns]) == 0
+    )
+    printed = capsys.readouterr().out
+    assert "spreads: 2 real" in printed and "1 crossed" in printed
+    assert "spreads: 1 modelled by hslr-spread-v2:" in printed and '"regime_threshold": 1.5' in printed
+    with connect() as conn:
+        rows = conn.execute(
+            "SELECT s.spread, s.modeled, p.source FROM spread_data s JOIN price_data p USING (pair, ts)"
+            " WHERE s.pair = 'GBPUSD' AND s.ts > %s AND s.ts < %s ORDER BY s.ts",
+            window,
+        ).fetchall()
+    # pips: 0.7 real; 0.6 = median of the crossed minute's four ask - bid differences; then modelled.
+    assert [round(r[0], 6) for r in rows[:2]] == [0.7, 0.6]
+    assert [r[1] for r in rows] == [False, False, True]
+    assert rows[0][2] == "histdata;spread=ask" and rows[2][2].startswith("histdata;spread=hslr-spread-v2:")
 
 
 PARITY_STAGES = ["market", "features"]

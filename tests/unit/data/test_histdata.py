@@ -70,8 +70,8 @@ def test_usdjpy_three_decimals() -> None:
     assert res.bars["ts"][-1] == 1_552_377_600_000 + 14 * MIN
     assert res.bars["close"][-1] == 111.406
     assert _decimals_ok(res.bars["close"], 3)
-    # JPY pip is 0.01: the modelled spread is in yen, around 0.5 pip at base.
-    assert 0.004 < float(np.median(res.bars["spread"])) < 0.05
+    # JPY pip is 0.01: the modelled spread is in yen; 03:00 EST is reference hours, base 0.25 pip.
+    assert 0.002 < float(np.median(res.bars["spread"])) < 0.05
 
 
 def test_old_four_decimal_file() -> None:
