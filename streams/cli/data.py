@@ -61,6 +61,7 @@ def _ingest(args: argparse.Namespace) -> int:
                 conn,
                 f"ingest:histdata:{Path(path).name}",
                 [(r.pair, r.ts_ms, r.line_no, r.reason, r.raw) for r in res.rejects],
+                namespace=ns,
             )
             publish(out, "bars", bars.take(new), ns)
             out.flush()

@@ -2,9 +2,14 @@
 
 Layouts
 -------
-* ``est`` (the documented one): no header, ``YYYYMMDD HHMMSS;open;high;low;close;volume``, times in
-  Eastern Standard Time *without* daylight saving, i.e. a fixed UTC-5: ``20190102 170000`` is
-  2019-01-02 22:00 UTC.
+* ``est`` (the documented one): no header, ``YYYYMMDD HHMMSS;open;high;low;close;volume``. HistData
+  calls the clock "EST without daylight saving", but its files follow UTC-5 *with European daylight
+  saving* (London wall time minus 5 hours): the US payrolls release (08:30 New York) sits at 08:30 in
+  January and July 2019 (both regions on the same time) and at 07:30 on 2019-11-01 (US still on
+  summer time, Europe not), and the week closes at 16:59 except in the weeks when only the US is on
+  summer time (15:59). So ``20190102 170000`` is 2019-01-02 22:00 UTC and ``20190705 083000`` is
+  2019-07-05 12:30 UTC. (A fixed UTC-5 put every summer bar an hour late, so the summer week seemed to
+  open at 22:00 UTC: 60 open minutes without a bar each Sunday under New York market hours.)
 * ``utc``: a header ``datetime;open;high;low;close;volume`` and ``YYYY-MM-DD HH:MM:SS`` UTC times.
 
 ``layout='auto'`` picks from the first data line's time field. Every line is accounted for: it
@@ -29,7 +34,7 @@ from streams.data.spread_model import SpreadConfig, model_spread
 from streams.fx.pairs import validate_pair
 
 EST_OFFSET_MS = 5 * 3_600_000
-"""HistData's EST clock is UTC-5 all year: add this to get UTC."""
+"""HistData's clock + this = London wall time (see the module docstring)."""
 SOURCE = "histdata"
 Layout = Literal["auto", "est", "utc"]
 _FORMATS = {
@@ -134,8 +139,17 @@ def _parse_times(field: list[str], layout: Literal["est", "utc"]) -> npt.NDArray
     ok &= day <= next_first - first
     ms = (((first + day - 1) * 24 + hour) * 60 + minute) * 60_000 + second * 1000
     if layout == "est":
-        ms += EST_OFFSET_MS
+        ms = _london_wall_to_utc(np.where(ok, ms, 0) + EST_OFFSET_MS)
     return np.where(ok, ms, np.iinfo(np.int64).min)
+
+
+def _london_wall_to_utc(wall: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    # two fixed-point steps: exact except inside the hour the clocks skip or repeat (Sunday 01:00
+    # London, Saturday evening on HistData's clock, when the market is closed)
+    from streams.fx.hours import utc_offset_ms
+
+    utc = wall - utc_offset_ms(wall, "Europe/London")
+    return wall - utc_offset_ms(utc, "Europe/London")
 
 
 def _first_failure(codes: npt.NDArray[np.int8], mask: npt.NDArray[np.bool_], code: int) -> None:

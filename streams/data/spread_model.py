@@ -6,8 +6,10 @@
   (ECN broker published averages, e.g. IC Markets / Pepperstone raw accounts 2019-2021: EURUSD
   0.1-0.3, USDJPY 0.2-0.4, GBPUSD 0.3-0.8, crosses 0.6-1.5). Those are assumptions, not measurements,
   chosen towards the middle-to-upper end so backtests do not flatter the strategy.
-* **Session factor**: Asian hours (22:00-07:00 UTC by default) are wider; the daily rollover hour
-  (21:00-22:00 UTC, when liquidity providers re-price and swap is booked) is much wider.
+* **Session factor**: Asian hours (17:00-02:00 New York by default, 22:00-07:00 UTC in winter) are
+  wider; the daily rollover hour (17:00-18:00 New York, when liquidity providers re-price and swap is
+  booked: 21:00 UTC in US summer time, 22:00 in winter) is much wider. Hours are New York wall-clock
+  hours, as the market's (:mod:`streams.fx.hours`).
 * **Volatility factor**: the bar's high-low range relative to the rolling median range of the same
   pair over the preceding ``vol_window`` bars (the bar itself included), raised to ``vol_exponent``,
   clipped to ``[1, vol_cap]`` -- spreads widen in fast markets but never narrow below base.
@@ -22,8 +24,8 @@ import numpy.typing as npt
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from streams.fx.hours import in_local_hours
 from streams.fx.pairs import pip_sizes, validate_pair
-from streams.fx.sessions import in_hours
 
 DEFAULT_BASE_PIPS: dict[str, float] = {
     "EURUSD": 0.4,
@@ -50,12 +52,12 @@ class SpreadConfig(BaseModel):
     """Base spread per pair in liquid hours, pips."""
     asian_factor: float = 1.6
     """Multiplier during Asian hours."""
-    asian_hours: tuple[int, int] = (22, 7)
-    """UTC hours ``[start, end)`` counted as Asian session (wraps past midnight)."""
+    asian_hours: tuple[int, int] = (17, 2)
+    """New York hours ``[start, end)`` counted as Asian session (wraps past midnight)."""
     rollover_factor: float = 6.0
     """Multiplier during the rollover hour; replaces the Asian factor there."""
-    rollover_hours: tuple[int, int] = (21, 22)
-    """UTC hours ``[start, end)`` of the daily rollover."""
+    rollover_hours: tuple[int, int] = (17, 18)
+    """New York hours ``[start, end)`` of the daily rollover."""
     vol_window: int = Field(default=60, ge=1)
     """Bars in the rolling median range, per pair."""
     vol_exponent: float = Field(default=0.5, ge=0.0)
@@ -80,8 +82,8 @@ def _base_pips(pairs: npt.NDArray[Any], config: SpreadConfig) -> npt.NDArray[np.
 def session_factor(ts: npt.NDArray[np.int64], config: SpreadConfig) -> npt.NDArray[np.float64]:
     """Return the session multiplier per bar, shape (n,), dimensionless (>= 1 by default)."""
     factor = np.ones(len(ts), dtype=np.float64)
-    factor[in_hours(ts, *config.asian_hours)] = config.asian_factor
-    factor[in_hours(ts, *config.rollover_hours)] = config.rollover_factor
+    factor[in_local_hours(ts, *config.asian_hours)] = config.asian_factor
+    factor[in_local_hours(ts, *config.rollover_hours)] = config.rollover_factor
     return factor
 
 

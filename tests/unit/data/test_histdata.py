@@ -8,6 +8,8 @@ import pytest
 
 from streams.data.bars import BAR_FIELDS
 from streams.data.histdata import parse_histdata_text, read_histdata
+from streams.fx.hours import open_minutes_between
+from streams.fx.sessions import to_ms
 from tests.unit.data.conftest import HISTDATA
 
 EURUSD = HISTDATA / "DAT_ASCII_EURUSD_M1_201901_sample.csv"
@@ -78,8 +80,8 @@ def test_old_four_decimal_file() -> None:
     res = read_histdata(GBPUSD_OLD, "GBPUSD")
     assert len(res.bars["ts"]) == 12
     assert not res.rejects
-    # 20030602 090000 EST = 2003-06-02 14:00 UTC = day 12205 * 86_400_000 + 14 * 3_600_000.
-    assert res.bars["ts"][0] == 12205 * 86_400_000 + 14 * 3_600_000 == 1_054_562_400_000
+    # 20030602 090000 (UTC-5 with European summer time) = 2003-06-02 13:00 UTC.
+    assert res.bars["ts"][0] == 12205 * 86_400_000 + 13 * 3_600_000 == 1_054_558_800_000
     prices = np.concatenate([res.bars[k] for k in ("open", "high", "low", "close")])
     assert _decimals_ok(prices, 4)
     # 4-decimal data: every 1-minute range is a whole number of pips.
@@ -174,3 +176,21 @@ def test_empty_text_and_round_trip() -> None:
     # 2019-12-31 17:00 EST = 22:00 UTC = 2020-01-01 -2h: 18262 * 86_400_000 - 7_200_000.
     assert res.bars["ts"].tolist() == [18262 * 86_400_000 - 7_200_000, 18262 * 86_400_000 - 7_140_000]
     assert res.bars["volume"].tolist() == [3.0, 0.0]
+
+
+def test_histdata_clock_is_utc_minus_5_with_european_summer_time() -> None:
+    # regression: a fixed UTC-5 put summer bars an hour late. The payrolls release (08:30 New York)
+    # lands at 13:30 UTC in January, 12:30 UTC in July and on 2019-11-01 (US still on summer time,
+    # Europe not, where HistData shows it at 07:30); the week of 15 March 2019 closes 16:59 New York.
+    res = read_histdata(HISTDATA / "DAT_ASCII_GBPUSD_M1_2019_clock.csv", "GBPUSD")
+    assert not res.rejects
+    expected = [
+        "2019-01-04T13:30",
+        "2019-03-15T20:59",
+        "2019-03-17T21:00",
+        "2019-07-05T12:30",
+        "2019-11-01T12:30",
+    ]
+    assert res.bars["ts"].tolist() == [to_ms(t) for t in expected]
+    # so under New York market hours that weekend leaves no open minute without a bar
+    assert open_minutes_between(int(res.bars["ts"][1]), int(res.bars["ts"][2])) == 0

@@ -28,12 +28,21 @@ def test_base_spread_in_liquid_hours() -> None:
 
 def test_session_ordering_rollover_gt_asian_gt_london() -> None:
     cfg = SpreadConfig()
-    ts = np.array([MONDAY + 12 * HOUR, MONDAY + 2 * HOUR, MONDAY + 21 * HOUR + 30 * 60_000], dtype=np.int64)
+    # winter: the rollover hour is 17:00-18:00 New York = 22:00-23:00 UTC
+    ts = np.array([MONDAY + 12 * HOUR, MONDAY + 2 * HOUR, MONDAY + 22 * HOUR + 30 * 60_000], dtype=np.int64)
     f = session_factor(ts, cfg)
     assert f[0] == 1.0
     assert f[1] == cfg.asian_factor
     assert f[2] == cfg.rollover_factor
     assert f[2] > f[1] > f[0]
+
+
+def test_rollover_hour_follows_new_york_time() -> None:
+    # 2019-07-08 (a Monday, US summer time): the rollover is 21:00-22:00 UTC; 22:30 UTC is Asian hours
+    summer = MONDAY + 182 * 24 * HOUR
+    cfg = SpreadConfig()
+    f = session_factor(np.array([summer + 21 * HOUR + 30 * 60_000, summer + 22 * HOUR + 30 * 60_000]), cfg)
+    assert f.tolist() == [cfg.rollover_factor, cfg.asian_factor]
 
 
 @settings(max_examples=50, deadline=None)
