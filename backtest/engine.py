@@ -9,6 +9,7 @@ Both engines give identical orders, fills and PnL (tests/integration/test_engine
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -35,7 +36,8 @@ RESULT_TOPICS = (
     "portfolio",
     "governance",
 )
-"""Topics a backtest reads back (the Kafka engine collects exactly these)."""
+"""Topics a backtest reads back with their end-of-replay markers; the Kafka engine also reads
+``control`` to its end afterwards (two stages write it, so its markers do not say when it is done)."""
 
 WORKER_GROUPS = (("market", "features", "regime", "news", "edge"), ("governance", "trader"))
 """Stages per Faust worker process for the Kafka engine: two processes for two cores."""
@@ -59,8 +61,8 @@ def run_kafka_engine(
     """Replay ``bars`` through Faust workers on real Kafka; return the records of :data:`RESULT_TOPICS`.
 
     ``fuse``: each worker runs its group as one co-located agent (``hslr worker --fuse``)."""
-    from streams.binding.kafka_io import Out, collect, ensure_topics, publish, publish_marker
-    from streams.binding.workers import fresh_namespace, worker
+    from streams.binding.kafka_io import Out, collect, ensure_topics, publish, publish_marker, read_to_end
+    from streams.binding.workers import died_message, fresh_namespace, worker
     from streams.infra import bootstrap_servers
 
     missing = sorted(set(STAGE_FACTORIES) - {s for g in groups for s in g})
@@ -69,9 +71,11 @@ def run_kafka_engine(
     ns = fresh_namespace("bt")
     bootstrap = bootstrap_servers()
     ensure_topics(bootstrap, ns)  # each worker creates its own state topic (fused or not) when it starts
+    # without a workdir the worker logs go to a temporary directory that is removed only on success
+    tmp = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="hslr-kafka-engine-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    logs = [tmp / f"worker-{i}.log" for i in range(len(groups))]
     with ExitStack() as stack:
-        tmp = Path(workdir) if workdir else Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        tmp.mkdir(parents=True, exist_ok=True)
         cfg = tmp / "config.json"
         cfg.write_text(json.dumps(dump_config(config)))
         procs = [
@@ -80,7 +84,7 @@ def run_kafka_engine(
                     g,
                     ns,
                     cfg,
-                    tmp / f"worker-{i}.log",
+                    logs[i],
                     env={
                         "HSLR_BATCH_WITHIN_S": "0.05",
                         "HSLR_BATCH_MAX": "5000",
@@ -95,14 +99,24 @@ def run_kafka_engine(
         publish(out, "bars", bars, ns, max_records=message_records)
         publish_marker(out, "bars", "backtest", ns)
         out.flush()
-        return collect(
-            bootstrap,
-            RESULT_TOPICS,
-            "backtest",
-            ns,
-            timeout=timeout,
-            alive=lambda: all(p.poll() is None for p in procs),
-        )
+        try:
+            result = collect(
+                bootstrap,
+                RESULT_TOPICS,
+                "backtest",
+                ns,
+                timeout=timeout,
+                alive=lambda: all(p.poll() is None for p in procs),
+            )
+        except (RuntimeError, TimeoutError) as exc:
+            died = died_message(list(zip(procs, logs, strict=True)))
+            raise RuntimeError(f"{exc}\n{died}" if died else f"{exc} (worker logs: {tmp})") from exc
+        # every writer of control (governance, trader) has published its end marker on its other
+        # topics, after its control records: read control to its end now
+        result["control"] = read_to_end(bootstrap, "control", ns)
+    if workdir is None:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return result
 
 
 def run_engine(engine: str, bars: Batch, config: HSLRConfig, **kwargs: Any) -> dict[str, Batch]:
@@ -143,29 +157,53 @@ def summarize(bars: Batch, out: dict[str, Batch], initial_equity: float) -> dict
     return clean(_summary(bars, out, initial_equity))  # strict JSON: PostgreSQL's JSONB rejects NaN
 
 
+def triggers_fired(gov: Batch, control: Batch | None) -> dict[str, int]:
+    """Counts of governance actions plus the control commands of every other issuer (the trader's
+    kill switch, operator, watchdog); governance's own commands on ``control`` are not counted twice."""
+    actions = list(gov["action"][~np.isin(gov["action"], ["", "NONE"])].tolist()) if gov.n else []
+    if control is not None and control.n:
+        other = control.take(control["issuer"] != "governance")
+        _, first = np.unique(other["command_id"], return_index=True)
+        actions += other["action"][np.sort(first)].tolist()
+    names, counts = np.unique(np.asarray(actions, dtype=str), return_counts=True)
+    return dict(zip(names.tolist(), counts.tolist(), strict=True))
+
+
 def _summary(bars: Batch, out: dict[str, Batch], initial_equity: float) -> dict[str, Any]:
+    from backtest.blotter import positions_per_bar, round_trips, time_in_market
+    from backtest.controls import control_events
+
     sig, fills, orders, gov = out["signals.governed"], out["fills"], out["orders"], out["governance"]
+    control = out.get("control")
     ts, eq = equity_curve(out["portfolio"])
     executed = np.isin(fills["status"], ["FILLED", "PARTIALLY_FILLED"])
     final = float(eq[-1]) if len(eq) else initial_equity
-    actions = gov["action"][~np.isin(gov["action"], ["", "NONE"])] if gov.n else np.empty(0, dtype=str)
+    trips = round_trips(fills, orders, out.get("risk.targets"))
+    clean = out["bars.clean"]
+    minutes = np.unique(clean["ts"]) if clean.n else np.zeros(0, np.int64)
+    pairs = sorted({str(p) for p in clean["pair"]}) if clean.n else []
+    events = control_events(control)
+    killed = any(e["action"] == "KILL" for e in events)
     return {
         "bars_processed": bars.n,
-        "bars_clean": out["bars.clean"].n,
+        "bars_clean": clean.n,
         "quarantined": out["quarantine"].n,
         "orders": int(orders.n),
         "orders_new": int((orders["action"] == "NEW").sum()) if orders.n else 0,
-        "fills": int(executed.sum()),
-        "trades": int(len(np.unique(fills["client_order_id"][executed]))) if fills.n else 0,
+        "fills": int(len(np.unique(fills["client_order_id"][executed]))) if fills.n else 0,
+        "fill_reports": int(executed.sum()),
+        "trades": int((trips["exit_reason"] != "open").sum()),
+        "trades_open_at_end": int((trips["exit_reason"] == "open").sum()),
         "pnl_usd": final - initial_equity,
         "return": final / initial_equity - 1.0,
         "sharpe": daily_sharpe(ts, eq),
         "max_drawdown": float(out["portfolio"]["drawdown"].max()) if out["portfolio"].n else 0.0,
-        "fraction_tradeable": float(sig["tradeable"].mean()) if sig.n else 0.0,
+        "time_in_market": time_in_market(positions_per_bar(minutes, out["portfolio"], pairs, initial_equity)),
+        "regime_tradeable_share": float(sig["tradeable"].mean()) if sig.n else 0.0,
         "signals_passed": int(sig["passed"].sum()) if sig.n else 0,
         "gates_blocked": gate_counts(sig) if sig.n else {},
-        "triggers_fired": dict(
-            zip(*(x.tolist() for x in np.unique(actions, return_counts=True)), strict=True)
-        ),
-        "kill_switch": bool(out["portfolio"]["kill_active"].any()) if out["portfolio"].n else False,
+        "triggers_fired": triggers_fired(gov, control),
+        "kill_switch": killed
+        or (bool(out["portfolio"]["kill_active"].any()) if out["portfolio"].n else False),
+        "kills_and_halts": events,
     }

@@ -190,12 +190,42 @@ def fold_metrics(
         "longest_under_water_days": longest,
         "turnover_per_day": costs["notional_usd"] / initial_equity / n_days,
         **costs,
-        "fraction_tradeable": float(sig["tradeable"].mean()) if sig.n else 0.0,
+        **_trips_and_exposure(out, test_from, test_to, initial_equity),
+        "regime_tradeable_share": float(sig["tradeable"].mean()) if sig.n else 0.0,
         "signals_passed": int(sig["passed"].sum()) if sig.n else 0,
         "ic": stats.spearman_ic(sig_all["expected_return"][in_win], realised[in_win]) if sig_all.n else None,
         "bars_scored": int(sig.n),
         "days": int(len(days)),
         "daily": {"day": days.tolist(), "ret": rets.tolist()},
+    }
+
+
+def _weighted(values: list[Any], weights: list[Any]) -> float | None:
+    pairs = [(float(v), float(w)) for v, w in zip(values, weights, strict=True) if v is not None and w]
+    total = sum(w for _, w in pairs)
+    return sum(v * w for v, w in pairs) / total if total else None
+
+
+def _trips_and_exposure(out: dict[str, Batch], start: int, end: int, initial_equity: float) -> dict[str, Any]:
+    """Round trips closed in ``[start, end)`` and the share of its minutes with a position."""
+    from backtest.blotter import positions_per_bar, round_trips, time_in_market
+
+    trips = round_trips(out["fills"], out["orders"], out.get("risk.targets"))
+    exit_ts = trips["exit_ts"].astype("float64").to_numpy()
+    closed = int(((exit_ts >= start) & (exit_ts < end)).sum())
+    clean = window(out["bars.clean"], start, end) if "bars.clean" in out else Batch({"ts": np.zeros(0)})
+    minutes = np.unique(clean["ts"]) if clean.n else np.zeros(0, np.int64)
+    pairs = sorted({str(p) for p in clean["pair"]}) if clean.n else []
+    exposure = positions_per_bar(minutes, out["portfolio"], pairs, initial_equity)
+    from backtest.controls import control_events
+
+    events = [e for e in control_events(out.get("control")) if start <= e["ts"] < end]
+    return {
+        "trades": closed,
+        "time_in_market": time_in_market(exposure),
+        "minutes": int(len(minutes)),
+        "kill_switch": any(e["action"] == "KILL" for e in events),
+        "kills_and_halts": events,
     }
 
 
@@ -219,6 +249,10 @@ def stitch(folds: list[dict[str, Any]]) -> dict[str, Any]:
         "kurt": kurt,
         "psr_vs_0": stats.probabilistic_sharpe(stats.sharpe(rets), 0.0, len(rets), skew, kurt),
         "fills": int(sum(f["fills"] for f in folds)),
+        "trades": int(sum(f.get("trades", 0) for f in folds)),
+        "time_in_market": _weighted(
+            [f.get("time_in_market") for f in folds], [f.get("minutes", 0) for f in folds]
+        ),
         "spread_cost_usd": float(sum(f["spread_cost_usd"] for f in folds)),
         "commission_usd": float(sum(f["commission_usd"] for f in folds)),
         "mean_ic": float(np.nanmean([f["ic"] if f["ic"] is not None else np.nan for f in folds]))

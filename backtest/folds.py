@@ -2,7 +2,10 @@
 
 Each fold ``k`` is four instants (int ms UTC, half-open windows)::
 
-    [train_from, train_to)  purge gap  [test_from, test_to)      test_from = train_to + purge
+    [train_from, train_to)  purge gap  [test_from, test_to)      train_to = test_from - purge
+
+Test windows lie on the calendar grid ``start + train + k × step`` (6M/1M from 2019-01-01: tests start
+on the first of each month from July); the purge is cut from the end of the training window.
 
 * **Purge** ≥ the label horizon: the longest time any training target looks ahead. The regime labels
   look ``labels.max_span_factor × labels.horizon`` minutes ahead (``RegimeLabelConfig.purge_ms``), the
@@ -94,9 +97,10 @@ def make_schedule(
     embargo_min: int | None = None,
     anchored: bool = False,
 ) -> list[Fold]:
-    """Folds covering ``[start, end)``: the first trains on ``[start, start + train)``; each test window
-    starts ``purge`` after its training window and tests spans ``test``; fold starts advance by ``step``
-    (default ``test``). Only complete test windows are kept.
+    """Folds covering ``[start, end)``: test windows sit on the calendar grid ``start + train + i × step``
+    and span ``test``; each fold trains on ``[test_from − train, test_from − purge)`` (from ``start`` when
+    ``anchored``), so the purge shortens the training window and never shifts a test window. Only
+    complete test windows are kept; :func:`uncovered_tail` says what the schedule leaves out.
 
     Raises ``ValueError`` when ``purge_min < horizon_min``, ``step < test`` or no fold fits.
     """
@@ -105,26 +109,52 @@ def make_schedule(
         raise ValueError(f"purge {purge} min is shorter than the label horizon {horizon_min} min")
     step = step or test
     folds: list[Fold] = []
-    train_from, train_to = start, add_period(start, train)
+    first = add_period(start, train)
+    i = 0
     while True:
-        test_from = train_to + purge * MINUTE_MS
+        test_from = add_period(first, _times(step, i))
         test_to = add_period(test_from, test)
         if test_to > end:
             break
-        folds.append(Fold(len(folds), train_from, train_to, test_from, test_to))
-        nxt = add_period(train_to, step)
-        if add_period(test_from, step) < test_to:
+        train_from = start if anchored else add_period(test_from, train, -1)
+        train_to = test_from - purge * MINUTE_MS
+        if train_to <= train_from:
+            raise ValueError(f"purge {purge} min leaves no training window of {train}")
+        if folds and folds[-1].test_to > test_from:
             raise ValueError(
                 f"step {step} is shorter than the test window {test}: test windows would overlap"
             )
-        train_from = start if anchored else add_period(nxt, train, -1)
-        train_to = nxt
+        folds.append(Fold(len(folds), train_from, train_to, test_from, test_to))
+        i += 1
     if not folds:
         raise ValueError(
             f"no complete fold fits in the period with train {train}, test {test}, purge {purge} min"
         )
     check_schedule(folds, horizon_min, purge, horizon_min if embargo_min is None else embargo_min)
     return folds
+
+
+def _times(period: str, i: int) -> str:
+    """``period`` multiplied by ``i`` (``"1M", 3 -> "3M"``), so fold starts do not drift."""
+    m = _PERIOD.match(period)
+    if not m:
+        raise ValueError(f"not a period: {period!r} (e.g. 6M, 1M, 2W, 10D, 4H, 90MIN)")
+    return f"{int(m.group(1)) * i}{m.group(2)}"
+
+
+def uncovered_tail(folds: list[Fold], end: int) -> dict[str, Any] | None:
+    """The end of the period that no test window covers (a partial test window that was dropped), or
+    None when the last test window ends at ``end``."""
+    last = folds[-1].test_to if folds else end
+    if last >= end:
+        return None
+    return {
+        "from": last,
+        "to": end,
+        "from_iso": _iso(last),
+        "to_iso": _iso(end),
+        "note": f"no fold tests {_iso(last)[:16]}..{_iso(end)[:16]}: a test window there would be incomplete",
+    }
 
 
 def check_schedule(folds: list[Fold], horizon_min: int, purge_min: int, embargo_min: int) -> None:

@@ -37,7 +37,8 @@ FOLD_COLUMNS = (
     "ic",
     "fills",
     "trades",
-    "fraction_tradeable",
+    "time_in_market",
+    "regime_tradeable_share",
     "signals_passed",
     "time_under_water",
     "turnover_per_day",
@@ -55,10 +56,12 @@ SUMMARY_KEYS = (
     "return",
     "sharpe",
     "max_drawdown",
-    "fraction_tradeable",
+    "time_in_market",
+    "regime_tradeable_share",
     "signals_passed",
     "kill_switch",
     "triggers_fired",
+    "calendar",
 )
 
 

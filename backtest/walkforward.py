@@ -135,12 +135,22 @@ def score(out: dict[str, Batch], fold: Fold, config: HSLRConfig) -> dict[str, An
 
 
 def replay_and_score(
-    test: Batch, fold: Fold, config: HSLRConfig, engine: str, workdir: Path | None = None
+    test: Batch,
+    fold: Fold,
+    config: HSLRConfig,
+    engine: str,
+    workdir: Path | None = None,
+    blotter_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Replay warm-up + test bars on ``engine`` and score the test window."""
+    """Replay warm-up + test bars on ``engine`` and score the test window; write the blotter
+    (:mod:`backtest.blotter`, warm-up included) into ``blotter_dir`` when given."""
     t0 = time.perf_counter()
     out = replay(test, config, engine, workdir)
     seconds = time.perf_counter() - t0
+    if blotter_dir is not None:
+        from backtest.blotter import write_blotter
+
+        write_blotter(blotter_dir, out, config.trader.portfolio.initial_equity_usd)
     return {**score(out, fold, config), "replay_seconds": round(seconds, 3), "bars_replayed": int(test.n)}
 
 
@@ -208,6 +218,8 @@ class WalkForward:
                 "code_version": version,
                 "folds": [{k: v for k, v in r.items() if k != "daily"} for r in results],
                 "stitched": stitch(results),
+                "uncovered_tail": (self.spec or {}).get("uncovered_tail"),
+                "calendar": (self.spec or {}).get("calendar"),
             }
         )
         _write_atomic(self.run_dir / "summary.json", summary)
@@ -264,7 +276,9 @@ class WalkForward:
         )
         train_s = time.perf_counter() - t0
         self.log(f"{tag}: trained in {train_s:.1f}s; replaying {test.n} bars ({self.engine})")
-        metrics = replay_and_score(test, fold, fold_config(self.config, models), self.engine, fdir / "kafka")
+        metrics = replay_and_score(
+            test, fold, fold_config(self.config, models), self.engine, fdir / "kafka", blotter_dir=fdir
+        )
         return clean(
             {
                 "fold": fold.as_dict(),

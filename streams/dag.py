@@ -33,6 +33,13 @@ def _features(cfg: HSLRConfig) -> Stage[Any]:
 
 
 # Model artifacts and the calendar are read here, once, at start-up: stages get them injected and read no file.
+# A relative model path lives in the data directory (HSLR_DATA_DIR), never in the working directory.
+
+
+def _model_path(path: str) -> str:
+    from streams.settings import data_path
+
+    return str(data_path(path)) if path else path
 
 
 def _regime(cfg: HSLRConfig) -> Stage[Any]:
@@ -40,7 +47,7 @@ def _regime(cfg: HSLRConfig) -> Stage[Any]:
     from models.regime import MODEL_FEATURES
     from streams.stages.regime import KIND, RegimeStage
 
-    path = cfg.regime.model_path
+    path = _model_path(cfg.regime.model_path)
     if not (Path(path) / META_FILE).is_file():
         raise FileNotFoundError(
             f"no regime model at {path!r}; train one with `hslr train regime --pairs EURUSD,GBPUSD "
@@ -71,7 +78,8 @@ def _edge(cfg: HSLRConfig) -> Stage[Any]:
         return EdgeStage(cfg.edge)  # no model: every row is warm-up, nothing passes
     from models.artifacts import load_artifact
 
-    model, _meta = load_artifact(cfg.edge.model_path, expected_features=MODEL_FEATURES, kind="edge")
+    path = _model_path(cfg.edge.model_path)
+    model, _meta = load_artifact(path, expected_features=MODEL_FEATURES, kind="edge")
     return EdgeStage(cfg.edge, model)
 
 
@@ -86,7 +94,8 @@ def _governance(cfg: HSLRConfig) -> Stage[Any]:
     from models.artifacts import read_meta
     from streams.stages.governance.kl import reference_from_meta
 
-    reference = reference_from_meta(read_meta(config.kl_reference_artifact), config.kl_features)
+    meta = read_meta(_model_path(config.kl_reference_artifact))
+    reference = reference_from_meta(meta, config.kl_features)
     return GovernanceStage(config.model_copy(update={"kl_reference_artifact": ""}), reference=reference)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -46,8 +47,36 @@ class Settings(BaseSettings):
     """Folder Prometheus' file_sd watches; empty means ``<repo>/.cache/prometheus/targets``."""
     hslr_scrape_host: str = "127.0.0.1"
     """Host Prometheus scrapes a worker's metrics on (a container name under docker-compose)."""
+    hslr_data_dir: str = ""
+    """Where generated data goes, trained models first (env HSLR_DATA_DIR). Empty: the source checkout's
+    git-ignored ``var/`` when the code runs from one, else ``$XDG_DATA_HOME/hslr`` (``~/.local/share``).
+    Never the working directory: a ``./models/`` there would shadow the ``models`` package."""
+    xdg_data_home: str = ""
+    """The XDG base directory for user data (env XDG_DATA_HOME); empty means ``~/.local/share``."""
 
 
 @cache
 def settings() -> Settings:
     return Settings()
+
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+"""The directory that holds the ``streams`` and ``models`` packages."""
+
+
+def data_dir() -> Path:
+    """The data directory (see :attr:`Settings.hslr_data_dir`), absolute."""
+    configured = settings().hslr_data_dir
+    if configured:
+        return Path(configured).expanduser().resolve()
+    if (PROJECT_ROOT / "pyproject.toml").exists():
+        return PROJECT_ROOT / "var"
+    xdg = settings().xdg_data_home or str(Path.home() / ".local" / "share")
+    return Path(xdg) / "hslr"
+
+
+def data_path(path: str | Path) -> Path:
+    """``path`` if absolute, else ``path`` inside the data directory (relative model paths of the
+    pipeline config, e.g. the default ``models/artifacts/regime/latest``, live there)."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else data_dir() / p

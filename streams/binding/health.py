@@ -4,7 +4,7 @@ Fail-safe: the system never trades blind. The watchdog decides
 
 * ``KILL`` when Prometheus cannot be queried, when it holds no stage metrics, when its newest sample is
   older than ``max_data_age_s`` (scrapes stopped), or when a stage's last event time is older than
-  ``max_event_age_s`` while the FX market is open;
+  ``max_event_age_s`` while the FX market is open (:mod:`streams.fx.hours`);
 * ``HALT`` when a stage's errors or dead letters rose within the query window, or its consumer lag is
   above ``max_lag``;
 * ``NONE`` otherwise.
@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
+
+from streams.fx.hours import is_open_at
 
 
 class HealthConfig(BaseModel):
@@ -64,13 +65,6 @@ class HealthDecision:
     reasons: tuple[str, ...] = ()
 
 
-def market_open(epoch_s: float) -> bool:
-    """FX market hours, UTC: Sunday 22:00 to Friday 21:00 (the narrower DST variant, as alerts.yml)."""
-    t = datetime.fromtimestamp(epoch_s, tz=UTC)
-    dow = t.isoweekday() % 7  # 0 Sunday .. 6 Saturday, as PromQL day_of_week()
-    return 1 <= dow <= 4 or (dow == 5 and t.hour < 21) or (dow == 0 and t.hour >= 22)
-
-
 def decide(obs: HealthInputs, cfg: HealthConfig | None = None) -> HealthDecision:
     """Apply the watchdog rules (module docstring) to one observation."""
     cfg = cfg or HealthConfig()
@@ -84,7 +78,7 @@ def decide(obs: HealthInputs, cfg: HealthConfig | None = None) -> HealthDecision
     newest = max(obs.sample_s.values())
     if obs.now_s - newest > cfg.max_data_age_s:
         kill.append(f"prometheus data stale: newest sample {obs.now_s - newest:.0f}s old")
-    if market_open(obs.now_s):
+    if is_open_at(obs.now_s):
         for stage, ts in sorted(obs.last_event_s.items()):
             if obs.now_s - ts > cfg.max_event_age_s:
                 kill.append(f"stage {stage}: last event {obs.now_s - ts:.0f}s old while the market is open")

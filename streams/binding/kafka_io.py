@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # re-exported, untyped
 
 from streams.binding.codecs import codec_for
@@ -152,6 +152,50 @@ class CheckpointStore:
             raise TimeoutError(f"checkpoint topic {topic} not read to its end in {timeout}s")
         finally:
             c.close()
+
+
+def read_to_end(bootstrap: str, key: str, namespace: str, timeout: float = 60.0) -> Batch:
+    """Decode every record of topic ``key`` up to its current end (markers skipped)."""
+    t = TOPICS[key]
+    name = t.name(namespace)
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"read-{uuid.uuid4()}",
+            "enable.auto.commit": False,
+            **QUIET,
+        }
+    )
+    values: list[bytes] = []
+    indexes: list[bytes | None] = []
+    try:
+        ends: dict[int, int] = {}
+        for p in range(t.partitions):
+            low, high = c.get_watermark_offsets(TopicPartition(name, p), timeout=timeout)
+            if high > low:
+                ends[p] = high
+        c.assign([TopicPartition(name, p, OFFSET_BEGINNING) for p in ends])
+        deadline = time.monotonic() + timeout
+        while ends:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"topic {name} not read to its end in {timeout}s")
+            msg = c.poll(0.5)
+            if msg is None or msg.error():
+                continue
+            headers = dict(msg.headers() or [])
+            if headers.get(MARKER_HEADER) is None:
+                values.append(bytes(msg.value() or b""))
+                index = headers.get(ROW_INDEX_HEADER)
+                indexes.append(index if isinstance(index, bytes) else None)
+            partition = int(msg.partition() or 0)
+            if (msg.offset() or 0) >= ends.get(partition, 0) - 1:
+                ends.pop(partition, None)
+    finally:
+        c.close()
+    batch, errors, _ = codec_for(key, namespace).decode_messages(values, indexes)
+    if errors:
+        raise ValueError(f"{len(errors)} undecodable records on {key}: {errors[:3]}")
+    return batch
 
 
 def publish(out: Out, key: str, batch: Batch, namespace: str, max_records: int = 1) -> int:

@@ -26,12 +26,16 @@ def _bars(args: argparse.Namespace) -> Batch:
 
 def _backtest(args: argparse.Namespace) -> int:
     from backtest.artifacts import save_run_artifacts
+    from backtest.blotter import write_blotter
     from backtest.engine import run_engine, summarize
+    from streams.cli.options import parse_day
     from streams.config import load_config
     from streams.data.spreads import spread_provenance
+    from streams.services.calendar import backtest_calendar
 
     config = load_config(args.config or None)
-    calendar = default_calendar_path(args.calendar)
+    explicit = config.news.calendar_path or args.calendar
+    calendar, calendar_info = backtest_calendar(explicit, parse_day(args.start), parse_day(args.end))
     if calendar and not config.news.calendar_path:
         config = with_models(config, config.regime.model_path, config.edge.model_path, calendar)
     run_id = f"bt-{args.engine}-{config.digest()}-{uuid.uuid4().hex[:6]}"
@@ -48,8 +52,10 @@ def _backtest(args: argparse.Namespace) -> int:
         "bars_per_s": round(bars.n / max(elapsed, 1e-9)),
         **summarize(bars, out, config.trader.portfolio.initial_equity_usd),
         "spreads": spread_provenance({k: bars[k] for k in ("spread_modeled", "source")}),
+        "calendar": calendar_info,
     }
     record_run(run_id, f"backtest:{args.engine}", config, summary, run_dir)
+    write_blotter(run_dir, out, config.trader.portfolio.initial_equity_usd)
     save_run_artifacts(
         run_dir,
         out,
@@ -65,6 +71,7 @@ def _say(message: str) -> None:
 
 def _demo(args: argparse.Namespace) -> int:
     from backtest.artifacts import save_run_artifacts
+    from backtest.blotter import write_blotter
     from backtest.engine import run_kafka_engine, summarize
     from streams.cli.options import parse_day, parse_pairs
     from streams.config import build_config
@@ -140,6 +147,7 @@ def _demo(args: argparse.Namespace) -> int:
         },
     }
     record_run(run_id, "demo", config, summary, run_dir)
+    write_blotter(run_dir, out, config.trader.portfolio.initial_equity_usd)
     save_run_artifacts(run_dir, out, {"source": "db", "pairs": pairs, "from": args.split, "to": args.end})
     print(json.dumps(summary, indent=1, default=str))
     return 0
@@ -148,7 +156,10 @@ def _demo(args: argparse.Namespace) -> int:
 def _common(p: Any) -> None:
     p.add_argument("--pairs", default="EURUSD,GBPUSD,USDJPY,AUDUSD")
     p.add_argument(
-        "--calendar", default="", help="calendar CSV/JSON (default: ../shared/data's, when present)"
+        "--calendar",
+        default="",
+        help="calendar CSV/JSON (backtest default: the events stored by `hslr calendar import --db` for "
+        "the window, else ../shared/data's CSV)",
     )
     p.add_argument("--seed", type=int, default=7)
 

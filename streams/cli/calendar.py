@@ -64,7 +64,7 @@ def _sinks(args: argparse.Namespace) -> list[Sink]:
 
 
 def _import(args: argparse.Namespace) -> int:
-    batch = import_calendar(args.files)
+    batch = import_calendar(args.files, args.tz)
     for sink in _sinks(args):
         sink(batch)
     where = [w for w, on in (("Kafka", args.kafka), ("PostgreSQL", args.db)) if on]
@@ -97,6 +97,9 @@ def add_commands(sub: Any) -> None:
     csub = p.add_subparsers(dest="calendar_command", required=True)
     q = csub.add_parser("import", help="import merged CSV / daily JSON calendar files")
     q.add_argument("files", nargs="+")
+    q.add_argument(
+        "--tz", default="UTC", help="time zone of times written without an offset (e.g. America/New_York)"
+    )
     _common(q)
     q.set_defaults(func=_import)
     q = csub.add_parser("poll", help="poll a ForexFactory-JSON endpoint and emit new or changed events")

@@ -89,6 +89,7 @@ def _ingest(args: argparse.Namespace) -> int:
                 conn,
                 f"ingest:histdata:{Path(path).name}",
                 [(r.pair, r.ts_ms, r.line_no, r.reason, r.raw) for r in res.rejects],
+                namespace=ns,
             )
             side = "ask " if path in args.ask else ""
             clock = (

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 import uuid
 from datetime import UTC, datetime
@@ -18,14 +19,17 @@ from typing import Any
 
 
 def _setup(args: argparse.Namespace) -> tuple[Any, Any, list[Any], dict[str, Any]]:
-    from backtest.folds import label_horizon_min, make_schedule
+    from backtest.folds import label_horizon_min, make_schedule, uncovered_tail
     from streams.cli.options import parse_day, parse_pairs
     from streams.config import load_config
     from streams.core.batch import Batch
-    from streams.services.runs import default_calendar_path, with_models
+    from streams.services.calendar import backtest_calendar
+    from streams.services.runs import with_models
 
     config = load_config(args.config or None)
-    calendar = default_calendar_path(args.calendar)
+    calendar, calendar_info = backtest_calendar(
+        config.news.calendar_path or args.calendar, parse_day(args.start), parse_day(args.end)
+    )
     if calendar and not config.news.calendar_path:
         config = with_models(config, config.regime.model_path, config.edge.model_path, calendar)
     pairs, start, end = parse_pairs(args.pairs), parse_day(args.start), parse_day(args.end)
@@ -67,7 +71,11 @@ def _setup(args: argparse.Namespace) -> tuple[Any, Any, list[Any], dict[str, Any
         "source": args.source,
         "seed": args.seed if args.source == "synth" else None,
         "bars": int(bars.n),
+        "uncovered_tail": uncovered_tail(folds, ms[1]),
+        "calendar": calendar_info,
     }
+    if spec["uncovered_tail"]:
+        print(f"[walkforward] {spec['uncovered_tail']['note']}", file=sys.stderr, flush=True)
     return config, bars, folds, spec
 
 
@@ -213,7 +221,10 @@ def _common(p: Any) -> None:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--config", default="", help="pipeline TOML config (default: documented defaults)")
     p.add_argument(
-        "--calendar", default="", help="calendar CSV/JSON (default: ../shared/data's, when present)"
+        "--calendar",
+        default="",
+        help="calendar CSV/JSON (default: the events stored by `hslr calendar import --db` for the window, "
+        "else ../shared/data's CSV)",
     )
     p.add_argument("--run-id", default="", help="run id; an existing walk-forward run with it is resumed")
     p.add_argument("--runs", default="runs", help="directory of run directories")

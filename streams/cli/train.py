@@ -2,7 +2,7 @@
 
 Thin shell: reads bars (synthetic generator or PostgreSQL), runs the market and features stages
 in-process (:mod:`streams.services`), calls the pure training in :mod:`streams.training`, saves a
-versioned artifact (and moves the ``latest`` pointer). The regime model is also registered in
+versioned artifact (and moves the ``latest`` pointer). Both models are also registered in
 ``model_registry`` (skipped with a warning when the database is unreachable). Point ``[edge] model_path``
 at the printed directory (or its ``latest`` pointer) to use an edge model. Clock and git are read here,
 never in the pipeline.
@@ -101,9 +101,6 @@ def _add_regime(sub: Any) -> None:
     q.set_defaults(func=_train_regime)
 
 
-DEFAULT_ROOT = "models/artifacts/edge"
-
-
 def _train_edge(args: argparse.Namespace) -> int:
     from streams.cli.options import parse_day, parse_pairs
     from streams.config import load_config
@@ -125,13 +122,14 @@ def _train_edge(args: argparse.Namespace) -> int:
         created_at=datetime.now(tz=UTC),
         code_version=code_version(),
         params={"pairs": args.pairs, "source": args.source, "seed": args.seed},
-        root=args.out,
+        root=args.out or None,
         holdout=args.holdout,
         **overrides,
     )
     meta, path = trained.meta, trained.path
     print(json.dumps(meta.metrics, indent=1, default=str))
-    print(f'saved {path} (latest -> {meta.version}); set [edge] model_path = "{Path(args.out) / "latest"}"')
+    print(f'saved {path} (latest -> {meta.version}); set [edge] model_path = "{path.parent / "latest"}"')
+    _register(meta, path)
     return 0
 
 
@@ -142,7 +140,12 @@ def _add_edge(sub: Any) -> None:
     _window_options(q)
     q.add_argument("--method", choices=("knn", "kde"), default="", help="override [edge] method")
     q.add_argument("--holdout", type=float, default=0.2, help="last share of the window kept for evaluation")
-    q.add_argument("--out", default=DEFAULT_ROOT, help="artifact root (versions + latest pointer)")
+    q.add_argument(
+        "--out",
+        default="",
+        help="artifact root (versions + latest pointer); default: beside [edge] model_path in the data "
+        "directory (HSLR_DATA_DIR)",
+    )
     q.set_defaults(func=_train_edge)
 
 

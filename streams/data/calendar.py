@@ -3,7 +3,9 @@
 Formats, as found in the shared data (pakonda/FxCalendar scrape, 2019-11 .. 2020-10):
 
 * CSV columns ``datetime_utc, currency, impact, event, actual, forecast, previous, event_id,
-  source_file, scraped_at``; ``datetime_utc`` is ISO-8601 with an explicit ``+00:00`` offset.
+  source_file, scraped_at``; ``datetime_utc`` is ISO-8601 with an explicit ``+00:00`` offset. Other
+  common layouts (ForexFactory's export, a country instead of a currency, no id column) are mapped by
+  :mod:`streams.data.calendar_layouts`; what cannot be mapped is refused with a clear error.
 * JSON: one object per day, ``{"timestamp": <scrape time>, "events": [...]}`` with event keys
   ``event_id, currency, impact, event, actual, forecast, previous, event_dt``. ``event_dt`` is an
   ISO-8601 *string* with a ``+00:00`` offset, identical to the CSV's ``datetime_utc`` for the same
@@ -72,6 +74,8 @@ def normalize_impact(text: str, title: str = "") -> str:
     ``'holiday'`` when the title names a holiday, else ``'none'``; anything else -> ``'none'``.
     """
     low = text.strip().lower()
+    if low == "holiday":
+        return "holiday"
     for level in ("high", "medium", "low"):
         if low.startswith(level):
             return level
@@ -123,19 +127,37 @@ def parse_records(records: Iterable[Mapping[str, Any]], time_key: str) -> Calend
     return {k: cols[k][order] for k in CALENDAR_FIELDS}
 
 
-def read_calendar_csv(path: str | Path) -> CalendarColumns:
-    """Read the merged ForexFactory CSV; see :func:`parse_records` for the columns."""
-    with Path(path).open(newline="", encoding="utf-8") as fh:
-        return parse_records(csv.DictReader(fh), "datetime_utc")
+def read_calendar_csv(path: str | Path, tz: str = "UTC") -> CalendarColumns:
+    """Read a calendar CSV in any layout :mod:`streams.data.calendar_layouts` maps (the merged
+    ForexFactory scrape, ForexFactory's export, country-or-currency columns, with or without ids).
+
+    Raises ``CalendarLayoutError`` (a ``ValueError``) for what cannot be mapped."""
+    from streams.data.calendar_layouts import map_layout
+
+    with Path(path).open(newline="", encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
+    return parse_records(map_layout(rows, f"calendar file {path}", tz), "ts")
 
 
-def read_calendar_json(paths: str | Path | Iterable[str | Path]) -> CalendarColumns:
-    """Read one or more raw daily ForexFactory JSON files into one set of calendar columns."""
+def read_calendar_json(paths: str | Path | Iterable[str | Path], tz: str = "UTC") -> CalendarColumns:
+    """Read one or more calendar JSON files (daily scrape ``{"events": [...]}`` or a list of events,
+    as ForexFactory's weekly export) into one set of calendar columns."""
+    from streams.data.calendar_layouts import CalendarLayoutError, map_layout
+
     files = [paths] if isinstance(paths, str | Path) else list(paths)
-    events: list[Mapping[str, Any]] = []
+    records: list[Mapping[str, Any]] = []
     for f in files:
-        events.extend(json.loads(Path(f).read_text(encoding="utf-8"))["events"])
-    return parse_records(events, "event_dt")
+        try:
+            data = json.loads(Path(f).read_text(encoding="utf-8-sig"))
+        except json.JSONDecodeError as exc:
+            raise CalendarLayoutError(f"calendar file {f}: not JSON ({exc})") from None
+        events = data.get("events") if isinstance(data, dict) else data
+        if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+            raise CalendarLayoutError(
+                f'calendar file {f}: expected a list of event objects or {{"events": [...]}}'
+            )
+        records.extend(map_layout(events, f"calendar file {f}", tz))
+    return parse_records(records, "ts")
 
 
 def event_times(
@@ -148,8 +170,9 @@ def event_times(
     return np.unique(np.asarray(calendar["ts"], dtype=np.int64)[mask])
 
 
-def read_calendar_file(path: str | Path) -> Batch:
-    """Read one ForexFactory file (merged ``.csv`` or daily ``.json``) as a ``calendar_event`` batch."""
+def read_calendar_file(path: str | Path, tz: str = "UTC") -> Batch:
+    """Read one calendar file (``.csv`` or ``.json``, any layout :mod:`streams.data.calendar_layouts`
+    maps; times without an offset in ``tz``) as a ``calendar_event`` batch."""
     from streams.stages.news.records import to_calendar_batch
 
     p = Path(path)
@@ -158,11 +181,11 @@ def read_calendar_file(path: str | Path) -> Batch:
     suffix = p.suffix.lower()
     if suffix not in (".csv", ".json"):
         raise ValueError(f"calendar file {p}: expected .csv (merged ForexFactory) or .json (daily file)")
-    cols = read_calendar_csv(p) if suffix == ".csv" else read_calendar_json(p)
+    cols = read_calendar_csv(p, tz) if suffix == ".csv" else read_calendar_json(p, tz)
     return to_calendar_batch(cols, f"file:{p.name}")
 
 
-def import_calendar(paths: Iterable[str | Path]) -> Batch:
+def import_calendar(paths: Iterable[str | Path], tz: str = "UTC") -> Batch:
     """Read several calendar files into one batch, in file order (each file sorted by event time), so a
     later file's version of an ``event_id`` comes later and wins, on the topic as in the database."""
-    return concat([read_calendar_file(p) for p in paths])
+    return concat([read_calendar_file(p, tz) for p in paths])

@@ -36,7 +36,7 @@ from streams.data.spread_model import SpreadConfig, model_spread
 from streams.fx.pairs import validate_pair
 
 EST_OFFSET_MS = 5 * 3_600_000
-"""HistData's EST clock is UTC-5 all year: add this to get UTC."""
+"""HistData's documented clock is UTC-5: add this to get UTC (weeks are then anchored, see above)."""
 SOURCE = "histdata"
 Layout = Literal["auto", "est", "utc"]
 _FORMATS = {

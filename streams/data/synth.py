@@ -22,8 +22,9 @@ from streams.data.spread_model import model_spread
 from streams.data.synth_config import TRADING_MINUTES_PER_YEAR, SynthConfig
 from streams.data.synth_paths import PathOut, dynamics, simulate
 from streams.data.synth_regimes import EVENT, RegimePath, couple, markov_spells, overlay_calendar
+from streams.fx.hours import open_minutes
 from streams.fx.pairs import currencies, pip_size, validate_pair
-from streams.fx.sessions import TimeLike, in_hours, open_minutes, to_ms
+from streams.fx.sessions import TimeLike, in_hours, to_ms
 
 TRUTH_FIELDS: tuple[str, ...] = ("pair", "ts", "regime", "fair_value", "deviation", "ou_theta", "event")
 """Truth columns: regime int8 (0 Stable_Flow, 1 Directional_Vol, 2 Event_Risk), fair_value (mid,

@@ -1,0 +1,1 @@
+"""FX domain definitions: market hours (and, after the renovation, pairs and sessions)."""

@@ -38,13 +38,19 @@ def default_calendar_path(explicit: str) -> str:
     return str(path) if path.exists() else ""
 
 
+def _absolute_if_here(path: str) -> str:
+    return str(Path(path).resolve()) if path and Path(path).exists() else path
+
+
 def with_models(config: HSLRConfig, regime: str, edge: str, calendar: str) -> HSLRConfig:
     """``config`` with the model artifacts and the reference calendar set."""
     from streams.config import build_config, dump_config
 
     data = dump_config(config)
-    data.setdefault("regime", {})["model_path"] = regime
-    data.setdefault("edge", {})["model_path"] = edge
+    # a model saved relative to the working directory (a run directory) becomes absolute; other relative
+    # paths stay relative to the data directory (streams.settings.data_path)
+    data.setdefault("regime", {})["model_path"] = _absolute_if_here(regime)
+    data.setdefault("edge", {})["model_path"] = _absolute_if_here(edge)
     if calendar:
         data.setdefault("news", {})["calendar_path"] = calendar
     return build_config(data)

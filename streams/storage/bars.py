@@ -91,17 +91,22 @@ def load_bars(conn: psycopg.Connection, pairs: Sequence[str], start: datetime, e
 
 
 def save_quarantine(
-    conn: psycopg.Connection, source: str, rows: Sequence[tuple[str, int | None, int | None, str, str]]
+    conn: psycopg.Connection,
+    source: str,
+    rows: Sequence[tuple[str, int | None, int | None, str, str]],
+    namespace: str = "hslr",
 ) -> int:
-    """Insert quarantined records ``(pair, ts_ms | None, line_no | None, reason, raw)``; return the count."""
+    """Insert quarantined records ``(pair, ts_ms | None, line_no | None, reason, raw)`` of ``namespace``
+    (the topic namespace the ingest published to); return the count. A file line already quarantined
+    is kept as it is (key: source, line_no; migration 0005)."""
     if not rows:
         return 0
     with conn.cursor() as cur:
         cur.executemany(
-            "INSERT INTO quarantine (source, pair, ts, line_no, reason, raw)"
-            " VALUES (%s, %s, CASE WHEN %s::bigint IS NULL THEN NULL ELSE to_timestamp(%s::bigint / 1000.0) END,"
+            "INSERT INTO quarantine (namespace, source, pair, ts, line_no, reason, raw)"
+            " VALUES (%s, %s, %s, CASE WHEN %s::bigint IS NULL THEN NULL ELSE to_timestamp(%s::bigint / 1000.0) END,"
             " %s, %s, %s) ON CONFLICT (source, line_no) WHERE line_no IS NOT NULL DO NOTHING",
-            [(source, p, t, t, ln, reason, raw) for p, t, ln, reason, raw in rows],
+            [(namespace, source, p, t, t, ln, reason, raw) for p, t, ln, reason, raw in rows],
         )
     conn.commit()
     return len(rows)

@@ -79,7 +79,9 @@ def _meta(
 
 
 def _root(model_path: str) -> Path:
-    p = Path(model_path)
+    from streams.settings import data_path
+
+    p = data_path(model_path)  # a relative model path lives in the data directory, never in the cwd
     return p.parent if p.name == "latest" else p
 
 

@@ -160,11 +160,15 @@ def test_ingest_histdata_publishes_stores_quarantines_and_is_idempotent(services
             "SELECT line_no, reason FROM quarantine WHERE source = %s ORDER BY line_no",
             (f"ingest:histdata:{path.name}",),
         ).fetchall()
+        namespaces = conn.execute(
+            "SELECT DISTINCT namespace FROM quarantine WHERE source = %s", (f"ingest:histdata:{path.name}",)
+        ).fetchall()
         res = read_histdata(path, "EURUSD")
         ts = res.bars["ts"]
         stored = conn.execute(_XMIN, (_times(ts),)).fetchone()
     assert len(q) == len(res.rejects)
     assert all(reason for _, reason in q)
+    assert namespaces == [(ns,)]  # regression: rows said 'hslr' whatever --namespace said
     assert stored[0] == lines - len(q) == len(ts)
     topic = _read_all(TOPICS["bars"].name(ns), "bar", len(ts))
     assert topic.n == lines - len(q)

@@ -6,7 +6,8 @@ Session ids, from local clock times (``zoneinfo``, so daylight saving moves them
 * 2 London-New York overlap: both;
 * 3 New York: 08:00-17:00 America/New_York, not in London hours;
 * 4 rollover / off-hours: ``rollover_min`` minutes from 17:00 New York (the value-date roll, when
-  liquidity is thinnest), and the weekend from Friday 17:00 to Sunday 17:00 New York;
+  liquidity is thinnest), and whenever the market is closed (:mod:`streams.fx.hours`: the weekend
+  from Friday 17:00 to Sunday 17:00 New York, 25 December, 1 January);
 * 0 Asia: everything else.
 
 Precedence is 4, then 2, 1, 3, 0. The UK moves its clocks on the last Sunday of March / October at
@@ -17,34 +18,20 @@ few weeks a year the overlap is one hour longer or shorter in UTC.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
 
-from streams.core.units import DAY_MS, F64, HOUR_MS, I32, I64, MINUTE_MS
+from streams.core.units import F64, I32, I64, MINUTE_MS
+from streams.fx.hours import is_open, local_ms
 
 ASIA, LONDON, OVERLAP, NEW_YORK, ROLLOVER = 0, 1, 2, 3, 4
 N_SESSIONS = 5
-_LONDON_TZ = ZoneInfo("Europe/London")
-_NEW_YORK_TZ = ZoneInfo("America/New_York")
+_LONDON_TZ = "Europe/London"
+_NEW_YORK_TZ = "America/New_York"
 _LONDON_HOURS = (8 * 60, 16 * 60 + 30)
 _NEW_YORK_HOURS = (8 * 60, 17 * 60)
 _ROLL = 17 * 60
-
-
-def _offsets_ms(hours: I64, zone: ZoneInfo) -> I64:
-    # Both zones change their UTC offset only on whole UTC hours, so one lookup per hour is exact.
-    out = np.empty(len(hours), dtype=np.int64)
-    for i, h in enumerate(hours.tolist()):
-        off = datetime.fromtimestamp(h * 3600, tz=UTC).astimezone(zone).utcoffset()
-        out[i] = int(off.total_seconds()) * 1000 if off is not None else 0
-    return out
-
-
-def _local(ts: I64, hours: I64, inverse: I64, zone: ZoneInfo) -> I64:
-    return ts + _offsets_ms(hours, zone)[inverse]
 
 
 def session_ids(ts: I64, rollover_min: int) -> I32:
@@ -57,23 +44,19 @@ def session_ids(ts: I64, rollover_min: int) -> I32:
     rollover_min : int
         Minutes after 17:00 New York time that count as rollover (id 4).
     """
-    hours, inverse = np.unique(ts // HOUR_MS, return_inverse=True)
-    lon = _local(ts, hours, inverse, _LONDON_TZ)
-    ny = _local(ts, hours, inverse, _NEW_YORK_TZ)
+    lon = local_ms(ts, _LONDON_TZ)
+    ny = local_ms(ts, _NEW_YORK_TZ)
     lon_min = (lon // MINUTE_MS) % 1440
     ny_min = (ny // MINUTE_MS) % 1440
-    ny_weekday = (ny // DAY_MS + 3) % 7  # Monday = 0; 1970-01-01 was a Thursday
     london = (lon_min >= _LONDON_HOURS[0]) & (lon_min < _LONDON_HOURS[1])
     newyork = (ny_min >= _NEW_YORK_HOURS[0]) & (ny_min < _NEW_YORK_HOURS[1])
     roll = (ny_min >= _ROLL) & (ny_min < _ROLL + rollover_min)
-    weekend = (
-        (ny_weekday == 5) | ((ny_weekday == 4) & (ny_min >= _ROLL)) | ((ny_weekday == 6) & (ny_min < _ROLL))
-    )
+    closed = ~is_open(ts)
     sid = np.full(len(ts), ASIA, dtype=np.int32)
     sid[newyork] = NEW_YORK
     sid[london] = LONDON
     sid[london & newyork] = OVERLAP
-    sid[roll | weekend] = ROLLOVER
+    sid[roll | closed] = ROLLOVER
     return sid
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backtest.folds import add_period, check_schedule, label_horizon_min, make_schedule
+from backtest.folds import add_period, check_schedule, label_horizon_min, make_schedule, uncovered_tail
 from streams.config import build_config
 from streams.core.units import MINUTE_MS
 
@@ -32,10 +32,30 @@ def test_calendar_months() -> None:
 
 def test_six_by_one_month_schedule() -> None:
     folds = make_schedule(ms("2019-01-01"), ms("2020-01-01"), "6M", "1M", horizon_min=60)
-    assert len(folds) == 5  # tests start Jul 1 + 1 h, ..., the one after Nov would end after Jan 1
-    assert folds[0].train_to == ms("2019-07-01")
-    assert folds[0].test_from == ms("2019-07-01T01:00")
+    assert len(folds) == 6  # tests Jul, Aug, ..., Dec: the purge is cut from the training window
+    assert folds[0].test_from == ms("2019-07-01")
+    assert folds[0].train_to == ms("2019-06-30T23:00")
     assert folds[1].train_from == ms("2019-02-01")
+    assert folds[1].test_from == ms("2019-08-01")
+    assert folds[-1].test_to == ms("2020-01-01")
+
+
+def test_eighteen_months_make_twelve_folds_and_nothing_is_dropped_silently() -> None:
+    # regression: the 1-hour purge shifted every test window by an hour, so the last one (June 2020)
+    # ended after 2020-07-01 and was dropped without a word (11 folds)
+    folds = make_schedule(ms("2019-01-01"), ms("2020-07-01"), "6M", "1M", horizon_min=60)
+    assert len(folds) == 12
+    assert [f.test_from for f in folds] == [
+        ms(f"{y}-{m:02d}-01") for y, m in [(2019, m) for m in range(7, 13)] + [(2020, m) for m in range(1, 7)]
+    ]
+    assert folds[-1].test_to == ms("2020-07-01")
+    assert uncovered_tail(folds, ms("2020-07-01")) is None
+    short = make_schedule(ms("2019-01-01"), ms("2020-06-20"), "6M", "1M", horizon_min=60)
+    assert len(short) == 11
+    tail = uncovered_tail(short, ms("2020-06-20"))
+    assert tail is not None
+    assert tail["from"] == ms("2020-06-01")
+    assert "incomplete" in tail["note"]
 
 
 @settings(max_examples=60, deadline=None)

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from streams.binding.health import HealthConfig, HealthInputs, decide, market_open
+from streams.binding.health import HealthConfig, HealthInputs, decide
+from streams.fx.hours import is_open_at
 
 WED = datetime(2020, 3, 18, 12, 0, tzinfo=UTC).timestamp()
 SAT = datetime(2020, 3, 21, 12, 0, tzinfo=UTC).timestamp()
@@ -19,16 +20,18 @@ def fresh(now: float, **kw) -> HealthInputs:
 @pytest.mark.parametrize(
     ("when", "expected"),
     [
-        (datetime(2020, 3, 22, 21, 59, tzinfo=UTC), False),
+        (datetime(2020, 3, 22, 20, 59, tzinfo=UTC), False),
         (datetime(2020, 3, 22, 22, 0, tzinfo=UTC), True),
         (datetime(2020, 3, 20, 20, 59, tzinfo=UTC), True),
-        (datetime(2020, 3, 20, 21, 0, tzinfo=UTC), False),
+        (datetime(2020, 3, 20, 21, 0, tzinfo=UTC), False),  # US summer time since 8 March
+        (datetime(2020, 3, 6, 21, 30, tzinfo=UTC), True),  # winter: open until 22:00 UTC
+        (datetime(2020, 3, 22, 21, 30, tzinfo=UTC), True),  # summer Sunday: open from 21:00 UTC
         (datetime(2020, 3, 21, 12, 0, tzinfo=UTC), False),
         (datetime(2020, 3, 18, 3, 0, tzinfo=UTC), True),
     ],
 )
 def test_market_hours(when: datetime, expected: bool) -> None:
-    assert market_open(when.timestamp()) is expected
+    assert is_open_at(when.timestamp()) is expected
 
 
 def test_unreachable_or_empty_prometheus_kills() -> None:

@@ -8,6 +8,8 @@ import pytest
 
 from streams.data.bars import BAR_FIELDS
 from streams.data.histdata import parse_histdata_text, read_histdata
+from streams.fx.hours import open_minutes_between
+from streams.fx.sessions import to_ms
 from tests.unit.data.conftest import HISTDATA
 
 EURUSD = HISTDATA / "DAT_ASCII_EURUSD_M1_201901_sample.csv"
@@ -78,7 +80,8 @@ def test_old_four_decimal_file() -> None:
     res = read_histdata(GBPUSD_OLD, "GBPUSD")
     assert len(res.bars["ts"]) == 12
     assert not res.rejects
-    # 20030602 090000 EST = 2003-06-02 14:00 UTC = day 12205 * 86_400_000 + 14 * 3_600_000.
+    # 20030602 090000 EST = 2003-06-02 14:00 UTC = day 12205 * 86_400_000 + 14 * 3_600_000 (a Monday
+    # fragment of a week: no Sunday open or Friday close to anchor it, so the documented UTC-5 holds).
     assert res.bars["ts"][0] == 12205 * 86_400_000 + 14 * 3_600_000 == 1_054_562_400_000
     prices = np.concatenate([res.bars[k] for k in ("open", "high", "low", "close")])
     assert _decimals_ok(prices, 4)
@@ -174,3 +177,23 @@ def test_empty_text_and_round_trip() -> None:
     # 2019-12-31 17:00 EST = 22:00 UTC = 2020-01-01 -2h: 18262 * 86_400_000 - 7_200_000.
     assert res.bars["ts"].tolist() == [18262 * 86_400_000 - 7_200_000, 18262 * 86_400_000 - 7_140_000]
     assert res.bars["volume"].tolist() == [3.0, 0.0]
+
+
+def test_histdata_clock_follows_the_new_york_week() -> None:
+    # regression: a fixed UTC-5 put summer bars an hour late (weeks are anchored to the 17:00 New York
+    # open/close, streams.data.histdata_clock; the July week opens on Sunday 17:00 file time, read as UTC-4). The payrolls release (08:30 New York)
+    # lands at 13:30 UTC in January, 12:30 UTC in July and on 2019-11-01 (US still on summer time,
+    # Europe not, where HistData shows it at 07:30); the week of 15 March 2019 closes 16:59 New York.
+    res = read_histdata(HISTDATA / "DAT_ASCII_GBPUSD_M1_2019_clock.csv", "GBPUSD")
+    assert not res.rejects
+    expected = [
+        "2019-01-04T13:30",
+        "2019-03-15T20:59",
+        "2019-03-17T21:00",
+        "2019-06-30T21:00",
+        "2019-07-05T12:30",
+        "2019-11-01T12:30",
+    ]
+    assert res.bars["ts"].tolist() == [to_ms(t) for t in expected]
+    # so under New York market hours that weekend leaves no open minute without a bar
+    assert open_minutes_between(int(res.bars["ts"][1]), int(res.bars["ts"][2])) == 0

@@ -7,7 +7,9 @@ from streams.data.bars import BAR_FIELDS
 from streams.data.calendar import event_times, read_calendar_csv
 from streams.data.synth import TRUTH_FIELDS, generate_market
 from streams.data.synth_config import SynthConfig
-from streams.fx.sessions import fx_open, is_holiday, open_minutes, to_ms
+from streams.fx.hours import is_holiday, open_minutes
+from streams.fx.hours import is_open as fx_open
+from streams.fx.sessions import to_ms
 from tests.unit.data.conftest import CALENDAR
 
 MIN = 60_000
@@ -77,8 +79,8 @@ def test_weekend_and_holiday_gaps() -> None:
     assert not ((ts >= fri) & (ts < sun)).any()
     assert ((ts >= fri - 10 * MIN) & (ts < fri)).any()
     assert ((ts >= sun) & (ts < sun + 10 * MIN)).any()
-    # 25 Dec and 1 Jan (UTC days) are absent.
-    for day in ("2019-12-25", "2020-01-01"):
+    # The New York trading days 25 Dec and 1 Jan (17:00 New York the day before to 17:00) are absent.
+    for day in ("2019-12-24T22:00", "2019-12-31T22:00"):
         d0 = to_ms(day)
         assert not ((ts >= d0) & (ts < d0 + 86_400_000)).any()
     # Sunday 22:00 UTC is the first open minute of the week.
@@ -150,7 +152,7 @@ def test_event_windows_follow_calendar_fixture() -> None:
 
 def test_event_windows_hand_made_calendar() -> None:
     times = [
-        to_ms(t) for t in ("2019-03-04T13:30", "2019-03-04T13:45:20", "2019-03-05T08:00", "2019-03-10T21:58")
+        to_ms(t) for t in ("2019-03-04T13:30", "2019-03-04T13:45:20", "2019-03-05T08:00", "2019-03-10T20:58")
     ]
     cal = {
         "ts": np.array(times + [to_ms("2019-03-06T12:00"), to_ms("2019-03-07T12:00")], dtype=np.int64),
@@ -162,8 +164,8 @@ def test_event_windows_hand_made_calendar() -> None:
     # 13:45:20 is floored to 13:45; the GBP event is not EURUSD's.
     expected = np.array([times[0], to_ms("2019-03-04T13:45"), times[2]], dtype=np.int64)
     _assert_events_aligned(m, expected)
-    # A release on a closed minute (Sunday 21:58 UTC) places nothing; medium impact is not placed.
-    for t in ("2019-03-10T21:58", "2019-03-06T12:00"):
+    # A release on a closed minute (Sunday 20:58 UTC, 16:58 New York on the first day of US summer time) places nothing; medium impact is not placed.
+    for t in ("2019-03-10T20:58", "2019-03-06T12:00"):
         assert not m.truth["event"][m.truth["ts"] == to_ms(t)].any()
 
 

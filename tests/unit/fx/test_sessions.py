@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from streams.fx.sessions import fx_open, in_hours, is_holiday, minute_of_week, open_minutes, to_ms
+from streams.fx.sessions import in_hours, minute_of_week, to_ms
 
 
 def test_to_ms() -> None:
@@ -14,34 +14,9 @@ def test_to_ms() -> None:
     assert to_ms(np.datetime64("2019-01-06T22:00")) == expected
 
 
-def test_week_boundaries() -> None:
-    t = np.array(
-        [
-            to_ms(x)
-            for x in (
-                "2019-01-06T21:59",
-                "2019-01-06T22:00",
-                "2019-01-09T12:00",
-                "2019-01-11T21:59",
-                "2019-01-11T22:00",
-                "2019-01-12T12:00",
-            )
-        ],
-        dtype=np.int64,
-    )
-    assert fx_open(t).tolist() == [False, True, True, True, False, False]
-    assert minute_of_week(t[:2]).tolist() == [22 * 60 - 1, 22 * 60]
-
-
-def test_holidays_and_grid() -> None:
-    t = np.array(
-        [to_ms(x) for x in ("2019-12-25T12:00", "2020-01-01T00:00", "2019-12-24T12:00")], dtype=np.int64
-    )
-    assert is_holiday(t).tolist() == [True, True, False]
-    week = open_minutes(to_ms("2019-03-03"), to_ms("2019-03-10"))
-    assert len(week) == 5 * 1440
-    assert week[0] == to_ms("2019-03-03T22:00")
-    assert week[-1] == to_ms("2019-03-08T21:59")
+def test_minute_of_week() -> None:
+    t = np.array([to_ms("2019-01-06T21:59"), to_ms("2019-01-06T22:00")], dtype=np.int64)
+    assert minute_of_week(t).tolist() == [22 * 60 - 1, 22 * 60]
 
 
 def test_in_hours_wraps() -> None:

@@ -3,7 +3,7 @@
 The kill switch blocks every new order and cancels all working orders at once. It is part of the
 trader's checkpointed state, so it survives restarts, and only a ``RESUME`` from issuer ``operator``
 clears it. It fires on toxic flow (:mod:`toxicity`), on a ``KILL`` command and when the stage's own
-input goes stale: more than ``stale_after_min`` open-market minutes (FX week, holidays excluded)
+input goes stale: more than ``stale_after_min`` open-market minutes (:mod:`streams.fx.hours`: the New York FX week, holidays excluded)
 pass between two consecutive input minutes.
 
 Control commands (topic ``control``): HALT (no new orders, cancel working ones), KILL, RESUME (clears
@@ -19,10 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-import numpy as np
-
 from streams.core.units import MINUTE_MS
-from streams.fx.sessions import fx_open
+from streams.fx.hours import open_minutes_between
 
 
 @dataclass(frozen=True)
@@ -123,5 +121,4 @@ def stale_gap(prev_ts: int, ts: int, limit_min: int) -> bool:
     """Return True when more than ``limit_min`` open-market minutes lie strictly between two bars."""
     if prev_ts < 0 or ts - prev_ts <= (limit_min + 1) * MINUTE_MS:
         return False
-    grid = np.arange(prev_ts + MINUTE_MS, ts, MINUTE_MS, dtype=np.int64)
-    return int(fx_open(grid).sum()) > limit_min
+    return open_minutes_between(prev_ts, ts) > limit_min

@@ -65,6 +65,12 @@ def _local(ts: pd.Series, zone: str) -> tuple[pd.Series, pd.Series]:
     return t.dt.hour * 60 + t.dt.minute, t.dt.dayofweek
 
 
+def _ref_holiday(ts: pd.Series) -> np.ndarray:
+    # the New York trading day ends at 17:00: shift by 7 hours and read the date
+    t = pd.to_datetime(ts, unit="ms", utc=True).dt.tz_convert("America/New_York") + pd.Timedelta(hours=7)
+    return (((t.dt.month == 12) & (t.dt.day == 25)) | ((t.dt.month == 1) & (t.dt.day == 1))).to_numpy()
+
+
 def ref_sessions(ts: pd.Series, rollover_min: int = 60) -> np.ndarray:
     lon, _ = _local(ts, "Europe/London")
     ny, wd = _local(ts, "America/New_York")
@@ -75,6 +81,7 @@ def ref_sessions(ts: pd.Series, rollover_min: int = 60) -> np.ndarray:
         | (wd == 5)
         | ((wd == 4) & (ny >= 1020))
         | ((wd == 6) & (ny < 1020))
+        | _ref_holiday(ts)
     )
     sid = np.select([off, london & newyork, london, newyork], [4, 2, 1, 3], default=0)
     return sid.astype(np.int32)

@@ -208,6 +208,18 @@ def test_stale_input_fires_the_kill_switch() -> None:
     assert _trade(TraderStage(cfg), [data])[1]["control"].n == 0
 
 
+def test_summer_friday_close_is_not_a_stale_gap() -> None:
+    # US summer time: the FX week closes Friday 17:00 New York = 21:00 UTC and opens Sunday 21:00 UTC,
+    # so bars until Friday 20:59 and again from Sunday 21:00 leave no open minute missing.
+    fri_19h = 1_562_353_200_000  # Friday 2019-07-05 19:00 UTC
+    data = governed(n_min=2 * 60 + 48 * 60 + 2 * 60, seed=5, start=fri_19h)
+    closed = (data["ts"] >= fri_19h + 2 * 3_600_000) & (data["ts"] < fri_19h + 50 * 3_600_000)
+    _, out = _trade(STAGE, [data.take(~closed)])
+    assert out["control"].n == 0
+    assert out["orders"].n > 0
+    assert (out["orders"]["ts"] > fri_19h + 50 * 3_600_000).any()
+
+
 def test_limits_reject_with_reasons_in_the_stage() -> None:
     cfg = TraderConfig(
         risk=RiskConfig(cov_min_obs=30, max_order_usd=5e6, max_position_usd=5e6, max_gross_usd=2.0e6)

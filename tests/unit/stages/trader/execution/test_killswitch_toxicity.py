@@ -63,6 +63,14 @@ def test_stale_gap_counts_only_open_market_minutes() -> None:
     assert not stale_gap(-1, MON, 30)
 
 
+def test_stale_gap_follows_new_york_hours() -> None:
+    # summer: last bar Friday 2019-07-05 20:59 UTC, next Sunday 21:00 UTC (17:00 New York): no gap
+    fri, sun = 1_562_360_340_000, 1_562_533_200_000
+    assert not stale_gap(fri, sun, 30)
+    # winter: Friday 2024-01-12 21:00 UTC is 16:00 New York, so 21:00-22:00 UTC is open
+    assert stale_gap(FRI_21H, FRI_21H + 49 * 3_600_000, 30)
+
+
 def test_markouts_and_toxicity_window() -> None:
     cfg = ExecutionConfig(toxicity_window=3, toxicity_threshold_bps=-2.0)
     assert [m.due_ts for m in schedule(0, 0, 1, 1.25, cfg)] == [60_000, 300_000, 900_000]
