@@ -28,8 +28,9 @@ def _backtest(args: argparse.Namespace) -> int:
     from backtest.artifacts import save_run_artifacts
     from backtest.engine import run_engine, summarize
     from streams.config import load_config
+    from streams.settings import settings
 
-    config = load_config(args.config or None)
+    config = load_config(args.config or settings().hslr_config or None)  # as `hslr worker` does
     calendar = default_calendar_path(args.calendar)
     if calendar and not config.news.calendar_path:
         config = with_models(config, config.regime.model_path, config.edge.model_path, calendar)
@@ -157,7 +158,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--from", dest="start", required=True)
     p.add_argument("--to", dest="end", required=True)
     p.add_argument("--source", choices=("db", "synth"), default="db")
-    p.add_argument("--config", default="")
+    p.add_argument("--config", default="", help="pipeline config TOML (default: env HSLR_CONFIG)")
     p.add_argument("--json", action="store_true", help="one-line JSON")
     p.add_argument(
         "--fuse",

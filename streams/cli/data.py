@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from streams.cli.options import parse_day, parse_pairs
+from streams.cli.options import parse_day, parse_pairs, parse_speed
 from streams.core.batch import Batch
 from streams.services.replay import replay
 
@@ -43,27 +43,40 @@ def _calendar(path: str) -> dict[str, Any]:
 def _ingest(args: argparse.Namespace) -> int:
     from streams.binding.kafka_io import Out, ensure_topics, publish
     from streams.data.histdata import read_histdata
+    from streams.fx.pairs import normalize_pair
     from streams.settings import settings
     from streams.storage.bars import save_bars, save_quarantine
     from streams.storage.db import connect
 
+    pair = normalize_pair(args.pair)  # one pair per file: "" or "EURUSD,GBPUSD" is an error (exit 2)
+    now = int(time.time() * 1000)
+    results = [(path, read_histdata(path, pair, not_after_ms=now)) for path in args.files]
+    empty = [path for path, res in results if res.lines_read == 0]
+    if empty:  # checked before anything is written
+        raise ValueError(f"no data lines in {', '.join(empty)}")
     s = settings()
     ns = args.namespace or s.hslr_namespace
     ensure_topics(s.kafka_bootstrap_servers, ns)
     out = Out(s.kafka_bootstrap_servers)
-    pair = parse_pairs(args.pair)[0]
     with connect() as conn:
-        for path in args.files:
-            res = read_histdata(path, pair)
+        for path, res in results:
             bars = Batch(res.bars)
-            new = save_bars(conn, bars)
-            save_quarantine(
-                conn,
-                f"ingest:histdata:{Path(path).name}",
-                [(r.pair, r.ts_ms, r.line_no, r.reason, r.raw) for r in res.rejects],
-            )
-            publish(out, "bars", bars.take(new), ns)
-            out.flush()
+            # one transaction per file, committed only after its bars are published and flushed: a
+            # failure anywhere rolls the file back, so a re-ingest publishes it (downstream drops repeats)
+            try:
+                new = save_bars(conn, bars, commit=False)
+                save_quarantine(
+                    conn,
+                    f"ingest:histdata:{pair}:{Path(path).name}",
+                    [(r.pair, r.ts_ms, r.line_no, r.reason, r.raw) for r in res.rejects],
+                    commit=False,
+                )
+                publish(out, "bars", bars.take(new), ns)
+                out.flush()
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
             print(
                 f"{path}: {res.lines_read} lines, {bars.n} valid bars ({int(new.sum())} new or changed, "
                 f"published to {ns}.bars), {len(res.rejects)} quarantined with reasons"
@@ -76,12 +89,15 @@ def _replay(args: argparse.Namespace) -> int:
 
     ns = args.namespace or settings().hslr_namespace
     run = args.run_id or f"replay-{uuid.uuid4().hex[:8]}"
-    speed = None if args.speed == "max" else float(args.speed)
+    speed = parse_speed(args.speed)
+    pairs, start, end = parse_pairs(args.pairs), parse_day(args.start), parse_day(args.end)
+    if start >= end:
+        raise ValueError(f"--from {args.start} is not before --to {args.end}")
     t0 = time.perf_counter()
     n = replay(
-        parse_pairs(args.pairs),
-        parse_day(args.start),
-        parse_day(args.end),
+        pairs,
+        start,
+        end,
         namespace=ns,
         run=run,
         speed=speed,

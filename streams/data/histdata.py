@@ -39,7 +39,30 @@ _FORMATS = {
 _HEADER_WORDS = frozenset({"datetime", "date", "time", "timestamp"})
 _PRICES = ("open", "high", "low", "close")
 # Checks in priority order; the first failing one is the row's reason.
-(_OK, _EMPTY, _FIELDS, _TIME, _NUMBER, _NONPOS, _HL, _HIGH, _LOW, _VOLUME, _MINUTE, _DUP, _ORDER) = range(13)
+(
+    _OK,
+    _EMPTY,
+    _FIELDS,
+    _TIME,
+    _NUMBER,
+    _NONPOS,
+    _HL,
+    _HIGH,
+    _LOW,
+    _VOLUME,
+    _MINUTE,
+    _DUP,
+    _ORDER,
+    _FAR,
+    _FUTURE,
+    _NUL,
+) = range(16)
+DAY_MS = 86_400_000
+RANGE_MARGIN_MS = 31 * DAY_MS
+"""A row further than this (plus twice the interquartile span) from the median time of the file's
+valid rows is outside the file's dominant range (a typo such as year 2999 in a monthly or yearly file)."""
+CLOCK_TOLERANCE_MS = 2 * DAY_MS
+"""A row later than the ingest's clock plus this is in the future and refused."""
 
 
 @dataclass(frozen=True)
@@ -142,8 +165,20 @@ def _first_failure(codes: npt.NDArray[np.int8], mask: npt.NDArray[np.bool_], cod
     codes[mask & (codes == _OK)] = code
 
 
+def _far_outside(ts: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """Rows far outside the dominant time range of ``ts`` (robust: median and quartiles)."""
+    if ts.size < 3:
+        return np.zeros(ts.size, dtype=bool)
+    q25, q50, q75 = np.percentile(ts.astype(np.float64), [25, 50, 75])
+    limit = RANGE_MARGIN_MS + 2 * (q75 - q25) + max(q75 - q50, q50 - q25)
+    return np.asarray(np.abs(ts.astype(np.float64) - q50) > limit)
+
+
 def _check_rows(
-    ts: npt.NDArray[np.int64], v: dict[str, npt.NDArray[np.float64]], codes: npt.NDArray[np.int8]
+    ts: npt.NDArray[np.int64],
+    v: dict[str, npt.NDArray[np.float64]],
+    codes: npt.NDArray[np.int8],
+    not_after_ms: int | None = None,
 ) -> None:
     o, h, lo, c = (v[k] for k in _PRICES)
     _first_failure(codes, ts == np.iinfo(np.int64).min, _TIME)
@@ -155,6 +190,10 @@ def _check_rows(
         _first_failure(codes, lo > np.minimum(o, c), _LOW)
         _first_failure(codes, v["volume"] < 0, _VOLUME)
     _first_failure(codes, ts % 60_000 != 0, _MINUTE)
+    if not_after_ms is not None:
+        _first_failure(codes, ts > not_after_ms + CLOCK_TOLERANCE_MS, _FUTURE)
+    timed = np.flatnonzero(codes == _OK)
+    codes[timed[_far_outside(ts[timed])]] = _FAR
     valid = np.flatnonzero(codes == _OK)
     prev = np.maximum.accumulate(np.concatenate([[np.iinfo(np.int64).min], ts[valid]]))[:-1]
     codes[valid[ts[valid] == prev]] = _DUP
@@ -173,8 +212,14 @@ def _number_reason(fields: list[str]) -> str:
 
 
 def _reason(code: int, fields: list[str], layout: Literal["est", "utc"]) -> str:
+    if code == _FAR:
+        return f"time {fields[0].strip()!r} far outside the file's range"
+    if code == _FUTURE:
+        return f"time {fields[0].strip()!r} is in the future (beyond the ingest clock)"
     if code == _EMPTY:
         return "empty line"
+    if code == _NUL:
+        return "NUL byte in the line (binary data or a corrupt file)"
     if code == _FIELDS:
         return f"expected 6 fields separated by ';', got {len(fields)}"
     if code == _TIME:
@@ -198,7 +243,12 @@ def _reason(code: int, fields: list[str], layout: Literal["est", "utc"]) -> str:
 
 
 def parse_histdata_text(
-    text: str, pair: str, spread_config: SpreadConfig | None = None, *, layout: Layout = "auto"
+    text: str,
+    pair: str,
+    spread_config: SpreadConfig | None = None,
+    *,
+    layout: Layout = "auto",
+    not_after_ms: int | None = None,
 ) -> IngestResult:
     """Parse the text of a HistData M1 file; see :func:`read_histdata`."""
     validate_pair(pair)
@@ -214,6 +264,8 @@ def parse_histdata_text(
     n_fields = np.fromiter((len(p) for p in parts), dtype=np.int64, count=len(parts))
     empty = np.fromiter((not ln.strip() for ln in lines), dtype=bool, count=len(lines))
     codes[empty] = _EMPTY
+    nul = np.fromiter(("\x00" in ln for ln in lines), dtype=bool, count=len(lines))
+    codes[nul & (codes == _OK)] = _NUL
     codes[(codes == _OK) & (n_fields != 6)] = _FIELDS
     rows = np.flatnonzero(codes == _OK)
     cols = list(zip(*(parts[i] for i in rows), strict=True)) if len(rows) else [()] * 6
@@ -226,7 +278,7 @@ def parse_histdata_text(
             dtype=np.float64
         )
     sub = codes[rows]
-    _check_rows(ts[rows], {k: v[rows] for k, v in values.items()}, sub)
+    _check_rows(ts[rows], {k: v[rows] for k, v in values.items()}, sub, not_after_ms)
     codes[rows] = sub
     return _assemble(pair, lines, parts, codes, ts, values, offset, lay, header, spread_config)
 
@@ -247,7 +299,7 @@ def _assemble(
     rejects = [
         Reject(
             int(i) + offset,
-            lines[i],
+            lines[i].replace("\x00", "\\x00"),
             _reason(int(codes[i]), parts[i], layout),
             pair,
             None if ts[i] == nat else int(ts[i]),
@@ -265,7 +317,12 @@ def _assemble(
 
 
 def read_histdata(
-    path: str | Path, pair: str, spread_config: SpreadConfig | None = None, *, layout: Layout = "auto"
+    path: str | Path,
+    pair: str,
+    spread_config: SpreadConfig | None = None,
+    *,
+    layout: Layout = "auto",
+    not_after_ms: int | None = None,
 ) -> IngestResult:
     """Read a HistData.com M1 file (``.csv``/``.txt`` or the published ``.zip``) into bars.
 
@@ -280,6 +337,10 @@ def read_histdata(
         Spread model for the bid-only bars (``spread_modeled`` is True on every bar).
     layout : {'auto', 'est', 'utc'}
         Time convention; ``auto`` detects it from the first data line.
+    not_after_ms : int, optional
+        The ingest's clock (ms UTC): rows later than it plus ``CLOCK_TOLERANCE_MS`` are rejected as in
+        the future. Rows far outside the file's own dominant range (``RANGE_MARGIN_MS`` beyond its
+        quartiles) are always rejected, before the order check, so later good rows stay in order.
 
     Returns
     -------
@@ -294,4 +355,6 @@ def read_histdata(
         Unknown pair, or a zip without exactly one ``.csv``.
     """
     validate_pair(pair)
-    return parse_histdata_text(_file_text(Path(path)), pair, spread_config, layout=layout)
+    return parse_histdata_text(
+        _file_text(Path(path)), pair, spread_config, layout=layout, not_after_ms=not_after_ms
+    )
