@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 CONTROL_KEY = b"test-only-control-key-not-a-secret"
 """HMAC key of the tests' operator control records (never used outside tests)."""
 

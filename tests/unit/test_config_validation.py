@@ -40,5 +40,5 @@ def test_pairs_are_normalised_and_sane_values_pass() -> None:
             "trader": {"risk": {"throttle_levels": [[0.02, 0.75], [0.04, 0.5], [0.08, 0.25]]}},
         }
     )
-    assert cfg.section("market").pairs == ("EURUSD", "GBPUSD")
-    assert cfg.section("trader").risk.throttle_levels[-1] == (0.08, 0.25)
+    assert cfg.market.pairs == ("EURUSD", "GBPUSD")
+    assert cfg.trader.risk.throttle_levels[-1] == (0.08, 0.25)

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from streams.core.control_auth import operator_command, parse_at, sign, verify
-from streams.data.pairs import normalize_pair
+from streams.fx.pairs import normalize_pair
 from tests.kit.control import CONTROL_KEY
 
 REC = {

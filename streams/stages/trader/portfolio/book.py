@@ -59,6 +59,10 @@ class TraderState:
     sent: tuple[int, ...] = ()
     """Decision times (ms) of the orders sent in the last minute (the order-rate check)."""
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # checkpoints written before a field existed load with its default (they hold no order-rate window)
+        object.__setattr__(self, "__dict__", {**state, "sent": state.get("sent", ())})
+
 
 @dataclass
 class Book:
@@ -101,7 +105,7 @@ class Book:
             dict(s.windows),
             s.control,
             s.last_ts,
-            list(getattr(s, "sent", ())),
+            list(s.sent),
         )
 
     def freeze(self, ret_window: F64, pending: dict[str, Any]) -> TraderState:

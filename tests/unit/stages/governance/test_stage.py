@@ -14,9 +14,9 @@ from streams.core.control_auth import ControlRejected
 from streams.dag import STAGE_FACTORIES, build_stages
 from streams.serde.avro import AvroCodec
 from streams.stages.governance import GovernanceConfig, GovernanceStage, KLReference, histograms_from_samples
+from tests.kit.control import CONTROL_KEY, signed
 from tests.kit.runner import Runner, run, same
 from tests.kit.signals import DAY, MIN, signals
-from tests.kit.control import CONTROL_KEY, signed
 
 # short windows so that every rule fires within a 4-day stream
 CFG = GovernanceConfig(

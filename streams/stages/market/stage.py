@@ -6,7 +6,7 @@ OHLC is inconsistent (high < max(open, close), low > min(open, close)), its spre
 finite, its time is not on a minute boundary, its time is more than ``horizon_min`` ahead of the
 stage's event-time watermark (the largest accepted ``ts`` of any pair, or a feed watermark), its time
 is not strictly after the last accepted bar of the same pair (``duplicate bar`` / ``out of order``), or
-it is a single-bar price spike (:mod:`streams.stages.market_checks`: volatility-scaled, a level shift
+it is a single-bar price spike (:mod:`streams.stages.market.checks`: volatility-scaled, a level shift
 confirmed by the next bar passes). Downstream stages may therefore rely on strictly increasing, valid
 bars per pair.
 """
@@ -25,7 +25,7 @@ from streams.core.config import StageConfig
 from streams.core.stage import Outputs, StageSpec
 from streams.core.units import MINUTE_MS
 from streams.fx.pairs import normalize_pairs
-from streams.stages.market_checks import PairPrices, beyond_horizon, spikes
+from streams.stages.market.checks import PairPrices, beyond_horizon, spikes
 
 
 class MarketConfig(StageConfig):
@@ -35,7 +35,7 @@ class MarketConfig(StageConfig):
     """A bar more than this many minutes ahead of the event-time watermark is quarantined (a weekend
     plus a holiday is about 3 days; a typo such as year 2999 is centuries)."""
     spike_check: bool = True
-    """Quarantine single-bar price spikes (see :mod:`streams.stages.market_checks`)."""
+    """Quarantine single-bar price spikes (see :mod:`streams.stages.market.checks`)."""
     spike_sigmas: Annotated[float, Field(gt=0)] = 30.0
     """Spike threshold in median absolute 1-minute log returns (scaled by sqrt of the gap in minutes)."""
     spike_min_jump: Annotated[float, Field(gt=0)] = 0.005
