@@ -149,7 +149,7 @@ def test_ingest_histdata_publishes_stores_quarantines_and_is_idempotent(services
     lines = len(path.read_text().splitlines())
     with connect() as conn:
         conn.execute(
-            "DELETE FROM price_data WHERE pair = 'EURUSD' AND source = 'histdata'"
+            "DELETE FROM price_data WHERE pair = 'EURUSD' AND source LIKE 'histdata%'"
             " AND ts < '2019-01-10' AND ts > '2018-12-30'"
         )
         conn.execute("DELETE FROM quarantine WHERE source = %s", (f"ingest:histdata:EURUSD:{path.name}",))
