@@ -211,27 +211,32 @@ def _number_reason(fields: list[str]) -> str:
     return "unparseable number"
 
 
-def _reason(code: int, fields: list[str], layout: Literal["est", "utc"]) -> str:
+_FIXED_REASONS = {
+    _EMPTY: "empty line",
+    _NUL: "NUL byte in the line (binary data or a corrupt file)",
+    _DUP: "duplicate bar",
+    _ORDER: "out of order",
+    _MINUTE: "time not on a minute boundary",
+}
+
+
+def _time_reason(code: int, stamp: str, layout: Literal["est", "utc"]) -> str:
     if code == _FAR:
-        return f"time {fields[0].strip()!r} far outside the file's range"
+        return f"time {stamp!r} far outside the file's range"
     if code == _FUTURE:
-        return f"time {fields[0].strip()!r} is in the future (beyond the ingest clock)"
-    if code == _EMPTY:
-        return "empty line"
-    if code == _NUL:
-        return "NUL byte in the line (binary data or a corrupt file)"
+        return f"time {stamp!r} is in the future (beyond the ingest clock)"
+    return f"unparseable timestamp {stamp!r} (expected {_FORMATS[layout][1]})"
+
+
+def _reason(code: int, fields: list[str], layout: Literal["est", "utc"]) -> str:
+    if code in _FIXED_REASONS:
+        return _FIXED_REASONS[code]
+    if code in (_FAR, _FUTURE, _TIME):
+        return _time_reason(code, fields[0].strip(), layout)
     if code == _FIELDS:
         return f"expected 6 fields separated by ';', got {len(fields)}"
-    if code == _TIME:
-        return f"unparseable timestamp {fields[0].strip()!r} (expected {_FORMATS[layout][1]})"
     if code == _NUMBER:
         return _number_reason(fields)
-    if code == _DUP:
-        return "duplicate bar"
-    if code == _ORDER:
-        return "out of order"
-    if code == _MINUTE:
-        return "time not on a minute boundary"
     o, h, lo, c, vol = (x.strip() for x in fields[1:])
     return {
         _NONPOS: f"non-positive price (open={o}, high={h}, low={lo}, close={c})",

@@ -292,7 +292,8 @@ def test_ingest_hostile_files(services: dict[str, str], tmp_path: Path) -> None:
         (f"ingest:histdata:USDCAD:{name}", 2),
         (f"ingest:histdata:USDCAD:{name}", 3),
     ]
-    assert rows[0][2].startswith("NUL byte") and "\\x00" in rows[0][3]
+    assert rows[0][2].startswith("NUL byte")
+    assert "\\x00" in rows[0][3]
     assert _read_all(TOPICS["bars"].name(ns), "bar", 8, timeout=10).n == 5 + 2
     a.write_text(good)  # the fixed file: only the formerly broken minute is new and is published
     assert main(["ingest", "histdata", str(a), "--pair", "GBPUSD", "--namespace", ns]) == 0

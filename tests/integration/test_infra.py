@@ -270,7 +270,8 @@ def test_services_script_applies_the_redis_password(tmp_path: Path) -> None:
     try:
         with pytest.raises(redis.AuthenticationError):
             redis.Redis(port=6391, socket_timeout=5).ping()
-        assert redis.Redis(port=6391, password="from-the-env-file-123", socket_timeout=5).ping()
+        throwaway = "from-the-env-file-123"  # the test's own Redis on a spare port
+        assert redis.Redis(port=6391, password=throwaway, socket_timeout=5).ping()
         pid = (tmp_path / "redis" / "redis.pid").read_text().strip()
         assert "from-the-env-file" not in Path(f"/proc/{pid}/cmdline").read_text()
     finally:

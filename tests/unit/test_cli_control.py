@@ -33,7 +33,8 @@ def test_refused_with_exit_2(
 ) -> None:
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err
+    assert message in err
+    assert "Traceback" not in err
 
 
 def test_short_key_file_is_refused(no_key, tmp_path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
@@ -98,7 +99,8 @@ def test_cli_refuses_bad_arguments(
     # issue 11 #6/#8: IndexError, ZeroDivisionError tracebacks, a silently used first pair
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err
+    assert message in err
+    assert "Traceback" not in err
 
 
 def test_backtest_reads_hslr_config(no_key, tmp_path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:

@@ -17,6 +17,7 @@ costs its first bar only; handling the shift is the throttle's and the kill swit
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,22 +100,37 @@ def spikes(
     ref, suspect = prices.ref, prices.suspect
     if big.size or not np.isnan(suspect):
         start = 0 if not np.isnan(suspect) else int(big[0])
-        if start > 0:
-            ref = float(ohlc[start - 1, 3])
-        for i in range(start, n):  # rare: only after a suspect jump
-            lg = logs[i]
-            dev = float(np.max(np.abs(lg - np.log(ref)))) if not np.isnan(ref) else 0.0
-            if dev > min_jump:
-                thr[i] = thr_at(i)
-            if dev <= thr[i]:
-                ref, suspect = float(ohlc[i, 3]), float("nan")
-            elif not np.isnan(suspect) and np.max(np.abs(lg - np.log(suspect))) <= thr[i]:
-                ref, suspect = float(ohlc[i, 3]), float("nan")  # the new level is confirmed
-            else:
-                spike[i], suspect, jump[i] = True, float(ohlc[i, 3]), dev
+        ref = float(ohlc[start - 1, 3]) if start > 0 else ref
+        ref, suspect = _walk(start, ref, suspect, logs, ohlc, (spike, jump, thr), thr_at, min_jump)
     elif n:
         ref = float(ohlc[-1, 3])
     memory = PairPrices(
         ref, suspect, tuple(closes[-(window + 1) :].tolist()), int(ts[-1]) if n else prices.last_ts
     )
     return memory, spike, jump, thr
+
+
+def _walk(
+    start: int,
+    ref: float,
+    suspect: float,
+    logs: F64,
+    ohlc: F64,
+    out: tuple[npt.NDArray[np.bool_], F64, F64],
+    thr_at: Callable[[int], float],
+    min_jump: float,
+) -> tuple[float, float]:
+    """The sequential rule from ``start`` (rare: only after a suspect jump); fills ``out`` in place."""
+    spike, jump, thr = out
+    for i in range(start, logs.shape[0]):
+        lg = logs[i]
+        dev = float(np.max(np.abs(lg - np.log(ref)))) if not np.isnan(ref) else 0.0
+        if dev > min_jump:
+            thr[i] = thr_at(i)
+        if dev <= thr[i]:
+            ref, suspect = float(ohlc[i, 3]), float("nan")
+        elif not np.isnan(suspect) and np.max(np.abs(lg - np.log(suspect))) <= thr[i]:
+            ref, suspect = float(ohlc[i, 3]), float("nan")  # the new level is confirmed
+        else:
+            spike[i], suspect, jump[i] = True, float(ohlc[i, 3]), dev
+    return ref, suspect

@@ -72,7 +72,8 @@ def test_last_event_in_the_future_kills(now: float) -> None:
     obs = HealthInputs(now, True, "", {"edge": year_2999}, {"edge": now - 3})
     d = decide(obs)
     assert d.action == "KILL"
-    assert d.reasons[0].startswith("stage edge: last event ") and d.reasons[0].endswith("s in the future")
+    assert d.reasons[0].startswith("stage edge: last event ")
+    assert d.reasons[0].endswith("s in the future")
     # within the clock skew tolerance it is healthy
     assert decide(HealthInputs(now, True, "", {"edge": now + 60}, {"edge": now - 3})).action == "NONE"
 

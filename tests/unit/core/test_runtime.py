@@ -254,7 +254,8 @@ def test_forged_resume_is_dead_lettered_with_its_reason_and_a_signed_one_applies
     msgs = [Envelope("t.control", 0, i, None, codec.encode(r)) for i, r in enumerate((kill, forged, real))]
     out = rt.handle(msgs)
     dead = decoded(out, "t.deadletter", "dead_letter")
-    assert dead.n == 1 and dead["offset"][0] == 1
+    assert dead.n == 1
+    assert dead["offset"][0] == 1
     assert "RESUME from 'operator' not authenticated (missing or invalid signature)" in dead["reason"][0]
     assert metrics.dead == [("trader", "PROCESS", 1)]
     queue = rt.cp.state.control.queue

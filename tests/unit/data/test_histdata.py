@@ -232,5 +232,7 @@ def test_nul_byte_line_is_quarantined_with_a_reason_and_an_escaped_raw() -> None
     res = parse_histdata_text("\n".join(lines), "GBPUSD")
     assert len(res.bars["ts"]) == 4
     (rej,) = res.rejects
-    assert rej.line_no == 3 and rej.reason.startswith("NUL byte in the line")
-    assert "\x00" not in rej.raw and "\\x00" in rej.raw
+    assert rej.line_no == 3
+    assert rej.reason.startswith("NUL byte in the line")
+    assert "\x00" not in rej.raw
+    assert "\\x00" in rej.raw

@@ -49,6 +49,7 @@ def test_reader_never_crashes_and_accounts_for_every_line(lines: list[str]) -> N
         assert (np.diff(b["ts"]) > 0).all()
         assert (b["ts"] % 60_000 == 0).all()
         prices = np.stack([b["open"], b["high"], b["low"], b["close"]])
-        assert np.isfinite(prices).all() and (prices > 0).all()
+        assert np.isfinite(prices).all()
+        assert (prices > 0).all()
         assert (b["high"] >= np.maximum(b["open"], b["close"])).all()
         assert (b["low"] <= np.minimum(b["open"], b["close"])).all()

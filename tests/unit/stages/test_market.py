@@ -111,7 +111,8 @@ def test_feed_watermark_moves_the_horizon() -> None:
     state, extra = stage.on_watermark(state, T0 + 590 * MINUTE)
     assert extra == {}
     _, out = stage.process(state, "bars", later)
-    assert out["quarantine"].n == 0 and out["bars.clean"].n == 2
+    assert out["quarantine"].n == 0
+    assert out["bars.clean"].n == 2
 
 
 def test_a_reverting_spike_is_quarantined() -> None:

@@ -57,10 +57,13 @@ def test_pair_resume_never_clears_the_kill_switch_or_a_global_halt() -> None:
     cs = apply(cs, _cmd("HALT", "operator", ts=2, pair="EURUSD"))
     cs = apply(cs, _cmd("HALT", "operator", ts=2, pair="GBPUSD"))
     cs = apply(cs, _cmd("RESUME", "operator", ts=3, pair="GBPUSD"))
-    assert cs.killed and cs.halted == frozenset({"", "EURUSD"})
-    assert cs.blocks_all("GBPUSD") and cs.blocks_all("USDJPY")
+    assert cs.killed
+    assert cs.halted == frozenset({"", "EURUSD"})
+    assert cs.blocks_all("GBPUSD")
+    assert cs.blocks_all("USDJPY")
     cs = apply(cs, _cmd("RESUME", "operator", ts=4))
-    assert not cs.killed and cs.halted == frozenset()
+    assert not cs.killed
+    assert cs.halted == frozenset()
 
 
 def test_unauthenticated_resume_clears_nothing() -> None:
