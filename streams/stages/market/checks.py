@@ -120,17 +120,26 @@ def _walk(
     thr_at: Callable[[int], float],
     min_jump: float,
 ) -> tuple[float, float]:
-    """The sequential rule from ``start`` (rare: only after a suspect jump); fills ``out`` in place."""
+    """The sequential rule from ``start``; fills ``out`` in place. After an accepted bar the next bars
+    are the vectorised pass's until its next big jump, so the walk skips straight there: it costs one
+    step per suspect bar, not per bar."""
     spike, jump, thr = out
-    for i in range(start, logs.shape[0]):
+    n = logs.shape[0]
+    big = np.flatnonzero(jump > thr)
+    i = start
+    while i < n:
         lg = logs[i]
         dev = float(np.max(np.abs(lg - np.log(ref)))) if not np.isnan(ref) else 0.0
         if dev > min_jump:
             thr[i] = thr_at(i)
-        if dev <= thr[i]:
-            ref, suspect = float(ohlc[i, 3]), float("nan")
-        elif not np.isnan(suspect) and np.max(np.abs(lg - np.log(suspect))) <= thr[i]:
-            ref, suspect = float(ohlc[i, 3]), float("nan")  # the new level is confirmed
-        else:
-            spike[i], suspect, jump[i] = True, float(ohlc[i, 3]), dev
+        if dev <= thr[i] or (not np.isnan(suspect) and np.max(np.abs(lg - np.log(suspect))) <= thr[i]):
+            ref, suspect = float(ohlc[i, 3]), float("nan")  # accepted (or a confirmed new level)
+            k = int(np.searchsorted(big, i, side="right"))
+            if k == big.size:
+                return float(ohlc[n - 1, 3]), suspect
+            i = int(big[k])
+            ref = float(ohlc[i - 1, 3])
+            continue
+        spike[i], suspect, jump[i] = True, float(ohlc[i, 3]), dev
+        i += 1
     return ref, suspect

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streams.core.batch import Batch, concat
 from streams.runner.inprocess import run_inprocess
@@ -151,3 +153,39 @@ def test_spike_check_does_not_depend_on_batching() -> None:
         parts = run_inprocess([stage], {"bars": data}, chunk=chunk)
         for k in ("bars.clean", "quarantine"):
             assert parts[k].to_records() == whole[k].to_records()
+
+
+def _reference_spikes(closes: np.ndarray, sigmas: float, min_jump: float, window: int) -> list[bool]:
+    """The spike rule bar by bar, written independently of the vectorised code (1-minute bars, o=h=l=c)."""
+    out, ref, suspect = [], float("nan"), float("nan")
+    for i, c in enumerate(closes):
+        past = np.abs(np.diff(np.log(closes[max(0, i - window) : i + 1])))
+        thr = max(min_jump, sigmas * float(np.median(past))) if past.size >= 5 else min_jump
+        dev = abs(np.log(c / ref)) if ref == ref else 0.0
+        if dev <= thr or (suspect == suspect and abs(np.log(c / suspect)) <= thr):
+            ref, suspect = c, float("nan")
+            out.append(False)
+        else:
+            suspect = c
+            out.append(True)
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 299), st.sampled_from([1.02, 0.97, 1.5, 0.7, 1000.0])), max_size=8),
+    st.integers(1, 300),
+)
+def test_spike_rule_equals_a_bar_by_bar_reference(shocks: list[tuple[int, float]], chunk: int) -> None:
+    closes = _walk(300, 9)
+    for at, factor in shocks:
+        if factor in (1.02, 0.97, 1000.0):
+            closes[at] *= factor  # one bad bar
+        else:
+            closes[at:] *= factor  # a level shift
+    cfg = MarketConfig(spike_min_jump=0.01, spike_sigmas=30.0, spike_window=20)
+    data = _series(np.asarray(closes, dtype=np.float64))
+    got = run_inprocess([MarketStage(cfg)], {"bars": data}, chunk=chunk)["quarantine"]
+    flagged = set(got["ts"].tolist())
+    want = _reference_spikes(np.asarray(closes), 30.0, 0.01, 20)
+    assert [t in flagged for t in data["ts"].tolist()] == want
