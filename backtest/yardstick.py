@@ -85,7 +85,7 @@ def trades(bars: BarColumns, config: YardstickConfig | None = None) -> pd.DataFr
     for i in signal:
         if i < free_from or i == last_of_seg[i]:
             continue
-        j = min(i + cfg.hold, int(last_of_seg[i]))
+        j = min(int(i) + cfg.hold, int(last_of_seg[i]))
         rows.append((i, j, -1 if z[i] > 0 else 1))
         free_from = j + 1
     entry_i = np.array([r[0] for r in rows], dtype=np.int64)
@@ -162,7 +162,7 @@ def run(bars_by_pair: dict[str, BarColumns], config: YardstickConfig | None = No
     pool = pd.concat(dailies, axis=1).fillna(0.0)
     pooled = pool.mean(axis=1)
     months = max(_months(b["ts"]) for b in bars_by_pair.values())
-    total = sum(r["round_trips"] for r in rows)
+    total = sum(int(r["round_trips"]) for r in rows)
     n = len(rows)
     rows.append(
         {

@@ -8,11 +8,20 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-CACHE="$ROOT/.cache"
+CACHE="${HSLR_CACHE_DIR:-$ROOT/.cache}"
 PG_USER="${HSLR_PG_USER:-hslr}"
 PG_PASSWORD="${HSLR_PG_PASSWORD:-hslr}"
 PG_DB="${HSLR_PG_DB:-hslr}"
-REDIS_PORT=6379
+REDIS_PORT="${HSLR_REDIS_PORT:-6379}"
+# Secrets of this deployment (REDIS_PASSWORD, HSLR_CONTROL_KEY): infra/hslr.env, git-ignored, the same
+# file streams/settings.py reads; see infra/hslr.env.example. No password is built in: without the file
+# (or REDIS_PASSWORD in the environment) Redis starts without one, for a throwaway dev box only.
+ENV_FILE="${HSLR_ENV_FILE:-$ROOT/infra/hslr.env}"
+if [[ -z "${REDIS_PASSWORD:-}" && -f "$ENV_FILE" ]]; then
+  REDIS_PASSWORD="$(sed -n 's/^REDIS_PASSWORD=//p' "$ENV_FILE" | tail -1 | tr -d '"'"'"'"')"
+fi
+export REDISCLI_AUTH="${REDIS_PASSWORD:-}"  # redis-cli reads the password from here, never from argv
+[[ -n "$REDISCLI_AUTH" ]] || unset REDISCLI_AUTH
 PROM_ADDR=127.0.0.1:9090
 
 die() { echo "services.sh: $*" >&2; exit 1; }
@@ -105,7 +114,10 @@ redis_up() {
     redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && die "port $REDIS_PORT is taken by a redis we did not start"
   fi
   mkdir -p "$CACHE/redis"
-  redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$CACHE/redis" \
+  # the password goes into a private config file, not the command line (ps would show it)
+  local conf="$CACHE/redis/redis.conf"
+  ( umask 077; : > "$conf"; [[ -z "${REDIS_PASSWORD:-}" ]] || printf 'requirepass "%s"\n' "$REDIS_PASSWORD" > "$conf" )
+  redis-server "$conf" --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$CACHE/redis" \
     --pidfile "$REDIS_PID" --logfile "$CACHE/redis/redis.log" --save "" --appendonly no
   wait_for 10 redis redis-cli -p "$REDIS_PORT" ping
   wait_for 5 "redis pid file" test -s "$REDIS_PID"

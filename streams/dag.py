@@ -90,19 +90,29 @@ def _governance(cfg: HSLRConfig) -> Stage[Any]:
     if config.kl_from_regime_model and not config.kl_reference and not config.kl_reference_artifact:
         config = config.model_copy(update={"kl_reference_artifact": cfg.regime.model_path})
     if config.kl_reference or not config.kl_reference_artifact:
-        return GovernanceStage(config)
+        return GovernanceStage(config, control_key=_control_key())
     from models.artifacts import read_meta
     from streams.stages.governance.kl import reference_from_meta
 
     meta = read_meta(_model_path(config.kl_reference_artifact))
     reference = reference_from_meta(meta, config.kl_features)
-    return GovernanceStage(config.model_copy(update={"kl_reference_artifact": ""}), reference=reference)
+    return GovernanceStage(
+        config.model_copy(update={"kl_reference_artifact": ""}),
+        reference=reference,
+        control_key=_control_key(),
+    )
 
 
 def _trader(cfg: HSLRConfig) -> Stage[Any]:
     from streams.stages.trader.stage import TraderStage
 
-    return TraderStage(cfg.trader, expected_pairs=tuple(cfg.market.pairs))
+    return TraderStage(cfg.trader, expected_pairs=tuple(cfg.market.pairs), control_key=_control_key())
+
+
+def _control_key() -> bytes | None:
+    from streams.settings import control_key
+
+    return control_key()
 
 
 STAGE_FACTORIES: dict[str, Callable[[HSLRConfig], Stage[Any]]] = {

@@ -109,11 +109,48 @@ def scrape_targets_dir() -> Path:
     return Path(override) if override else repo_root() / ".cache" / "prometheus" / "targets"
 
 
-def register_scrape_target(name: str, port: int) -> None:
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_dead_targets(host: str, port: int) -> list[str]:
+    """Remove the scrape-target files of dead processes on ``host``; return the names removed.
+
+    A file is dead when its ``pid`` label names a process that no longer runs on this host, or when it
+    points at ``host:port`` (the port this process now owns). Files of other hosts (other containers,
+    other PID namespaces) are left alone. Workers killed by SIGKILL never unregister; without this
+    their names kept being scraped from a reused port, so a live worker's metrics showed dead names.
+    """
+    removed = []
+    for path in sorted(scrape_targets_dir().glob("*.json")):
+        try:
+            entry = json.loads(path.read_text())[0]
+            target, labels = str(entry["targets"][0]), dict(entry.get("labels", {}))
+        except (OSError, ValueError, KeyError, IndexError, TypeError):
+            continue
+        if target.rsplit(":", 1)[0] != host:
+            continue
+        pid = labels.get("pid", "")
+        dead = (pid.isdigit() and not _pid_alive(int(pid))) or target == f"{host}:{port}"
+        if dead:
+            path.unlink(missing_ok=True)
+            removed.append(path.stem)
+    return removed
+
+
+def register_scrape_target(name: str, port: int, namespace: str = "") -> None:
     """Announce a worker's metrics endpoint to Prometheus.
 
     Writes ``<name>.json`` atomically (temporary file + rename) so Prometheus never reads half a file.
     The host is ``Settings.hslr_scrape_host`` (a container name under docker-compose; ``127.0.0.1``).
+    Target labels: ``worker`` (the name), ``pid`` and, when given, ``namespace`` (the watchdog scopes its
+    queries by it). Dead processes' files on this host are removed first (:func:`clean_dead_targets`).
 
     Parameters
     ----------
@@ -121,6 +158,8 @@ def register_scrape_target(name: str, port: int) -> None:
         Worker name, unique per process (letters, digits, ``_.-``); becomes the ``worker`` target label.
     port
         TCP port of the worker's ``/metrics`` endpoint.
+    namespace
+        Topic namespace of the worker.
     """
     if not _NAME.match(name):
         raise ValueError(f"scrape target name {name!r} must match {_NAME.pattern}")
@@ -128,9 +167,11 @@ def register_scrape_target(name: str, port: int) -> None:
         raise ValueError(f"port {port} out of range")
     host = settings().hslr_scrape_host
     # `worker`, not `stage`: a target label named like the metrics' own `stage` label would rename theirs.
-    body = json.dumps([{"targets": [f"{host}:{port}"], "labels": {"worker": name}}], indent=2)
+    labels = {"worker": name, "pid": str(os.getpid()), **({"namespace": namespace} if namespace else {})}
+    body = json.dumps([{"targets": [f"{host}:{port}"], "labels": labels}], indent=2)
     directory = scrape_targets_dir()
     directory.mkdir(parents=True, exist_ok=True)
+    clean_dead_targets(host, port)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -10,7 +10,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="",
+        extra="ignore",
+        frozen=True,
+        # secrets of a deployment (control key, Redis password): infra/hslr.env, git-ignored; the
+        # environment wins over the file; see infra/hslr.env.example
+        env_file=Path(__file__).resolve().parents[1] / "infra" / "hslr.env",
+        env_file_encoding="utf-8",
+    )
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     """Broker to use (env KAFKA_BOOTSTRAP_SERVERS); the project starts one on this address by default."""
@@ -33,6 +41,12 @@ class Settings(BaseSettings):
     """Path of the TOML pipeline config; empty means documented defaults."""
     hslr_stages: str = ""
     """Comma-separated stage ids a worker runs; empty means all."""
+    hslr_control_key: SecretStr = SecretStr("")
+    """Key of the operator control records' HMAC (no default: unset, nothing clears a KILL)."""
+    hslr_control_key_file: str = ""
+    """File holding the control key (read when HSLR_CONTROL_KEY is unset)."""
+    redis_password: SecretStr = SecretStr("")
+    """Redis ``requirepass`` (env REDIS_PASSWORD; infra/hslr.env): the services script applies it."""
     hslr_fuse: bool = False
     """Run the worker's stages as one co-located agent (``hslr worker --fuse``; streams/core/fused.py)."""
     hslr_faust_datadir: str = ""
@@ -80,3 +94,25 @@ def data_path(path: str | Path) -> Path:
     pipeline config, e.g. the default ``models/artifacts/regime/latest``, live there)."""
     p = Path(path).expanduser()
     return p if p.is_absolute() else data_dir() / p
+
+
+def control_key(s: Settings | None = None) -> bytes | None:
+    """The operator control key (HSLR_CONTROL_KEY, else the file HSLR_CONTROL_KEY_FILE); None if unset.
+
+    Raises
+    ------
+    ValueError
+        The key file is named but cannot be read, or the key is shorter than 16 bytes.
+    """
+    s = s or settings()
+    key = s.hslr_control_key.get_secret_value().strip()
+    if not key and s.hslr_control_key_file:
+        try:
+            key = Path(s.hslr_control_key_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(f"HSLR_CONTROL_KEY_FILE {s.hslr_control_key_file}: {exc.strerror}") from None
+    if not key:
+        return None
+    if len(key) < 16:
+        raise ValueError("the control key must be at least 16 characters")
+    return key.encode()

@@ -4,7 +4,9 @@ Fail-safe: the system never trades blind. The watchdog decides
 
 * ``KILL`` when Prometheus cannot be queried, when it holds no stage metrics, when its newest sample is
   older than ``max_data_age_s`` (scrapes stopped), or when a stage's last event time is older than
-  ``max_event_age_s`` while the FX market is open (:mod:`streams.fx.hours`);
+  ``max_event_age_s`` while the FX market is open (:mod:`streams.fx.hours`), or lies more than
+  ``max_clock_skew_s`` in the future (a bad bar's time: the stage's event clock cannot be trusted, and
+  it would never look stale);
 * ``HALT`` when a stage's errors or dead letters rose within the query window, or its consumer lag is
   above ``max_lag``;
 * ``NONE`` otherwise.
@@ -32,6 +34,8 @@ class HealthConfig(BaseModel):
     """Newest Prometheus sample older than this: monitoring is blind -> KILL."""
     max_event_age_s: float = 300.0
     """A stage's last event older than this while the market is open -> KILL (matches alerts.yml)."""
+    max_clock_skew_s: float = 120.0
+    """A stage's last event more than this ahead of the wall clock is a bad (future) event -> KILL."""
     max_errors: float = 0.0
     """Stage errors in the error window above this -> HALT."""
     max_dead_letters: float = 0.0
@@ -40,6 +44,9 @@ class HealthConfig(BaseModel):
     """Consumer lag (messages, summed per stage) above this -> HALT."""
     error_window: str = "5m"
     dead_letter_window: str = "10m"
+    rearm_s: float = 30.0
+    """While KILL/HALT still holds, it is published again this often: an operator RESUME given while
+    the cause persists (Prometheus still unreachable) is overridden, never trading blind."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,34 @@ class HealthDecision:
     reasons: tuple[str, ...] = ()
 
 
+def latch(
+    active: str, last_publish_s: float, decision: HealthDecision, now_s: float, cfg: HealthConfig
+) -> tuple[bool, str]:
+    """Whether to publish ``decision`` now, and the new latched action (re-arming, level-triggered).
+
+    Publish on escalation, and again every ``rearm_s`` while a KILL/HALT holds (a RESUME meanwhile
+    is overridden); a healthy poll de-escalates to NONE, so the next failure is published at once.
+    """
+    rank = {"NONE": 0, "HALT": 1, "KILL": 2}
+    if decision.action == "NONE":
+        return False, "NONE"
+    if rank[decision.action] > rank[active]:
+        return True, decision.action
+    return now_s - last_publish_s >= cfg.rearm_s, active
+
+
+def queries(cfg: HealthConfig, namespace: str | None = None) -> dict[str, str]:
+    """The PromQL of each input, scoped to the workers of ``namespace`` (target label) when given."""
+    sel = f'{{namespace="{namespace}"}}' if namespace else ""
+    return {
+        "last": f"max by (stage) (hslr_last_event_ts_seconds{sel})",
+        "sampled": f"max by (stage) (timestamp(hslr_last_event_ts_seconds{sel}))",
+        "errors": f"sum by (stage) (increase(hslr_errors_total{sel}[{cfg.error_window}]))",
+        "dead": f"sum by (stage) (increase(hslr_dead_letters_total{sel}[{cfg.dead_letter_window}]))",
+        "lag": f"sum by (stage) (hslr_consumer_lag{sel})",
+    }
+
+
 def decide(obs: HealthInputs, cfg: HealthConfig | None = None) -> HealthDecision:
     """Apply the watchdog rules (module docstring) to one observation."""
     cfg = cfg or HealthConfig()
@@ -78,6 +113,9 @@ def decide(obs: HealthInputs, cfg: HealthConfig | None = None) -> HealthDecision
     newest = max(obs.sample_s.values())
     if obs.now_s - newest > cfg.max_data_age_s:
         kill.append(f"prometheus data stale: newest sample {obs.now_s - newest:.0f}s old")
+    for stage, ts in sorted(obs.last_event_s.items()):
+        if ts - obs.now_s > cfg.max_clock_skew_s:
+            kill.append(f"stage {stage}: last event {ts - obs.now_s:.0f}s in the future")
     if is_open_at(obs.now_s):
         for stage, ts in sorted(obs.last_event_s.items()):
             if obs.now_s - ts > cfg.max_event_age_s:

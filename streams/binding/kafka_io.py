@@ -35,10 +35,21 @@ def state_topic(namespace: str, stage_id: str) -> str:
     return f"{namespace}.state.{stage_id}"
 
 
-def ensure_topics(bootstrap: str, namespace: str, stage_ids: Iterable[str] = ()) -> None:
-    """Create the DAG's topics (and the compacted state topics of ``stage_ids``) when missing."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    existing = set(admin.list_topics(timeout=30).topics)
+def ensure_topics(
+    bootstrap: str, namespace: str, stage_ids: Iterable[str] = (), *, timeout_s: float = 15.0
+) -> None:
+    """Create the DAG's topics (and the compacted state topics of ``stage_ids``) when missing.
+
+    Raises
+    ------
+    RuntimeError
+        The broker cannot be reached (one line naming it; the CLI exits 2 with it, no traceback).
+    """
+    admin = AdminClient({"bootstrap.servers": bootstrap, **QUIET})
+    try:
+        existing = set(admin.list_topics(timeout=timeout_s).topics)
+    except KafkaException as exc:
+        raise RuntimeError(f"Kafka at {bootstrap} is unreachable: {exc.args[0].str()}") from None
     new = [
         NewTopic(t.name(namespace), t.partitions, 1)
         for t in TOPICS.values()

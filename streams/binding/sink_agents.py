@@ -155,6 +155,38 @@ def bind_sink(
     app.agent(channel, name=f"{namespace}.{label}")(agent)
 
 
+def preflight(topics: Sequence[str], *, dsn: str | None = None, redis_url: str | None = None) -> None:
+    """Check that every store the sinks of ``topics`` write to answers, before the worker starts.
+
+    A worker whose sinks cannot write would publish orders it cannot record, then exit (71) on the
+    first failed write; under a supervisor that is a restart loop that keeps trading unrecorded. So a
+    worker with sinks refuses to start while PostgreSQL or (for cached topics) Redis is down.
+
+    Raises
+    ------
+    RuntimeError
+        Naming the store that does not answer.
+    """
+    from streams.storage.db import connect
+
+    try:
+        with connect(dsn) as conn:
+            conn.execute("SELECT 1")
+    except Exception as exc:  # noqa: BLE001 - any failure means: cannot record
+        raise RuntimeError(
+            f"sinks: PostgreSQL does not answer ({type(exc).__name__}); not starting, or orders would be "
+            "published that cannot be recorded"
+        ) from None
+    if any(t in CACHED_TOPICS for t in topics):
+        try:
+            LatestCache.connect(redis_url, "preflight").client.ping()
+        except Exception as exc:  # noqa: BLE001
+            raise RuntimeError(
+                f"sinks: Redis does not answer ({type(exc).__name__}: {exc}); not starting, or orders "
+                "would be published that cannot be recorded"
+            ) from None
+
+
 def add_sinks(
     app: faust.App,
     topics: Sequence[str],

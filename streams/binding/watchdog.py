@@ -11,6 +11,7 @@ the ``governance`` topic records passed to :meth:`Watchdog.observe_governance`.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -19,10 +20,18 @@ from typing import Any
 import requests
 from prometheus_client import CollectorRegistry, Gauge
 
-from streams.binding.health import HealthConfig, HealthDecision, HealthInputs, decide
+from streams.binding.health import (
+    HealthConfig,
+    HealthDecision,
+    HealthInputs,
+    decide,
+    latch,
+    queries,
+)
 from streams.stages.governance.triggers import SEVERITY
 
 Publish = Callable[[dict[str, Any]], None]
+log = logging.getLogger("hslr.watchdog")
 
 
 class PrometheusError(RuntimeError):
@@ -45,27 +54,16 @@ def _by_stage(rows: list[tuple[dict[str, str], float, float]]) -> dict[str, floa
     return {r[0].get("stage", ""): r[2] for r in rows if math.isfinite(r[2])}
 
 
-def read_inputs(base_url: str, cfg: HealthConfig, now_s: float, timeout: float = 3.0) -> HealthInputs:
-    """Query Prometheus for everything :func:`decide` needs; unreachable -> ``reachable=False``."""
+def read_inputs(
+    base_url: str, cfg: HealthConfig, now_s: float, timeout: float = 3.0, namespace: str | None = None
+) -> HealthInputs:
+    """Query Prometheus for everything :func:`decide` needs (only ``namespace``'s workers when given:
+    another namespace's stale stages must not kill this one); unreachable -> ``reachable=False``."""
     try:
-        last = _by_stage(query(base_url, "max by (stage) (hslr_last_event_ts_seconds)", timeout))
-        sampled = _by_stage(
-            query(base_url, "max by (stage) (timestamp(hslr_last_event_ts_seconds))", timeout)
-        )
-        errors = _by_stage(
-            query(base_url, f"sum by (stage) (increase(hslr_errors_total[{cfg.error_window}]))", timeout)
-        )
-        dead = _by_stage(
-            query(
-                base_url,
-                f"sum by (stage) (increase(hslr_dead_letters_total[{cfg.dead_letter_window}]))",
-                timeout,
-            )
-        )
-        lag = _by_stage(query(base_url, "sum by (stage) (hslr_consumer_lag)", timeout))
+        got = {k: _by_stage(query(base_url, q, timeout)) for k, q in queries(cfg, namespace).items()}
     except PrometheusError as exc:
         return HealthInputs(now_s, reachable=False, error=str(exc))
-    return HealthInputs(now_s, True, "", last, sampled, errors, dead, lag)
+    return HealthInputs(now_s, True, "", got["last"], got["sampled"], got["errors"], got["dead"], got["lag"])
 
 
 class Watchdog:
@@ -80,9 +78,10 @@ class Watchdog:
         registry: CollectorRegistry | None = None,
         clock: Callable[[], float] = time.time,
         timeout: float = 3.0,
+        namespace: str | None = None,
     ) -> None:
         self.url, self.publish, self.cfg = prometheus_url, publish, config or HealthConfig()
-        self.clock, self.timeout = clock, timeout
+        self.clock, self.timeout, self.namespace = clock, timeout, namespace
         self.registry = registry or CollectorRegistry()
         g = {
             n: Gauge(n, d, registry=self.registry)
@@ -95,31 +94,44 @@ class Watchdog:
                 ("hslr_kl_divergence", "KL divergence of live features from training, nats"),
                 ("hslr_regime_entropy_avg", "Rolling average regime entropy, nats"),
                 ("hslr_kill_switch_active", "1 while the watchdog's kill switch is active"),
+                ("hslr_watchdog_heartbeat_ts_seconds", "Wall time of the watchdog's last completed poll"),
+                ("hslr_watchdog_publish_failing", "1 while the watchdog cannot publish its command"),
             )
         }
         self.gauges = g
         self.active = "NONE"
+        self.last_publish_s = float("-inf")
         self.last: HealthDecision = HealthDecision("NONE")
 
     def poll(self) -> HealthDecision:
         """One cycle: read Prometheus, decide, publish on escalation; return the decision."""
         now = self.clock()
-        decision = decide(read_inputs(self.url, self.cfg, now, self.timeout), self.cfg)
-        rank = {"NONE": 0, "HALT": 1, "KILL": 2}
-        if rank[decision.action] > rank[self.active]:
-            self.active = decision.action
-            self.publish(
-                {
-                    "command_id": f"watchdog:{decision.action}:{int(now * 1000)}",
-                    "ts": int(now * 1000),
-                    "action": decision.action,
-                    "scale": 0.0,
-                    "pair": "",
-                    "issuer": "watchdog",
-                    "reason": "; ".join(decision.reasons),
-                }
-            )
+        decision = decide(read_inputs(self.url, self.cfg, now, self.timeout, self.namespace), self.cfg)
+        publish, active = latch(self.active, self.last_publish_s, decision, now, self.cfg)
+        if publish:
+            try:
+                self.publish(
+                    {
+                        "command_id": f"watchdog:{decision.action}:{int(now * 1000)}",
+                        "ts": int(now * 1000),
+                        "action": decision.action,
+                        "scale": 0.0,
+                        "pair": "",
+                        "issuer": "watchdog",
+                        "reason": "; ".join(decision.reasons),
+                    }
+                )
+            except Exception as exc:  # noqa: BLE001 - keep watching; retried on the next poll
+                log.error("watchdog: cannot publish %s: %s", decision.action, exc)
+                self.gauges["hslr_watchdog_publish_failing"].set(1.0)
+                publish = False
+                active = self.active  # not latched: the next poll tries again
+            else:
+                self.gauges["hslr_watchdog_publish_failing"].set(0.0)
+                self.last_publish_s = now
+        self.active = active
         self.gauges["hslr_kill_switch_active"].set(1.0 if self.active == "KILL" else 0.0)
+        self.gauges["hslr_watchdog_heartbeat_ts_seconds"].set(now)
         self.last = decision
         return decision
 
@@ -161,13 +173,23 @@ def run(
     interval_s: float = 5.0,
     port: int | None = None,
     stop: Callable[[], bool] = lambda: False,
+    namespace: str | None = None,
 ) -> None:
-    """Poll forever (until ``stop()``), optionally serving the gauges on ``127.0.0.1:port``."""
+    """Poll forever (until ``stop()``), scoped to ``namespace``; serve the gauges (heartbeat included)
+    on ``127.0.0.1:port`` and announce them to Prometheus, so ``HslrWatchdogDown`` sees it die."""
     from prometheus_client import start_http_server
 
-    dog = Watchdog(prometheus_url, publish)
+    dog = Watchdog(prometheus_url, publish, namespace=namespace)
     if port is not None:
+        import atexit
+        import os
+
+        from streams.infra import register_scrape_target, unregister_scrape_target
+
         start_http_server(port, addr="127.0.0.1", registry=dog.registry)
+        name = f"{namespace or 'all'}-watchdog-{os.getpid()}"
+        register_scrape_target(name, port, namespace=namespace or "")
+        atexit.register(unregister_scrape_target, name)
     while not stop():
         dog.poll()
         time.sleep(interval_s)

@@ -32,8 +32,9 @@ def _backtest(args: argparse.Namespace) -> int:
     from streams.config import load_config
     from streams.data.spreads import spread_provenance
     from streams.services.calendar import backtest_calendar
+    from streams.settings import settings
 
-    config = load_config(args.config or None)
+    config = load_config(args.config or settings().hslr_config or None)  # as `hslr worker` does
     explicit = config.news.calendar_path or args.calendar
     calendar, calendar_info = backtest_calendar(explicit, parse_day(args.start), parse_day(args.end))
     if calendar and not config.news.calendar_path:
@@ -170,7 +171,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--from", dest="start", required=True)
     p.add_argument("--to", dest="end", required=True)
     p.add_argument("--source", choices=("db", "synth"), default="db")
-    p.add_argument("--config", default="")
+    p.add_argument("--config", default="", help="pipeline config TOML (default: env HSLR_CONFIG)")
     p.add_argument("--json", action="store_true", help="one-line JSON")
     p.add_argument(
         "--fuse",

@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from streams.cli.options import parse_day, parse_pairs
+from streams.cli.options import parse_day, parse_pairs, parse_speed
 from streams.core.batch import Batch
 from streams.services.replay import replay
 
@@ -40,10 +40,13 @@ def _calendar(path: str) -> dict[str, Any]:
     return read_calendar_json(path) if path.endswith(".json") else read_calendar_csv(path)
 
 
-def _read_side(paths: list[str], pair: str) -> tuple[list[Any], Any]:
+def _read_side(paths: list[str], pair: str, now_ms: int) -> tuple[list[Any], Any]:
     from streams.services.bars import read_files
 
-    results, bars, repeats = read_files(paths, pair)
+    results, bars, repeats = read_files(paths, pair, not_after_ms=now_ms)
+    empty = [path for path, res in zip(paths, results, strict=True) if res.lines_read == 0]
+    if empty:  # checked before anything is written
+        raise ValueError(f"no data lines in {', '.join(empty)}")
     if repeats:
         print(f"{repeats} bars repeat a minute of an earlier file: the first file's bar is kept")
     return results, bars
@@ -69,41 +72,52 @@ def _spread_lines(fill: Any) -> list[str]:
 def _ingest(args: argparse.Namespace) -> int:
     from streams.binding.kafka_io import Out, ensure_topics, publish
     from streams.data.spreads import fill_spreads
+    from streams.fx.pairs import normalize_pair
     from streams.settings import settings
     from streams.storage.bars import save_bars, save_quarantine
     from streams.storage.db import connect
 
+    pair = normalize_pair(args.pair)  # one pair per ingest: "" or "EURUSD,GBPUSD" is an error (exit 2)
+    now = int(time.time() * 1000)
+    results, bid = _read_side(args.files, pair, now)
+    ask_results, ask = _read_side(args.ask, pair, now) if args.ask else ([], None)
     s = settings()
     ns = args.namespace or s.hslr_namespace
-    pair = parse_pairs(args.pair)[0]
-    results, bid = _read_side(args.files, pair)
-    ask_results, ask = _read_side(args.ask, pair) if args.ask else ([], None)
     filled, fill = fill_spreads(bid, ask)
     bars = Batch(filled)
     ensure_topics(s.kafka_bootstrap_servers, ns)
     out = Out(s.kafka_bootstrap_servers)
     with connect() as conn:
-        new = save_bars(conn, bars)
-        for path, res in zip([*args.files, *args.ask], [*results, *ask_results], strict=True):
-            save_quarantine(
-                conn,
-                f"ingest:histdata:{Path(path).name}",
-                [(r.pair, r.ts_ms, r.line_no, r.reason, r.raw) for r in res.rejects],
-                namespace=ns,
-            )
-            side = "ask " if path in args.ask else ""
-            clock = (
-                f"; clock: {res.clock.weeks_utc5} weeks read as UTC-5, {res.clock.weeks_utc4} as UTC-4 "
-                f"(anchored to the 17:00 New York open/close), {res.clock.weeks_unanchored} unanchored"
-                if res.clock
-                else ""
-            )
-            print(
-                f"{side}{path}: {res.lines_read} lines, {len(res.bars['ts'])} valid bars, "
-                f"{len(res.rejects)} quarantined with reasons{clock}"
-            )
-        publish(out, "bars", bars.take(new), ns)
-        out.flush()
+        # one transaction, committed only after the bars are published and flushed: a failure anywhere
+        # rolls the ingest back, so a re-ingest publishes it (downstream drops repeats)
+        try:
+            new = save_bars(conn, bars, commit=False)
+            for path, res in zip([*args.files, *args.ask], [*results, *ask_results], strict=True):
+                save_quarantine(
+                    conn,
+                    f"ingest:histdata:{pair}:{Path(path).name}",
+                    [(r.pair, r.ts_ms, r.line_no, r.reason, r.raw) for r in res.rejects],
+                    namespace=ns,
+                    commit=False,
+                )
+            publish(out, "bars", bars.take(new), ns)
+            out.flush()
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
+    for path, res in zip([*args.files, *args.ask], [*results, *ask_results], strict=True):
+        side = "ask " if path in args.ask else ""
+        clock = (
+            f"; clock: {res.clock.weeks_utc5} weeks read as UTC-5, {res.clock.weeks_utc4} as UTC-4 "
+            f"(anchored to the 17:00 New York open/close), {res.clock.weeks_unanchored} unanchored"
+            if res.clock
+            else ""
+        )
+        print(
+            f"{side}{path}: {res.lines_read} lines, {len(res.bars['ts'])} valid bars, "
+            f"{len(res.rejects)} quarantined with reasons{clock}"
+        )
     print(f"{pair}: {bars.n} bars stored ({int(new.sum())} new or changed, published to {ns}.bars)")
     for line in _spread_lines(fill):
         print(line)
@@ -115,12 +129,15 @@ def _replay(args: argparse.Namespace) -> int:
 
     ns = args.namespace or settings().hslr_namespace
     run = args.run_id or f"replay-{uuid.uuid4().hex[:8]}"
-    speed = None if args.speed == "max" else float(args.speed)
+    speed = parse_speed(args.speed)
+    pairs, start, end = parse_pairs(args.pairs), parse_day(args.start), parse_day(args.end)
+    if start >= end:
+        raise ValueError(f"--from {args.start} is not before --to {args.end}")
     t0 = time.perf_counter()
     n = replay(
-        parse_pairs(args.pairs),
-        parse_day(args.start),
-        parse_day(args.end),
+        pairs,
+        start,
+        end,
         namespace=ns,
         run=run,
         speed=speed,

@@ -44,9 +44,18 @@ def _worker(args: argparse.Namespace) -> int:
     stages = worker_stages(
         load_config(args.config or s.hslr_config or None), stage_ids, args.fuse or s.hslr_fuse
     )
+    sink_topics: list[str] = []
+    if args.sinks:  # checked before anything starts: never publish orders that cannot be recorded
+        from streams.binding.sink_agents import default_sink_topics, preflight
+
+        outputs = [t for st in stages for t in st.spec.outputs]
+        sink_topics = (
+            default_sink_topics(outputs) if args.sinks == "auto" else [t for t in args.sinks.split(",") if t]
+        )
+        preflight(sink_topics)
     port = serve(s.hslr_metrics_port)
     name = f"{namespace}-{'_'.join(st.spec.id for st in stages)}-{os.getpid()}"
-    register_scrape_target(name, port)
+    register_scrape_target(name, port, namespace=namespace)
     atexit.register(unregister_scrape_target, name)
     from streams.binding.metrics import PrometheusMetrics
 
@@ -62,40 +71,47 @@ def _worker(args: argparse.Namespace) -> int:
         datadir=s.hslr_faust_datadir,
     )
     if args.sinks:  # persistence agents in the same worker (streams/binding/sink_agents.py)
-        from streams.binding.sink_agents import add_sinks, default_sink_topics
+        from streams.binding.sink_agents import add_sinks
 
-        outputs = [t for st in stages for t in st.spec.outputs]
-        topics = (
-            default_sink_topics(outputs) if args.sinks == "auto" else [t for t in args.sinks.split(",") if t]
-        )
-        print(f"worker sinks: {add_sinks(app, topics, namespace=namespace, metrics=metrics)}", flush=True)
+        added = add_sinks(app, sink_topics, namespace=namespace, metrics=metrics)
+        print(f"worker sinks: {added}", flush=True)
     print(f"worker {name}: stages {[st.spec.id for st in stages]}, metrics on 127.0.0.1:{port}", flush=True)
     run_worker(app, args.loglevel)
     return 0
 
 
 def _control(args: argparse.Namespace) -> int:
-    from streams.binding.kafka_io import Out, ensure_topics, publish
-    from streams.core.batch import Batch
-    from streams.settings import settings
+    from streams.core.control_auth import operator_command, parse_at
+    from streams.fx.pairs import normalize_pair
+    from streams.settings import control_key, settings
 
     s = settings()
     now = int(time.time() * 1000)
     action = "RESUME" if args.command == "resume" else "HALT"
-    rec: dict[str, Any] = {
-        "command_id": f"operator:{action}:{now}",
-        "ts": now,
-        "action": action,
-        "scale": 1.0,
-        "pair": args.pair or "",
-        "issuer": "operator",
-        "reason": args.reason,
-    }
-    ensure_topics(s.kafka_bootstrap_servers, args.namespace or s.hslr_namespace)
+    pair = normalize_pair(args.pair) if args.pair.strip() else ""  # unknown pair: exit 2, nothing sent
+    if args.pair and not args.pair.strip():
+        raise ValueError("--pair is empty; omit it to address every pair")
+    ts = parse_at(args.at, now)
+    key = control_key()
+    if action == "RESUME" and key is None:
+        raise ValueError(
+            "a RESUME must be signed: set HSLR_CONTROL_KEY or HSLR_CONTROL_KEY_FILE "
+            "(see infra/hslr.env.example); the trader ignores unsigned ones"
+        )
+    rec = operator_command(action, pair, ts, args.reason, now, key)
+    from streams.binding.kafka_io import Out, ensure_topics, publish
+    from streams.core.batch import Batch
+
+    ns = args.namespace or s.hslr_namespace
+    ensure_topics(s.kafka_bootstrap_servers, ns)
     out = Out(s.kafka_bootstrap_servers)
-    publish(out, "control", Batch.from_records([rec], list(rec)), args.namespace or s.hslr_namespace)
+    publish(out, "control", Batch.from_records([rec], list(rec)), ns)
     out.flush()
-    print(f"published {action} ({rec['command_id']})")
+    when = {0: "at the next event"}.get(ts, f"at event time {ts} ms")
+    print(
+        f"published {action} for {pair or 'every pair'} {when}"
+        f"{' (signed)' if rec['signature'] else ' (unsigned)'} ({rec['command_id']})"
+    )
     return 0
 
 
@@ -116,6 +132,7 @@ def _watchdog(args: argparse.Namespace) -> int:
         kafka_publisher(s.kafka_bootstrap_servers, ns),
         interval_s=args.interval,
         port=args.port or None,
+        namespace=ns,
     )
     return 0
 
@@ -165,7 +182,13 @@ def add_commands(sub: Any) -> None:
         ("resume", "operator RESUME: clear a halt or the kill switch"),
     ):
         p = sub.add_parser(name, help=doc)
-        p.add_argument("--pair", default="")
+        p.add_argument("--pair", default="", help="one pair (EURUSD, eur/usd, ...); default: every pair")
+        p.add_argument(
+            "--at",
+            default="now",
+            help="event time it takes effect: 'now' (wall clock, live), 'next' (the next event, e.g. of a "
+            "replay) or an ISO time",
+        )
         p.add_argument("--reason", default="operator")
         p.add_argument("--namespace", default="")
         p.set_defaults(func=_control)

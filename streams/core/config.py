@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict
 class StageConfig(BaseModel):
     """Base for every stage's config: immutable, unknown fields rejected."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class ConfigError(ValueError):

@@ -46,7 +46,30 @@ _FORMATS = {
 _HEADER_WORDS = frozenset({"datetime", "date", "time", "timestamp"})
 _PRICES = ("open", "high", "low", "close")
 # Checks in priority order; the first failing one is the row's reason.
-(_OK, _EMPTY, _FIELDS, _TIME, _NUMBER, _NONPOS, _HL, _HIGH, _LOW, _VOLUME, _MINUTE, _DUP, _ORDER) = range(13)
+(
+    _OK,
+    _EMPTY,
+    _FIELDS,
+    _TIME,
+    _NUMBER,
+    _NONPOS,
+    _HL,
+    _HIGH,
+    _LOW,
+    _VOLUME,
+    _MINUTE,
+    _DUP,
+    _ORDER,
+    _FAR,
+    _FUTURE,
+    _NUL,
+) = range(16)
+DAY_MS = 86_400_000
+RANGE_MARGIN_MS = 31 * DAY_MS
+"""A row further than this (plus twice the interquartile span) from the median time of the file's
+valid rows is outside the file's dominant range (a typo such as year 2999 in a monthly or yearly file)."""
+CLOCK_TOLERANCE_MS = 2 * DAY_MS
+"""A row later than the ingest's clock plus this is in the future and refused."""
 
 
 @dataclass(frozen=True)
@@ -151,8 +174,20 @@ def _first_failure(codes: npt.NDArray[np.int8], mask: npt.NDArray[np.bool_], cod
     codes[mask & (codes == _OK)] = code
 
 
+def _far_outside(ts: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """Rows far outside the dominant time range of ``ts`` (robust: median and quartiles)."""
+    if ts.size < 3:
+        return np.zeros(ts.size, dtype=bool)
+    q25, q50, q75 = np.percentile(ts.astype(np.float64), [25, 50, 75])
+    limit = RANGE_MARGIN_MS + 2 * (q75 - q25) + max(q75 - q50, q50 - q25)
+    return np.asarray(np.abs(ts.astype(np.float64) - q50) > limit)
+
+
 def _check_rows(
-    ts: npt.NDArray[np.int64], v: dict[str, npt.NDArray[np.float64]], codes: npt.NDArray[np.int8]
+    ts: npt.NDArray[np.int64],
+    v: dict[str, npt.NDArray[np.float64]],
+    codes: npt.NDArray[np.int8],
+    not_after_ms: int | None = None,
 ) -> None:
     o, h, lo, c = (v[k] for k in _PRICES)
     _first_failure(codes, ts == np.iinfo(np.int64).min, _TIME)
@@ -164,6 +199,10 @@ def _check_rows(
         _first_failure(codes, lo > np.minimum(o, c), _LOW)
         _first_failure(codes, v["volume"] < 0, _VOLUME)
     _first_failure(codes, ts % 60_000 != 0, _MINUTE)
+    if not_after_ms is not None:
+        _first_failure(codes, ts > not_after_ms + CLOCK_TOLERANCE_MS, _FUTURE)
+    timed = np.flatnonzero(codes == _OK)
+    codes[timed[_far_outside(ts[timed])]] = _FAR
     valid = np.flatnonzero(codes == _OK)
     prev = np.maximum.accumulate(np.concatenate([[np.iinfo(np.int64).min], ts[valid]]))[:-1]
     codes[valid[ts[valid] == prev]] = _DUP
@@ -181,21 +220,32 @@ def _number_reason(fields: list[str]) -> str:
     return "unparseable number"
 
 
+_FIXED_REASONS = {
+    _EMPTY: "empty line",
+    _NUL: "NUL byte in the line (binary data or a corrupt file)",
+    _DUP: "duplicate bar",
+    _ORDER: "out of order",
+    _MINUTE: "time not on a minute boundary",
+}
+
+
+def _time_reason(code: int, stamp: str, layout: Literal["est", "utc"]) -> str:
+    if code == _FAR:
+        return f"time {stamp!r} far outside the file's range"
+    if code == _FUTURE:
+        return f"time {stamp!r} is in the future (beyond the ingest clock)"
+    return f"unparseable timestamp {stamp!r} (expected {_FORMATS[layout][1]})"
+
+
 def _reason(code: int, fields: list[str], layout: Literal["est", "utc"]) -> str:
-    if code == _EMPTY:
-        return "empty line"
+    if code in _FIXED_REASONS:
+        return _FIXED_REASONS[code]
+    if code in (_FAR, _FUTURE, _TIME):
+        return _time_reason(code, fields[0].strip(), layout)
     if code == _FIELDS:
         return f"expected 6 fields separated by ';', got {len(fields)}"
-    if code == _TIME:
-        return f"unparseable timestamp {fields[0].strip()!r} (expected {_FORMATS[layout][1]})"
     if code == _NUMBER:
         return _number_reason(fields)
-    if code == _DUP:
-        return "duplicate bar"
-    if code == _ORDER:
-        return "out of order"
-    if code == _MINUTE:
-        return "time not on a minute boundary"
     o, h, lo, c, vol = (x.strip() for x in fields[1:])
     return {
         _NONPOS: f"non-positive price (open={o}, high={h}, low={lo}, close={c})",
@@ -239,6 +289,7 @@ def parse_histdata_text(
     *,
     layout: Layout = "auto",
     anchor: bool = True,
+    not_after_ms: int | None = None,
 ) -> IngestResult:
     """Parse the text of a HistData M1 file; see :func:`read_histdata`."""
     validate_pair(pair)
@@ -257,6 +308,8 @@ def parse_histdata_text(
     n_fields = np.fromiter((len(p) for p in parts), dtype=np.int64, count=len(parts))
     empty = np.fromiter((not ln.strip() for ln in lines), dtype=bool, count=len(lines))
     codes[empty] = _EMPTY
+    nul = np.fromiter(("\x00" in ln for ln in lines), dtype=bool, count=len(lines))
+    codes[nul & (codes == _OK)] = _NUL
     codes[(codes == _OK) & (n_fields != 6)] = _FIELDS
     rows = np.flatnonzero(codes == _OK)
     cols = list(zip(*(parts[i] for i in rows), strict=True)) if len(rows) else [()] * 6
@@ -272,7 +325,7 @@ def parse_histdata_text(
             dtype=np.float64
         )
     sub = codes[rows]
-    _check_rows(ts[rows], {k: v[rows] for k, v in values.items()}, sub)
+    _check_rows(ts[rows], {k: v[rows] for k, v in values.items()}, sub, not_after_ms)
     codes[rows] = sub
     res = _assemble(pair, lines, parts, codes, ts, values, offset, lay, header, spread_config)
     return IngestResult(res.bars, res.rejects, res.lines_read, res.header, clock)
@@ -294,7 +347,7 @@ def _assemble(
     rejects = [
         Reject(
             int(i) + offset,
-            lines[i],
+            lines[i].replace("\x00", "\\x00"),
             _reason(int(codes[i]), parts[i], layout),
             pair,
             None if ts[i] == nat else int(ts[i]),
@@ -318,6 +371,7 @@ def read_histdata(
     *,
     layout: Layout = "auto",
     anchor: bool = True,
+    not_after_ms: int | None = None,
 ) -> IngestResult:
     """Read a HistData.com M1 file (``.csv``/``.txt`` or the published ``.zip``) into bars.
 
@@ -335,6 +389,10 @@ def read_histdata(
     anchor : bool
         For ``est`` files, read each week as UTC-5 or UTC-4 so that it opens/closes at 17:00 New
         York (see :mod:`streams.data.histdata_clock`); False keeps the documented fixed UTC-5.
+    not_after_ms : int, optional
+        The ingest's clock (ms UTC): rows later than it plus ``CLOCK_TOLERANCE_MS`` are rejected as in
+        the future. Rows far outside the file's own dominant range (``RANGE_MARGIN_MS`` beyond its
+        quartiles) are always rejected, before the order check, so later good rows stay in order.
 
     Returns
     -------
@@ -349,4 +407,6 @@ def read_histdata(
         Unknown pair, or a zip without exactly one ``.csv``.
     """
     validate_pair(pair)
-    return parse_histdata_text(_file_text(Path(path)), pair, spread_config, layout=layout, anchor=anchor)
+    return parse_histdata_text(
+        _file_text(Path(path)), pair, spread_config, layout=layout, anchor=anchor, not_after_ms=not_after_ms
+    )

@@ -180,6 +180,10 @@ def generate_market(
     cfg = config or SynthConfig()
     for p in pairs:
         validate_pair(p)
+    if not pairs:
+        raise ValueError("no pairs to generate")
+    if to_ms(start) >= to_ms(end):
+        raise ValueError(f"empty time range: from {start} is not before to {end}")
     grid = open_minutes(to_ms(start), to_ms(end))
     crng = _rng(seed, "__common__")
     regime, lengths = markov_spells(len(grid), crng, cfg)

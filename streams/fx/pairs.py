@@ -43,6 +43,35 @@ def validate_pair(pair: str) -> str:
     return pair
 
 
+_SEPARATORS = str.maketrans("", "", "/_-. ")
+
+
+def normalize_pair(name: str) -> str:
+    """The one spelling of a pair: ``'EUR/USD'``, ``'eur_usd'``, ``' eurusd '`` -> ``'EURUSD'``.
+
+    Raises
+    ------
+    ValueError
+        Empty, or not a known pair after normalisation (the message lists the known pairs).
+    """
+    if "," in str(name):
+        raise ValueError(f"{name!r} names several pairs; give exactly one")
+    code = str(name).translate(_SEPARATORS).upper()
+    if not code:
+        raise ValueError(f"empty pair name {name!r}; known pairs: {', '.join(KNOWN_PAIRS)}")
+    if code not in _KNOWN:
+        raise ValueError(f"unknown pair {name!r}; known pairs: {', '.join(KNOWN_PAIRS)}")
+    return code
+
+
+def normalize_pairs(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """:func:`normalize_pair` over a config's pair list (duplicates refused: a typo, not a wish)."""
+    out = tuple(normalize_pair(n) for n in names)
+    if len(set(out)) != len(out):
+        raise ValueError(f"pairs {list(names)} name a pair twice")
+    return out
+
+
 def currencies(pair: str) -> tuple[str, str]:
     """Return ``(base, quote)`` of a known pair, e.g. ``('EUR', 'USD')`` for EURUSD."""
     validate_pair(pair)

@@ -15,6 +15,7 @@ from typing import Any
 from streams.core.batch import Batch
 from streams.core.fused import FusedStage
 from streams.core.stage import Outputs, Stage
+from streams.runner.runtime import accepted_event_time
 
 
 class Observed:
@@ -36,8 +37,9 @@ class Observed:
         state, outputs = self.stage.process(state, topic, batch)
         self._report(t0, outputs)
         self.metrics.events_in(self.spec.id, topic, batch.n)
-        if "ts" in batch and batch.n:
-            self.metrics.last_event(self.spec.id, int(batch["ts"].max()))
+        ts = accepted_event_time(self.spec, topic, batch, outputs)
+        if ts is not None:
+            self.metrics.last_event(self.spec.id, ts)
         return state, outputs
 
     def _on_watermark(self, state: Any, ts: int) -> tuple[Any, Outputs]:

@@ -72,6 +72,22 @@ class Metrics(Protocol):
     def last_event(self, stage: str, ts_ms: int) -> None: ...
 
 
+def accepted_event_time(spec: Any, topic: str, batch: Batch, outputs: Any) -> int | None:
+    """Event time (ms) a batch moves the stage's ``hslr_last_event_ts_seconds`` to, or None.
+
+    Only the primary input counts (a control command's time, 0 for "at the next event", is no event
+    of the stream). A stage with per-bar outputs reports the newest record it let through, so a bar the
+    market stage quarantined (year 2999) never makes the watchdog see a stage living in the future.
+    """
+    if topic != spec.primary or "ts" not in batch or not batch.n:
+        return None
+    per_bar = [k for k in spec.outputs if TOPICS[k].one_per_bar]
+    if not per_bar:
+        return int(batch["ts"].max())
+    got = [int(b["ts"].max()) for k, b in outputs.items() if k in per_bar and b.n and "ts" in b]
+    return max(got) if got else None
+
+
 class NullMetrics:
     def __getattr__(self, name: str) -> Callable[..., None]:
         return lambda *a, **k: None
@@ -265,8 +281,9 @@ class StageRuntime:
         except Exception:  # noqa: BLE001 - isolate the poison record(s) below
             outputs = self._isolate(key, batch, envs, out)
         self._emit(outputs, out)
-        if "ts" in batch and batch.n:
-            self.metrics.last_event(self.sid, int(batch["ts"].max()))
+        ts = accepted_event_time(self.stage.spec, key, batch, outputs)
+        if ts is not None:
+            self.metrics.last_event(self.sid, ts)
 
     def _isolate(self, key: str, batch: Batch, envs: list[Envelope], out: list[Outgoing]) -> dict[str, Batch]:
         from streams.core.batch import concat

@@ -27,18 +27,19 @@ def get_bars(source: str, pairs: list[str], start: datetime, end: datetime, seed
     return bars, None
 
 
-def read_files(paths: list[str], pair: str) -> tuple[list[Any], Any, int]:
+def read_files(paths: list[str], pair: str, not_after_ms: int | None = None) -> tuple[list[Any], Any, int]:
     """Read one side's bar files of ``pair``; return (per-file results, the bars in time order, repeats).
 
     Bars of a minute that an earlier file already holds are dropped (``repeats`` counts them), so a
-    pair's files can be stored in one upsert and modelled together.
+    pair's files can be stored in one upsert and modelled together. ``not_after_ms`` is the ingest's
+    clock: rows beyond it (plus a tolerance) are quarantined as in the future.
     """
     import numpy as np
 
     from streams.data.bars import concat_bars, sort_bars, take_rows
     from streams.data.histdata import read_histdata
 
-    results = [read_histdata(p, pair) for p in paths]
+    results = [read_histdata(p, pair, not_after_ms=not_after_ms) for p in paths]
     bars = sort_bars(concat_bars([r.bars for r in results]))
     _, first = np.unique(bars["ts"], return_index=True)
     repeats = len(bars["ts"]) - len(first)

@@ -17,8 +17,10 @@ from streams.core.batch import Batch
 from streams.fx.pairs import pip_sizes
 
 
-def save_bars(conn: psycopg.Connection, bars: Batch) -> np.ndarray:
+def save_bars(conn: psycopg.Connection, bars: Batch, *, commit: bool = True) -> np.ndarray:
     """Upsert ``bars`` (columns of schemas/bar.avsc) into price_data and spread_data.
+
+    ``commit=False`` leaves the transaction open (the caller commits once the bars are published).
 
     Returns
     -------
@@ -56,7 +58,8 @@ def save_bars(conn: psycopg.Connection, bars: Batch) -> np.ndarray:
             " RETURNING pair, (extract(epoch FROM ts) * 1000)::bigint"
         )
         changed |= set(cur.fetchall())
-    conn.commit()
+    if commit:
+        conn.commit()
     keys = zip(bars["pair"].tolist(), bars["ts"].tolist(), strict=True)
     return np.fromiter((k in changed for k in keys), dtype=bool, count=bars.n)
 
@@ -95,10 +98,13 @@ def save_quarantine(
     source: str,
     rows: Sequence[tuple[str, int | None, int | None, str, str]],
     namespace: str = "hslr",
+    *,
+    commit: bool = True,
 ) -> int:
     """Insert quarantined records ``(pair, ts_ms | None, line_no | None, reason, raw)`` of ``namespace``
     (the topic namespace the ingest published to); return the count. A file line already quarantined
-    is kept as it is (key: source, line_no; migration 0005)."""
+    is kept as it is (key: source, line_no; migration 0005). NUL characters (which PostgreSQL text
+    cannot hold) are stored escaped as ``\\x00``."""
     if not rows:
         return 0
     with conn.cursor() as cur:
@@ -106,7 +112,20 @@ def save_quarantine(
             "INSERT INTO quarantine (namespace, source, pair, ts, line_no, reason, raw)"
             " VALUES (%s, %s, %s, CASE WHEN %s::bigint IS NULL THEN NULL ELSE to_timestamp(%s::bigint / 1000.0) END,"
             " %s, %s, %s) ON CONFLICT (source, line_no) WHERE line_no IS NOT NULL DO NOTHING",
-            [(namespace, source, p, t, t, ln, reason, raw) for p, t, ln, reason, raw in rows],
+            [
+                (
+                    namespace,
+                    source,
+                    p,
+                    t,
+                    t,
+                    ln,
+                    reason.replace("\x00", "\\x00"),
+                    raw.replace("\x00", "\\x00"),
+                )
+                for p, t, ln, reason, raw in rows
+            ],
         )
-    conn.commit()
+    if commit:
+        conn.commit()
     return len(rows)

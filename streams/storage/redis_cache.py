@@ -68,12 +68,19 @@ class LatestCache:
 
     @classmethod
     def connect(cls, url: str | None, namespace: str) -> LatestCache:
-        """Open a client on ``url`` (``None``: the ``redis_url`` setting)."""
-        if url is None:
-            from streams.settings import settings
+        """Open a client on ``url`` (``None``: the ``redis_url`` setting), authenticated with the
+        ``REDIS_PASSWORD`` setting when one is set and the URL carries none."""
+        from streams.settings import settings
 
-            url = settings().redis_url
-        return cls(redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=10), namespace)
+        s = settings()
+        url = s.redis_url if url is None else url
+        password = s.redis_password.get_secret_value() or None
+        client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=10)
+        if password and not client.connection_pool.connection_kwargs.get("password"):
+            client = redis.Redis.from_url(
+                url, password=password, socket_timeout=10, socket_connect_timeout=10
+            )
+        return cls(client, namespace)
 
     def update(self, topic: str, batch: Batch) -> int:
         """Store each pair's latest record of ``batch`` where it is newer than the cached one.

@@ -152,13 +152,13 @@ def test_ingest_histdata_publishes_stores_quarantines_and_is_idempotent(services
             "DELETE FROM price_data WHERE pair = 'EURUSD' AND source LIKE 'histdata%'"
             " AND ts < '2019-01-10' AND ts > '2018-12-30'"
         )
-        conn.execute("DELETE FROM quarantine WHERE source = %s", (f"ingest:histdata:{path.name}",))
+        conn.execute("DELETE FROM quarantine WHERE source = %s", (f"ingest:histdata:EURUSD:{path.name}",))
         conn.commit()
     assert main(["ingest", "histdata", str(path), "--pair", "EURUSD", "--namespace", ns]) == 0
     with connect() as conn:
         q = conn.execute(
             "SELECT line_no, reason FROM quarantine WHERE source = %s ORDER BY line_no",
-            (f"ingest:histdata:{path.name}",),
+            (f"ingest:histdata:EURUSD:{path.name}",),
         ).fetchall()
         namespaces = conn.execute(
             "SELECT DISTINCT namespace FROM quarantine WHERE source = %s", (f"ingest:histdata:{path.name}",)
@@ -176,7 +176,7 @@ def test_ingest_histdata_publishes_stores_quarantines_and_is_idempotent(services
     assert main(["ingest", "histdata", str(path), "--pair", "EURUSD", "--namespace", ns]) == 0
     with connect() as conn:
         again = conn.execute(
-            "SELECT count(*) FROM quarantine WHERE source = %s", (f"ingest:histdata:{path.name}",)
+            "SELECT count(*) FROM quarantine WHERE source = %s", (f"ingest:histdata:EURUSD:{path.name}",)
         ).fetchone()
         xmin = conn.execute(_XMIN, (_times(ts),)).fetchone()
     assert again[0] == len(q)
@@ -217,8 +217,10 @@ def test_ingest_bid_and_ask_files_stores_real_spreads(
         main(["ingest", "histdata", str(bid), "--ask", str(ask), "--pair", "GBPUSD", "--namespace", ns]) == 0
     )
     printed = capsys.readouterr().out
-    assert "spreads: 2 real" in printed and "1 crossed" in printed
-    assert "spreads: 1 modelled by hslr-spread-v2:" in printed and '"regime_threshold": 1.5' in printed
+    assert "spreads: 2 real" in printed
+    assert "1 crossed" in printed
+    assert "spreads: 1 modelled by hslr-spread-v2:" in printed
+    assert '"regime_threshold": 1.5' in printed
     with connect() as conn:
         rows = conn.execute(
             "SELECT s.spread, s.modeled, p.source FROM spread_data s JOIN price_data p USING (pair, ts)"
@@ -228,7 +230,8 @@ def test_ingest_bid_and_ask_files_stores_real_spreads(
     # pips: 0.7 real; 0.6 = median of the crossed minute's four ask - bid differences; then modelled.
     assert [round(r[0], 6) for r in rows[:2]] == [0.7, 0.6]
     assert [r[1] for r in rows] == [False, False, True]
-    assert rows[0][2] == "histdata;spread=ask" and rows[2][2].startswith("histdata;spread=hslr-spread-v2:")
+    assert rows[0][2] == "histdata;spread=ask"
+    assert rows[2][2].startswith("histdata;spread=hslr-spread-v2:")
 
 
 PARITY_STAGES = ["market", "features"]
@@ -297,3 +300,93 @@ def _count(topic: str) -> int:
         return 0
     finally:
         c.close()
+
+
+def _m1(day: str, n: int, bad: dict[int, str] | None = None) -> str:
+    t0 = np.datetime64(day)
+    rows = []
+    for i in range(n):
+        t = str(t0 + np.timedelta64(i, "m"))
+        rows.append(f"{t[:4]}{t[5:7]}{t[8:10]} {t[11:13]}{t[14:16]}00;1.5000;1.5003;1.4998;1.5001;0")
+    for i, line in (bad or {}).items():
+        rows[i] = line
+    return "\n".join(rows) + "\n"
+
+
+def test_ingest_hostile_files(services: dict[str, str], tmp_path: Path) -> None:
+    # issue 11 #6: NUL byte -> traceback after a partial commit, and a re-ingest of the fixed file
+    # published nothing; same file name for another pair lost its rejects; empty file / bad --pair.
+    from streams.cli.main import main
+    from streams.storage.db import connect
+
+    ns = fresh_namespace()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    name = f"DAT_ASCII_M1_{uuid.uuid4().hex[:8]}.csv"
+    good = _m1("2001-03-05T10:00", 6)
+    nul = good.splitlines()
+    nul[3] = nul[3][:20] + "\x00" + nul[3][20:]
+    a, b = tmp_path / "a" / name, tmp_path / "b" / name
+    a.write_text("\n".join(nul) + "\n")
+    b.write_text(_m1("2001-03-05T10:00", 4, {1: "garbage", 2: "20010305 100200;x;1;1;1;0"}))
+    with connect() as conn:
+        conn.execute(
+            "DELETE FROM price_data WHERE pair IN ('GBPUSD', 'USDCAD') AND ts >= '2001-03-05' AND ts < '2001-03-06'"
+        )
+        conn.commit()
+    assert main(["ingest", "histdata", str(a), "--pair", "gbp/usd", "--namespace", ns]) == 0
+    assert main(["ingest", "histdata", str(b), "--pair", "USDCAD", "--namespace", ns]) == 0
+    with connect() as conn:
+        rows = conn.execute(
+            "SELECT source, line_no, reason, raw FROM quarantine WHERE source LIKE %s ORDER BY source, line_no",
+            (f"%{name}",),
+        ).fetchall()
+    assert [(r[0], r[1]) for r in rows] == [
+        (f"ingest:histdata:GBPUSD:{name}", 4),
+        (f"ingest:histdata:USDCAD:{name}", 2),
+        (f"ingest:histdata:USDCAD:{name}", 3),
+    ]
+    assert rows[0][2].startswith("NUL byte")
+    assert "\\x00" in rows[0][3]
+    assert _read_all(TOPICS["bars"].name(ns), "bar", 8, timeout=10).n == 5 + 2
+    a.write_text(good)  # the fixed file: only the formerly broken minute is new and is published
+    assert main(["ingest", "histdata", str(a), "--pair", "GBPUSD", "--namespace", ns]) == 0
+    assert _read_all(TOPICS["bars"].name(ns), "bar", 9, timeout=10).n == 8
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    for argv in (
+        [str(empty), "--pair", "GBPUSD"],
+        [str(a), "--pair", ""],
+        [str(a), "--pair", "EURUSD,GBPUSD"],
+        [str(a), "--pair", "XXXYYY"],
+    ):
+        assert main(["ingest", "histdata", *argv, "--namespace", ns]) == 2, argv
+
+
+def test_operator_commands_are_signed_normalised_and_carry_their_event_time(
+    services: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # issue 11 #3/#4: `hslr halt --pair eurusd` matched nothing, a wall-clock HALT never became due in a
+    # replay, and any producer could clear the kill switch
+    from streams.cli.main import main
+    from streams.core.control_auth import verify
+    from streams.settings import settings
+    from tests.kit.control import CONTROL_KEY
+
+    ns = fresh_namespace()
+    monkeypatch.setenv("HSLR_CONTROL_KEY", CONTROL_KEY.decode())
+    settings.cache_clear()
+    try:
+        assert main(["halt", "--pair", "eur/usd", "--at", "next", "--namespace", ns]) == 0
+        assert main(["resume", "--pair", "GBPUSD", "--at", "2020-03-02T14:30", "--namespace", ns]) == 0
+        assert main(["halt", "--pair", "XXXYYY", "--namespace", ns]) == 2
+    finally:
+        settings.cache_clear()
+    got = _read_all(TOPICS["control"].name(ns), "control", 2, timeout=20)
+    rows = got.to_records()
+    assert [(r["action"], r["pair"], r["ts"], r["issuer"]) for r in rows] == [
+        ("HALT", "EURUSD", 0, "operator"),
+        ("RESUME", "GBPUSD", 1_583_159_400_000, "operator"),
+    ]
+    assert all(verify(r, CONTROL_KEY) for r in rows)
+    assert not verify({**rows[1], "pair": ""}, CONTROL_KEY)  # widening the scope breaks the signature

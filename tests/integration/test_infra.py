@@ -229,7 +229,13 @@ def test_dashboard_queries_parse() -> None:
 def test_redis_ping() -> None:
     import redis
 
-    assert redis.Redis(host="127.0.0.1", port=6379, socket_timeout=5).ping()
+    from streams.settings import settings
+    from streams.storage.redis_cache import LatestCache
+
+    assert LatestCache.connect(None, "ping").client.ping()  # authenticated from the settings
+    if settings().redis_password.get_secret_value():
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(host="127.0.0.1", port=6379, socket_timeout=5).ping()
 
 
 def test_compose_matches_pinned_kafka() -> None:
@@ -243,3 +249,30 @@ def test_compose_matches_pinned_kafka() -> None:
         return
     services = yaml.safe_load(text)["services"]
     assert {"kafka", "timescaledb", "redis", "prometheus", "grafana", "migrate", "worker"} <= set(services)
+
+
+def test_services_script_applies_the_redis_password(tmp_path: Path) -> None:
+    # issue 11 #4: Redis had no password. A second Redis on a spare port, never the shared one.
+    import subprocess
+
+    import redis
+
+    env = {
+        **os.environ,
+        "HSLR_CACHE_DIR": str(tmp_path),
+        "HSLR_REDIS_PORT": "6391",
+        "HSLR_ENV_FILE": str(tmp_path / "hslr.env"),
+    }
+    env.pop("REDIS_PASSWORD", None)
+    (tmp_path / "hslr.env").write_text("REDIS_PASSWORD=from-the-env-file-123\n")
+    script = str(ROOT / "infra/services.sh")
+    subprocess.run(["bash", script, "up", "redis"], env=env, check=True, capture_output=True)  # noqa: S603, S607
+    try:
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(port=6391, socket_timeout=5).ping()
+        throwaway = "from-the-env-file-123"  # the test's own Redis on a spare port
+        assert redis.Redis(port=6391, password=throwaway, socket_timeout=5).ping()
+        pid = (tmp_path / "redis" / "redis.pid").read_text().strip()
+        assert "from-the-env-file" not in Path(f"/proc/{pid}/cmdline").read_text()
+    finally:
+        subprocess.run(["bash", script, "down", "redis"], env=env, check=True, capture_output=True)  # noqa: S603, S607

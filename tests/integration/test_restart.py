@@ -87,3 +87,84 @@ def test_trader_killed_mid_replay_resumes_with_its_book_and_high_water_mark(
         assert _distinct_in_order(got[key]).equals(expected[key]), key
     acct = expected["portfolio"]["pair"] == ""
     assert expected["portfolio"]["hwm_usd"][acct][-1] >= config.trader.portfolio.initial_equity_usd
+
+
+def test_operator_control_in_a_replay_through_a_trader_worker(
+    services: dict[str, str], tmp_path: Path
+) -> None:
+    """issue 11 #3/#4 end to end: a HALT at an explicit event time inside a replay takes effect there; a
+    forged global RESUME is dead-lettered with its reason; a signed pair RESUME does not lift the global
+    HALT; a signed global RESUME does. The Kafka outputs equal the in-process trader's."""
+    from streams.core.control_auth import operator_command
+    from streams.stages.trader.stage import TraderStage
+    from tests.kit.control import CONTROL_KEY
+    from tests.kit.governed import START, governed
+
+    data = _complete(governed(n_min=500, seed=3), "governed_signal")
+    t = {k: START + m * 60_000 for k, m in (("halt", 150), ("forged", 200), ("pair", 250), ("all", 350))}
+    cmds = [
+        operator_command("HALT", "", t["halt"], "test", 1, CONTROL_KEY),
+        {**operator_command("RESUME", "", t["forged"], "forged", 2, None), "signature": "ab" * 32},
+        operator_command("RESUME", "EURUSD", t["pair"], "test", 3, CONTROL_KEY),
+        operator_command("RESUME", "", t["all"], "test", 4, CONTROL_KEY),
+    ]
+    stage = TraderStage(control_key=CONTROL_KEY)
+    state = stage.initial_state()
+    for c in cmds:
+        try:
+            state, _ = stage.process(state, "control", Batch.from_records([c], list(c)))
+        except ValueError:
+            assert c["reason"] == "forged"
+    _, expected = stage.process(state, "signals.governed", data)
+    new = expected["orders"].take(expected["orders"]["action"] == "NEW")
+    assert not ((new["ts"] >= t["halt"]) & (new["ts"] < t["all"])).any()
+    assert (new["ts"] >= t["all"]).any()
+
+    ns = fresh_namespace("ctl")
+    ensure_topics(bootstrap_servers(), ns)
+    out = Out(bootstrap_servers())
+    publish(out, "control", Batch.from_records(cmds, list(cmds[0])), ns)
+    out.flush()
+    env = {"HSLR_CONTROL_KEY": CONTROL_KEY.decode(), "HSLR_BATCH_WITHIN_S": "0.01"}
+    with worker(["trader"], ns, None, tmp_path / "trader.log", env=env) as proc:
+        dead = _read_dead(ns, proc)
+        publish(out, "signals.governed", data, ns, max_records=100)  # after the commands were read
+        publish_marker(out, "signals.governed", "r", ns)
+        out.flush()
+        got = collect(
+            bootstrap_servers(), ["orders"], "r", ns, timeout=300, alive=lambda: proc.poll() is None
+        )
+    assert dead["reason"][0].endswith(
+        "RESUME from 'operator' not authenticated (missing or invalid signature): ignored"
+    )
+    assert _distinct_in_order(got["orders"]).equals(expected["orders"])
+
+
+def _complete(b: Batch, schema: str) -> Batch:
+    """``b`` with every field of ``schema`` it lacks filled with a neutral value (0, False, '')."""
+    raw = json.loads((Path(__file__).resolve().parents[2] / "schemas" / f"{schema}.avsc").read_text())
+    fill = {"double": 0.0, "float": 0.0, "int": 0, "long": 0, "boolean": False, "string": ""}
+    extra = {}
+    for f in raw["fields"]:
+        if f["name"] not in b:
+            typ = f["type"] if isinstance(f["type"], str) else f["type"].get("type", "string")
+            extra[f["name"]] = np.full(b.n, fill.get(typ, ""))
+    return b.with_columns(**extra)
+
+
+def _read_dead(ns: str, proc) -> Batch:
+    from streams.serde.avro import AvroCodec
+
+    c = Consumer(
+        {"bootstrap.servers": bootstrap_servers(), "group.id": f"t-{ns}", "auto.offset.reset": "earliest"}
+    )
+    c.subscribe([TOPICS["deadletter"].name(ns)])
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            msg = c.poll(0.5)
+            if msg is not None and not msg.error() and msg.value():
+                return AvroCodec("dead_letter").decode_batch([msg.value()])[0]
+    finally:
+        c.close()
+    raise AssertionError("the forged RESUME was never dead-lettered")

@@ -592,3 +592,12 @@ def _wait_rows(namespace: str, span: tuple[int, int], want: int, deadline: float
             return int(n)
         time.sleep(0.5)
     return int(n)
+
+
+def test_sinks_preflight_with_redis_down_refuses_and_with_both_up_passes(services: dict[str, str]) -> None:
+    # issue 11 #9: a worker whose sinks cannot write must not start (it would publish unrecorded orders)
+    from streams.binding.sink_agents import preflight
+
+    with pytest.raises(RuntimeError, match="Redis does not answer"):
+        preflight(["features"], redis_url="redis://127.0.0.1:1/0")
+    preflight(["features", "orders"])  # the real services, password from the settings

@@ -76,11 +76,15 @@ def test_bid_ask_ingest_gives_real_spreads(bidask_dir: Path, pair: str) -> None:
     name = BIDASK_FILES[pair]
     bid = read_histdata(bidask_dir / name.format(side="bid"), pair)
     ask = read_histdata(bidask_dir / name.format(side="ask"), pair)
-    assert not bid.rejects and not ask.rejects
+    assert not bid.rejects
+    assert not ask.rejects
     out, fill = fill_spreads(bid.bars, ask.bars)
-    assert fill.real == len(bid.bars["ts"]) and fill.modeled == 0 and fill.model is None
+    assert fill.real == len(bid.bars["ts"])
+    assert fill.modeled == 0
+    assert fill.model is None
     assert fill.crossed <= 0.03 * fill.real
-    assert (out["spread"] >= 0).all() and not out["spread_modeled"].any()
+    assert (out["spread"] >= 0).all()
+    assert not out["spread_modeled"].any()
 
 
 # US non-farm payrolls, released at 08:30 New York time (first Fridays; public release calendar).
@@ -122,4 +126,5 @@ def test_histdata_clock_puts_us_releases_at_0830_new_york(histdata_files: list[P
             if len(sel):
                 days += 1
                 hits += sel.loc[sel["range"].idxmax(), "hm"] == "08:30"
-    assert days and hits >= 0.8 * days, (hits, days)
+    assert days, (hits, days)
+    assert hits >= 0.8 * days, (hits, days)

@@ -54,7 +54,7 @@ class EdgeConfig(StageConfig):
     """Fewest one-minute transitions in the window for a valid OU estimate."""
     ou_min_t_stat: float = Field(default=2.86, ge=0.0)
     """Smallest Dickey-Fuller statistic (1 - b) / se(b) for a valid estimate (5 % critical value)."""
-    max_half_life_min: float = Field(default=120.0, gt=0.0)
+    max_half_life_min: float = Field(default=120.0, gt=0.0, allow_inf_nan=True)  # inf: no limit
     """Gate ou_slow: half-lives above this block new entries (math.inf: never)."""
     block_invalid_ou: bool = True
     """Gate ou_slow also blocks bars whose OU estimate is not valid."""

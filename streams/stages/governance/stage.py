@@ -10,8 +10,10 @@ a ``governance`` record (one record per timestamp: simultaneous actions are join
 ``control`` command with the deterministic id ``governance:<action>:<cause>:<ts>``; its ``scale`` is
 the resulting allocation multiplier. Every signal is passed through with ``gov_state`` and
 ``alloc_scale`` of the state in force at its event time (a decision at T applies from the record at
-T on). Side input ``control``: operator RESUME commands (``issuer == "operator"``), applied when the
-event time reaches their ``ts``; every other command is ignored (the trader acts on them).
+T on). Side input ``control``: global operator RESUME commands, applied when the event time reaches
+their ``ts``, only when their HMAC verifies (:mod:`streams.core.control_auth`; an unauthenticated
+RESUME raises :class:`ControlRejected`, which the binding dead-letters with its reason); every other
+command is ignored (the trader acts on them).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from streams.core.batch import Batch
+from streams.core.control_auth import ControlRejected, verify
 from streams.core.stage import Outputs, StageSpec
 from streams.core.units import MINUTE_MS
 from streams.stages.governance import entropy as ent
@@ -76,9 +79,13 @@ class GovernanceStage:
     """Drift monitor; see the module docstring."""
 
     def __init__(
-        self, config: GovernanceConfig | None = None, reference: klm.KLReference | None = None
+        self,
+        config: GovernanceConfig | None = None,
+        reference: klm.KLReference | None = None,
+        control_key: bytes | None = None,
     ) -> None:
         self.config = config or GovernanceConfig()
+        self._control_key = control_key
         self.spec = StageSpec(
             "governance", ("signals", "control"), ("signals.governed", "governance", "control")
         )
@@ -129,7 +136,7 @@ class GovernanceStage:
             live=live,
             next_eval=state.next_eval if state.next_eval >= 0 else (int(wm[0]) // self._dt + 1) * self._dt,
         )
-        loop = self._evaluate(_Loop(s), int(wm[-1]))
+        loop = self._evaluate(_Loop(s), int(wm[-1]), np.unique(keys))
         trans = sorted(loop.trans + e_trans, key=lambda t: t.ts)
         times, labels, scales = self._timeline(state, trans)
         idx = np.searchsorted(times, wm, side="right") - 1
@@ -151,8 +158,35 @@ class GovernanceStage:
         }
 
     # -- evaluation loop ---------------------------------------------------------------------------
-    def _evaluate(self, loop: _Loop, now: int) -> _Loop:
+    def _skip_to(
+        self, s: GovernanceState, ops: list[int], now: int, input_keys: npt.NDArray[np.int64]
+    ) -> int:
+        """First evaluation time >= ``s.next_eval`` that can differ from a no-data evaluation.
+
+        An evaluation whose IC and KL windows hold no data, with no streak running, changes nothing
+        (NaN is no evidence) and only repeats a NaN snapshot: after a long silence (or a bar far in
+        the future) the loop jumps over such intervals instead of running once per interval.
+        """
+        t, dt, cfg = s.next_eval, self._dt, self.config
+        tr = s.triggers
+        if any(x != -1 for x in (tr.low_since, tr.neg_since, tr.recover_since, tr.kl_since)):
+            return t
+        k = t // dt
+        ic_from = -(-(t - cfg.ic_window_min * MINUTE_MS) // dt)
+        kl_from = -(-(t - cfg.kl_window_min * MINUTE_MS) // dt)
+        data = np.concatenate([s.moments.key, s.live.keys, input_keys]).astype(np.int64)
+        if ((data >= min(ic_from, kl_from)) & (data < k)).any():
+            return t
+        later = data[data >= k]
+        target = (int(later.min()) + 1) * dt if later.size else (now // dt + 1) * dt
+        target = min(target, (now // dt + 1) * dt)
+        if ops:
+            target = min(target, -(-ops[0] // dt) * dt)
+        return max(t, target)
+
+    def _evaluate(self, loop: _Loop, now: int, input_keys: npt.NDArray[np.int64] | None = None) -> _Loop:
         cfg, dt = self.config, self._dt
+        keys = np.empty(0, dtype=np.int64) if input_keys is None else input_keys
         ops = sorted(loop.s.operator_resumes)
         if loop.s.next_eval <= now:  # every interval before the current one closes in this loop
             obs, moments = icm.close(loop.s.obs, loop.s.moments, now // dt)
@@ -168,6 +202,10 @@ class GovernanceStage:
                 continue
             if s.next_eval > now:
                 break
+            skip = self._skip_to(s, ops, now, keys)
+            if skip > s.next_eval:
+                loop.s = replace(s, ic=float("nan"), n_ic=0, kl=float("nan"), next_eval=skip)
+                continue
             t = s.next_eval
             k = t // dt
             ic_from = -(-(t - cfg.ic_window_min * MINUTE_MS) // dt)
@@ -188,8 +226,15 @@ class GovernanceStage:
     def _control_in(self, state: GovernanceState, batch: Batch) -> GovernanceState:
         if batch.n == 0:
             return state
-        m = (batch["issuer"] == "operator") & (batch["action"] == "RESUME")
-        new = tuple(int(t) for t in batch["ts"][m])
+        m = (batch["action"] == "RESUME") & (batch["issuer"] != "governance")
+        recs = [r for r, keep in zip(batch.to_records(), m, strict=True) if keep]
+        for r in recs:
+            if r["issuer"] != "operator" or not verify(r, self._control_key):
+                raise ControlRejected(
+                    f"control {r['command_id']}: RESUME from {r['issuer']!r} not authenticated: ignored"
+                )
+        # a pair RESUME is the trader's business; governance state is global
+        new = tuple(int(r["ts"]) for r in recs if not r.get("pair"))
         return replace(state, operator_resumes=tuple(sorted(state.operator_resumes + new))) if new else state
 
     # -- outputs -----------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from streams.core.stage import Outputs, StageSpec
 from streams.core.units import MINUTE_MS
 from streams.stages.trader.execution.broker import PaperBroker
 from streams.stages.trader.execution.config import ExecutionConfig
-from streams.stages.trader.execution.killswitch import Command, apply_due, enqueue, stale_gap
+from streams.stages.trader.execution.killswitch import apply_due, command, enqueue, stale_gap
 from streams.stages.trader.execution.records import (
     CONTROL_FIELDS,
     ORDER_FIELDS,
@@ -93,12 +93,18 @@ IN_BAND_ISSUERS = frozenset({"governance", "execution"})
 class TraderStage:
     """The trader stage; see the module docstring."""
 
-    def __init__(self, config: TraderConfig | None = None, expected_pairs: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        config: TraderConfig | None = None,
+        expected_pairs: tuple[str, ...] = (),
+        control_key: bytes | None = None,
+    ) -> None:
         """``expected_pairs``: the pairs whose bars make a minute complete (the market stage's pairs;
-        empty: every traded pair)."""
+        empty: every traded pair). ``control_key``: the operator HMAC key (None: no RESUME verifies)."""
         from streams.fx.pairs import KNOWN_PAIRS, pip_size
 
         self.config = cfg = config or TraderConfig()
+        self._control_key = control_key
         self.spec = StageSpec(
             "trader",
             ("signals.governed", "control"),
@@ -164,15 +170,7 @@ class TraderStage:
         # switch's own KILLs are applied where they fire; their echoes on the control topic are
         # ignored, or a Kafka replay would apply them at a timing-dependent bar and diverge.
         cmds = [
-            Command(
-                str(r["command_id"]),
-                int(r["ts"]),
-                str(r["action"]),
-                float(r.get("scale", 1.0)),
-                str(r.get("pair", "")),
-                str(r["issuer"]),
-                str(r.get("reason", "")),
-            )
+            command(r, self._control_key)
             for r in batch.to_records()
             if str(r["issuer"]) not in IN_BAND_ISSUERS
         ]

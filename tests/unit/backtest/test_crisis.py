@@ -85,5 +85,7 @@ def test_pipeline_frames_from_replay_outputs() -> None:
     assert frame["in_market"].tolist() == [False, True, True, False, True, True]
     # One round trip: opened at ts[1], flat at ts[3]; PnL 5 USD (realised 5 + unrealised 0 - 0) / 1000.
     # The short opened at ts[4] is still open at the end: not a round trip.
-    assert trips["entry_ts"].tolist() == [ts[1]] and trips["exit_ts"].tolist() == [ts[3]]
-    assert trips["net"].tolist() == [0.005] and trips["pair"].tolist() == ["GBPUSD"]
+    assert trips["entry_ts"].tolist() == [ts[1]]
+    assert trips["exit_ts"].tolist() == [ts[3]]
+    assert trips["net"].tolist() == [0.005]
+    assert trips["pair"].tolist() == ["GBPUSD"]

@@ -28,7 +28,8 @@ def test_calibrate_recovers_known_base_and_factors() -> None:
     assert base == pytest.approx(0.6)
     assert factors == pytest.approx(truth)
     # 00:00-07:00 UTC = 19:00-02:00 EST: Asia; 07:00-17:00 UTC = 02:00-12:00 EST: the reference.
-    assert (label[: 7 * 60] == "asia").all() and (label[7 * 60 : 17 * 60] == "reference").all()
+    assert (label[: 7 * 60] == "asia").all()
+    assert (label[7 * 60 : 17 * 60] == "reference").all()
 
 
 def test_quantile_table_rows_and_mask() -> None:
@@ -36,6 +37,9 @@ def test_quantile_table_rows_and_mask() -> None:
     real = np.full(1440, 0.5e-4)
     table = quantile_table(bars, real, SpreadConfig(), rows_mask=bars["ts"] >= MONDAY + 12 * 60 * MIN)
     row = table[(table["session"] == "all") & (table["kind"] == "real")].iloc[0]
-    assert row["n"] == 720 and row["p50"] == pytest.approx(0.5) and row["mean"] == pytest.approx(0.5)
+    assert row["n"] == 720
+    assert row["p50"] == pytest.approx(0.5)
+    assert row["mean"] == pytest.approx(0.5)
     model_ref = table[(table["session"] == "reference") & (table["kind"] == "model")].iloc[0]
-    assert model_ref["n"] == 5 * 60 and model_ref["mean"] == pytest.approx(0.52)
+    assert model_ref["n"] == 5 * 60
+    assert model_ref["mean"] == pytest.approx(0.52)

@@ -46,7 +46,8 @@ def test_trades_by_hand() -> None:
 def test_summary_by_hand() -> None:
     row = run({"GBPUSD": _bars()}, CFG).iloc[0]
     net = np.array([0.00042 / 1.0006, -0.00028 / 0.9995])
-    assert row["round_trips"] == 2 and row["per_month"] == 2.0
+    assert row["round_trips"] == 2
+    assert row["per_month"] == 2.0
     assert row["net_pct"] == pytest.approx(100 * net.sum())
     assert row["costs_pct"] == pytest.approx(100 * (0.00008 / 1.0006 + 0.00008 / 0.9995))
     # Both trades close on one day: one daily return, no drawdown within the day's sum.

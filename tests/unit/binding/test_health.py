@@ -66,3 +66,40 @@ def test_errors_dead_letters_and_lag_halt() -> None:
         decide(HealthInputs(WED, True, "", {"edge": WED - 999}, {"edge": WED}, {"edge": 5.0})).action
         == "KILL"
     )
+
+
+@pytest.mark.parametrize("now", [WED, SAT])
+def test_last_event_in_the_future_kills(now: float) -> None:
+    # issue 11 #1: stages whose last event was in year 2999 were never called stale.
+    year_2999 = datetime(2999, 12, 31, 22, 0, tzinfo=UTC).timestamp()
+    obs = HealthInputs(now, True, "", {"edge": year_2999}, {"edge": now - 3})
+    d = decide(obs)
+    assert d.action == "KILL"
+    assert d.reasons[0].startswith("stage edge: last event ")
+    assert d.reasons[0].endswith("s in the future")
+    # within the clock skew tolerance it is healthy
+    assert decide(HealthInputs(now, True, "", {"edge": now + 60}, {"edge": now - 3})).action == "NONE"
+
+
+def test_latch_rearms_after_a_resume_while_still_blind() -> None:
+    # issue 11 #5: after KILL + operator RESUME, the watchdog never published again while still blind.
+    from streams.binding.health import HealthDecision, latch
+
+    cfg = HealthConfig(rearm_s=30)
+    kill, ok = HealthDecision("KILL", ("prometheus unreachable",)), HealthDecision("NONE")
+    assert latch("NONE", float("-inf"), kill, 100.0, cfg) == (True, "KILL")
+    assert latch("KILL", 100.0, kill, 110.0, cfg) == (False, "KILL")  # not on every poll
+    assert latch("KILL", 100.0, kill, 130.0, cfg) == (True, "KILL")  # re-armed: overrides a RESUME
+    assert latch("KILL", 130.0, ok, 140.0, cfg) == (False, "NONE")  # healthy: de-escalates
+    assert latch("NONE", 130.0, kill, 141.0, cfg) == (True, "KILL")  # the next failure at once
+    assert latch("HALT", 0.0, kill, 1.0, cfg) == (True, "KILL")  # escalation is immediate
+
+
+def test_queries_are_scoped_to_the_namespace() -> None:
+    # issue 11 #5: the watchdog killed an empty namespace because of another namespace's stale stages.
+    from streams.binding.health import queries
+
+    scoped = queries(HealthConfig(), "bt_1")
+    assert all('{namespace="bt_1"}' in q for q in scoped.values())
+    assert scoped["errors"] == 'sum by (stage) (increase(hslr_errors_total{namespace="bt_1"}[5m]))'
+    assert all("namespace" not in q for q in queries(HealthConfig()).values())

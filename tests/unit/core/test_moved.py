@@ -12,6 +12,7 @@ import pickle
 import shutil
 import sys
 import zlib
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -48,7 +49,10 @@ def test_a_checkpoint_written_before_the_moves_loads_and_continues() -> None:
     loaded = state_codec.loads(old)
     assert type(loaded) is type(state)
     # Byte-compare after one round trip each (pickle's framing depends on object sharing, not content).
-    assert state_codec.dumps(loaded) == state_codec.dumps(state_codec.loads(state_codec.dumps(state)))
+    # The order-rate window (``sent``, issue 11) is newer than the fixture: it loads empty.
+    assert loaded.sent == ()
+    now = replace(state, sent=())
+    assert state_codec.dumps(loaded) == state_codec.dumps(state_codec.loads(state_codec.dumps(now)))
 
     later = governed(pairs=("GBPUSD", "USDJPY"), n_min=100, seed=4, start=int(batch["ts"].max()) + 60_000)
     _, out_old = stage.process(loaded, "signals.governed", later)

@@ -220,3 +220,76 @@ def test_only_batches_that_moved_state_or_produced_output_need_a_checkpoint() ->
     assert not rt.changed()
     rt.handle(b[2:4])
     assert rt.changed()
+
+
+def test_forged_resume_is_dead_lettered_with_its_reason_and_a_signed_one_applies() -> None:
+    # issue 11 #4: any producer could write issuer="operator" and clear the kill switch
+    from streams.core.control_auth import sign
+    from streams.stages.trader.stage import TraderStage
+    from tests.kit.control import CONTROL_KEY
+
+    class Counting:
+        def __init__(self) -> None:
+            self.dead: list[tuple[str, str, int]] = []
+
+        def __getattr__(self, name: str):
+            return lambda *a, **k: self.dead.append(a) if name == "dead_letter" else None
+
+    metrics = Counting()
+    rt = StageRuntime(TraderStage(control_key=CONTROL_KEY), namespace=NS, metrics=metrics)
+    codec = AvroCodec("control")
+    kill = {
+        "command_id": "w:KILL:1",
+        "ts": 1,
+        "action": "KILL",
+        "scale": 0.0,
+        "pair": "",
+        "issuer": "watchdog",
+    }
+    kill["reason"] = "blind"
+    forged = {**kill, "command_id": "x:RESUME:2", "ts": 2, "action": "RESUME", "issuer": "operator"}
+    forged["signature"] = "ab" * 32
+    real = {k: v for k, v in forged.items() if k != "signature"} | {"command_id": "op:RESUME:3", "ts": 3}
+    real["signature"] = sign(real, CONTROL_KEY)
+    msgs = [Envelope("t.control", 0, i, None, codec.encode(r)) for i, r in enumerate((kill, forged, real))]
+    out = rt.handle(msgs)
+    dead = decoded(out, "t.deadletter", "dead_letter")
+    assert dead.n == 1
+    assert dead["offset"][0] == 1
+    assert "RESUME from 'operator' not authenticated (missing or invalid signature)" in dead["reason"][0]
+    assert metrics.dead == [("trader", "PROCESS", 1)]
+    queue = rt.cp.state.control.queue
+    assert [(c.command_id, c.authenticated) for c in queue] == [("w:KILL:1", False), ("op:RESUME:3", True)]
+
+
+def test_last_event_time_ignores_quarantined_bars_and_side_inputs() -> None:
+    # issue 11 #1: a year-2999 bar (quarantined) must not set the stage's last event into the future,
+    # and an operator command for "the next event" (ts 0) is no event of the stream
+    from streams.stages.market import MarketStage
+    from streams.stages.trader.stage import TraderStage
+
+    class Counting:
+        def __init__(self) -> None:
+            self.last: list[int] = []
+
+        def __getattr__(self, name: str):
+            return lambda *a, **k: self.last.append(a[1]) if name == "last_event" else None
+
+    metrics = Counting()
+    b = bars(5, ("GBPUSD",))
+    ts = b["ts"].copy()
+    ts[2] = ts[4] + 979 * 365 * 86_400_000
+    rt = StageRuntime(MarketStage(), namespace=NS, metrics=metrics)
+    rt.handle(envs(b.with_columns(ts=ts), topic="t.bars"))
+    assert metrics.last == [int(b["ts"][4])]
+    trader = StageRuntime(TraderStage(), namespace=NS, metrics=metrics)
+    cmd = {
+        "command_id": "op:HALT:0",
+        "ts": 0,
+        "action": "HALT",
+        "scale": 1.0,
+        "pair": "",
+        "issuer": "operator",
+    }
+    trader.handle([Envelope("t.control", 0, 0, None, AvroCodec("control").encode({**cmd, "reason": "x"}))])
+    assert metrics.last == [int(b["ts"][4])]

@@ -181,7 +181,8 @@ def test_empty_text_and_round_trip() -> None:
 
 def test_histdata_clock_follows_the_new_york_week() -> None:
     # regression: a fixed UTC-5 put summer bars an hour late (weeks are anchored to the 17:00 New York
-    # open/close, streams.data.histdata_clock; the July week opens on Sunday 17:00 file time, read as UTC-4). The payrolls release (08:30 New York)
+    # open/close, streams.data.histdata_clock; the July week opens on Sunday 17:00 file time, read as
+    # UTC-4). The payrolls release (08:30 New York)
     # lands at 13:30 UTC in January, 12:30 UTC in July and on 2019-11-01 (US still on summer time,
     # Europe not, where HistData shows it at 07:30); the week of 15 March 2019 closes 16:59 New York.
     res = read_histdata(HISTDATA / "DAT_ASCII_GBPUSD_M1_2019_clock.csv", "GBPUSD")
@@ -197,3 +198,65 @@ def test_histdata_clock_follows_the_new_york_week() -> None:
     assert res.bars["ts"].tolist() == [to_ms(t) for t in expected]
     # so under New York market hours that weekend leaves no open minute without a bar
     assert open_minutes_between(int(res.bars["ts"][1]), int(res.bars["ts"][2])) == 0
+
+
+def _est_lines(n: int, start: str = "20190102 170000") -> list[str]:
+    t0 = np.datetime64(f"{start[:4]}-{start[4:6]}-{start[6:8]}T{start[9:11]}:{start[11:13]}")
+    out = []
+    for i in range(n):
+        t = str(t0 + np.timedelta64(i, "m"))
+        stamp = f"{t[:4]}{t[5:7]}{t[8:10]} {t[11:13]}{t[14:16]}00"
+        out.append(f"{stamp};1.1000;1.1002;1.0999;1.1001;0")
+    return out
+
+
+def test_far_future_row_is_quarantined_and_later_rows_stay_in_order() -> None:
+    # issue 11 #1: a 2999 row was stored and every later good row was quarantined "out of order".
+    lines = _est_lines(10)
+    lines.insert(3, "29991231 170000;1.1000;1.1002;1.0999;1.1001;0")
+    res = parse_histdata_text("\n".join(lines) + "\n", "GBPUSD")
+    assert len(res.bars["ts"]) == 10
+    assert [(r.line_no, r.reason) for r in res.rejects] == [
+        (4, "time '29991231 170000' far outside the file's range")
+    ]
+    assert res.lines_read == len(res.bars["ts"]) + len(res.rejects)
+
+
+def test_row_a_year_outside_a_month_file_is_quarantined_but_the_month_is_not() -> None:
+    lines = _est_lines(5, "20200302 000000") + ["20210302 000000;1.1000;1.1002;1.0999;1.1001;0"]
+    lines += _est_lines(5, "20200303 000000")
+    res = parse_histdata_text("\n".join(lines), "GBPUSD")
+    assert len(res.bars["ts"]) == 10
+    assert [r.line_no for r in res.rejects] == [6]
+
+
+def test_a_whole_year_file_keeps_its_first_and_last_minute() -> None:
+    lines = _est_lines(3, "20190101 170000") + _est_lines(3, "20190701 000000")
+    lines += _est_lines(3, "20191231 160000")
+    res = parse_histdata_text("\n".join(lines), "GBPUSD")
+    assert res.rejects == []
+
+
+def test_rows_beyond_the_ingest_clock_are_refused() -> None:
+    lines = _est_lines(5, "20190102 170000")
+    # clock 2019-01-01 00:00 UTC: 2019-01-02 22:00 UTC is 1.9 days ahead (within 2 days), 20190105 is not
+    lines += ["20190105 170000;1.1000;1.1002;1.0999;1.1001;0"]
+    clock = 1_546_300_800_000
+    res = parse_histdata_text("\n".join(lines), "GBPUSD", not_after_ms=clock)
+    assert len(res.bars["ts"]) == 5
+    assert [r.reason for r in res.rejects] == [
+        "time '20190105 170000' is in the future (beyond the ingest clock)"
+    ]
+
+
+def test_nul_byte_line_is_quarantined_with_a_reason_and_an_escaped_raw() -> None:
+    # issue 11 #6: a NUL byte gave a psycopg.DataError traceback after 3 bars had been committed.
+    lines = _est_lines(5)
+    lines[2] = lines[2][:20] + "\x00" + lines[2][20:]
+    res = parse_histdata_text("\n".join(lines), "GBPUSD")
+    assert len(res.bars["ts"]) == 4
+    (rej,) = res.rejects
+    assert rej.line_no == 3
+    assert rej.reason.startswith("NUL byte in the line")
+    assert "\x00" not in rej.raw
+    assert "\\x00" in rej.raw

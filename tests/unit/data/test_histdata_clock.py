@@ -63,5 +63,6 @@ def test_weeks_between_us_and_eu_daylight_saving() -> None:
 
 def test_unparseable_times_are_untouched() -> None:
     res = parse_histdata_text(SUMMER + "2019070 170000;1.25;1.25;1.25;1.25;0\n", "GBPUSD")
-    assert len(res.bars["ts"]) == 4 and len(res.rejects) == 1
+    assert len(res.bars["ts"]) == 4
+    assert len(res.rejects) == 1
     assert "unparseable timestamp" in res.rejects[0].reason

@@ -159,9 +159,11 @@ def test_sustained_crisis_widens_the_spread() -> None:
 
 def test_describe_names_model_and_parameters() -> None:
     a, b = describe(SpreadConfig()), describe(SpreadConfig(regime_threshold=2.0))
-    assert a["model"] == "hslr-spread-v2" and a["id"].startswith("hslr-spread-v2:")
+    assert a["model"] == "hslr-spread-v2"
+    assert a["id"].startswith("hslr-spread-v2:")
     assert a["id"] == describe(SpreadConfig())["id"] != b["id"]
-    assert a["params"]["regime_threshold"] == 1.5 and math.isclose(a["params"]["base_pips"]["GBPUSD"], 0.52)
+    assert a["params"]["regime_threshold"] == 1.5
+    assert math.isclose(a["params"]["base_pips"]["GBPUSD"], 0.52)
 
 
 def test_row_order_does_not_matter_and_pairs_are_separate() -> None:

@@ -33,7 +33,8 @@ def test_comma_layout_is_read_with_its_line_numbers() -> None:
     assert res.bars["close"].tolist() == [1.576, 1.5761, 1.5762, 1.5761]
     assert (res.bars["volume"] == 0).all()
     (bad,) = res.rejects
-    assert bad.line_no == 6 and "unparseable timestamp '2012-02-06 09:04:00+01:00'" in bad.reason
+    assert bad.line_no == 6
+    assert "unparseable timestamp '2012-02-06 09:04:00+01:00'" in bad.reason
     assert res.lines_read == len(res.bars["ts"]) + len(res.rejects) == 5
 
 
@@ -59,14 +60,16 @@ def test_fill_spreads_real_where_ask_exists_else_model() -> None:
     model_id = describe(cfg)["id"]
     assert out["source"].tolist() == [*(["histdata;spread=ask"] * 3), f"histdata;spread={model_id}"]
     assert (fill.real, fill.crossed, fill.modeled) == (3, 1, 1)
-    assert fill.model is not None and fill.model["params"]["regime_threshold"] == 1.5
+    assert fill.model is not None
+    assert fill.model["params"]["regime_threshold"] == 1.5
 
 
 def test_fill_spreads_bid_only_names_the_model() -> None:
     bid = parse_histdata_text(BID, "GBPUSD").bars
     cfg = SpreadConfig(regime_threshold=2.0)
     out, fill = fill_spreads(bid, None, cfg)
-    assert out["spread_modeled"].all() and (fill.real, fill.modeled) == (0, 4)
+    assert out["spread_modeled"].all()
+    assert (fill.real, fill.modeled) == (0, 4)
     assert fill.model == describe(cfg)
     assert out["spread"] == pytest.approx(model_spread(bid["pair"], bid["ts"], bid["high"], bid["low"], cfg))
 

@@ -1,26 +1,34 @@
 """Kill switch and control-command state.
 
 The kill switch blocks every new order and cancels all working orders at once. It is part of the
-trader's checkpointed state, so it survives restarts, and only a ``RESUME`` from issuer ``operator``
-clears it. It fires on toxic flow (:mod:`toxicity`), on a ``KILL`` command and when the stage's own
-input goes stale: more than ``stale_after_min`` open-market minutes (:mod:`streams.fx.hours`: the New York FX week, holidays excluded)
+trader's checkpointed state, so it survives restarts, and only an authenticated global ``RESUME``
+from the operator (HMAC verified by the trader, :mod:`streams.core.control_auth`) clears it. It fires
+on toxic flow (:mod:`toxicity`), on a ``KILL`` command and when the stage's own input goes stale: more
+than ``stale_after_min`` open-market minutes (:mod:`streams.fx.hours`: the New York FX week, holidays
+excluded)
 pass between two consecutive input minutes.
 
-Control commands (topic ``control``): HALT (no new orders, cancel working ones), KILL, RESUME (clears
-HALT/SUSPEND/DECOMMISSION/REDUCE of its scope; clears the kill switch only from ``operator``),
+Control commands (topic ``control``): HALT (no new orders, cancel working ones), KILL, RESUME (only
+when authenticated: clears HALT/SUSPEND/DECOMMISSION/REDUCE of its scope; a pair RESUME clears only
+that pair's own flags, never a global one and never the kill switch; a global RESUME also clears the
+kill switch),
 REDUCE(scale) (allocation multiplier; the effective scale is min(control scale, signal alloc_scale)
 so a reduction announced both ways is not applied twice), DECOMMISSION (flatten through exit orders,
 no entries), SUSPEND (no new entries, exits continue). A command with ``pair`` applies to that pair,
-an empty ``pair`` to all. Commands take effect at their event time ``ts``: before the fills of the
+an empty ``pair`` to all. Commands take effect at their event time ``ts`` (0: at the next decision): before the fills of the
 first minute whose decision time (bar close) is at or after ``ts``; ids already applied are ignored.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
+from streams.core.control_auth import ControlRejected, verify
 from streams.core.units import MINUTE_MS
 from streams.fx.hours import open_minutes_between
+from streams.fx.pairs import normalize_pair
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,8 @@ class Command:
     pair: str
     issuer: str
     reason: str
+    authenticated: bool = False
+    """The record carried a valid operator signature (checked by the trader)."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,32 @@ class ControlState:
         return min([s for p, s in self.scale if p in ("", pair)], default=1.0)
 
 
+def command(record: Mapping[str, Any], key: bytes | None) -> Command:
+    """A control record as a :class:`Command`: pair normalised, operator signature checked.
+
+    Raises
+    ------
+    ControlRejected
+        Unknown pair, or a RESUME that is not a verified operator record (a RESUME clears halts and
+        the kill switch, so it is the one command that must be authenticated; HALT and KILL from
+        anyone only make the system safer). The binding dead-letters it with this reason.
+    """
+    cid, action, issuer = str(record["command_id"]), str(record["action"]), str(record["issuer"])
+    raw_pair = str(record.get("pair", "") or "")
+    try:
+        pair = normalize_pair(raw_pair) if raw_pair else ""
+    except ValueError as exc:
+        raise ControlRejected(f"control {cid}: {exc}") from None
+    authenticated = issuer == "operator" and verify(record, key)
+    if action == "RESUME" and not authenticated:
+        why = "no control key configured" if not key else "missing or invalid signature"
+        raise ControlRejected(f"control {cid}: RESUME from {issuer!r} not authenticated ({why}): ignored")
+    scale = float(record.get("scale", 1.0))
+    return Command(
+        cid, int(record["ts"]), action, scale, pair, issuer, str(record.get("reason", "")), authenticated
+    )
+
+
 def fire(cs: ControlState, ts: int, reason: str) -> ControlState:
     """Return ``cs`` with the kill switch on (the first reason is kept while it stays on)."""
     return cs if cs.killed else replace(cs, killed=True, kill_reason=reason, kill_ts=ts)
@@ -96,7 +132,7 @@ def apply(cs: ControlState, c: Command) -> ControlState:
     if c.action == "REDUCE":
         kept = tuple((p, s) for p, s in cs.scale if p != c.pair)
         return replace(cs, scale=(*kept, (c.pair, min(max(c.scale, 0.0), 1.0))))
-    if c.action == "RESUME":
+    if c.action == "RESUME" and c.authenticated:
         cs = replace(
             cs,
             halted=_drop(cs.halted, c.pair),
@@ -104,7 +140,7 @@ def apply(cs: ControlState, c: Command) -> ControlState:
             decommissioned=_drop(cs.decommissioned, c.pair),
             scale=tuple((p, s) for p, s in cs.scale if c.pair not in ("", p)),
         )
-        if c.issuer == "operator" and cs.killed:
+        if c.pair == "" and cs.killed:
             cs = replace(cs, killed=False, kill_reason="", kill_ts=-1)
     return cs
 

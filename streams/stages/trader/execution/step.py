@@ -18,13 +18,13 @@ from streams.core.units import MINUTE_MS
 from streams.stages.trader.execution.broker import Broker, after_fill
 from streams.stages.trader.execution.config import ExecutionConfig
 from streams.stages.trader.execution.killswitch import fire
+from streams.stages.trader.execution.pretrade import pre_trade_reason
 from streams.stages.trader.execution.router import Order, client_order_id, leg_of, limit_price, needs_replace
 from streams.stages.trader.execution.toxicity import resolve, schedule
 from streams.stages.trader.portfolio.accounting import apply_fill, gross_usd
 from streams.stages.trader.portfolio.book import Book
 from streams.stages.trader.portfolio.minutes import Minutes
 from streams.stages.trader.risk.config import RiskConfig
-from streams.stages.trader.risk.limits import check_order
 
 
 @dataclass
@@ -214,8 +214,19 @@ class Executor:
             return
         book.seen_ids.append(coid)
         new = Order(coid, self.pairs[j], j, side, qty, qty, price, d, d + self.ecfg.latency_ms, leg)
-        reason = check_order(
-            side * qty, pos, 0.0, upu, gross_usd(book.pos, mn.mid_ff[k], mn.rate[k]), self.rcfg
+        if book.sent and book.sent[0] <= d - MINUTE_MS:
+            book.sent = [t for t in book.sent if t > d - MINUTE_MS]  # keep the rate window short
+        reason = pre_trade_reason(
+            side * qty,
+            pos,
+            0.0,
+            upu,
+            gross_usd(book.pos, mn.mid_ff[k], mn.rate[k]),
+            price,
+            float(mn.mid_ff[k, j]),
+            d,
+            book.sent,
+            self.rcfg,
         )
         out.orders.append(_instruction(new, d, "NEW", bid, bid + spread, reason))
         if reason:
@@ -225,4 +236,5 @@ class Executor:
             book.target[j] = pos
             return
         book.orders[j] = new
+        book.sent.append(d)
         out.reports.append(_report(new, d, "NEW"))

@@ -56,6 +56,12 @@ class TraderState:
     """Most recent per-minute log returns, shape (<= cov_window_min, P)."""
     pending: dict[str, Any] = field(default_factory=dict)
     """Columns of the records of the newest, possibly incomplete minute."""
+    sent: tuple[int, ...] = ()
+    """Decision times (ms) of the orders sent in the last minute (the order-rate check)."""
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # checkpoints written before a field existed load with its default (they hold no order-rate window)
+        object.__setattr__(self, "__dict__", {**state, "sent": state.get("sent", ())})
 
 
 @dataclass
@@ -78,6 +84,7 @@ class Book:
     windows: dict[int, tuple[float, ...]]
     control: ControlState
     last_ts: int
+    sent: list[int] = field(default_factory=list)
 
     @classmethod
     def from_state(cls, s: TraderState) -> Book:
@@ -98,6 +105,7 @@ class Book:
             dict(s.windows),
             s.control,
             s.last_ts,
+            list(s.sent),
         )
 
     def freeze(self, ret_window: F64, pending: dict[str, Any]) -> TraderState:
@@ -120,6 +128,7 @@ class Book:
             self.last_ts,
             ret_window,
             pending,
+            tuple(t for t in self.sent if t > self.sent[-1] - 60_000) if self.sent else (),
         )
 
     def held(self) -> npt.NDArray[np.bool_]:

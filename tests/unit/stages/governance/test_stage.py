@@ -9,10 +9,12 @@ from hypothesis import strategies as st
 
 from models.artifacts import ArtifactError
 from streams.config import build_config
-from streams.core.batch import Batch
+from streams.core.batch import Batch, concat
+from streams.core.control_auth import ControlRejected
 from streams.dag import STAGE_FACTORIES, build_stages
 from streams.serde.avro import AvroCodec
 from streams.stages.governance import GovernanceConfig, GovernanceStage, KLReference, histograms_from_samples
+from tests.kit.control import CONTROL_KEY, signed
 from tests.kit.runner import Runner, run, same
 from tests.kit.signals import DAY, MIN, signals
 
@@ -124,19 +126,14 @@ def test_decommission_is_terminal_until_operator_resume(whole) -> None:
     t_decom = int(ctl["ts"][ctl["action"] == "DECOMMISSION"][0])
     gs = whole["signals.governed"]
     assert set(gs["gov_state"][gs["ts"] >= t_decom]) == {"DECOMMISSIONED"}
-    stage = GovernanceStage(CFG, reference=REF)
+    stage = GovernanceStage(CFG, reference=REF, control_key=CONTROL_KEY)
     t_op = t_decom + 3 * 60 * MIN + 7 * MIN
-    op = Batch(
-        {
-            "command_id": np.array(["op:1"]),
-            "ts": np.array([t_op]),
-            "action": np.array(["RESUME"]),
-            "scale": np.array([1.0]),
-            "pair": np.array([""]),
-            "issuer": np.array(["operator"]),
-            "reason": np.array(["retrained"]),
-        }
-    )
+    rec = {"command_id": "op:1", "ts": t_op, "action": "RESUME", "scale": 1.0, "pair": ""}
+    rec = signed({**rec, "issuer": "operator", "reason": "retrained"})
+    op = Batch.from_records([rec], list(rec))
+    forged = Batch.from_records([{**rec, "signature": "00" * 32}], list(rec))
+    with pytest.raises(ControlRejected, match="not authenticated"):
+        stage.process(stage.initial_state(), "control", forged)
     state, _ = stage.process(stage.initial_state(), "control", op)
     _, out = stage.process(state, "signals", STREAM)
     resumes = out["control"].take(out["control"]["issuer"] == "governance")
@@ -161,3 +158,27 @@ def test_dag_refuses_governance_without_the_regime_models_kl_reference(tmp_path)
     cfg = build_config({"regime": {"model_path": str(tmp_path / "absent")}})
     with pytest.raises(ArtifactError, match="no model artifact"):
         build_stages(cfg, only=["governance"])
+
+
+@pytest.mark.timeout(120)
+def test_far_future_signal_does_not_loop_per_interval() -> None:
+    # issue 11 #1: one record in year 2999 made _evaluate run once per interval up to 2999 (a wedge).
+    import time
+
+    head = STREAM.take(slice(0, 2000))
+    far = head.take(slice(1999, 2000))
+    far = far.with_columns(ts=far["ts"] + np.int64(979 * 365 * DAY))
+    stage = GovernanceStage(CFG, reference=REF)
+    started = time.process_time()
+    _, out = _govern([concat([head, far])], stage)
+    assert time.process_time() - started < 20.0
+    snaps = out["governance"]
+    # snapshots every 30 min while a window holds data (2000 rows of 2 pairs every 2 min: 2000 min;
+    # the 720-min IC window keeps it for 12 h more), then none until the far record's interval
+    last_data = int(head["ts"][-1])
+    before = snaps["ts"][snaps["ts"] <= last_data + 800 * MIN]
+    assert snaps.n - before.size <= 2
+    # the same outputs batch by batch
+    _, parts = _govern([head.take(slice(0, 777)), head.take(slice(777, 2000)), far], stage)
+    for key in ("signals.governed", "governance", "control"):
+        assert parts[key].equals(out[key]), key

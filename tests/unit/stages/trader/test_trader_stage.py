@@ -11,11 +11,12 @@ from streams.serde.avro import AvroCodec
 from streams.stages.trader.execution.config import ExecutionConfig
 from streams.stages.trader.risk.config import RiskConfig
 from streams.stages.trader.stage import TraderConfig, TraderStage
+from tests.kit.control import CONTROL_KEY, signed
 from tests.kit.governed import START, governed
 from tests.kit.runner import Runner, run, same
 
 CFG = TraderConfig(risk=RiskConfig(cov_min_obs=30))
-STAGE = TraderStage(CFG)
+STAGE = TraderStage(CFG, control_key=CONTROL_KEY)
 DATA = governed(n_min=500, seed=3)
 SCHEMAS = {
     "risk.targets": "risk_target",
@@ -32,15 +33,29 @@ def _trade(stage: TraderStage, batches: list[Batch], state=None, control: Batch 
 
 
 def _control(*rows: tuple[str, int, str]) -> Batch:
+    recs = [
+        {
+            "command_id": f"{i}:{a}:{t}",
+            "ts": t,
+            "action": a,
+            "scale": 1.0,
+            "pair": "",
+            "issuer": i,
+            "reason": "test",
+        }
+        for a, t, i in rows
+    ]
+    recs = [signed(r) if r["issuer"] == "operator" else {**r, "signature": ""} for r in recs]
     return Batch(
         {
-            "command_id": np.array([f"{i}:{a}:{t}" for a, t, i in rows]),
-            "ts": np.array([t for _, t, _ in rows], dtype=np.int64),
-            "action": np.array([a for a, _, _ in rows]),
+            "command_id": np.array([r["command_id"] for r in recs]),
+            "ts": np.array([r["ts"] for r in recs], dtype=np.int64),
+            "action": np.array([r["action"] for r in recs]),
             "scale": np.ones(len(rows)),
             "pair": np.array([""] * len(rows)),
-            "issuer": np.array([i for _, _, i in rows]),
+            "issuer": np.array([r["issuer"] for r in recs]),
             "reason": np.array(["test"] * len(rows)),
+            "signature": np.array([r["signature"] for r in recs]),
         }
     )
 
@@ -310,3 +325,64 @@ def test_a_watermark_decides_a_gappy_minute_at_its_close_with_the_same_outputs()
     for k, v in WAITING.items():
         assert v.equals(concat(parts[k])), k
     assert EAGER.on_watermark(state, int(ts[-1]) - 1) == (state, {})  # nothing that old is pending
+
+
+def _one(action: str, ts: int, pair: str = "", issuer: str = "operator", sign: bool = True) -> Batch:
+    rec = {"command_id": f"{issuer}:{action}:{ts}:{pair}", "ts": ts, "action": action, "scale": 1.0}
+    rec = {**rec, "pair": pair, "issuer": issuer, "reason": "test", "signature": ""}
+    rec = signed({k: v for k, v in rec.items() if k != "signature"}) if sign else rec
+    return Batch.from_records([rec], list(rec))
+
+
+def test_forged_or_unsigned_resume_is_rejected_with_a_reason() -> None:
+    # issue 11 #4: the kill switch trusted a free-text issuer == "operator" that any producer can write.
+    from streams.core.control_auth import ControlRejected
+
+    s, _ = STAGE.process(STAGE.initial_state(), "control", _one("KILL", START, issuer="watchdog"))
+    for bad in (
+        _one("RESUME", START + 1, sign=False),
+        _one("RESUME", START + 1, issuer="governance-ish", sign=False),
+    ):
+        with pytest.raises(ControlRejected, match="not authenticated"):
+            STAGE.process(s, "control", bad)
+    keyless = TraderStage(CFG)  # no key configured: nothing can clear a KILL
+    with pytest.raises(ControlRejected, match="no control key configured"):
+        keyless.process(s, "control", _one("RESUME", START + 1))
+    s2, _ = STAGE.process(s, "control", _one("RESUME", START + 1))
+    assert s2.control.queue[-1].authenticated
+
+
+@pytest.mark.parametrize("spelling", ["eurusd", "EUR/USD", "eur_usd", " EURUSD "])
+def test_halt_pair_spellings_are_normalised(spelling: str) -> None:
+    # issue 11 #3: `hslr halt --pair eurusd` / "EUR/USD" published a HALT that matched nothing.
+    s, _ = STAGE.process(STAGE.initial_state(), "control", _one("HALT", START, pair=spelling))
+    s, _ = STAGE.process(s, "signals.governed", DATA.take(slice(0, 40)))
+    assert s.control.halted == frozenset({"EURUSD"})
+
+
+def test_unknown_pair_in_a_command_is_rejected() -> None:
+    from streams.core.control_auth import ControlRejected
+
+    with pytest.raises(ControlRejected, match="unknown pair 'XXXYYY'"):
+        STAGE.process(STAGE.initial_state(), "control", _one("HALT", START, pair="XXXYYY"))
+
+
+def test_a_next_event_command_applies_at_the_next_decision_of_a_replay() -> None:
+    # issue 11 #3: a wall-clock HALT never became due in a replay's event time; ts 0 means "next event".
+    s, _ = STAGE.process(STAGE.initial_state(), "control", _one("HALT", 0))
+    s, _ = STAGE.process(s, "signals.governed", DATA.take(slice(0, 40)))
+    assert s.control.halted == frozenset({""})
+
+
+def test_order_rate_and_collar_reject_in_the_order_path_with_reasons() -> None:
+    base = STAGE.process(STAGE.initial_state(), "signals.governed", DATA)[1]
+    sent_per_min = np.unique(base["orders"]["ts"][base["orders"]["action"] == "NEW"], return_counts=True)[1]
+    assert sent_per_min.max() >= 2  # the fixture sends several orders in some minute
+    cfg = CFG.model_copy(update={"risk": CFG.risk.model_copy(update={"max_orders_per_min": 1})})
+    _, out = TraderStage(cfg).process(TraderStage(cfg).initial_state(), "signals.governed", DATA)
+    rej = out["fills"].take(out["fills"]["status"] == "REJECTED")
+    assert rej.n > 0
+    assert all(r.startswith("max_order_rate: ") for r in rej["reason"])
+    accepted = out["fills"].take(out["fills"]["status"] == "NEW")
+    per_min = np.unique(accepted["ts"], return_counts=True)[1]
+    assert per_min.max() == 1

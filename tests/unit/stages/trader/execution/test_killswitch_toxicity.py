@@ -18,7 +18,8 @@ FRI_21H = MON + 4 * 86_400_000 + 21 * 3_600_000
 
 
 def _cmd(action: str, issuer: str = "operator", ts: int = 0, pair: str = "", scale: float = 1.0) -> Command:
-    return Command(f"{issuer}:{action}:{ts}:{pair}", ts, action, scale, pair, issuer, "test")
+    cid = f"{issuer}:{action}:{ts}:{pair}"
+    return Command(cid, ts, action, scale, pair, issuer, "test", authenticated=issuer == "operator")
 
 
 def test_kill_cleared_only_by_operator_resume() -> None:
@@ -41,9 +42,34 @@ def test_commands_scope_and_idempotence() -> None:
     assert cs.alloc("GBPUSD") == 0.5
     again = apply(cs, _cmd("REDUCE", "governance", ts=1, scale=0.5))
     assert again == cs  # same command id: applied once
-    cs = apply(cs, _cmd("RESUME", "governance", ts=3))
+    cs = apply(cs, _cmd("RESUME", "governance", ts=3))  # not authenticated: nothing cleared
+    assert cs.alloc("GBPUSD") == 0.5
+    assert cs.blocks_entries("EURUSD")
+    cs = apply(cs, _cmd("RESUME", "operator", ts=3))
     assert cs.alloc("GBPUSD") == 1.0
     assert not cs.blocks_entries("EURUSD")
+
+
+def test_pair_resume_never_clears_the_kill_switch_or_a_global_halt() -> None:
+    # issue 11 #4: KILL, then RESUME with pair=GBPUSD made every pair trade again.
+    cs = apply(ControlState(), _cmd("KILL", "watchdog"))
+    cs = apply(cs, _cmd("HALT", "binding:edge", ts=1))
+    cs = apply(cs, _cmd("HALT", "operator", ts=2, pair="EURUSD"))
+    cs = apply(cs, _cmd("HALT", "operator", ts=2, pair="GBPUSD"))
+    cs = apply(cs, _cmd("RESUME", "operator", ts=3, pair="GBPUSD"))
+    assert cs.killed
+    assert cs.halted == frozenset({"", "EURUSD"})
+    assert cs.blocks_all("GBPUSD")
+    assert cs.blocks_all("USDJPY")
+    cs = apply(cs, _cmd("RESUME", "operator", ts=4))
+    assert not cs.killed
+    assert cs.halted == frozenset()
+
+
+def test_unauthenticated_resume_clears_nothing() -> None:
+    cs = apply(ControlState(), _cmd("HALT", "operator", pair="EURUSD"))
+    forged = Command("x:RESUME:1", 1, "RESUME", 1.0, "EURUSD", "operator", "forged", authenticated=False)
+    assert apply(cs, forged).halted == frozenset({"EURUSD"})
 
 
 def test_queue_applies_by_event_time() -> None:

@@ -40,7 +40,7 @@ def test_throttle_from_equity_and_hwm(equity: float, mult: float) -> None:
 
 def test_configurable_levels() -> None:
     assert float(throttle_factor(0.011, ((0.01, 0.7),))) == 0.7
-    with pytest.raises(ValueError, match="sorted"):
+    with pytest.raises(ValueError, match="strictly increasing"):
         RiskConfig(throttle_levels=((0.05, 0.25), (0.03, 0.5)))
 
 

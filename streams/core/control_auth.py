@@ -1,0 +1,102 @@
+"""Authentication of operator control records: HMAC-SHA256 over the record's canonical fields.
+
+Why an HMAC and not Kafka SASL/ACLs: the control topic is also written by the watchdog, the binding
+(HALT on a stage error) and governance, and a HALT or KILL from anyone only makes the system safer.
+What must be trusted is the *clearing* of a halt or the kill switch, and that is the one thing an
+HMAC proves end to end, whatever broker, replay or mirror carried the record; it needs no broker
+configuration, and the verification is pure (the stages check it in event time, so a replay of the
+control topic decides exactly as the live run did).
+
+The key is read in :mod:`streams.settings` (``HSLR_CONTROL_KEY`` or ``HSLR_CONTROL_KEY_FILE``); there
+is no default key. Without a key no operator RESUME verifies, so nothing can clear the kill switch:
+fail-safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from typing import Any
+
+VERSION = "hslr-control-v1"
+CANONICAL_FIELDS = ("command_id", "ts", "action", "scale", "pair", "issuer", "reason")
+
+
+class ControlRejected(ValueError):
+    """A control record that must not take effect (unauthenticated, bad signature, bad pair)."""
+
+
+def canonical(record: Mapping[str, Any]) -> bytes:
+    """The bytes the signature covers: version and the canonical fields as compact JSON."""
+    values = [
+        VERSION,
+        str(record["command_id"]),
+        int(record["ts"]),
+        str(record["action"]),
+        float(record.get("scale", 1.0)),
+        str(record.get("pair", "")),
+        str(record["issuer"]),
+        str(record.get("reason", "")),
+    ]
+    return json.dumps(values, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def sign(record: Mapping[str, Any], key: bytes) -> str:
+    """Hex HMAC-SHA256 of :func:`canonical` under ``key`` (non-empty)."""
+    if not key:
+        raise ValueError("an empty control key signs nothing")
+    return hmac.new(key, canonical(record), hashlib.sha256).hexdigest()
+
+
+def verify(record: Mapping[str, Any], key: bytes | None) -> bool:
+    """True when ``record['signature']`` is the HMAC of its canonical fields under ``key``."""
+    sig = str(record.get("signature", "") or "")
+    if not key or not sig:
+        return False
+    return hmac.compare_digest(sig, sign(record, key))
+
+
+def parse_at(at: str, now_ms: int) -> int:
+    """Event time of an operator command: ``now`` (wall clock: live), ``next`` (0: at the next event
+    of whatever stream the stages are processing, a replay included) or an ISO-8601 time (UTC unless
+    it names an offset), as ms.
+
+    Raises
+    ------
+    ValueError
+        Anything else, with the accepted forms.
+    """
+    from datetime import UTC, datetime
+
+    text = at.strip().lower()
+    if text == "now":
+        return now_ms
+    if text == "next":
+        return 0
+    try:
+        t = datetime.fromisoformat(at.strip())
+    except ValueError:
+        raise ValueError(
+            f"--at {at!r}: expected 'now' (live), 'next' (the next event, e.g. of a replay) or an "
+            "ISO time such as 2020-03-02T14:30"
+        ) from None
+    return int((t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp() * 1000)
+
+
+def operator_command(
+    action: str, pair: str, ts: int, reason: str, now_ms: int, key: bytes | None
+) -> dict[str, Any]:
+    """A control record from the operator, signed when ``key`` is given (``pair`` already normalised)."""
+    rec: dict[str, Any] = {
+        "command_id": f"operator:{action}:{pair or 'ALL'}:{ts}:{now_ms}",
+        "ts": ts,
+        "action": action,
+        "scale": 1.0,
+        "pair": pair,
+        "issuer": "operator",
+        "reason": reason,
+    }
+    rec["signature"] = sign(rec, key) if key else ""
+    return rec
