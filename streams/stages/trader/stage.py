@@ -258,14 +258,16 @@ class TraderStage:
         ts = int(mn.ts[k])
         d = ts + MINUTE_MS
         book.control = apply_due(book.control, d)
-        if stale and not book.control.killed:
-            self.exec.kill(
-                book,
-                d,
-                f"stale input: no bar for more than "
-                f"{self.config.execution.stale_after_min} open-market minutes",
-                out,
+        ex = self.config.execution
+        if stale:
+            until = d + ex.stale_pause_min * MINUTE_MS
+            reason = (
+                f"stale input: no bar for more than {ex.stale_after_min} open-market minutes; "
+                f"working orders cancelled, new entries paused for {ex.stale_pause_min} minutes"
             )
+            self.exec.pause(book, d, until, reason, out)
+        elif 0 <= book.control.paused_until <= d:
+            book.control = replace(book.control, paused_until=-1)
         self.exec.sweep(book, d, out)
         filled = self.exec.fills(book, mn, k, out) if book.orders else []
         book.equity, book.hwm, dd, book.throttle = fastpath.mark(

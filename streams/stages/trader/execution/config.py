@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from streams.core.config import StageConfig
 
@@ -30,8 +30,10 @@ class ExecutionConfig(StageConfig):
     """Number of most recent fills in the rolling mean (the window must be full to fire)."""
     toxicity_threshold_bps: float = -3.0
     """Kill switch fires when the rolling mean mark-out (bps, + = favourable) falls strictly below."""
-    stale_after_min: int = 30
-    """Kill switch fires when more than this many open-market minutes pass with no input bar."""
+    stale_after_min: int = Field(default=30, ge=1)
+    """A feed gap: more than this many open-market minutes pass with no input bar."""
+    stale_pause_min: int = Field(default=60, ge=0)
+    """After a feed gap: working orders cancelled, no new entries for this many minutes (then resume)."""
 
     @field_validator("improve_fraction")
     @classmethod

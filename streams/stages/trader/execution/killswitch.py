@@ -3,10 +3,12 @@
 The kill switch blocks every new order and cancels all working orders at once. It is part of the
 trader's checkpointed state, so it survives restarts, and only an authenticated global ``RESUME``
 from the operator (HMAC verified by the trader, :mod:`streams.core.control_auth`) clears it. It fires
-on toxic flow (:mod:`toxicity`), on a ``KILL`` command and when the stage's own input goes stale: more
-than ``stale_after_min`` open-market minutes (:mod:`streams.fx.hours`: the New York FX week, holidays
-excluded)
-pass between two consecutive input minutes.
+on toxic flow (:mod:`toxicity`) and on a ``KILL`` command. When the stage's own input goes stale (more
+than ``stale_after_min`` open-market minutes, :mod:`streams.fx.hours`: the New York FX week, holidays
+excluded, pass between two consecutive input minutes), working orders are cancelled and new entries
+pause for ``stale_pause_min`` minutes of fresh input (features re-warm), then resume by themselves:
+a gap in the data is not an operator matter (real HistData years hold 3-4 such gaps; a latched KILL
+ended every long backtest at the first). Exits continue during the pause.
 
 Control commands (topic ``control``): HALT (no new orders, cancel working ones), KILL, RESUME (only
 when authenticated: clears HALT/SUSPEND/DECOMMISSION/REDUCE of its scope; a pair RESUME clears only
@@ -57,6 +59,9 @@ class ControlState:
     scale: tuple[tuple[str, float], ...] = ()
     queue: tuple[Command, ...] = ()
     """Commands not yet in effect, sorted by ts (stable)."""
+    paused_until: int = -1
+    """After a feed gap (stale input), no new entries before this decision time (ms); -1: none. It
+    clears by itself: a gap in the data is not an operator matter, unlike the kill switch."""
     seen: tuple[str, ...] = field(default=())
     """Ids of applied commands (the most recent 1000)."""
 
@@ -71,6 +76,7 @@ class ControlState:
         """No orders that add exposure (also SUSPEND and DECOMMISSION)."""
         return (
             self.blocks_all(pair)
+            or self.paused_until >= 0
             or self.in_scope(self.suspended, pair)
             or self.in_scope(self.decommissioned, pair)
         )

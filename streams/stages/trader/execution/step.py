@@ -9,7 +9,7 @@ fills at the close of the bar that filled them.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -119,6 +119,24 @@ class Executor:
                 }
             )
         self.sweep(book, ts, out)
+
+    def pause(self, book: Book, ts: int, until: int, reason: str, out: Out) -> None:
+        """Feed gap: cancel working orders, no new entries before ``until``; announced on ``control``
+        as a notice (action NONE: it changes no one's state, the pause clears by itself)."""
+        book.control = replace(book.control, paused_until=until)
+        out.control.append(
+            {
+                "command_id": f"execution:PAUSE:{ts}",
+                "ts": ts,
+                "action": "NONE",
+                "scale": 1.0,
+                "pair": "",
+                "issuer": "execution",
+                "reason": reason,
+            }
+        )
+        for j in sorted(book.orders):
+            self.cancel(book, j, ts, "stale_input", out)
 
     def fills(self, book: Book, mn: Minutes, k: int, out: Out) -> list[int]:
         """Fill working orders against minute ``k``'s bars; return the pairs that filled."""

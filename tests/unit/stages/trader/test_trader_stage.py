@@ -212,13 +212,26 @@ def test_toxic_fills_fire_the_kill_switch() -> None:
     assert split["orders"].equals(o)
 
 
-def test_stale_input_fires_the_kill_switch() -> None:
+def test_stale_input_pauses_entries_then_resumes_by_itself() -> None:
+    # a feed gap used to latch the kill switch, which nothing clears in a backtest: real HistData years
+    # hold 3-4 such gaps, so every long backtest stopped trading for good at the first one
     data = DATA.take((DATA["ts"] < START + 100 * 60_000) | (DATA["ts"] >= START + 140 * 60_000))
     _, out = _trade(STAGE, [data])
     ctrl = out["control"]
     assert ctrl.n == 1
+    assert ctrl["action"][0] == "NONE"  # a notice: it changes no one's state
     assert "stale input" in ctrl["reason"][0]
-    assert int(ctrl["ts"][0]) == START + 141 * 60_000  # detected at the first bar after the gap
+    t = int(ctrl["ts"][0])
+    assert t == START + 141 * 60_000  # detected at the first bar after the gap
+    pause_end = t + ExecutionConfig().stale_pause_min * 60_000
+    o = out["orders"]
+    new = o["ts"][(o["action"] == "NEW") & (o["leg"] != "exit")]  # exits continue during the pause
+    assert not ((new >= t) & (new < pause_end)).any()
+    assert (new >= pause_end).any()  # resumed without an operator
+    assert not out["control"]["action"].tolist().count("KILL")
+    # the same outputs when the batch is split per record around the gap
+    _, split = _trade(STAGE, [data.take(slice(i, i + 97)) for i in range(0, data.n, 97)])
+    assert split["orders"].equals(o)
     cfg = TraderConfig(risk=RiskConfig(cov_min_obs=30), execution=ExecutionConfig(stale_after_min=60))
     assert _trade(TraderStage(cfg), [data])[1]["control"].n == 0
 
