@@ -74,7 +74,7 @@ REQUIRED = (
     "alloc_scale",
     "gov_state",
 )
-OPTIONAL = {"mid": np.nan, "cost": 0.0, "horizon_min": 30, "ou_valid": True}
+OPTIONAL = {"mid": np.nan, "cost": 0.0, "horizon_min": 30, "ou_valid": True, "displacement": np.nan}
 KEEP = (*REQUIRED, *OPTIONAL)
 
 
@@ -122,6 +122,7 @@ class TraderStage:
             cfg.portfolio.initial_equity_usd,
             cfg.risk.throttle_levels,
             cfg.execution,
+            cfg.risk.exit_on_reversion,
         )
 
     def initial_state(self) -> TraderState:
