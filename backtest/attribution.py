@@ -78,7 +78,9 @@ def positions(grid: Grid, fills: Batch) -> F64:
     dq = np.zeros((len(grid.ts), len(grid.pairs)))
     if ex.n:
         # a fill report is stamped at the close of the bar that filled it
-        np.add.at(dq, (grid.minute_of(ex["ts"] - MINUTE_MS), grid.pairs_of(ex["pair"])), ex["side"] * ex["last_qty"])
+        np.add.at(
+            dq, (grid.minute_of(ex["ts"] - MINUTE_MS), grid.pairs_of(ex["pair"])), ex["side"] * ex["last_qty"]
+        )
     return np.cumsum(dq, axis=0)
 
 
@@ -86,7 +88,9 @@ def targets(grid: Grid, risk_targets: Batch) -> F64:
     """Target (base units) per pair after each minute's decision, shape (m, P), forward-filled from 0."""
     out = np.full((len(grid.ts), len(grid.pairs)), np.nan)
     if risk_targets.n:
-        out[grid.minute_of(risk_targets["ts"]), grid.pairs_of(risk_targets["pair"])] = risk_targets["target_units"]
+        out[grid.minute_of(risk_targets["ts"]), grid.pairs_of(risk_targets["pair"])] = risk_targets[
+            "target_units"
+        ]
     return grid.ffill(out, 0.0)
 
 
@@ -110,7 +114,9 @@ def attribution(
     ex = _executed(outputs["fills"])
     fk, fj = g.minute_of(ex["ts"] - MINUTE_MS), g.pairs_of(ex["pair"])
     value = ex["last_qty"] * g.mid[fk, fj] * g.rate[fk, fj]
-    execution = float(np.nansum(ex["side"] * ex["last_qty"] * (g.mid[fk, fj] - ex["last_price"]) * g.rate[fk, fj]))
+    execution = float(
+        np.nansum(ex["side"] * ex["last_qty"] * (g.mid[fk, fj] - ex["last_price"]) * g.rate[fk, fj])
+    )
     position_pnl = float(np.nansum(pos * dmid * g.rate))
     notional = float(np.nansum(value))
     out: dict[str, Any] = {
@@ -163,7 +169,12 @@ def round_trips(fills: Batch) -> dict[str, npt.NDArray[Any]]:
     for p in sorted(set(ex["pair"].tolist())) if ex.n else []:
         m = ex["pair"] == p
         pos, start, n, top, pnl = 0.0, 0, 0, 0.0, 0.0
-        for ts, q, r in zip(ex["ts"][m].tolist(), (ex["side"] * ex["last_qty"])[m].tolist(), ex["realized_pnl_usd"][m].tolist(), strict=True):
+        for ts, q, r in zip(
+            ex["ts"][m].tolist(),
+            (ex["side"] * ex["last_qty"])[m].tolist(),
+            ex["realized_pnl_usd"][m].tolist(),
+            strict=True,
+        ):
             if pos == 0.0:
                 start, n, top, pnl = ts, 0, 0.0, 0.0
             pos, n, pnl = pos + q, n + 1, pnl + r

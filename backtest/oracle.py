@@ -60,7 +60,9 @@ def align(signals: Batch, truth: Mapping[str, npt.NDArray[Any]]) -> npt.NDArray[
     ValueError
         When a signal has no truth row (the signals do not come from this synthetic market).
     """
-    index = {(p, t): i for i, (p, t) in enumerate(zip(truth["pair"].tolist(), truth["ts"].tolist(), strict=True))}
+    index = {
+        (p, t): i for i, (p, t) in enumerate(zip(truth["pair"].tolist(), truth["ts"].tolist(), strict=True))
+    }
     rows = [index.get(k, -1) for k in zip(signals["pair"].tolist(), signals["ts"].tolist(), strict=True)]
     out = np.asarray(rows, dtype=np.int64)
     if (out < 0).any():
@@ -68,7 +70,9 @@ def align(signals: Batch, truth: Mapping[str, npt.NDArray[Any]]) -> npt.NDArray[
     return out
 
 
-def calm_sd(pair: npt.NDArray[Any], deviation: npt.NDArray[np.float64], regime: npt.NDArray[Any]) -> dict[str, float]:
+def calm_sd(
+    pair: npt.NDArray[Any], deviation: npt.NDArray[np.float64], regime: npt.NDArray[Any]
+) -> dict[str, float]:
     """Standard deviation of the true deviation over each pair's calm rows."""
     out = {}
     for p in np.unique(pair).tolist():
@@ -110,7 +114,9 @@ def oracle_columns(
     }
 
 
-def oracle_signals(signals: Batch, truth: Mapping[str, npt.NDArray[Any]], spec: OracleSpec | None = None) -> Batch:
+def oracle_signals(
+    signals: Batch, truth: Mapping[str, npt.NDArray[Any]], spec: OracleSpec | None = None
+) -> Batch:
     """``signals`` (the learned ``signals.governed``) with the oracle's columns in place of the learned."""
     spec = spec or OracleSpec()
     rows = align(signals, truth)
