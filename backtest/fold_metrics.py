@@ -177,7 +177,7 @@ def fold_metrics(
         (sig_all["ts"] >= test_from) & (sig_all["ts"] < test_to) & sig_all["ready"] if sig_all.n else None
     )
     tuw, longest = stats.time_under_water(path)
-    views = _views(out, sig, test_from, test_to)
+    extra = views(out, sig, test_from, test_to)
     costs = fill_costs(out["fills"], sig_all, commission_bps, test_from, test_to)
     n_days = max(len(days), 1)
     return {
@@ -198,11 +198,11 @@ def fold_metrics(
         "bars_scored": int(sig.n),
         "days": int(len(days)),
         "daily": {"day": days.tolist(), "ret": rets.tolist()},
-        **views,
+        **extra,
     }
 
 
-def _views(out: dict[str, Batch], sig: Batch, start: int, end: int) -> dict[str, Any]:
+def views(out: dict[str, Batch], sig: Batch, start: int, end: int) -> dict[str, Any]:
     """The tearsheet's views of the window: gate waterfall and daily regime shares."""
     from backtest.attribution import round_trips
     from backtest.waterfall import gate_waterfall, regime_daily
@@ -217,8 +217,50 @@ def _views(out: dict[str, Batch], sig: Batch, start: int, end: int) -> dict[str,
         "regime_daily": regime_daily(sig),
         "per_pair": per_pair({k: v[inside] for k, v in trips.items()}, window(fills, start, end)),
         "time_in_market": _time_in_market(window(out["portfolio"], start, end), sig),
+        "governance": governance_events(out.get("governance"), out.get("control"), start, end),
         "minutes": int(len(np.unique(sig["ts"]))) if sig.n else 0,
     }
+
+
+def governance_events(gov: Batch | None, control: Batch | None, start: int, end: int) -> dict[str, Any]:
+    """Governance state at ``start`` and every governance action and non-governance control command
+    (KILL, operator HALT/RESUME, watchdog) in ``[start, end)``, in time order."""
+    events: list[dict[str, Any]] = []
+    first = "NORMAL"
+    if gov is not None and gov.n:
+        before = gov.take(gov["ts"] < start)
+        first = str(before["state"][-1]) if before.n else str(gov["state"][0])
+        g = window(gov, start, end)
+        g = g.take(~np.isin(g["action"], ["", "NONE"])) if g.n else g
+        for r in g.to_records() if g.n else []:
+            events.append(
+                {
+                    "ts": int(r["ts"]),
+                    "action": str(r["action"]),
+                    "issuer": "governance",
+                    "state": str(r["state"]),
+                    "pair": "",
+                    "reason": str(r["reason"]),
+                }
+            )
+    if control is not None and control.n:
+        c = window(control, start, end)
+        c = c.take(c["issuer"] != "governance") if c.n else c
+        seen: set[str] = set()
+        for r in c.to_records() if c.n else []:
+            if str(r["command_id"]) not in seen:
+                seen.add(str(r["command_id"]))
+                events.append(
+                    {
+                        "ts": int(r["ts"]),
+                        "action": str(r["action"]),
+                        "issuer": str(r["issuer"]),
+                        "state": "",
+                        "pair": str(r["pair"]),
+                        "reason": str(r["reason"]),
+                    }
+                )
+    return {"start_state": first, "events": sorted(events, key=lambda e: e["ts"])}
 
 
 def _time_in_market(portfolio: Batch, sig: Batch) -> float | None:

@@ -7,7 +7,7 @@ passed. After the gates (other units: the trader decides per minute and works or
 governance kept out, the risk engine's refusals (``blocked:*`` targets: covariance warm-up, no vol
 budget, utility), entry orders posted, entry orders filled, round trips closed.
 
-Daily regime shares: per UTC day, the share of the day's bars labelled with each regime (after the news
+Daily regime shares: per FX trading day (rolling at 17:00 New York), the share of the day's bars labelled with each regime (after the news
 override), so six months read as ~130 stacked columns instead of 3,000 hourly bars.
 """
 
@@ -16,6 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+import pandas as pd
 
 from streams.core.batch import Batch
 from streams.stages.edge.gates import GATES
@@ -93,15 +95,24 @@ def add_waterfalls(parts: list[dict[str, Any]]) -> dict[str, Any] | None:
     return out
 
 
+def fx_day(ts: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    """FX trading day (days since epoch) of times ``ts`` (ms UTC): the day rolls at 17:00 New York, so
+    Sunday evening's bars belong to Monday and the week has five trading days."""
+    t = pd.to_datetime(np.asarray(ts, dtype=np.int64), unit="ms", utc=True).tz_convert("America/New_York")
+    local = (t + pd.Timedelta(hours=7)).tz_localize(None).normalize()
+    return np.asarray((local - pd.Timestamp(0)) // pd.Timedelta(days=1), dtype=np.int64)
+
+
 def regime_daily(signals: Batch) -> dict[str, list[Any]]:
-    """Per UTC day: ``day`` (days since epoch), the share of bars per regime label and ``tradeable``."""
+    """Per FX trading day (:func:`fx_day`): ``day``, ``bars``, the share of bars per regime label (bars
+    not yet classified, e.g. in warm-up, have none) and the ``tradeable`` share."""
     if not signals.n:
-        return {"day": [], **{r: [] for r in REGIMES}, "tradeable": []}
-    day = np.asarray(signals["ts"]) // DAY_MS
+        return {"day": [], "bars": [], **{r: [] for r in REGIMES}, "tradeable": []}
+    day = fx_day(signals["ts"])
     days, inv = np.unique(day, return_inverse=True)
     n = np.bincount(inv).astype(np.float64)
     labels = np.asarray(signals["regime"]).astype(str)
-    out: dict[str, list[Any]] = {"day": days.tolist()}
+    out: dict[str, list[Any]] = {"day": days.tolist(), "bars": n.astype(np.int64).tolist()}
     for r in REGIMES:
         out[r] = (
             np.bincount(inv, weights=(labels == r).astype(np.float64), minlength=len(days)) / n
