@@ -181,7 +181,7 @@ def _ic(run: Path, folds: list[dict[str, Any]]) -> str:
         vals = [float(r.get(ic_key) or np.nan) for r in folds]
         parts.append(
             Chart("IC per fold", width=660, xkind="num")
-            .line(np.arange(len(vals)), vals, ic_key)
+            .line(np.arange(len(vals)), vals, ic_key, dots=True)
             .hline(0.0, "0", "#888")
             .render()
         )

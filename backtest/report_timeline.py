@@ -49,6 +49,23 @@ def daily_from_hourly(tl: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
+def _merge_days(d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """One row per day: a trading day split by a fold boundary is joined (bar-weighted)."""
+    days, inv = np.unique(d["day"].astype(np.int64), return_inverse=True)
+    w = np.asarray(d.get("bars", np.ones(len(inv))), dtype=np.float64)
+    n = np.bincount(inv, weights=w, minlength=len(days))
+    out = {"day": days, "bars": n}
+    for k, v in d.items():
+        if k not in ("day", "bars"):
+            out[k] = (
+                np.bincount(
+                    inv, weights=np.nan_to_num(np.asarray(v, dtype=np.float64)) * w, minlength=len(days)
+                )
+                / n
+            )
+    return out
+
+
 def _weekly(d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Bar-weighted mean of the daily shares per week (weeks starting Monday; a day without ``bars``
     counts once)."""
@@ -73,8 +90,9 @@ def regime_chart(run: Path, folds: list[dict[str, Any]]) -> str:
         rows = [f["regime_daily"] for f in folds if f.get("regime_daily") and f["regime_daily"].get("day")]
         if not rows:
             return na("no timeline.npz and no regime_daily in the folds")
-        d = {k: np.concatenate([np.asarray(r[k], dtype=np.float64) for r in rows]) for k in rows[0]}
-        d["day"] = d["day"].astype(np.int64)
+        d = _merge_days(
+            {k: np.concatenate([np.asarray(r[k], dtype=np.float64) for r in rows]) for k in rows[0]}
+        )
         what = "share of the day's bars labelled with each regime (after the news override)"
     unit = "day"
     if len(d["day"]) > DAILY_UP_TO:
@@ -92,9 +110,10 @@ def regime_chart(run: Path, folds: list[dict[str, Any]]) -> str:
     layers = [(label, np.nan_to_num(d.get(label, np.zeros(len(x)))), color) for label, color in REGIME_COLORS]
     rest = np.clip(1.0 - sum(h for _, h, _ in layers), 0.0, 1.0)
     chart.stacked(x, span * DAY_MS * 0.85, [*layers, ("not classified (warm-up, gaps)", rest, "#d0d0d0")])
-    if "tradeable" in d:
+    if "tradeable" in d:  # broken across weekends: a line through a closed market would invent values
+        gap = (span + 1.5) * DAY_MS
         chart.line(
-            x, d["tradeable"], f"tradeable share per {unit}", "#222222", width=1.8, dots=unit == "week"
+            x, d["tradeable"], f"tradeable share per {unit}", "#222222", width=1.8, max_gap=gap, dots=True
         )
     return chart.render()
 

@@ -97,10 +97,13 @@ def add_waterfalls(parts: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 def fx_day(ts: npt.ArrayLike) -> npt.NDArray[np.int64]:
     """FX trading day (days since epoch) of times ``ts`` (ms UTC): the day rolls at 17:00 New York, so
-    Sunday evening's bars belong to Monday and the week has five trading days."""
+    Sunday evening's bars belong to Monday and the week has five trading days (a bar after Friday's
+    close counts to Friday)."""
     t = pd.to_datetime(np.asarray(ts, dtype=np.int64), unit="ms", utc=True).tz_convert("America/New_York")
     local = (t + pd.Timedelta(hours=7)).tz_localize(None).normalize()
-    return np.asarray((local - pd.Timestamp(0)) // pd.Timedelta(days=1), dtype=np.int64)
+    day = np.asarray((local - pd.Timestamp(0)) // pd.Timedelta(days=1), dtype=np.int64)
+    # a bar after Friday's 17:00 close (a feed on a fixed UTC close) still belongs to Friday's session
+    return np.where((day + 3) % 7 == 5, day - 1, day)
 
 
 def regime_daily(signals: Batch) -> dict[str, list[Any]]:

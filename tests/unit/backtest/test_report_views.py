@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from backtest import stats
-from backtest.report_timeline import _weekly, daily_from_hourly, regime_chart
+from backtest.report_timeline import _merge_days, _weekly, daily_from_hourly, regime_chart
 from backtest.report_views import stitched_figures, summary_cards
 from backtest.waterfall import add_waterfalls, first_gate_counts, fx_day, regime_daily
 from streams.core.batch import Batch
@@ -24,6 +24,8 @@ def test_fx_day_rolls_at_five_pm_new_york() -> None:
     friday_close = MON + 4 * DAY + 21 * HOUR + 59 * 60_000  # Friday 21:59 UTC = 16:59 New York
     days = fx_day(np.array([sunday_open, MON + 12 * HOUR, friday_close]))
     assert days.tolist() == [MON // DAY, MON // DAY, MON // DAY + 4]
+    saturday = fx_day(np.array([MON + 4 * DAY + 22 * HOUR + 30 * 60_000]))  # 17:30 NY Friday
+    assert saturday.tolist() == [MON // DAY + 4]
     july_sunday = 1_594_591_200_000  # Sunday 2020-07-12 22:00 UTC; summer: 17:00 NY is 21:00 UTC
     assert fx_day(np.array([july_sunday - HOUR, july_sunday - HOUR - 1])).tolist() == [
         july_sunday // DAY + 1,
@@ -68,6 +70,30 @@ def test_regime_daily_shares_and_bar_weighted_weeks() -> None:
         [0.25, 0.0]
     )
     assert w["day"].tolist() == [MON // DAY, MON // DAY + 7]
+
+
+def test_a_day_split_by_a_fold_boundary_is_one_column(tmp_path: Path) -> None:
+    day = MON // DAY
+    part = {"bars": [], "Stable_Flow": [], "Directional_Vol": [], "Event_Risk": [], "tradeable": []}
+    a = {
+        **part,
+        "day": [day, day + 1],
+        "bars": [100, 30],
+        "Stable_Flow": [1.0, 1.0],
+        "Directional_Vol": [0.0, 0.0],
+    }
+    b = {**part, "day": [day + 1], "bars": [10], "Stable_Flow": [0.0], "Directional_Vol": [1.0]}
+    for f in (a, b):
+        f["Event_Risk"] = [0.0] * len(f["day"])
+        f["tradeable"] = [1.0] * len(f["day"])
+    merged = _merge_days({k: np.r_[np.asarray(a[k], float), np.asarray(b[k], float)] for k in a})
+    assert merged["day"].tolist() == [day, day + 1] and merged["bars"].tolist() == [100, 40]
+    assert merged["Stable_Flow"] == pytest.approx([1.0, 0.75]) and merged["Directional_Vol"][
+        1
+    ] == pytest.approx(0.25)
+    svg = regime_chart(tmp_path, [{"regime_daily": a}, {"regime_daily": b}])
+    # non-empty layers: day 1 calm; day 2 calm + directional; plus the frame and 5 legend swatches
+    assert svg.count("<rect") == 3 + 1 + 5
 
 
 def test_daily_from_hourly_weights_by_bars() -> None:
