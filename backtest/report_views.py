@@ -139,7 +139,12 @@ def summary_cards(summary: dict[str, Any], folds: list[dict[str, Any]], run: Pat
         cards = [
             _card("Return (stitched OOS)", fmt(s["return"], "pct"), f"{s['days']} days, {len(folds)} folds"),
             _card("Sharpe", fmt(s["sharpe"]), f"95% CI {fmt(ci[0])} … {fmt(ci[1])}"),
-            _card("Deflated Sharpe", fmt(s["dsr"]), f"P(SR > 0), {s['n_trials']} configuration(s) counted"),
+            _card(
+                "Deflated Sharpe",
+                fmt(s["dsr"]),
+                f"{s['n_trials']} configuration(s) counted"
+                + (" (= P(SR > 0))" if s["n_trials"] == 1 else ": P(SR > best of N null trials)"),
+            ),
             _card("PBO", fmt(s["pbo"]) if s["pbo"] is not None else "n/a", "needs hslr search (CSCV)"),
             _card(
                 "Max drawdown",
