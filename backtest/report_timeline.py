@@ -98,6 +98,9 @@ def regime_chart(run: Path, folds: list[dict[str, Any]]) -> str:
     if len(d["day"]) > DAILY_UP_TO:
         d, unit = _weekly(d), "week"
     span = 1 if unit == "day" else WEEK_DAYS
+    if "bars" in d and len(d["bars"]):  # a column of a few bars (a window's last hour) says nothing
+        keep = np.asarray(d["bars"]) >= 0.1 * float(np.median(d["bars"]))
+        d = {k: np.asarray(v)[keep] for k, v in d.items()}
     x = (d["day"] + span / 2) * DAY_MS
     chart = Chart(
         f"Regime shares per {unit} ({what})",
@@ -216,8 +219,20 @@ def governance_timeline(run: Path, summary: dict[str, Any], folds: list[dict[str
             ]
             for e in events
         ]
-        parts.append(_table(rows, ["time (UTC)", "action", "issuer", "state after", "scope", "reason"]))
+        tab = _table(rows, ["time (UTC)", "action", "issuer", "state after", "scope", "reason"])
+        counts = ", ".join(f"{a} ×{n}" for a, n in _count(e.get("action", "") for e in events).items())
+        parts.append(
+            f"<details{' open' if len(rows) <= 12 else ''}><summary>{len(rows)} governance actions and control "
+            f"commands ({escape(counts)})</summary>{tab}</details>"
+        )
     return "".join(parts)
+
+
+def _count(items: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for x in items:
+        out[str(x)] = out.get(str(x), 0) + 1
+    return out
 
 
 def _kill_table(events: list[dict[str, Any]]) -> str:
