@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from streams.core.batch import Batch
-from streams.stages.portfolio.accounting import conversion_plan, quote_to_usd
+from streams.stages.trader.portfolio.accounting import conversion_plan, quote_to_usd
 
 MINUTE_MS = 60_000
 F64 = npt.NDArray[np.float64]

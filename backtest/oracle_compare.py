@@ -42,16 +42,16 @@ def demo_replay(
 ) -> DemoReplay:
     """Generate, train and replay as ``hslr demo`` does, on the in-process engine."""
     from backtest.engine import run_inprocess_engine
-    from models.training import train_edge_artifact, train_regime_artifact
-    from streams.cli_backtest import with_models
-    from streams.cli_train import compute_features
     from streams.config import build_config
-    from streams.data.sessions import to_ms
     from streams.data.synth import generate_market
+    from streams.fx.sessions import to_ms
+    from streams.services.features import compute_features
+    from streams.services.runs import with_models
+    from streams.training.artifacts import train_edge_artifact, train_regime_artifact
 
     cal = None
     if calendar:
-        from streams.cli_calendar import read_calendar_file
+        from streams.data.calendar import read_calendar_file
 
         cal = dict(read_calendar_file(calendar))
     market = generate_market(list(pairs), start, end, seed, calendar=cal)
@@ -63,8 +63,8 @@ def demo_replay(
     features = compute_features(train, base)
     now, params = datetime.now(tz=UTC), {"pairs": ",".join(pairs), "source": f"synth:{seed}"}
     kw = {"created_at": now, "code_version": "oracle", "params": params}
-    regime = train_regime_artifact(features, base.section("regime"), root=workdir / "regime", **kw)
-    edge = train_edge_artifact(features, base.section("edge"), root=workdir / "edge", **kw)
+    regime = train_regime_artifact(features, base.regime, root=workdir / "regime", **kw)
+    edge = train_edge_artifact(features, base.edge, root=workdir / "edge", **kw)
     config = with_models(base, str(regime.path), str(edge.path), calendar)
     out = run_inprocess_engine(test, config)
     truth = {k: np.asarray(v)[ts >= cut] for k, v in market.truth.items()}
@@ -78,14 +78,14 @@ def evaluate(
     """One replay's figures: window metrics, attribution, orders per leg and round trips."""
     from backtest.fold_metrics import fold_metrics
 
-    ecfg = config.section("edge")
+    ecfg = config.edge
     start, end = int(signals["ts"].min()), int(signals["ts"].max()) + MINUTE_MS
     topics = {**outputs, "signals.governed": signals}
     m = fold_metrics(
         topics,
         start,
         end,
-        initial_equity=config.section("trader").portfolio.initial_equity_usd,
+        initial_equity=config.trader.portfolio.initial_equity_usd,
         horizon_min=ecfg.horizon_min,
         commission_bps=ecfg.commission_bps,
     )

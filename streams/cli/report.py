@@ -139,8 +139,8 @@ def _latency(args: argparse.Namespace) -> int:
 def _oracle(args: argparse.Namespace) -> int:
     from backtest.oracle import OracleSpec
     from backtest.oracle_compare import compare, demo_replay, markdown
-    from streams.cli_backtest import default_calendar_path
-    from streams.cli_data import parse_pairs
+    from streams.cli.options import parse_pairs
+    from streams.services.runs import default_calendar_path
 
     pairs = parse_pairs(args.pairs)
     calendar = default_calendar_path(args.calendar)

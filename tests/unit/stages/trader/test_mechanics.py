@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 
 from streams.core.batch import Batch, concat
-from streams.stages.execution.config import ExecutionConfig
-from streams.stages.execution.toxicity import markout_bps
-from streams.stages.risk.config import RiskConfig
-from streams.stages.risk.decide import _band
-from streams.stages.trader import TraderConfig, TraderStage
-from tests.unit.stages.trader.factory import BASE, governed
+from streams.stages.trader.execution.config import ExecutionConfig
+from streams.stages.trader.execution.toxicity import markout_bps
+from streams.stages.trader.risk.config import RiskConfig
+from streams.stages.trader.risk.decide import _band
+from streams.stages.trader.stage import TraderConfig, TraderStage
+from tests.kit.governed import BASE, governed
 
 MIN = 60_000
 THETA, SIGMA = 0.05, 1.5e-4
