@@ -107,7 +107,7 @@ def build(
         er=sc("expected_return"),
         cost=sc("cost"),
         hl=sc("half_life_min"),
-        disp=sc("displacement"),
+        disp=sc("displacement") if "displacement" in cols else np.full(shape, np.nan),
         horizon=sc("horizon_min"),
         alloc=sc("alloc_scale"),
         bad_regime=_scatter(shape, ki, pj, regime_bad, False, bool),
