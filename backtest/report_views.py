@@ -239,7 +239,7 @@ def fold_table(folds: list[dict[str, Any]]) -> str:
                 fmt(f.get("fills"), "int"),
                 fmt(f.get("time_in_market"), "pct0"),
                 fmt(f.get("ic")),
-                fmt(_num(f.get("spread_cost_usd")) + _num(f.get("commission_usd")), "usd"),
+                fmt(f.get("fill_bar_cost_usd"), "usd"),
             ]
         )
     head = [
@@ -253,7 +253,7 @@ def fold_table(folds: list[dict[str, Any]]) -> str:
         "fills",
         "in market",
         "IC",
-        "costs USD",
+        "exec. cost USD",
     ]
     return _table(rows, head)
 
