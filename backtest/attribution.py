@@ -182,7 +182,7 @@ def round_trips(fills: Batch) -> dict[str, npt.NDArray[Any]]:
             if abs(pos) < 1e-9:
                 rows.append((p, start, ts, n, top, pnl))
                 pos = 0.0
-    cols = list(zip(*rows, strict=True)) if rows else [[]] * 6
+    cols: list[Any] = list(zip(*rows, strict=True)) if rows else [()] * 6
     return {
         "pair": np.array(cols[0], dtype=str),
         "entry_ts": np.array(cols[1], dtype=np.int64),

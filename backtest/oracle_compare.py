@@ -62,9 +62,12 @@ def demo_replay(
     base = build_config({"market": {"pairs": list(pairs)}})
     features = compute_features(train, base)
     now, params = datetime.now(tz=UTC), {"pairs": ",".join(pairs), "source": f"synth:{seed}"}
-    kw = {"created_at": now, "code_version": "oracle", "params": params}
-    regime = train_regime_artifact(features, base.regime, root=workdir / "regime", **kw)
-    edge = train_edge_artifact(features, base.edge, root=workdir / "edge", **kw)
+    regime = train_regime_artifact(
+        features, base.regime, created_at=now, code_version="oracle", params=params, root=workdir / "regime"
+    )
+    edge = train_edge_artifact(
+        features, base.edge, created_at=now, code_version="oracle", params=params, root=workdir / "edge"
+    )
     config = with_models(base, str(regime.path), str(edge.path), calendar)
     out = run_inprocess_engine(test, config)
     truth = {k: np.asarray(v)[ts >= cut] for k, v in market.truth.items()}

@@ -37,7 +37,7 @@ def daily_from_hourly(tl: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     day = fx_day(tl["ts"])
     days, inv = np.unique(day, return_inverse=True)
     w = np.asarray(tl.get("n", np.ones(len(day))), dtype=np.float64)
-    out = {"day": days, "bars": np.bincount(inv, weights=w, minlength=len(days))}
+    out: dict[str, np.ndarray] = {"day": days, "bars": np.bincount(inv, weights=w, minlength=len(days))}
     for key, label in (*PROB_KEYS, ("tradeable", "tradeable")):
         if key in tl:
             v = np.asarray(tl[key], dtype=np.float64)
@@ -54,7 +54,7 @@ def _merge_days(d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     days, inv = np.unique(d["day"].astype(np.int64), return_inverse=True)
     w = np.asarray(d.get("bars", np.ones(len(inv))), dtype=np.float64)
     n = np.bincount(inv, weights=w, minlength=len(days))
-    out = {"day": days, "bars": n}
+    out: dict[str, np.ndarray] = {"day": days, "bars": n}
     for k, v in d.items():
         if k not in ("day", "bars"):
             out[k] = (
@@ -167,7 +167,7 @@ def _state_spans(
 
 def _events(run: Path, summary: dict[str, Any], folds: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
     """Every governance action and control command: the folds' or the run's views, else kills/halts."""
-    parts = [f.get("governance") for f in folds if f.get("governance")] or (
+    parts: list[dict[str, Any]] = [f["governance"] for f in folds if f.get("governance")] or (
         [summary["governance"]] if summary.get("governance") else []
     )
     if parts:

@@ -86,7 +86,7 @@ def stitched_figures(summary: dict[str, Any], folds: list[dict[str, Any]], run: 
     1 when neither says: DSR is then the PSR against 0)."""
     st = dict(summary.get("stitched") or {})
     _, r = stitched_daily(folds)
-    eq = np.cumprod(np.r_[1.0, 1.0 + r]) if len(r) else np.ones(1)
+    eq = np.cumprod(np.r_[1.0, 1.0 + r]).astype(np.float64) if len(r) else np.ones(1)
     search = _search(run)
     n_trials = int(summary.get("n_trials") or search.get("n_configs") or 1)
     sr = stats.sharpe(r) if len(r) > 2 else math.nan

@@ -74,23 +74,23 @@ def gate_waterfall(
     return out
 
 
-def add_waterfalls(parts: list[dict[str, Any]]) -> dict[str, Any] | None:
+def add_waterfalls(parts: list[dict[str, Any] | None]) -> dict[str, Any] | None:
     """Sum fold waterfalls (None when none is given); a count missing in any fold stays None."""
-    parts = [p for p in parts if p]
-    if not parts:
+    given = [p for p in parts if p]
+    if not given:
         return None
     out: dict[str, Any] = {
-        "bars": sum(int(p["bars"]) for p in parts),
-        "blocked": {g: sum(int(p["blocked"].get(g, 0)) for p in parts) for g in GATES},
-        "passed": sum(int(p["passed"]) for p in parts),
-        "governance": sum(int(p.get("governance") or 0) for p in parts),
+        "bars": sum(int(p["bars"]) for p in given),
+        "blocked": {g: sum(int(p["blocked"].get(g, 0)) for p in given) for g in GATES},
+        "passed": sum(int(p["passed"]) for p in given),
+        "governance": sum(int(p.get("governance") or 0) for p in given),
         "risk": {},
     }
-    for p in parts:
+    for p in given:
         for k, v in (p.get("risk") or {}).items():
             out["risk"][k] = out["risk"].get(k, 0) + int(v)
     for k in ("entry_orders", "entry_fills", "round_trips"):
-        vals = [p.get(k) for p in parts]
+        vals: list[Any] = [p.get(k) for p in given]
         out[k] = None if any(v is None for v in vals) else sum(int(v) for v in vals)
     return out
 

@@ -199,7 +199,8 @@ def _chromium(page: Path, shot: Path, tmp_path: Path, height: int = 3000) -> str
         text=True,
         timeout=120,
     )
-    assert "Uncaught" not in dom.stderr and "CONSOLE" not in dom.stderr, dom.stderr[-2000:]
+    assert "Uncaught" not in dom.stderr, dom.stderr[-2000:]
+    assert "CONSOLE" not in dom.stderr, dom.stderr[-2000:]
     return dom.stdout
 
 
@@ -250,7 +251,8 @@ def test_walkforward_tearsheet_leads_with_stitched_figures(run: dict[str, Any], 
     dom = _chromium(page, shot, tmp_path, height=2600)
     for sid in SECTIONS:
         assert f'<section id="{sid}">' in dom, sid
-    assert "Regime shares per day" in dom and "Stitched out-of-sample equity" in dom
+    assert "Regime shares per day" in dom
+    assert "Stitched out-of-sample equity" in dom
     _, _, raw = _png_pixels(shot)
     assert len(set(raw)) > 50
     shutil.copy(shot, run["root"] / "wf-shot.png")

@@ -127,7 +127,8 @@ def test_attribution_sums_to_the_trade_pnl_and_prices_the_expected_edge() -> Non
     assert a["expected_position_usd"] == pytest.approx(10_000 * (step[1] + step[2]))
     assert a["expected_target_usd"] == pytest.approx(10_000 * (step[0] + step[1]))
     # minute 1 (d = +a, long) expects a fall: held against the reversion
-    assert a["against_pair_minutes"] == 1 and a["expected_against_usd"] == pytest.approx(10_000 * step[1])
+    assert a["against_pair_minutes"] == 1
+    assert a["expected_against_usd"] == pytest.approx(10_000 * step[1])
 
 
 def test_round_trips_and_order_stats() -> None:
@@ -140,8 +141,10 @@ def test_round_trips_and_order_stats() -> None:
         ]
     )
     trips = round_trips(fills)
-    assert trips["fills"].tolist() == [3] and trips["max_units"].tolist() == [3_000.0]
-    assert trips["pnl_usd"].tolist() == [5.0] and trips["minutes"].tolist() == [2.0]
+    assert trips["fills"].tolist() == [3]
+    assert trips["max_units"].tolist() == [3_000.0]
+    assert trips["pnl_usd"].tolist() == [5.0]
+    assert trips["minutes"].tolist() == [2.0]
     orders = Batch(
         {
             "client_order_id": np.array(["o0", "o1", "o2", "o3", "x"]),

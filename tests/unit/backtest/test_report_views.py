@@ -49,7 +49,8 @@ def test_first_gate_counts_add_up_and_waterfalls_sum() -> None:
     b = {"bars": 4, "blocked": {"cost": 1}, "passed": 1, "entry_orders": 1, "round_trips": None}
     w = add_waterfalls([a, b])
     assert (w["bars"], w["blocked"]["cost"], w["passed"], w["entry_orders"]) == (10, 3, 3, 4)
-    assert w["round_trips"] is None and w["risk"] == {"utility": 1}
+    assert w["round_trips"] is None
+    assert w["risk"] == {"utility": 1}
 
 
 def test_regime_daily_shares_and_bar_weighted_weeks() -> None:
@@ -63,12 +64,12 @@ def test_regime_daily_shares_and_bar_weighted_weeks() -> None:
     )
     d = regime_daily(sig)
     assert d["bars"] == [3, 1, 1]
-    assert d["Stable_Flow"] == pytest.approx([1 / 3, 0.0, 1.0]) and d["Event_Risk"][0] == pytest.approx(1 / 3)
+    assert d["Stable_Flow"] == pytest.approx([1 / 3, 0.0, 1.0])
+    assert d["Event_Risk"][0] == pytest.approx(1 / 3)
     w = _weekly({k: np.asarray(v) for k, v in d.items()})
     # week 1: 4 bars (3 on Monday, 1 on Tuesday): Stable_Flow 1 of 4, Directional 1 of 4
-    assert w["Stable_Flow"] == pytest.approx([0.25, 1.0]) and w["Directional_Vol"] == pytest.approx(
-        [0.25, 0.0]
-    )
+    assert w["Stable_Flow"] == pytest.approx([0.25, 1.0])
+    assert w["Directional_Vol"] == pytest.approx([0.25, 0.0])
     assert w["day"].tolist() == [MON // DAY, MON // DAY + 7]
 
 
@@ -87,10 +88,10 @@ def test_a_day_split_by_a_fold_boundary_is_one_column(tmp_path: Path) -> None:
         f["Event_Risk"] = [0.0] * len(f["day"])
         f["tradeable"] = [1.0] * len(f["day"])
     merged = _merge_days({k: np.r_[np.asarray(a[k], float), np.asarray(b[k], float)] for k in a})
-    assert merged["day"].tolist() == [day, day + 1] and merged["bars"].tolist() == [100, 40]
-    assert merged["Stable_Flow"] == pytest.approx([1.0, 0.75]) and merged["Directional_Vol"][
-        1
-    ] == pytest.approx(0.25)
+    assert merged["day"].tolist() == [day, day + 1]
+    assert merged["bars"].tolist() == [100, 40]
+    assert merged["Stable_Flow"] == pytest.approx([1.0, 0.75])
+    assert merged["Directional_Vol"][1] == pytest.approx(0.25)
     svg = regime_chart(tmp_path, [{"regime_daily": a}, {"regime_daily": b}])
     # non-empty layers: day 1 calm; day 2 calm + directional; plus the frame and 5 legend swatches
     assert svg.count("<rect") == 3 + 1 + 5
@@ -106,7 +107,8 @@ def test_daily_from_hourly_weights_by_bars() -> None:
         "n": np.array([3.0, 1.0, 2.0]),
     }
     d = daily_from_hourly(tl)
-    assert d["Stable_Flow"] == pytest.approx([0.75, 0.5]) and d["tradeable"] == pytest.approx([0.75, 1.0])
+    assert d["Stable_Flow"] == pytest.approx([0.75, 0.5])
+    assert d["tradeable"] == pytest.approx([0.75, 1.0])
 
 
 def test_six_months_of_regimes_render_as_weekly_columns(tmp_path: Path) -> None:
@@ -153,10 +155,12 @@ def test_stitched_figures_from_fold_returns(tmp_path: Path) -> None:
     assert s["sharpe"] == pytest.approx(r.mean() / r.std(ddof=1) * math.sqrt(260))
     peak = np.maximum.accumulate(eq)
     assert s["max_drawdown"] == pytest.approx(float((1 - eq / peak).max()))
-    assert s["max_drawdown_intraday"] == 0.04 and s["spread_cost_usd"] == 12.0
+    assert s["max_drawdown_intraday"] == 0.04
+    assert s["spread_cost_usd"] == 12.0
     sk, ku = stats.moments(r)
     assert s["dsr"] == pytest.approx(stats.deflated_sharpe(stats.sharpe(r), 40, sk, ku, 0.0, 10))
-    assert s["pbo"] is None and s["n_trials"] == 10
+    assert s["pbo"] is None
+    assert s["n_trials"] == 10
     html = summary_cards({"stitched": {"pbo": 0.3}, "run_id": "x"}, folds, tmp_path)
     for label in (
         "Sharpe",
