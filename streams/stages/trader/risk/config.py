@@ -37,7 +37,7 @@ class RiskConfig(StageConfig):
     max_hold_min: int = 240
     """Time exit (minutes) when the entry signal's half-life is not valid."""
     exit_on_reversion: bool = True
-    """Reversion exit: close a position once its pair's displacement has come back to its mean (the
+    """Reversion exit: close a position once its pair's displacement has crossed its mean (the
     sign of ``displacement`` equals the position's): the trade's edge is spent, holding on is noise."""
     resize_band: float = 0.5
     """No-trade band of a held position: a new same-side target within this fraction of the current

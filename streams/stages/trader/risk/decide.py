@@ -2,7 +2,7 @@
 
 Exits (no fixed stops): OU time exit (``exit_half_lives`` x the entry signal's half-life after the
 decision; ``max_hold_min`` when the half-life is not valid), reversion (``exit_on_reversion``: the
-displacement is back at or past its mean), regime invalidation (bar not tradeable or Event_Risk), governance (gov_state HALTED/DECOMMISSIONED, or a DECOMMISSION command) - all set the
+displacement has crossed its mean), regime invalidation (bar not tradeable or Event_Risk), governance (gov_state HALTED/DECOMMISSIONED, or a DECOMMISSION command) - all set the
 target to 0. Risk reduction: when throttle x allocation scale falls below the level a target was
 sized at, the target shrinks in proportion (never grows without a new signal).
 
@@ -53,8 +53,9 @@ def _row(
 
 
 def reverted(target: float, disp: F64 | float) -> Any:
-    """True where a position with sign ``target`` sees its displacement back at or past the mean."""
-    return (target != 0.0) & (np.sign(target) * np.asarray(disp) >= 0.0)
+    """True where a position with sign ``target`` sees its displacement crossed to the other side of the
+    mean (strictly: a displacement of exactly 0, e.g. a placeholder, does not close anything)."""
+    return (target != 0.0) & (np.sign(target) * np.asarray(disp) > 0.0)
 
 
 def _exit_reason(
