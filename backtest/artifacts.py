@@ -10,6 +10,9 @@ inputs.json        how to reload the replayed bars: source, pairs, from, to, see
 equity.npz         account rows of the portfolio: ts, equity, drawdown, throttle, kill (:func:`save_run_artifacts`)
 timeline.npz       hourly: ts, prob_stable, prob_directional, prob_event, tradeable, passed, n
 governance.npz     governance records: ts, ic, n_ic, kl, entropy, state, action
+views.json         gate waterfall, per-pair figures, daily regime shares, time in market (:func:`run_views`)
+yardstick.json     the naive yardstick's figures on the same data (rendered beside the run's when present)
+search.json        ``hslr search`` (its DSR variance, trial count and PBO are used when present)
 stress.json        ``backtest.stress.run_stress`` (``hslr stress``)
 latency.json       ``backtest.latency.run_latency`` (``hslr latency``)
 shuffle.json       shuffle test: ``{"metric", "real", "shuffled": [..], "p_value"}`` (other keys ignored)
@@ -108,10 +111,23 @@ def save_run_artifacts(
             action=gov["action"].astype(str),
         )
         written.append(d / "governance.npz")
+    if sig is not None and "risk.targets" in outputs:
+        (d / "views.json").write_text(json.dumps(run_views(outputs), default=float))
+        written.append(d / "views.json")
     if inputs is not None:
         (d / "inputs.json").write_text(json.dumps(inputs, indent=1, default=str))
         written.append(d / "inputs.json")
     return written
+
+
+def run_views(outputs: dict[str, Batch]) -> dict[str, Any]:
+    """The tearsheet's views of a whole replay: gate waterfall, per-pair figures, time in market."""
+    from backtest.fold_metrics import views
+
+    sig = outputs["signals.governed"]
+    if not sig.n:
+        return {}
+    return views(outputs, sig, int(sig["ts"].min()), int(sig["ts"].max()) + 60_000)
 
 
 def load_npz(path: Path) -> dict[str, np.ndarray] | None:

@@ -35,6 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from backtest import stats
+from backtest.waterfall import add_waterfalls
 from streams.core.batch import Batch
 from streams.core.units import F64, MINUTE_MS
 
@@ -176,6 +177,7 @@ def fold_metrics(
         (sig_all["ts"] >= test_from) & (sig_all["ts"] < test_to) & sig_all["ready"] if sig_all.n else None
     )
     tuw, longest = stats.time_under_water(path)
+    extra = views(out, sig, test_from, test_to)
     costs = fill_costs(out["fills"], sig_all, commission_bps, test_from, test_to)
     n_days = max(len(days), 1)
     return {
@@ -190,6 +192,7 @@ def fold_metrics(
         "longest_under_water_days": longest,
         "turnover_per_day": costs["notional_usd"] / initial_equity / n_days,
         **costs,
+        **extra,  # the tearsheet's views; the blotter's round trips and exposure below take precedence
         **_trips_and_exposure(out, test_from, test_to, initial_equity),
         "regime_tradeable_share": float(sig["tradeable"].mean()) if sig.n else 0.0,
         "signals_passed": int(sig["passed"].sum()) if sig.n else 0,
@@ -198,6 +201,94 @@ def fold_metrics(
         "days": int(len(days)),
         "daily": {"day": days.tolist(), "ret": rets.tolist()},
     }
+
+
+def views(out: dict[str, Batch], sig: Batch, start: int, end: int) -> dict[str, Any]:
+    """The tearsheet's views of the window: gate waterfall and daily regime shares."""
+    from backtest.attribution import round_trips
+    from backtest.waterfall import gate_waterfall, regime_daily
+
+    orders, fills = window(out["orders"], start, end), out["fills"]
+    trips = round_trips(fills)
+    inside = (trips["exit_ts"] >= start) & (trips["exit_ts"] < end)
+    return {
+        "gate_waterfall": gate_waterfall(
+            sig, orders, window(fills, start, end), int(inside.sum()), window(out["risk.targets"], start, end)
+        ),
+        "regime_daily": regime_daily(sig),
+        "per_pair": per_pair({k: v[inside] for k, v in trips.items()}, window(fills, start, end)),
+        "time_in_market": _time_in_market(window(out["portfolio"], start, end), sig),
+        "governance": governance_events(out.get("governance"), out.get("control"), start, end),
+        "minutes": int(len(np.unique(sig["ts"]))) if sig.n else 0,
+    }
+
+
+def governance_events(gov: Batch | None, control: Batch | None, start: int, end: int) -> dict[str, Any]:
+    """Governance state at ``start`` and every governance action and non-governance control command
+    (KILL, operator HALT/RESUME, watchdog) in ``[start, end)``, in time order."""
+    events: list[dict[str, Any]] = []
+    first = "NORMAL"
+    if gov is not None and gov.n:
+        before = gov.take(gov["ts"] < start)
+        first = str(before["state"][-1]) if before.n else str(gov["state"][0])
+        g = window(gov, start, end)
+        g = g.take(~np.isin(g["action"], ["", "NONE"])) if g.n else g
+        for r in g.to_records() if g.n else []:
+            events.append(
+                {
+                    "ts": int(r["ts"]),
+                    "action": str(r["action"]),
+                    "issuer": "governance",
+                    "state": str(r["state"]),
+                    "pair": "",
+                    "reason": str(r["reason"]),
+                }
+            )
+    if control is not None and control.n:
+        c = window(control, start, end)
+        c = c.take(c["issuer"] != "governance") if c.n else c
+        seen: set[str] = set()
+        for r in c.to_records() if c.n else []:
+            if str(r["command_id"]) not in seen:
+                seen.add(str(r["command_id"]))
+                events.append(
+                    {
+                        "ts": int(r["ts"]),
+                        "action": str(r["action"]),
+                        "issuer": str(r["issuer"]),
+                        "state": "",
+                        "pair": str(r["pair"]),
+                        "reason": str(r["reason"]),
+                    }
+                )
+    return {"start_state": first, "events": sorted(events, key=lambda e: e["ts"])}
+
+
+def _time_in_market(portfolio: Batch, sig: Batch) -> float | None:
+    """Share of the window's bar minutes that end with a position open (account rows, n_positions > 0)."""
+    minutes = np.unique(sig["ts"]) if sig.n else np.zeros(0, np.int64)
+    if not len(minutes):
+        return None
+    acct = portfolio.take((portfolio["pair"] == "") & (portfolio["n_positions"] > 0)) if portfolio.n else None
+    held = np.unique(acct["ts"]) if acct is not None and acct.n else np.zeros(0, np.int64)
+    return float(np.isin(minutes, held).mean())
+
+
+def per_pair(trips: dict[str, Any], fills: Batch) -> dict[str, dict[str, Any]]:
+    """Per pair: round trips closed, won, realised PnL (USD), mean minutes, executed fills."""
+    ex = fills.take(fills["last_qty"] > 0) if fills.n else fills
+    pairs = sorted(set(trips["pair"].tolist()) | (set(ex["pair"].tolist()) if ex.n else set()))
+    out = {}
+    for p in pairs:
+        m = trips["pair"] == p
+        out[p] = {
+            "round_trips": int(m.sum()),
+            "won": int((trips["pnl_usd"][m] > 0).sum()),
+            "pnl_usd": float(trips["pnl_usd"][m].sum()),
+            "minutes": float(trips["minutes"][m].sum()),
+            "fills": int((ex["pair"] == p).sum()) if ex.n else 0,
+        }
+    return out
 
 
 def _weighted(values: list[Any], weights: list[Any]) -> float | None:
@@ -229,6 +320,17 @@ def _trips_and_exposure(out: dict[str, Batch], start: int, end: int, initial_equ
     }
 
 
+def add_per_pair(parts: list[dict[str, dict[str, Any]] | None]) -> dict[str, dict[str, Any]]:
+    """Sum per-pair figures over folds."""
+    out: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        for p, v in (part or {}).items():
+            acc = out.setdefault(p, {k: 0 for k in v})
+            for k, x in v.items():
+                acc[k] = acc.get(k, 0) + x
+    return out
+
+
 def stitch(folds: list[dict[str, Any]]) -> dict[str, Any]:
     """Stitched out-of-sample metrics: the folds' daily returns in order, compounded."""
     rets = np.array([x for f in folds for x in f["daily"]["ret"]], dtype=np.float64)
@@ -255,6 +357,8 @@ def stitch(folds: list[dict[str, Any]]) -> dict[str, Any]:
         ),
         "spread_cost_usd": float(sum(f["spread_cost_usd"] for f in folds)),
         "commission_usd": float(sum(f["commission_usd"] for f in folds)),
+        "gate_waterfall": add_waterfalls([f.get("gate_waterfall") for f in folds]),
+        "per_pair": add_per_pair([f.get("per_pair") for f in folds]),
         "mean_ic": float(np.nanmean([f["ic"] if f["ic"] is not None else np.nan for f in folds]))
         if folds
         else None,

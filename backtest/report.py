@@ -1,9 +1,10 @@
 """Self-contained HTML tearsheet of a run directory (inline SVG, inline CSS, no JavaScript).
 
 Reads the files listed in :mod:`backtest.artifacts` that are present and renders one section per
-topic; a section whose data is missing says which command produces it. Section ids (stable, the
-browser test checks them): ``summary``, ``equity``, ``regime``, ``gates``, ``folds``, ``ic``,
-``stress``, ``latency``, ``shuffle``.
+topic; a section whose data is missing says which command produces it. A walk-forward run leads with its
+stitched out-of-sample figures (:mod:`backtest.report_views`). Section ids (stable, the browser test
+checks them): ``summary``, ``equity``, ``folds``, ``pairs``, ``gates``, ``governance``, ``regime``,
+``fills``, ``yardstick``, ``ic``, ``stress``, ``latency``, ``shuffle``.
 """
 
 from __future__ import annotations
@@ -16,17 +17,43 @@ from typing import Any
 import numpy as np
 
 from backtest.artifacts import load_json, load_npz
+from backtest.report_timeline import calibration, governance_timeline, regime_chart, yardstick
+from backtest.report_views import (
+    fold_table,
+    pair_table,
+    stitched_equity,
+    stitched_figures,
+    summary_cards,
+    waterfall,
+)
 from backtest.svg import PALETTE, Chart, hbar_table, histogram
 
 GAP_MS = 3 * 3_600_000
 """Hourly series break across gaps longer than this (weekends, holidays) instead of bridging them."""
-SECTIONS = ("summary", "equity", "regime", "gates", "folds", "ic", "stress", "latency", "shuffle")
+SECTIONS = (
+    "summary",
+    "equity",
+    "folds",
+    "pairs",
+    "gates",
+    "governance",
+    "regime",
+    "fills",
+    "yardstick",
+    "ic",
+    "stress",
+    "latency",
+    "shuffle",
+)
 CSS = """body{font-family:system-ui,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1340px}
 h1{font-size:22px}h2{font-size:17px;border-bottom:1px solid #ccc;padding-bottom:3px;margin-top:26px}
 table{border-collapse:collapse;font-size:12px;margin:6px 0}td,th{border:1px solid #ddd;padding:3px 7px;text-align:right}
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}.grid{display:flex;flex-wrap:wrap;gap:12px}
 .chart .ct{font-size:13px;font-weight:600}.chart .tk{font-size:10px;fill:#555}.chart .lg{font-size:10px}
-.missing{color:#888;font-style:italic}"""
+.missing{color:#888;font-style:italic}.cards{display:flex;flex-wrap:wrap;gap:10px;margin:8px 0}
+.card{border:1px solid #ccc;border-radius:6px;padding:8px 12px;min-width:140px;background:#fafafa}
+.cl{font-size:11px;color:#555;text-transform:uppercase;letter-spacing:.03em}.cv{font-size:22px;font-weight:600;margin:2px 0}
+.cn{font-size:11px;color:#666}"""
 FOLD_COLUMNS = (
     "fold",
     "return",
@@ -114,21 +141,15 @@ def _equity(run: Path, levels: list[tuple[float, float]]) -> str:
     return f'<div class="grid">{c1.render()}{c2.render()}</div>'
 
 
-def _regime(run: Path) -> str:
-    tl = load_npz(run / "timeline.npz")
-    if tl is None or not len(tl["ts"]):
-        return _missing("no timeline.npz (written by hslr backtest/demo)")
-    c = Chart("Regime probabilities (hourly mean over pairs)", width=660, ylim=(0.0, 1.0))
-    for key, label in (
-        ("prob_stable", "Stable_Flow"),
-        ("prob_directional", "Directional_Vol"),
-        ("prob_event", "Event_Risk"),
-    ):
-        if key in tl:
-            c.line(tl["ts"], tl[key], label, width=1.0, max_gap=GAP_MS)
-    t = Chart("Tradeable share (hourly)", width=660, ykind="pct", ylim=(0.0, 1.0))
-    t.line(tl["ts"], tl["tradeable"], "tradeable", PALETTE[2], max_gap=GAP_MS)
-    return f'<div class="grid">{c.render()}{t.render()}</div>'
+def load_folds(run: Path) -> list[dict[str, Any]]:
+    """The folds' ``result.json`` documents in fold order (daily returns included)."""
+    paths = sorted((run / "folds").glob("*/result.json"), key=lambda p: (len(p.parent.name), p.parent.name))
+    out = []
+    for path in paths:
+        data = json.loads(path.read_text())
+        if isinstance(data, dict):
+            out.append({**data, "_dir": path.parent.name})
+    return out
 
 
 def _folds(run: Path) -> tuple[str, list[dict[str, Any]]]:
@@ -163,7 +184,7 @@ def _ic(run: Path, folds: list[dict[str, Any]]) -> str:
         vals = [float(r.get(ic_key) or np.nan) for r in folds]
         parts.append(
             Chart("IC per fold", width=660, xkind="num")
-            .line(np.arange(len(vals)), vals, ic_key)
+            .line(np.arange(len(vals)), vals, ic_key, dots=True)
             .hline(0.0, "0", "#888")
             .render()
         )
@@ -280,6 +301,12 @@ def _shuffle(run: Path) -> str:
     )
 
 
+def _summary_table(summary: dict[str, Any], walk: bool) -> str:
+    if walk:
+        return ""
+    return table([{k: summary.get(k) for k in SUMMARY_KEYS if k in summary}])
+
+
 def render_report(run_dir: str | Path) -> str:
     """The tearsheet HTML of ``run_dir`` (needs at least summary.json)."""
     run = Path(run_dir)
@@ -287,20 +314,34 @@ def render_report(run_dir: str | Path) -> str:
     if summary is None:
         raise FileNotFoundError(f"{run}/summary.json not found: not a run directory")
     config = load_json(run / "config.json") or {}
-    fold_html, folds = _folds(run)
+    summary = {**(load_json(run / "views.json") or {}), **summary}
+    _, folds = _folds(run)
+    full = load_folds(run)
+    levels = _throttle_levels(config)
     gates = summary.get("gates_blocked") or {}
-    body = [
-        _section("summary", "Summary", table([{k: summary.get(k) for k in SUMMARY_KEYS if k in summary}])),
-        _section("equity", "Equity and drawdown", _equity(run, _throttle_levels(config))),
-        _section("regime", "Regime probabilities and tradeable share", _regime(run)),
-        _section(
-            "gates",
-            "Entry-gate blocks (bars)",
-            hbar_table(gates, "Bars blocked per gate")
+    flow = waterfall(summary, full)
+    if not flow:
+        flow = (
+            hbar_table(gates, "Bars blocked per gate (a bar blocked by several counts for each)")
             if gates
-            else _missing("no gate counts in summary.json"),
+            else _missing("no gate counts in summary.json")
+        )
+    walk = "stitched" in summary or any((f.get("daily") or {}).get("ret") for f in full)
+    equity = stitched_equity(full, levels) if walk else _equity(run, levels)
+    body = [
+        _section("summary", "Summary", summary_cards(summary, full, run) + _summary_table(summary, walk)),
+        _section("equity", "Out-of-sample equity and drawdown" if walk else "Equity and drawdown", equity),
+        _section("folds", "Walk-forward folds", fold_table(full)),
+        _section("pairs", "Per pair", pair_table(summary, full)),
+        _section("gates", "Why signals did not become trades", flow),
+        _section("governance", "Governance and kill switch", governance_timeline(run, summary, full)),
+        _section("regime", "Regime shares and tradeable share", regime_chart(run, full)),
+        _section("fills", "Fill-model calibration", calibration(run, summary)),
+        _section(
+            "yardstick",
+            "Naive yardstick",
+            yardstick(run, stitched_figures(summary, full, run) if walk else summary),
         ),
-        _section("folds", "Walk-forward folds", fold_html),
         _section("ic", "Information coefficient over time", _ic(run, folds)),
         _section("stress", "Monte Carlo spread stress", _stress(run)),
         _section("latency", "Latency degradation", _latency(run)),

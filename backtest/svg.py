@@ -35,6 +35,8 @@ def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
 def _fmt(v: float, kind: str) -> str:
     if kind == "date":
         return datetime.fromtimestamp(v / 1000, tz=UTC).strftime("%m-%d %H:%M")
+    if kind == "day":
+        return datetime.fromtimestamp(v / 1000, tz=UTC).strftime("%Y-%m-%d")
     if kind == "pct":
         return f"{v * 100:.1f}%"
     if abs(v) >= 1e4:
@@ -59,6 +61,7 @@ class Chart:
     xkind: str = "date"
     ykind: str = "num"
     ylim: tuple[float, float] | None = None
+    yticks: bool = True
     layers: list[str] = field(default_factory=list)
     legend: list[tuple[str, str]] = field(default_factory=list)
     _xs: list[np.ndarray] = field(default_factory=list)
@@ -118,6 +121,35 @@ class Chart:
         self._add(np.r_[x - w / 2, x + w / 2], np.r_[h, 0.0], ("bars", x, h, w, color))
         return self
 
+    def rects(
+        self,
+        x0_: npt.ArrayLike,
+        x1_: npt.ArrayLike,
+        y0_: npt.ArrayLike,
+        y1_: npt.ArrayLike,
+        color: str,
+        label: str = "",
+        opacity: float = 1.0,
+    ) -> Chart:
+        """Filled rectangles in data coordinates (stacked columns, time spans)."""
+        x0, x1, y0, y1 = (np.asarray(v, dtype=np.float64) for v in (x0_, x1_, y0_, y1_))
+        self._add(np.r_[x0, x1], np.r_[y0, y1], ("rects", x0, x1, y0, y1, color, opacity))
+        if label:
+            self.legend.append((label, color))
+        return self
+
+    def stacked(
+        self, x_: npt.ArrayLike, width: float, layers: Sequence[tuple[str, npt.ArrayLike, str]]
+    ) -> Chart:
+        """Stacked columns centred on ``x`` (``width`` in x units): ``layers`` of (label, heights, colour)."""
+        x = np.asarray(x_, dtype=np.float64)
+        base = np.zeros(len(x))
+        for label, h_, color in layers:
+            h = np.nan_to_num(np.asarray(h_, dtype=np.float64))
+            self.rects(x - width / 2, x + width / 2, base, base + h, color, label)
+            base = base + h
+        return self
+
     def _add(self, x: np.ndarray, y: np.ndarray, op: tuple) -> None:
         self._xs.append(x[np.isfinite(x)])
         self._ys.append(y[np.isfinite(y)])
@@ -151,13 +183,13 @@ class Chart:
             f'<text x="{left}" y="18" class="ct">{escape(self.title)}</text>',
             f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#fff" stroke="#bbb"/>',
         ]
-        for t in nice_ticks(y0, y1):
+        for t in nice_ticks(y0, y1) if self.yticks else []:
             parts.append(
                 f'<line x1="{left}" x2="{left + pw}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" stroke="#eee"/>'
                 f'<text x="{left - 4}" y="{sy(t) + 4:.1f}" text-anchor="end" class="tk">'
                 f"{_fmt(t, self.ykind)}</text>"
             )
-        xt = nice_ticks(x0, x1, 6) if self.xkind != "date" else list(np.linspace(x0, x1, 6))
+        xt = nice_ticks(x0, x1, 6) if self.xkind not in ("date", "day") else list(np.linspace(x0, x1, 6))
         for t in xt:
             parts.append(
                 f'<text x="{sx(t):.1f}" y="{top + ph + 16}" text-anchor="middle" class="tk">'
@@ -222,6 +254,14 @@ class Chart:
                 f'<line x1="{sx(x):.1f}" x2="{sx(x):.1f}" y1="{top}" y2="{top + ph}" stroke="{color}" '
                 f'stroke-width="2"/><text x="{sx(x) + 4:.1f}" y="{top + 12}" class="lg" fill="{color}">'
                 f"{escape(label)}</text>"
+            )
+        if kind == "rects":
+            _, x0, x1, y0, y1, color, opacity = op
+            return "".join(
+                f'<rect x="{sx(a):.1f}" y="{sy(d):.1f}" width="{max(sx(b) - sx(a), 0.5):.1f}" '
+                f'height="{max(sy(c) - sy(d), 0.0):.1f}" fill="{color}" fill-opacity="{opacity}"/>'
+                for a, b, c, d in zip(x0, x1, y0, y1, strict=True)
+                if np.isfinite(a) and np.isfinite(b) and d > c
             )
         _, x, h, w, color = op
         base = sy(0.0)

@@ -1,4 +1,5 @@
-"""``hslr report RUN``, ``hslr stress RUN`` and ``hslr latency RUN``: research on a run directory.
+"""``hslr report RUN``, ``hslr stress RUN``, ``hslr latency RUN`` (research on a run directory) and
+``hslr oracle`` (oracle vs learned signals through the same trader on the demo's synthetic market).
 
 ``RUN`` is a run directory or a run id under ``runs/``. ``stress`` and ``latency`` replay the run's test
 window (``inputs.json``, or ``--from/--to/--pairs/--source/--seed``) with the run's config
@@ -135,6 +136,43 @@ def _latency(args: argparse.Namespace) -> int:
     return 0
 
 
+def _oracle(args: argparse.Namespace) -> int:
+    from backtest.oracle import OracleSpec
+    from backtest.oracle_compare import compare, demo_replay, markdown
+    from streams.cli.options import parse_pairs
+    from streams.services.runs import default_calendar_path
+
+    pairs = parse_pairs(args.pairs)
+    calendar = default_calendar_path(args.calendar)
+    work = Path(args.workdir)
+    t0 = time.perf_counter()
+    demo = demo_replay(pairs, args.start, args.split, args.end, args.seed, calendar, work / "models")
+    spec = OracleSpec(entry_z=args.entry_z)
+    result = compare(demo, spec)
+    result["market"] = {
+        "pairs": pairs,
+        "train": [args.start, args.split],
+        "test": [args.split, args.end],
+        "seed": args.seed,
+        "calendar": Path(calendar).name if calendar else None,
+        "training": demo.training,
+    }
+    result["seconds"] = round(time.perf_counter() - t0, 1)
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "oracle_vs_learned.json").write_text(json.dumps(result, indent=1, default=str))
+    header = (
+        f"# Oracle vs learned on the demo's synthetic market\n\n`hslr oracle` ({', '.join(pairs)}; trained "
+        f"{args.start}..{args.split}, replayed {args.split}..{args.end}; seed {args.seed}; entry |z| > "
+        f"{args.entry_z}; in-process engine, {result['seconds']} s).\n"
+    )
+    text = markdown(result, header)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text)
+    print(text)
+    return 0
+
+
 def _replay_args(p: Any) -> None:
     p.add_argument("run", help="run directory or run id under runs/ (created when missing)")
     p.add_argument(
@@ -153,6 +191,20 @@ def add_commands(sub: Any) -> None:
     p.add_argument("run", help="run directory or run id under runs/")
     p.add_argument("--out", default="", help="output file (default: RUN/report.html)")
     p.set_defaults(func=_report)
+
+    p = sub.add_parser(
+        "oracle", help="oracle (true regimes, fair value, OU speed) vs learned signals on the demo market"
+    )
+    p.add_argument("--pairs", default="EURUSD,GBPUSD,USDJPY,AUDUSD")
+    p.add_argument("--from", dest="start", default="2020-01-06")
+    p.add_argument("--split", default="2020-02-17")
+    p.add_argument("--to", dest="end", default="2020-04-04")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--calendar", default="", help="calendar CSV/JSON (default: ../shared/data's)")
+    p.add_argument("--entry-z", type=float, default=1.5, help="oracle entry: |true deviation| / calm sd")
+    p.add_argument("--workdir", default="runs/oracle", help="models and oracle_vs_learned.json go here")
+    p.add_argument("--out", default="", help="also write the Markdown table to this file")
+    p.set_defaults(func=_oracle)
 
     p = sub.add_parser("stress", help="Monte Carlo spread shocks on a run's test window → RUN/stress.json")
     _replay_args(p)

@@ -73,7 +73,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         **summarize(test, out, config.trader.portfolio.initial_equity_usd),
     }
     run_dir.mkdir(parents=True)
-    (run_dir / "summary.json").write_text(json.dumps(summary))
+    calibration = [{"session": "London", "predicted_fill_rate": 0.6, "realised_fill_rate": 0.55}]
+    (run_dir / "summary.json").write_text(json.dumps({**summary, "fill_calibration": calibration}))
     (run_dir / "config.json").write_text(json.dumps(dump_config(config)))
     save_run_artifacts(
         run_dir, out, {"source": "synth", "pairs": PAIRS, "from": "2020-01-27", "to": "2020-02-01", "seed": 3}
@@ -88,12 +89,17 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         (run_dir / "folds" / str(k) / "result.json").write_text(
             json.dumps({"k": k, "ic": ic, "sharpe": 0.4 - k})
         )
+    # yardstick and fill calibration come from other commands: constructed stand-ins, rendered as given
+    (run_dir / "yardstick.json").write_text(
+        json.dumps({"description": "z 2.5 over 120 bars", "return": -0.01, "sharpe": -1.0, "trades": 40})
+    )
     null = np.random.default_rng(0).normal(0.0, 1.0, 200).tolist()
     (run_dir / "shuffle.json").write_text(
         json.dumps({"metric": "sharpe", "real": 2.5, "shuffled": null, "p_value": 0.01})
     )
     return {
         "dir": run_dir,
+        "wf": _walkforward_dir(root / "runs" / "wf-test", test, out, config),
         "test": test,
         "config": config,
         "stress": stress,
@@ -101,6 +107,32 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "latency": latency,
         "root": root,
     }
+
+
+def _walkforward_dir(run_dir: Path, test: Batch, out: dict[str, Batch], config: HSLRConfig) -> Path:
+    """A walk-forward run directory whose two folds score the two halves of the replayed window (real
+    fold metrics of a real replay; the models are the same in both folds, which a walk-forward would
+    retrain)."""
+    from backtest.fold_metrics import fold_metrics, stitch
+    from backtest.folds import Fold
+
+    days = np.unique(test["ts"] // 86_400_000)
+    edges = [
+        int(days[0]) * 86_400_000,
+        int(days[len(days) // 2]) * 86_400_000,
+        int(days[-1] + 1) * 86_400_000,
+    ]
+    results = []
+    for k in range(2):
+        fold = Fold(k, edges[0] - 20 * 86_400_000, edges[0] - 3_600_000, edges[k], edges[k + 1])
+        m = fold_metrics(out, edges[k], edges[k + 1], initial_equity=1e6, horizon_min=30, commission_bps=0.2)
+        results.append({"fold": fold.as_dict(), **m})
+        (run_dir / "folds" / str(k)).mkdir(parents=True)
+        (run_dir / "folds" / str(k) / "result.json").write_text(json.dumps(results[-1], default=float))
+    summary = {"run_id": "wf-test", "engine": "inprocess", "stitched": stitch(results), "n_trials": 3}
+    (run_dir / "summary.json").write_text(json.dumps(summary, default=float))
+    (run_dir / "config.json").write_text(json.dumps(dump_config(config)))
+    return run_dir
 
 
 def test_run_trades_and_stress_is_seeded_and_worker_independent(run: dict[str, Any]) -> None:
@@ -140,12 +172,11 @@ def _png_pixels(path: Path) -> tuple[int, int, bytes]:
     return width, height, zlib.decompress(idat)
 
 
-def test_report_renders_in_headless_chromium(run: dict[str, Any], tmp_path: Path) -> None:
+def _chromium(page: Path, shot: Path, tmp_path: Path, height: int = 3000) -> str:
+    """Screenshot ``page`` into ``shot`` and return its DOM, in headless Chromium (skip when absent)."""
     browser = _browser()
     if browser is None:
         pytest.skip("chromium is not installed (infra/browser.sh installs it: apt-get install chromium)")
-    page = write_report(run["dir"], tmp_path / "report.html")
-    shot = tmp_path / "shot.png"
     flags = [
         browser,
         "--headless",
@@ -157,7 +188,7 @@ def test_report_renders_in_headless_chromium(run: dict[str, Any], tmp_path: Path
         "--disable-component-update",
         "--disable-sync",
         f"--user-data-dir={tmp_path / 'profile'}",
-        "--window-size=1400,3000",
+        f"--window-size=1400,{height}",
     ]
     url = page.resolve().as_uri()
     subprocess.run([*flags, f"--screenshot={shot}", url], check=True, capture_output=True, timeout=120)  # noqa: S603 - fixed argv, no user input
@@ -168,14 +199,60 @@ def test_report_renders_in_headless_chromium(run: dict[str, Any], tmp_path: Path
         text=True,
         timeout=120,
     )
+    assert "Uncaught" not in dom.stderr, dom.stderr[-2000:]
+    assert "CONSOLE" not in dom.stderr, dom.stderr[-2000:]
+    return dom.stdout
+
+
+def test_report_renders_in_headless_chromium(run: dict[str, Any], tmp_path: Path) -> None:
+    page = write_report(run["dir"], tmp_path / "report.html")
+    shot = tmp_path / "shot.png"
+    dom = _chromium(page, shot, tmp_path)
     width, height, raw = _png_pixels(shot)
     assert (width, height) == (1400, 3000)
     assert shot.stat().st_size > 50_000
     assert len(set(raw)) > 50
     for sid in SECTIONS:
-        assert f'<section id="{sid}">' in dom.stdout, sid
-    assert dom.stdout.count("<polyline") > 10
-    assert "Monte Carlo spread stress" in dom.stdout
-    assert "Uncaught" not in dom.stderr, dom.stderr[-2000:]
-    assert "CONSOLE" not in dom.stderr, dom.stderr[-2000:]
+        assert f'<section id="{sid}">' in dom, sid
+    # lines (equity, IC, fan, latency) and columns (regime shares, waterfall, histograms)
+    assert dom.count("<polyline") > 5
+    assert dom.count("<rect") > 50
+    assert "Monte Carlo spread stress" in dom
     shutil.copy(shot, run["root"] / "shot.png")  # kept beside the run for a look by hand
+
+
+def test_walkforward_tearsheet_leads_with_stitched_figures(run: dict[str, Any], tmp_path: Path) -> None:
+    wf = run["wf"]
+    folds = [json.loads((wf / "folds" / str(k) / "result.json").read_text()) for k in range(2)]
+    rets = np.array([r for f in folds for r in f["daily"]["ret"]])
+    stitched_return = float(np.prod(1.0 + rets) - 1.0)
+    page = write_report(wf, tmp_path / "wf.html")
+    html = page.read_text()
+    assert "<script" not in html
+    for label in (
+        "Return (stitched OOS)",
+        "Deflated Sharpe",
+        "3 configuration(s) counted",
+        "PBO",
+        "Time in market",
+    ):
+        assert label in html, label
+    assert f"{stitched_return:+.2%}" in html
+    for f in folds:  # the fold table carries the test dates
+        assert f["fold"]["test_from_iso"][:10] in html
+    # waterfall: bars scored = blocks + passed, summed over the folds
+    w = [f["gate_waterfall"] for f in folds]
+    bars = sum(x["bars"] for x in w)
+    assert bars == sum(sum(x["blocked"].values()) + x["passed"] for x in w)
+    assert f"{bars:,} (100.0%)" in html
+    trips = sum(v["round_trips"] for f in folds for v in f["per_pair"].values())
+    assert trips == sum(x["round_trips"] for x in w)
+    shot = tmp_path / "wf.png"
+    dom = _chromium(page, shot, tmp_path, height=2600)
+    for sid in SECTIONS:
+        assert f'<section id="{sid}">' in dom, sid
+    assert "Regime shares per day" in dom
+    assert "Stitched out-of-sample equity" in dom
+    _, _, raw = _png_pixels(shot)
+    assert len(set(raw)) > 50
+    shutil.copy(shot, run["root"] / "wf-shot.png")

@@ -21,11 +21,12 @@ def test_sections_are_typed_fields_in_dag_order() -> None:
 
 
 def test_digest_of_the_defaults_is_unchanged_by_the_typed_config() -> None:
-    # The digest goes into every backtest run id; this value is the one the untyped
-    # ``HSLRConfig(sections={})`` gave before the renovation (commit 7db5a7f).
-    # Issue 11 added documented defaults (market horizon and spike check, risk price collar and order
-    # rate), which changes the digest once: 40e5dd4d93b5 before them.
-    assert HSLRConfig().digest() == "1e95b2c07939"
+    # The digest goes into every backtest run id. Before the renovation (commit 7db5a7f) the untyped
+    # ``HSLRConfig(sections={})`` gave 40e5dd4d93b5. New documented defaults change it: issue 11's (market
+    # horizon and spike check, risk price collar and order rate), the trader's mechanics
+    # (execution.toxicity_legs, risk.exit_on_reversion, risk.resize_band) and the feed-gap pause
+    # (execution.stale_pause_min).
+    assert HSLRConfig().digest() == "2f338aa93eab"
 
 
 def test_dump_holds_only_the_sections_set_and_round_trips(tmp_path: Path) -> None:

@@ -74,8 +74,11 @@ REQUIRED = (
     "alloc_scale",
     "gov_state",
 )
-OPTIONAL = {"mid": np.nan, "cost": 0.0, "horizon_min": 30, "ou_valid": True}
+OPTIONAL = {"mid": np.nan, "cost": 0.0, "horizon_min": 30, "ou_valid": True, "displacement": np.nan}
 KEEP = (*REQUIRED, *OPTIONAL)
+SPARSE = ("displacement",)
+"""Optional columns kept only when the input carries them, so a checkpoint written before they existed
+(its pending minute lacks them) continues, and inputs without them keep the state they had."""
 
 
 class TraderConfig(StageConfig):
@@ -128,6 +131,7 @@ class TraderStage:
             cfg.portfolio.initial_equity_usd,
             cfg.risk.throttle_levels,
             cfg.execution,
+            cfg.risk.exit_on_reversion,
         )
 
     def initial_state(self) -> TraderState:
@@ -178,12 +182,19 @@ class TraderStage:
 
     def _merge(self, state: TraderState, batch: Batch) -> dict[str, Any]:
         n = batch.n
-        new = {k: np.asarray(batch[k]) if k in batch else np.full(n, OPTIONAL[k]) for k in KEEP}
+        pending = state.pending or {}
+        keys = [k for k in KEEP if k not in SPARSE or k in batch or k in pending]
+        new = {k: np.asarray(batch[k]) if k in batch else np.full(n, OPTIONAL[k]) for k in keys}
         new["pair"] = new["pair"].astype(str)
         uniq, inv = np.unique(new["pair"], return_inverse=True)
         new["pidx"] = np.array([self._index.get(str(p), -1) for p in uniq], dtype=np.int64)[inv.reshape(-1)]
-        parts = [state.pending, new] if state.pending else [new]
-        cols = {k: np.concatenate([np.asarray(p[k]) for p in parts]) for k in new}
+        parts = [pending, new] if pending else [new]
+        cols = {
+            k: np.concatenate(
+                [np.asarray(p[k]) if k in p else np.full(len(p["ts"]), OPTIONAL[k]) for p in parts]
+            )
+            for k in new
+        }
         keep = (cols["pidx"] >= 0) & (cols["ts"] > state.last_ts)
         cols = {k: v[keep] for k, v in cols.items()}
         order = np.lexsort((cols["pidx"], cols["ts"]))  # stable: earlier arrivals win ties

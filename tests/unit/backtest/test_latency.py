@@ -18,7 +18,8 @@ from tests.kit.governed import governed
 
 MIN = 60_000
 DATA = governed(n_min=400, seed=3)
-CFG = build_config({"trader": {"risk": {"cov_min_obs": 30}}})
+# resize_band 0: every re-size is posted, which the monotone degradation of this constructed case needs
+CFG = build_config({"trader": {"risk": {"cov_min_obs": 30, "resize_band": 0.0}}})
 REPLACE_MIN = CFG.trader.execution.replace_after_min
 
 

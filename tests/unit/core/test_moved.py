@@ -42,8 +42,13 @@ def test_a_checkpoint_written_before_the_moves_loads_and_continues() -> None:
     assert b"streams.stages.portfolio.book" in old
     assert b"streams.stages.trader.portfolio" not in old
 
-    # The fixture is the state after this batch, computed by the old code: the new code must agree.
-    stage = TraderStage(TraderConfig())
+    # The fixture is the state after this batch, computed by the old code: the new code must agree when
+    # run with the old code's mechanics (later defaults: resize band, reversion exit, toxicity legs).
+    old_mechanics = {
+        "risk": {"resize_band": 0.0, "exit_on_reversion": False},
+        "execution": {"toxicity_legs": ("entry", "adjust", "exit")},
+    }
+    stage = TraderStage(TraderConfig.model_validate(old_mechanics))
     batch = governed(pairs=("GBPUSD", "USDJPY"), n_min=200, seed=3, pass_prob=0.5)
     state, _ = stage.process(stage.initial_state(), "signals.governed", batch)
     loaded = state_codec.loads(old)

@@ -30,6 +30,11 @@ class ExecutionConfig(StageConfig):
     """Number of most recent fills in the rolling mean (the window must be full to fire)."""
     toxicity_threshold_bps: float = -3.0
     """Kill switch fires when the rolling mean mark-out (bps, + = favourable) falls strictly below."""
+    toxicity_legs: tuple[str, ...] = ("entry", "adjust")
+    """Order legs whose fills are marked out (and so judged for toxicity): the fills that add exposure.
+    An exit of a mean-reversion trade fills when price has moved our way and the reversion usually goes
+    on after it, so exit mark-outs are negative by design (opportunity, not adverse selection); counted
+    in, they fired the kill switch on the synthetic market's oracle replay within two days."""
     stale_after_min: int = Field(default=30, ge=1)
     """A feed gap: more than this many open-market minutes pass with no input bar."""
     stale_pause_min: int = Field(default=60, ge=0)

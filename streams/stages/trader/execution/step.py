@@ -165,7 +165,8 @@ class Executor:
             o = after_fill(o, q)
             status = "FILLED" if o.leaves <= 0.0 else "PARTIALLY_FILLED"
             out.reports.append(_report(o, bar_ts + MINUTE_MS, status, "", q, o.price, pnl))
-            book.markouts.extend(schedule(bar_ts, j, o.side, o.price, self.ecfg))
+            if o.leg in self.ecfg.toxicity_legs:
+                book.markouts.extend(schedule(bar_ts, j, o.side, o.price, self.ecfg))
             if o.leaves <= 0.0:
                 del book.orders[j]
             else:

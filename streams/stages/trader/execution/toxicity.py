@@ -1,10 +1,11 @@
-"""Adverse-selection monitor: mark-outs of every fill and a rolling toxicity test.
+"""Adverse-selection monitor: mark-outs of the fills that add exposure and a rolling toxicity test.
 
 A fill on the bar starting at ``t`` (known at its close ``t + 1 min``) is marked at the mid of the
 pair's bars closing ``h`` minutes later (bar ``t + h min``; the first later bar if that one is
 missing): ``markout_bps = side * (mid - fill_price) / fill_price * 1e4`` (+ = favourable). The flow is
 toxic when the mean of the last ``toxicity_window`` mark-outs at ``toxicity_horizon_min`` is strictly
-below ``toxicity_threshold_bps``; the trader then fires the kill switch.
+below ``toxicity_threshold_bps``; the trader then fires the kill switch. Only fills of the legs in
+``toxicity_legs`` (default entry and adjust: the fills that add exposure) are marked out.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from streams.stages.trader.execution.toxicity import resolve
 from streams.stages.trader.portfolio.accounting import equity_curve, gross_rows, unrealised_usd
 from streams.stages.trader.portfolio.book import Book
 from streams.stages.trader.portfolio.minutes import Minutes
+from streams.stages.trader.risk.decide import reverted
 from streams.stages.trader.risk.throttle import throttle_factor
 
 
@@ -77,10 +78,12 @@ class FastPath:
         initial_equity: float,
         levels: Any,
         tox_cfg: Any,
+        exit_on_reversion: bool = False,
     ) -> None:
         self.pairs, self.broker, self.lot = pairs, broker, lot
         self.replace_ms = replace_after_min * MINUTE_MS
         self.initial, self.levels, self.tox = initial_equity, levels, tox_cfg
+        self.exit_on_reversion = exit_on_reversion
 
     def base(self, book: Book) -> float:
         return self.initial + book.realized_usd
@@ -119,6 +122,8 @@ class FastPath:
                 trig |= st.exit_bad[a:b, j] | (mn.ts[a:b] >= book.exit_due[j]) & (book.exit_due[j] >= 0)
                 if cs.in_scope(cs.decommissioned, pair):
                     trig |= True
+                if self.exit_on_reversion:
+                    trig |= reverted(tgt, mn.disp[a:b, j])
             if tgt != 0.0:
                 if thr is None:
                     thr = curve(book, mn, a, b, self.base(book), self.levels)[3]

@@ -39,6 +39,8 @@ class Minutes:
     er: F64
     cost: F64
     hl: F64
+    disp: F64
+    """Displacement (vol units; NaN when absent)."""
     horizon: F64
     alloc: F64
     bad_regime: B
@@ -105,6 +107,7 @@ def build(
         er=sc("expected_return"),
         cost=sc("cost"),
         hl=sc("half_life_min"),
+        disp=sc("displacement") if "displacement" in cols else np.full(shape, np.nan),
         horizon=sc("horizon_min"),
         alloc=sc("alloc_scale"),
         bad_regime=_scatter(shape, ki, pj, regime_bad, False, bool),

@@ -43,6 +43,12 @@ class RiskConfig(StageConfig):
     """OU time exit: close a position this many half-lives after entry."""
     max_hold_min: Annotated[int, Field(gt=0)] = 240
     """Time exit (minutes) when the entry signal's half-life is not valid."""
+    exit_on_reversion: bool = True
+    """Reversion exit: close a position once its pair's displacement has crossed its mean (the
+    sign of ``displacement`` equals the position's): the trade's edge is spent, holding on is noise."""
+    resize_band: float = 0.5
+    """No-trade band of a held position: a new same-side target within this fraction of the current
+    target leaves it unchanged (0: every passed signal re-sizes the position, one order per change)."""
 
     @field_validator("throttle_levels")
     @classmethod

@@ -1,15 +1,16 @@
 """Per-minute targets: exits and risk reductions for held pairs, utility-sized entries for new signals.
 
 Exits (no fixed stops): OU time exit (``exit_half_lives`` x the entry signal's half-life after the
-decision; ``max_hold_min`` when the half-life is not valid), regime invalidation (bar not tradeable
-or Event_Risk), governance (gov_state HALTED/DECOMMISSIONED, or a DECOMMISSION command) - all set the
+decision; ``max_hold_min`` when the half-life is not valid), reversion (``exit_on_reversion``: the
+displacement has crossed its mean), regime invalidation (bar not tradeable or Event_Risk), governance (gov_state HALTED/DECOMMISSIONED, or a DECOMMISSION command) - all set the
 target to 0. Risk reduction: when throttle x allocation scale falls below the level a target was
 sized at, the target shrinks in proportion (never grows without a new signal).
 
 Entries: pairs whose bar passed every gate, with entries allowed, form the candidates; their weights
 maximise the utility (:mod:`sizing`), are scaled so the book hits the vol target (:mod:`vol_target`),
 multiplied by throttle x allocation, converted to lots and clipped to ``max_position_usd``; if the
-book's gross would exceed ``max_gross_usd`` the candidates are scaled down to fit.
+book's gross would exceed ``max_gross_usd`` the candidates are scaled down to fit. A held position
+whose new same-side size lies within ``resize_band`` of its target keeps its target (no order).
 """
 
 from __future__ import annotations
@@ -51,9 +52,19 @@ def _row(
     }
 
 
-def _exit_reason(book: Book, mn: Minutes, k: int, j: int, pair: str, cs: ControlState) -> str:
+def reverted(target: float, disp: F64 | float) -> Any:
+    """True where a position with sign ``target`` sees its displacement crossed to the other side of the
+    mean (strictly: a displacement of exactly 0, e.g. a placeholder, does not close anything)."""
+    return (target != 0.0) & (np.sign(target) * np.asarray(disp) > 0.0)
+
+
+def _exit_reason(
+    book: Book, mn: Minutes, k: int, j: int, pair: str, cs: ControlState, cfg: RiskConfig
+) -> str:
     if 0 <= book.exit_due[j] <= mn.ts[k]:
         return "exit_time"
+    if cfg.exit_on_reversion and reverted(float(book.target[j]), float(mn.disp[k, j])):
+        return "exit_reverted"
     if mn.bad_regime[k, j]:
         return "exit_regime"
     if mn.gov_flat[k, j] or cs.in_scope(cs.decommissioned, pair):
@@ -66,7 +77,7 @@ def exits(book: Book, mn: Minutes, k: int, pairs: tuple[str, ...], cfg: RiskConf
     rows = []
     cs = book.control
     for j in map(int, np.flatnonzero(book.held() & mn.present[k])):
-        reason = _exit_reason(book, mn, k, j, pairs[j], cs)
+        reason = _exit_reason(book, mn, k, j, pairs[j], cs, cfg)
         if reason:
             if book.target[j] == 0.0 and book.exit_due[j] < 0:
                 continue
@@ -120,6 +131,7 @@ def entries(
         cfg.lot_units,
     )
     units = _fit_gross(units, held * book.equity, upu, active, cfg)
+    units = _band(units, book.target, active, cfg.resize_band)
     rows = []
     for j in cand:
         book.target[j] = float(units[j])
@@ -128,6 +140,13 @@ def entries(
         reason = "entry" if units[j] else ("blocked:vol_budget" if scale == 0.0 else "blocked:utility")
         rows.append(_row(book, mn, k, j, reason, float(new[j]), scale))
     return rows
+
+
+def _band(units: F64, target: F64, active: npt.NDArray[np.bool_], band: float) -> F64:
+    """Keep a held target where the new same-side size is within ``band`` x |target| of it."""
+    same = active & (target != 0.0) & (np.sign(units) == np.sign(target))
+    keep = same & (np.abs(units - target) <= band * np.abs(target))
+    return np.where(keep, target, units)
 
 
 def _fit_gross(units: F64, held_usd: F64, upu: F64, active: npt.NDArray[np.bool_], cfg: RiskConfig) -> F64:
