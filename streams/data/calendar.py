@@ -30,20 +30,9 @@ import numpy.typing as npt
 import pandas as pd
 
 from streams.core.batch import Batch, concat
+from streams.stages.news.records import CALENDAR_EVENT_FIELDS, to_calendar_batch
 
-CALENDAR_FIELDS: tuple[str, ...] = (
-    "event_id",
-    "ts",
-    "currency",
-    "impact",
-    "title",
-    "actual",
-    "forecast",
-    "previous",
-    "actual_value",
-    "forecast_value",
-    "previous_value",
-)
+CALENDAR_FIELDS: tuple[str, ...] = tuple(f for f in CALENDAR_EVENT_FIELDS if f != "source")
 """Columns returned by the readers: ids/text as str arrays, ``ts`` int64 ms UTC, values float64."""
 
 IMPACTS: tuple[str, ...] = ("high", "medium", "low", "holiday", "none")
@@ -173,8 +162,6 @@ def event_times(
 def read_calendar_file(path: str | Path, tz: str = "UTC") -> Batch:
     """Read one calendar file (``.csv`` or ``.json``, any layout :mod:`streams.data.calendar_layouts`
     maps; times without an offset in ``tz``) as a ``calendar_event`` batch."""
-    from streams.stages.news.records import to_calendar_batch
-
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"calendar file {p} does not exist")

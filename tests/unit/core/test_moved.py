@@ -54,10 +54,14 @@ def test_a_checkpoint_written_before_the_moves_loads_and_continues() -> None:
     loaded = state_codec.loads(old)
     assert type(loaded) is type(state)
     # Byte-compare after one round trip each (pickle's framing depends on object sharing, not content).
-    # The order-rate window (``sent``, issue 11) is newer than the fixture: it loads empty.
+    # The order-rate window (``sent``, issue 11) is newer than the fixture: it loads empty. The feed-gap
+    # pause (``control.paused_until``) is newer too: it reads as the class default, -1 (no pause), and is
+    # written out once the state is rebuilt.
     assert loaded.sent == ()
+    assert loaded.control.paused_until == -1
+    loaded_now = replace(loaded, control=replace(loaded.control))
     now = replace(state, sent=())
-    assert state_codec.dumps(loaded) == state_codec.dumps(state_codec.loads(state_codec.dumps(now)))
+    assert state_codec.dumps(loaded_now) == state_codec.dumps(state_codec.loads(state_codec.dumps(now)))
 
     later = governed(pairs=("GBPUSD", "USDJPY"), n_min=100, seed=4, start=int(batch["ts"].max()) + 60_000)
     _, out_old = stage.process(loaded, "signals.governed", later)
