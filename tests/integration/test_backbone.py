@@ -161,7 +161,8 @@ def test_ingest_histdata_publishes_stores_quarantines_and_is_idempotent(services
             (f"ingest:histdata:EURUSD:{path.name}",),
         ).fetchall()
         namespaces = conn.execute(
-            "SELECT DISTINCT namespace FROM quarantine WHERE source = %s", (f"ingest:histdata:{path.name}",)
+            "SELECT DISTINCT namespace FROM quarantine WHERE source = %s",
+            (f"ingest:histdata:EURUSD:{path.name}",),
         ).fetchall()
         res = read_histdata(path, "EURUSD")
         ts = res.bars["ts"]

@@ -550,9 +550,12 @@ def test_worker_with_sinks_persists_features_and_caches_the_latest(
         _delete_namespace(ns)
 
 
-def test_sink_exits_before_the_ack_when_the_database_is_gone(
+def test_sink_worker_refuses_to_start_when_the_database_is_gone(
     services: dict[str, str], tmp_path: Path
 ) -> None:
+    # issue 11 #9: a sink worker whose database is gone used to consume, publish its outputs and only
+    # then exit 71 on the first failed write, a restart loop that kept publishing; it now refuses to
+    # start (exit 2) and says why, before it consumes anything
     ns = fresh_namespace("sink")
     cfg = tmp_path / "hslr.toml"
     cfg.write_text('[market]\npairs = ["EURUSD"]\n')
@@ -562,9 +565,11 @@ def test_sink_exits_before_the_ack_when_the_database_is_gone(
     out.flush()
     dead_db = {"HSLR_PG_DSN": "postgresql://hslr:hslr@127.0.0.1:1/hslr"}  # nothing listens on port 1
     with _sink_worker(["market"], ns, cfg, tmp_path / "worker.log", env=dead_db) as w:
-        rc = w.wait(120)  # five attempts with backoff (0.5 + 1 + 2 + 4 s), then exit 71 before the ack
-    assert rc == 71
-    assert b"stopping before the ack" in (tmp_path / "worker.log").read_bytes()
+        rc = w.wait(120)
+    assert rc == 2
+    log = (tmp_path / "worker.log").read_bytes()
+    assert b"PostgreSQL does not answer" in log
+    assert b"Traceback" not in log
 
 
 def _bootstrap() -> str:
