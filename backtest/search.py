@@ -122,6 +122,7 @@ def _train(job: tuple[Fold, str, dict[str, Any]]) -> tuple[int, str, dict[str, A
             code_version="search",
             params={"fold": fold.k, **overrides},
             root=root / f"edge-{tag}",
+            xcfg=config.trader.execution,
         )
     return fold.k, kind, overrides, str(t.path), t.meta.version
 

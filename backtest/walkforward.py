@@ -75,12 +75,18 @@ def train_fold(
     code_version: str,
     params: dict[str, Any],
     edge_overrides: dict[str, Any] | None = None,
+    features: Batch | None = None,
 ) -> FoldModels:
-    """Fit both models on ``train`` (bars) and save them under ``root``/regime and ``root``/edge."""
+    """Fit both models on ``train`` (bars) and save them under ``root``/regime and ``root``/edge.
+
+    ``features``: the train window's features computed beforehand (e.g. once over the whole history:
+    every feature uses only past bars, so slicing them leaks nothing); computed from ``train`` if None.
+    """
     from streams.services.features import compute_features
     from streams.training.artifacts import train_edge_artifact, train_regime_artifact
 
-    features = compute_features(train, config)
+    if features is None:
+        features = compute_features(train, config)
     regime = train_regime_artifact(
         features,
         config.regime,
@@ -93,12 +99,19 @@ def train_fold(
     if edge_overrides:
         ecfg = ecfg.model_copy(update=edge_overrides)
     edge = train_edge_artifact(
-        features, ecfg, created_at=created_at, code_version=code_version, params=params, root=root / "edge"
+        features,
+        ecfg,
+        created_at=created_at,
+        code_version=code_version,
+        params=params,
+        root=root / "edge",
+        xcfg=config.trader.execution,
     )
     report = {
         "regime_accuracy": regime.report.get("accuracy"),
         "regime_baseline_accuracy": regime.report.get("baseline_accuracy"),
         "edge_test": edge.report.get("test"),
+        "edge_pairs": edge.report.get("pairs"),
         "train_rows": int(features.n),
     }
     return FoldModels(str(regime.path), str(edge.path), regime.meta.version, edge.meta.version, report)
@@ -141,9 +154,11 @@ def replay_and_score(
     engine: str,
     workdir: Path | None = None,
     blotter_dir: Path | None = None,
+    extra: Callable[[dict[str, Batch]], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Replay warm-up + test bars on ``engine`` and score the test window; write the blotter
-    (:mod:`backtest.blotter`, warm-up included) into ``blotter_dir`` when given."""
+    (:mod:`backtest.blotter`, warm-up included) into ``blotter_dir`` when given; ``extra(outputs)``
+    adds an evaluation of the replay's topics under ``extra``."""
     t0 = time.perf_counter()
     out = replay(test, config, engine, workdir)
     seconds = time.perf_counter() - t0
@@ -151,7 +166,10 @@ def replay_and_score(
         from backtest.blotter import write_blotter
 
         write_blotter(blotter_dir, out, config.trader.portfolio.initial_equity_usd)
-    return {**score(out, fold, config), "replay_seconds": round(seconds, 3), "bars_replayed": int(test.n)}
+    metrics = {**score(out, fold, config), "replay_seconds": round(seconds, 3), "bars_replayed": int(test.n)}
+    if extra is not None:
+        metrics["extra"] = extra(out)
+    return metrics
 
 
 def _write_atomic(path: Path, data: Any) -> None:
@@ -185,6 +203,10 @@ class WalkForward:
     spec: dict[str, Any] | None = None
     db: Any = None  # a callable(run_id, kind, payload) sink, or None for files only
     log: Callable[[str], None] = progress
+    features: Batch | None = None
+    """Features of the whole history computed once (sliced per fold for training), or None."""
+    extra: Callable[[Fold, FoldModels, dict[str, Batch]], dict[str, Any]] | None = None
+    """Extra out-of-sample evaluation of a fold's replay (its result goes under ``extra``)."""
 
     def run(self, created_at: datetime | None = None) -> dict[str, Any]:
         """Run (or resume) every fold; return the summary (per fold + stitched)."""
@@ -255,6 +277,10 @@ class WalkForward:
                 {"config": dump_config(self.config), "code_version": version, "spec": spec},
             )
 
+    def run_fold(self, fold: Fold, version: str, created_at: datetime) -> dict[str, Any]:
+        """Train, replay and score one fold (no resume check, nothing written but the fold's models)."""
+        return self._fold(fold, version, created_at)
+
     def _fold(self, fold: Fold, version: str, created_at: datetime) -> dict[str, Any]:
         fdir = self.run_dir / "folds" / str(fold.k)
         if fdir.exists():  # an unfinished attempt (no result.json): start the fold afresh
@@ -266,6 +292,10 @@ class WalkForward:
             f"{fold.as_dict()['train_to_iso'][:10]}"
         )
         t0 = time.perf_counter()
+        feats = None
+        if self.features is not None:
+            fts = self.features["ts"]
+            feats = self.features.take((fts >= fold.train_from) & (fts < fold.train_to))
         models = train_fold(
             train,
             self.config,
@@ -273,11 +303,19 @@ class WalkForward:
             created_at=created_at,
             code_version=version,
             params={"run_id": self.run_id, "fold": fold.k},
+            features=feats,
         )
         train_s = time.perf_counter() - t0
         self.log(f"{tag}: trained in {train_s:.1f}s; replaying {test.n} bars ({self.engine})")
+        extra = self.extra
         metrics = replay_and_score(
-            test, fold, fold_config(self.config, models), self.engine, fdir / "kafka", blotter_dir=fdir
+            test,
+            fold,
+            fold_config(self.config, models),
+            self.engine,
+            fdir / "kafka",
+            blotter_dir=fdir,
+            extra=None if extra is None else (lambda out: extra(fold, models, out)),
         )
         return clean(
             {

@@ -102,6 +102,13 @@ class NeighbourReturnModel:
         self._y = np.asarray(y, dtype=np.float64)
         return self
 
+    def neighbours(self, u: F64, k: int) -> tuple[F64, F64]:
+        """Distances and outcomes of the ``k`` nearest training rows of each query, nearest first (m, k)."""
+        if self._tree is None:
+            raise RuntimeError("fit() first")
+        dist, idx = self._tree.query(np.ascontiguousarray(u, dtype=np.float64), k=min(k, len(self._y)))
+        return dist, self._y[idx]
+
     def stats(self, u: F64) -> F64:
         """Statistics (:data:`STAT_NAMES`) for query states ``u`` (m, d); returns shape (m, 4)."""
         if self._tree is None:

@@ -199,6 +199,20 @@ class EdgeModel(BaseEstimator):  # type: ignore[misc]
         out[ok] = res
         return out
 
+    def neighbour_outcomes(self, X: F64, k: int) -> tuple[F64, F64]:
+        """Distances and outcomes of the ``k`` nearest training rows (session-matched as in prediction).
+
+        Rows must be finite; returns two arrays of shape (m, k') with ``k' = min(k, smallest index)``.
+        """
+        sidx = self._session_index(X[:, N_CONTINUOUS])
+        u = self._scaled(X)
+        kk = min([k, *(len(m._y) for m in self.models_)])
+        dist, ys = np.empty((len(X), kk)), np.empty((len(X), kk))
+        for i in np.unique(sidx):
+            rows = sidx == i
+            dist[rows], ys[rows] = self.models_[i].neighbours(u[rows], kk)
+        return dist, ys
+
     def predict(self, X: npt.ArrayLike) -> F64:
         """Expected forward trade return per row, shape (m,), fractional log-return."""
         return self.predict_stats(X)[:, 0]

@@ -124,6 +124,7 @@ def _demo(args: argparse.Namespace) -> int:
         code_version=version,
         params=params,
         root=run_dir / "models" / "edge",
+        xcfg=base.trader.execution,
     )
     _say(
         f"regime model: out-of-sample accuracy {regime.report['accuracy']:.3f} vs majority "

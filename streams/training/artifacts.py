@@ -127,10 +127,22 @@ def train_edge_artifact(
     params: dict[str, Any],
     root: str | Path | None = None,
     holdout: float = 0.2,
+    xcfg: Any = None,
     **overrides: Any,
 ) -> Trained:
-    """Fit the edge model on ``features`` and save it under ``root`` (default: beside ``ecfg.model_path``)."""
+    """Fit the edge model on ``features`` and save it under ``root`` (default: beside ``ecfg.model_path``).
+
+    With ``ecfg.execution_priced`` the execution-priced model (:mod:`models.exec_edge`) is fitted on the
+    whole window (its cross-validation is internal) with the router/broker rules of ``xcfg`` (the
+    trader's ``ExecutionConfig``; default settings when None); otherwise the mid-to-mid model with a
+    time hold-out of ``holdout``.
+    """
     from models.artifacts import save_artifact
+
+    if getattr(ecfg, "execution_priced", False):
+        return _train_exec_edge_artifact(
+            features, ecfg, xcfg, created_at=created_at, code_version=code_version, params=params, root=root
+        )
     from streams.training.edge import train_edge
 
     model, report = train_edge(features, ecfg, holdout=holdout, **overrides)
@@ -142,6 +154,47 @@ def train_edge_artifact(
     }
     metrics = {k: v for k, v in report.items() if k in ("test", "n_train", "n_test")}
     meta = _meta("edge", report, created_at, code_version, params, metrics)
+    path = save_artifact(
+        Path(root) if root else _root(ecfg.model_path or "models/artifacts/edge/latest"), model, meta
+    )
+    return Trained("edge", path, meta, report)
+
+
+def _train_exec_edge_artifact(
+    features: Batch,
+    ecfg: Any,
+    xcfg: Any,
+    *,
+    created_at: datetime,
+    code_version: str,
+    params: dict[str, Any],
+    root: str | Path | None,
+) -> Trained:
+    from models.artifacts import ArtifactMeta, data_hash, library_versions, make_version, save_artifact
+    from streams.stages.trader.execution.config import ExecutionConfig
+    from streams.training.exec_edge import exec_params, train_exec_edge
+
+    xp = exec_params(ecfg, xcfg if xcfg is not None else ExecutionConfig())
+    model, report = train_exec_edge(features, ecfg, xp)
+    digest = data_hash({"ts": np.asarray(features["ts"]), "close": np.asarray(features["close"], np.float64)})
+    meta = ArtifactMeta(
+        kind="edge",
+        version=make_version(created_at, digest),
+        created_at=created_at.isoformat(),
+        training_from=_iso(report["training_from"]),
+        training_to=_iso(report["training_to"]),
+        features=tuple(report["features"]),
+        params={
+            **params,
+            "edge_config": ecfg.model_dump(mode="json"),
+            "execution": xp.__dict__,
+            "model": model.metadata(),
+        },
+        metrics={"pairs": report["pairs"]},
+        code_version=code_version,
+        data_hash=digest,
+        libraries=library_versions(),
+    )
     path = save_artifact(
         Path(root) if root else _root(ecfg.model_path or "models/artifacts/edge/latest"), model, meta
     )

@@ -28,6 +28,10 @@ CONFIG: dict[str, Any] = {
     "market": {"pairs": PAIRS},
     # Throttle levels inside this week's drawdown, so the throttle's both steps are exercised.
     "trader": {"risk": {"throttle_levels": [[0.004, 0.5], [0.008, 0.25]]}},
+    # The golden run checks the trading mechanics, so it needs a model that trades on four weeks of
+    # synthetic data: the mid-to-mid model. The execution-priced default finds no skill in the filled
+    # passive trades here and places no order (gate no_skill).
+    "edge": {"execution_priced": False},
 }
 PORTFOLIO_FIELDS = ("ts", "equity_usd", "hwm_usd", "drawdown", "throttle", "toxicity_bps", "gross_usd")
 

@@ -24,9 +24,11 @@ def test_digest_of_the_defaults_is_unchanged_by_the_typed_config() -> None:
     # The digest goes into every backtest run id. Before the renovation (commit 7db5a7f) the untyped
     # ``HSLRConfig(sections={})`` gave 40e5dd4d93b5. New documented defaults change it: issue 11's (market
     # horizon and spike check, risk price collar and order rate), the trader's mechanics
-    # (execution.toxicity_legs, risk.exit_on_reversion, risk.resize_band) and the feed-gap pause
-    # (execution.stale_pause_min).
-    assert HSLRConfig().digest() == "2f338aa93eab"
+    # (execution.toxicity_legs, risk.exit_on_reversion, risk.resize_band), the feed-gap pause
+    # (execution.stale_pause_min) and the execution-priced edge of issue 10 (edge.execution_priced,
+    # require_skill, exit_reposts, cv_blocks, cv_candidates; the broker's touch fields replaced by
+    # execution.fill_penetration_pips / entry_ttl_min).
+    assert HSLRConfig().digest() == "f8ac94e4869f"
 
 
 def test_dump_holds_only_the_sections_set_and_round_trips(tmp_path: Path) -> None:

@@ -4,10 +4,13 @@ Gates, in the order they are listed in ``blocked_by``:
 
 =========  =====================================================================================
 warmup     features not ready, or the edge model has no estimate (NaN feature, no model)
+no_skill   the pair's execution-priced model failed its own in-window CV skill check against a
+           constant win probability (it refuses to open positions rather than trade noise)
 regime     the (news-adjusted) regime is not tradeable
 news       an economic-calendar event overrides the regime
 surprise   a news surprise put the pair in temporary directional mode (``surprise_mode != 0``)
-cost       expected_return <= cost * safety_factor
+cost       expected_return <= cost * safety_factor (execution-priced model: P(fill) E[r | fill] vs
+           the exit's expected cost P(fill) E[exit cost | fill])
 win_prob   win_prob <= min_win_prob
 cvar       cvar < -cvar_limit (the 5 % tail loss is too deep)
 ou_slow    OU half-life above the limit, or the OU estimate is not valid (no demonstrated reversion)
@@ -18,8 +21,9 @@ Round-trip cost, fractional (the units of ``expected_return``)::
     cost = spread_factor * spread / mid + 2 * (commission_bps + slippage_bps) * 1e-4
 
 An entry and an exit each cross half the spread, so a round trip pays one full spread
-(``spread_factor = 1``); commission and slippage are charged on both legs. Passive limit orders
-inside the spread may do better; the gate assumes the worse case.
+(``spread_factor = 1``); commission and slippage are charged on both legs. This is the legacy
+mid-to-mid model's cost; the execution-priced model (:mod:`models.exec_edge`) supplies its own
+``cost`` (the passive exit's expected cost) and ``expected_return`` (P(fill) x E[return | fill]).
 """
 
 from __future__ import annotations
@@ -31,7 +35,17 @@ import numpy.typing as npt
 
 from streams.core.units import F64, B
 
-GATES: tuple[str, ...] = ("warmup", "regime", "news", "surprise", "cost", "win_prob", "cvar", "ou_slow")
+GATES: tuple[str, ...] = (
+    "warmup",
+    "regime",
+    "news",
+    "surprise",
+    "cost",
+    "win_prob",
+    "cvar",
+    "ou_slow",
+    "no_skill",
+)
 
 
 def round_trip_cost(

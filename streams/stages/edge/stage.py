@@ -72,6 +72,19 @@ class EdgeConfig(StageConfig):
     """Training: rows a session needs for its own neighbour index (exact session match)."""
     train_only_ready: bool = True
     """Training: fit only on bars whose features are ready."""
+    execution_priced: bool = True
+    """Training: fit the execution-priced model (:mod:`models.exec_edge`: P(fill) of the router's
+    passive limit, adverse selection, passive exit cost, per pair, CV-chosen and calibrated); False: the
+    mid-to-mid model gated on a full spread crossing (``spread_factor``)."""
+    require_skill: bool = True
+    """Gate no_skill: block pairs whose execution-priced model failed its in-window skill check
+    (False only for diagnostics, e.g. validating the fill model against the broker's own orders)."""
+    exit_reposts: int = Field(default=10, ge=1)
+    """Training (execution-priced): re-pricings of the passive exit before the model assumes a crossing."""
+    cv_blocks: int = Field(default=3, ge=2)
+    """Training (execution-priced): purged time blocks of the in-window cross-validation."""
+    cv_candidates: tuple[tuple[str, int, float], ...] = ()
+    """Training (execution-priced): (method, k, bandwidth) tried per pair; empty: the default four."""
 
 
 @dataclass(frozen=True)
@@ -124,24 +137,34 @@ class EdgeStage:
             )
         return EdgeState(hist), fit
 
-    def _stats(self, batch: Batch) -> np.ndarray:
+    def _stats(self, batch: Batch) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """(stats (n, 4), model cost or None, skill-ok mask) of the batch's rows."""
+        ok = np.ones(batch.n, dtype=bool)
         if self.model is None or batch.n == 0:
-            return np.full((batch.n, 4), np.nan)
+            return np.full((batch.n, 4), np.nan), None, ok
         X = np.stack([batch[k].astype(np.float64) for k in MODEL_FEATURES], axis=1)
-        return np.asarray(self.model.predict_stats(X), dtype=np.float64)
+        if getattr(self.model, "predicts_execution", False):
+            p = self.model.predict_execution(X, batch["pair"])
+            stats = np.stack([p[k] for k in ("expected_return", "win_prob", "cvar", "n_eff")], axis=1)
+            return stats, p["cost"], p["trade_ok"] > 0.5
+        return np.asarray(self.model.predict_stats(X), dtype=np.float64), None, ok
 
     def process(self, state: EdgeState, topic: str, batch: Batch) -> tuple[EdgeState, Outputs]:
         c = self.config
         new_state, ou = self._ou(state, batch)
-        er, wp, cvar, n_eff = self._stats(batch).T
-        cost = round_trip_cost(
-            batch["spread"], batch["mid"], c.spread_factor, c.commission_bps, c.slippage_bps
+        stats, model_cost, skill_ok = self._stats(batch)
+        er, wp, cvar, n_eff = stats.T
+        cost = (
+            round_trip_cost(batch["spread"], batch["mid"], c.spread_factor, c.commission_bps, c.slippage_bps)
+            if model_cost is None
+            else model_cost
         )
         side = trade_side(batch["displacement"])
         have = np.isfinite(er) & np.isfinite(wp) & np.isfinite(cvar)
         passed, blocked_by = blocked_labels(
             {
                 "warmup": ~batch["ready"].astype(bool) | ~have | (side == 0),
+                "no_skill": have & ~skill_ok & c.require_skill,
                 "regime": ~batch["tradeable"].astype(bool),
                 "news": batch["event_override"].astype(bool),
                 "surprise": batch["surprise_mode"] != 0,

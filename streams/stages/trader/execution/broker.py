@@ -2,23 +2,21 @@
 
 The paper broker fills working limit orders only against bars that start at or after the order's
 activation time (decision time + ``latency_ms``), i.e. never on the bar it was decided on. Ask prices
-are the bid OHLC plus the bar's spread. Fill rules for a buy at ``L`` (sells mirror on the bid high):
-
-* trade-through ``ask_low < L - tol``: the remaining quantity fills at ``L``;
-* touch ``L - tol <= ask_low <= L``: only ``touch_fill_fraction`` of the remainder fills (rounded down
-  to lots, at least one lot) at ``L``, modelling the queue ahead of us;
-* otherwise nothing. ``tol = touch_tolerance_pips`` pips. Fills never improve on the limit price.
+are the bid OHLC plus the bar's spread. A limit fills (its whole remainder, at ``L``) only when the bar
+trades through it by at least ``fill_penetration_pips`` pips (:mod:`models.fill_rule`,
+the rule the learned fill model assumes); a touch is not a fill (queue position unknown). Fills never
+improve on the limit price.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from models.fill_rule import trades_through
 from streams.core.units import F64
 from streams.stages.trader.execution.config import ExecutionConfig
 from streams.stages.trader.execution.router import Order
@@ -51,14 +49,8 @@ class PaperBroker:
         """Return the quantity (base units) of ``order`` filled by the bar starting at ``bar_ts``."""
         if bar_ts < order.active_ts or order.leaves <= 0.0:
             return 0.0
-        tol = self.cfg.touch_tolerance_pips * pip
-        through = order.price - (low + spread) if order.side > 0 else high - order.price
-        if through > tol:
-            return order.leaves
-        if through < 0.0:
-            return 0.0
-        part = math.floor(self.cfg.touch_fill_fraction * order.leaves / self.lot) * self.lot
-        return min(order.leaves, max(self.lot, part))
+        pen = self.cfg.fill_penetration_pips * pip
+        return order.leaves if bool(trades_through(order.side, order.price, high, low, spread, pen)) else 0.0
 
     def may_fill(
         self, order: Order, bar_ts: npt.NDArray[np.int64], high: F64, low: F64, spread: F64
@@ -66,6 +58,7 @@ class PaperBroker:
         """Vectorised fill test over bars (n,): the same comparisons as :meth:`fill_qty`."""
         with np.errstate(invalid="ignore"):
             through = order.price - (low + spread) if order.side > 0 else high - order.price
+            # superset of fill_qty (the pip size is not known here): any bar reaching the limit
             return (bar_ts >= order.active_ts) & (through >= 0.0)
 
 

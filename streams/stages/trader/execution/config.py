@@ -18,10 +18,11 @@ class ExecutionConfig(StageConfig):
     """A working order older than this many minutes (event time) is cancelled and re-posted."""
     latency_ms: int = 0
     """Order activation delay: an order decided at time d may fill only on bars with ts >= d + latency."""
-    touch_tolerance_pips: float = 0.1
-    """A limit the market reaches within this many pips only 'touches' it (queue risk): partial fill."""
-    touch_fill_fraction: float = 0.5
-    """Share of the remaining quantity filled on a touch (at least one lot); a trade-through fills all."""
+    fill_penetration_pips: float = Field(default=0.1, ge=0.0)
+    """A limit fills only on a bar that trades through it by at least this many pips (queue position
+    unknown: a touch is not a fill); the learned fill model uses the same rule."""
+    entry_ttl_min: int = Field(default=0, ge=0)
+    """Fill model: minutes an entry limit may fill before it is re-priced (0: ``replace_after_min``)."""
     markout_horizons_min: tuple[int, ...] = (1, 5, 15)
     """Mark-out horizons (minutes after the fill bar's close) recorded for every fill."""
     toxicity_horizon_min: int = 5
