@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 from sklearn.isotonic import IsotonicRegression
 
+from models.conditional import Method
 from models.edge import EdgeModel
 from models.execution import FillModel
 
@@ -46,7 +47,7 @@ GRID_SIZES = (31, 7, 7)
 class EdgeCandidate:
     """One edge-model configuration tried by the cross-validation."""
 
-    method: str
+    method: Method
     n_neighbors: int
     bandwidth: float = 0.05
 

@@ -53,7 +53,12 @@ def candidates_of(ecfg: Any) -> tuple[EdgeCandidate, ...]:
     """The configurations the cross-validation tries (config ``cv_candidates`` or the default four)."""
     if not ecfg.cv_candidates:
         return DEFAULT_CANDIDATES
-    return tuple(EdgeCandidate(str(m), int(k), float(bw)) for m, k, bw in ecfg.cv_candidates)
+    out = []
+    for m, k, bw in ecfg.cv_candidates:
+        if m not in ("knn", "kde"):
+            raise ValueError(f"cv_candidates: method must be 'knn' or 'kde', got {m!r}")
+        out.append(EdgeCandidate("knn" if m == "knn" else "kde", int(k), float(bw)))
+    return tuple(out)
 
 
 def train_exec_edge(features: Batch, ecfg: Any, params: ExecParams) -> tuple[ExecEdgeModel, dict[str, Any]]:

@@ -37,7 +37,8 @@ def test_pair_pnl_counts_round_trips_and_charges_commission() -> None:
     path = np.cumsum(np.array([0.0, 100.0, 0.0, -50.0]) - c)
     assert g["max_dd_usd"] == pytest.approx(path[1] - path[3])
     j = out["USDJPY"]
-    assert j["round_trips"] == 0.0 and j["commission_usd"] == pytest.approx(10_000 * 0.2e-4)
+    assert j["round_trips"] == 0.0
+    assert j["commission_usd"] == pytest.approx(10_000 * 0.2e-4)
 
 
 def test_grid_days_take_one_trade_per_horizon() -> None:
@@ -58,4 +59,5 @@ def test_grid_days_take_one_trade_per_horizon() -> None:
 def test_ic_is_one_for_a_monotone_relation() -> None:
     x = np.arange(100.0)
     r = ic_with_ci(x, x**3, np.random.default_rng(0), n_boot=20)
-    assert r["ic"] == pytest.approx(1.0) and r["ic_lo"] == pytest.approx(1.0)
+    assert r["ic"] == pytest.approx(1.0)
+    assert r["ic_lo"] == pytest.approx(1.0)

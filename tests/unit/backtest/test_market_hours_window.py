@@ -41,8 +41,15 @@ def _as_real_data(bars: Batch) -> Batch:
 def replays(tmp_path_factory: pytest.TempPathFactory) -> dict[int, dict[str, Batch]]:
     root = Path(tmp_path_factory.mktemp("models"))
     market = _as_real_data(Batch(generate_market(PAIRS, "2019-06-10", "2019-07-20", 3).bars))
-    # governance's KL rule is switched off: this test isolates the market-hours rule
-    base = build_config({"market": {"pairs": PAIRS}, "governance": {"kl_threshold": 1e9}})
+    # governance's KL rule is switched off: this test isolates the market-hours rule; it needs orders, so
+    # it uses the mid-to-mid edge model (the execution-priced default places none on this synthetic market)
+    base = build_config(
+        {
+            "market": {"pairs": PAIRS},
+            "governance": {"kl_threshold": 1e9},
+            "edge": {"execution_priced": False},
+        }
+    )
     features = compute_features(market.take(market["ts"] < to_ms("2019-07-05")), base)
     now = datetime(2019, 7, 5, tzinfo=UTC)
     regime = train_regime_artifact(

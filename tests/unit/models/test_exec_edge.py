@@ -55,7 +55,8 @@ def test_candidate_weights_by_hand() -> None:
     dist = np.array([[0.0, 0.1, 0.2]])
     ys = np.array([[1.0, -1.0, 2.0]])
     wp, er = candidate_win_er(EdgeCandidate("knn", 2), dist, ys)
-    assert wp[0] == pytest.approx(0.5) and er[0] == pytest.approx(0.0)
+    assert wp[0] == pytest.approx(0.5)
+    assert er[0] == pytest.approx(0.0)
     w = np.exp(-0.5 * np.array([0.0, 0.01, 0.04]) / 0.1**2)
     wp3, er3 = candidate_win_er(EdgeCandidate("kde", 3, 0.1), dist, ys)
     assert wp3[0] == pytest.approx((w[0] + w[2]) / w.sum())
@@ -67,7 +68,8 @@ def test_brier_gain_bound_by_hand() -> None:
     const = np.full(40, 0.5)
     perfect = win.copy()
     gain, lower = brier_gain_bound(perfect, const, win, n_chunks=4)
-    assert gain == pytest.approx(0.25) and lower == pytest.approx(0.25)  # every chunk gains 0.25
+    assert gain == pytest.approx(0.25)
+    assert lower == pytest.approx(0.25)
     gain0, _ = brier_gain_bound(const, const, win, n_chunks=4)
     assert gain0 == 0.0
 

@@ -42,7 +42,8 @@ def test_entry_fills_on_the_first_bar_that_trades_through() -> None:
     p = ExecParams(improve_fraction=0.25, ttl_min=3, penetration_pips=0.1)
     filled, idx, price = simulate_entries(ts, close, high, low, spread, side, PIP, p)
     assert price[0] == pytest.approx(1.25005, abs=1e-12)
-    assert filled[0] and idx[0] == 2
+    assert filled[0]
+    assert idx[0] == 2
     assert not filled[1:].any()  # side 0: no order
     p3 = ExecParams(improve_fraction=0.25, ttl_min=3, penetration_pips=0.3)
     _, idx3, _ = simulate_entries(ts, close, high, low, spread, side, PIP, p3)
@@ -58,7 +59,8 @@ def test_entry_latency_skips_the_first_bar_and_gaps_are_not_bars() -> None:
     ts, close, high, low, spread = _bars([1.2500, 1.2490, 1.2500, 1.2500])
     side = np.array([1.0, 0, 0, 0])
     f0, i0, _ = simulate_entries(ts, close, high, low, spread, side, PIP, ExecParams(latency_ms=0))
-    assert f0[0] and i0[0] == 1
+    assert f0[0]
+    assert i0[0] == 1
     f1, _, _ = simulate_entries(ts, close, high, low, spread, side, PIP, ExecParams(latency_ms=1))
     assert not f1[0]  # bar 1 opens before decision + latency; bars 2, 3 do not trade through
     # a gap: the bar 2 minutes later is missing; the one 3 minutes later fills
@@ -73,7 +75,8 @@ def test_entry_latency_skips_the_first_bar_and_gaps_are_not_bars() -> None:
         PIP,
         ExecParams(),
     )
-    assert f[0] and i[0] == 1
+    assert f[0]
+    assert i[0] == 1
 
 
 def test_simulated_fill_agrees_with_the_paper_broker() -> None:
@@ -140,7 +143,8 @@ def test_trade_net_and_exit_cost_by_hand() -> None:
     disp[0] = -1.0
     p = ExecParams(horizon_min=5, ttl_min=3, penetration_pips=0.1, commission_bps=0.2)
     t = simulate_trades(ts, close, high, low, spread, disp, PIP, p)
-    assert t.filled[0] and not t.filled[1:].any()
+    assert t.filled[0]
+    assert not t.filled[1:].any()
     L, X, mid_e = 1.25005, 1.25115, 1.2510 + 1e-4
     assert t.net[0] == pytest.approx(math.log(X / L) - 0.4e-4, abs=1e-12)
     assert t.exit_cost[0] == pytest.approx(math.log(mid_e / X) + 0.4e-4, abs=1e-12)
