@@ -317,7 +317,8 @@ class ExecEdgeModel:
             er, wp, cvar, n_eff = pe.edge.predict_stats(Xp).T
             fin = np.isfinite(wp)
             wp_cal = np.full(len(wp), np.nan)
-            wp_cal[fin] = pe.calibrator.predict(wp[fin])
+            if fin.any():  # scikit-learn refuses an empty array (a batch with no finite row)
+                wp_cal[fin] = pe.calibrator.predict(wp[fin])
             out["expected_return"][rows] = pf * (er + ec)
             out["cost"][rows] = pf * ec
             out["win_prob"][rows] = wp_cal

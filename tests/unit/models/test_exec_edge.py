@@ -116,3 +116,16 @@ def test_require_skill_false_lifts_only_the_no_skill_gate() -> None:
         "signals"
     ]
     assert not any("no_skill" in s for s in out["blocked_by"])
+
+
+def test_a_batch_without_a_finite_prediction_is_priced_as_nan_not_raised() -> None:
+    # regression: the calibrator was called on an empty array when no row of a pair had a finite win
+    # probability; scikit-learn raised, the Kafka binding dead-lettered the batch and HALTed (the demo
+    # logged 1,884 such halts)
+    signal = _fit(lambda X, rng: (X[:, 0] - 0.5) * 4e-4 + rng.normal(0, 1e-4, len(X)), seed=2)
+    X = np.full((3, 4), np.nan)
+    out = signal.predict_execution(X, np.array(["GBPUSD"] * 3))
+    assert np.isnan(out["win_prob"]).all()
+    assert len(out["expected_return"]) == 3
+    empty = signal.predict_execution(np.zeros((0, 4)), np.array([], dtype=str))
+    assert all(len(v) == 0 for v in empty.values())
