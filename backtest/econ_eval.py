@@ -345,3 +345,32 @@ def _daily(
             if d < len(days):
                 out[d] += t.net[i]
     return out
+
+
+def edge_skill_verdict(model_meta: dict[str, Any]) -> dict[str, Any]:
+    """Plain per-pair verdicts of an execution-priced edge artifact's in-window skill check.
+
+    ``model_meta`` is the artifact's ``params['model']`` (:meth:`models.exec_edge.ExecEdgeModel.metadata`);
+    a mid-to-mid model (no per-pair skill check) gives ``{'checked': False}``.
+    """
+    pairs = model_meta.get("pairs") if model_meta.get("kind") == "execution_priced" else None
+    if not pairs:
+        return {"checked": False, "summary": "edge model without a skill check (mid-to-mid model)"}
+    lines, ok = [], []
+    for pair, p in sorted(pairs.items()):
+        cv = (p.get("skill") or {}).get("cv", {})
+        chosen, const = cv.get("chosen_calibrated", {}), cv.get("constant", {})
+        brier = f" (CV Brier {chosen.get('brier', float('nan')):.5f} vs constant {const.get('brier', float('nan')):.5f})"
+        if p.get("trade_ok"):
+            ok.append(pair)
+            lines.append(f"{pair}: edge model better than a constant in training CV{brier}: may trade")
+        else:
+            lines.append(
+                f"{pair}: edge model not better than a constant{brier}: no positions (gate no_skill)"
+            )
+    head = (
+        f"edge model not better than a constant for {len(pairs) - len(ok)}/{len(pairs)} pairs"
+        if len(ok) < len(pairs)
+        else f"edge model better than a constant for all {len(pairs)} pairs"
+    )
+    return {"checked": True, "summary": head, "pairs_with_skill": ok, "per_pair": lines}

@@ -27,12 +27,14 @@ def _bars(args: argparse.Namespace) -> Batch:
 def _backtest(args: argparse.Namespace) -> int:
     from backtest.artifacts import save_run_artifacts
     from backtest.blotter import write_blotter
+    from backtest.econ_eval import edge_skill_verdict
     from backtest.engine import run_engine, summarize
+    from models.artifacts import read_meta
     from streams.cli.options import parse_day
     from streams.config import load_config
     from streams.data.spreads import spread_provenance
     from streams.services.calendar import backtest_calendar
-    from streams.settings import settings
+    from streams.settings import data_path, settings
 
     config = load_config(args.config or settings().hslr_config or None)  # as `hslr worker` does
     explicit = config.news.calendar_path or args.calendar
@@ -54,6 +56,9 @@ def _backtest(args: argparse.Namespace) -> int:
         **summarize(bars, out, config.trader.portfolio.initial_equity_usd),
         "spreads": spread_provenance({k: bars[k] for k in ("spread_modeled", "source")}),
         "calendar": calendar_info,
+        "edge_skill": edge_skill_verdict(read_meta(data_path(config.edge.model_path)).params.get("model", {}))
+        if config.edge.model_path
+        else {"checked": False, "summary": "no edge model configured"},
     }
     record_run(run_id, f"backtest:{args.engine}", config, summary, run_dir)
     write_blotter(run_dir, out, config.trader.portfolio.initial_equity_usd)
@@ -73,6 +78,7 @@ def _say(message: str) -> None:
 def _demo(args: argparse.Namespace) -> int:
     from backtest.artifacts import save_run_artifacts
     from backtest.blotter import write_blotter
+    from backtest.econ_eval import edge_skill_verdict
     from backtest.engine import run_kafka_engine, summarize
     from streams.cli.options import parse_day, parse_pairs
     from streams.config import build_config
@@ -141,6 +147,7 @@ def _demo(args: argparse.Namespace) -> int:
         "seconds": round(elapsed, 2),
         "bars_per_s": round(test_bars.n / max(elapsed, 1e-9)),
         **summarize(test_bars, out, config.trader.portfolio.initial_equity_usd),
+        "edge_skill": edge_skill_verdict(edge.meta.params.get("model", {})),
         "outputs": {
             "run_dir": str(run_dir),
             "models": str(run_dir / "models"),
