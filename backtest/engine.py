@@ -62,7 +62,7 @@ def run_kafka_engine(
 
     ``fuse``: each worker runs its group as one co-located agent (``hslr worker --fuse``)."""
     from streams.binding.kafka_io import Out, collect, ensure_topics, publish, publish_marker, read_to_end
-    from streams.binding.workers import died_message, fresh_namespace, worker
+    from streams.binding.workers import died_message, fresh_namespace, settle, worker
     from streams.infra import bootstrap_servers
 
     missing = sorted(set(STAGE_FACTORIES) - {s for g in groups for s in g})
@@ -109,6 +109,8 @@ def run_kafka_engine(
                 alive=lambda: all(p.poll() is None for p in procs),
             )
         except (RuntimeError, TimeoutError) as exc:
+            if any(p.poll() is not None for p in procs):
+                settle(procs)
             died = died_message(list(zip(procs, logs, strict=True)))
             raise RuntimeError(f"{exc}\n{died}" if died else f"{exc} (worker logs: {tmp})") from exc
         # every writer of control (governance, trader) has published its end marker on its other

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -43,6 +44,14 @@ def log_tail(path: Path, lines: int = 20) -> str:
     except OSError:
         return ""
     return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def settle(procs: Sequence[subprocess.Popen[bytes]], seconds: float = 5.0) -> None:
+    """Once one of ``procs`` has exited, give the others up to ``seconds`` to exit too: workers started with
+    the same bad config fail one after the other, and a report read at the first exit names only the fastest."""
+    deadline = time.monotonic() + seconds
+    while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def died_message(logs: Sequence[tuple[subprocess.Popen[bytes], Path | None]], lines: int = 20) -> str:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
-from streams.binding.workers import child_env, died_message, log_tail, python_command
+from streams.binding.workers import child_env, died_message, log_tail, python_command, settle
 from streams.settings import PROJECT_ROOT, data_dir, data_path, settings
 
 
@@ -52,6 +53,36 @@ def test_died_message_names_the_log_and_its_last_lines(tmp_path: Path) -> None:
     assert f"exited with status 3 (log {log})" in msg
     assert msg.splitlines()[-5:] == [f"line {i}" for i in range(25, 30)]
     assert log_tail(tmp_path / "missing.log") == ""
+
+
+def test_settle_lets_a_slower_failing_sibling_be_named_too(tmp_path: Path) -> None:
+    # regression (CI, stop 16): two workers failed on the same bad config 0.1 s apart; the report, read at
+    # the first exit, named only the faster one
+    procs, logs = [], []
+    for i, delay in enumerate((0.0, 1.0)):
+        logs.append(tmp_path / f"worker-{i}.log")
+        code = f"import sys, time; time.sleep({delay}); print('failed {i}'); sys.exit(1)"
+        with logs[-1].open("wb") as out:
+            cmd = python_command("-c", code)
+            procs.append(subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT))  # noqa: S603
+    procs[0].wait(30)
+    settle(procs, seconds=30)
+    msg = died_message(list(zip(procs, logs, strict=True)))
+    assert all(f"log {log}" in msg for log in logs)
+    assert "failed 0" in msg
+    assert "failed 1" in msg
+
+
+def test_settle_gives_up_on_a_live_process(tmp_path: Path) -> None:
+    proc = subprocess.Popen([*python_command("-c", "import time; time.sleep(30)")])  # noqa: S603
+    try:
+        t0 = time.monotonic()
+        settle([proc], seconds=0.3)
+        assert 0.3 <= time.monotonic() - t0 < 5
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def test_data_dir_is_configurable_and_never_the_cwd(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
