@@ -11,47 +11,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from streams.binding.kafka_io import Out, collect, ensure_topics, publish, publish_marker
 from streams.binding.workers import fresh_namespace, worker
 from streams.core.batch import Batch
-from streams.serde.avro import default_store, records_to_batch
 from streams.storage.db import connect
 from streams.storage.redis_cache import LatestCache, cache_key
 from streams.storage.sinks import FEATURE_COLUMNS, WRITERS
 from tests.kit.bars import bars as make_bars
+from tests.kit.records import records
 
 pytestmark = pytest.mark.integration
 MINUTE = 60_000
 TUESDAY_2100 = 4_102_790_400_000  # 2100-01-05 00:00 UTC
-
-
-def _value(avro_type: Any, rng: np.random.Generator) -> Any:
-    if isinstance(avro_type, list):
-        return _value(next(t for t in avro_type if t != "null"), rng)
-    if isinstance(avro_type, dict):
-        return avro_type["symbols"][0] if avro_type["type"] == "enum" else _value(avro_type["type"], rng)
-    return {
-        "string": lambda: f"s{rng.integers(1000)}",
-        "long": lambda: int(rng.integers(1, 2**40)),
-        "int": lambda: int(rng.integers(0, 4)),
-        "double": lambda: float(rng.normal()),
-        "boolean": lambda: bool(rng.integers(2)),
-        "bytes": lambda: rng.bytes(6),
-    }[avro_type]()
-
-
-def records(stem: str, n: int, seed: int, **columns: list[Any]) -> Batch:
-    """``n`` random records of schema ``stem`` (every field typed from the schema), ``columns`` fixed."""
-    rng = np.random.default_rng(seed)
-    info = default_store().schema(stem)
-    rows = [{f["name"]: _value(f["type"], rng) for f in info.raw["fields"]} for _ in range(n)]
-    for name, values in columns.items():
-        for r, v in zip(rows, values, strict=True):
-            r[name] = v
-    return records_to_batch(rows, info)
 
 
 SINK_TABLES = (
