@@ -25,6 +25,7 @@ STATIC = Path(__file__).with_name("static")
 MAX_LIMIT = 1000
 NAME = r"^[A-Za-z0-9_.-]{1,64}$"
 PAIR = r"^[A-Z]{6}$"
+CURSOR = r"^[A-Za-z0-9_-]+$"
 CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
 
@@ -100,7 +101,7 @@ def _history_route(app: FastAPI, cfg: ApiConfig, pool: ReaderPool, resource: str
         end: Annotated[datetime | None, Query(description="before this time")] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
         order: Annotated[Literal["asc", "desc"], Query()] = "asc",
-        cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS)] = None,
+        cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS, pattern=CURSOR)] = None,
     ) -> dict[str, Any]:
         q = _page_query(cfg, namespace, pair, start, end, limit, order, cursor)
 

@@ -63,6 +63,8 @@ def serve(host: str, port: int, namespace: str | None = None, redis_url: str | N
     app = create_app(cfg, pool, cache)
     print(f"hslr api: http://{host}:{port}/live  (namespace {cfg.namespace}; spec /openapi.json)", flush=True)
     try:
-        uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+        uvicorn.run(
+            app, host=host, port=port, log_level="info", access_log=False, timeout_graceful_shutdown=3
+        )
     finally:
         pool.close()

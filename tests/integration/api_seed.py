@@ -3,6 +3,7 @@ namespace, the Redis cache filled as the sink workers fill it, the server in a s
 
 from __future__ import annotations
 
+import functools
 import secrets
 import socket
 import subprocess
@@ -30,8 +31,27 @@ from tests.kit.records import records
 MINUTE = 60_000
 PAIRS = ("GBPUSD", "USDJPY")
 READER = "hslr_api_test"
-NAMESPACED = ("fills", "orders", "features", "regime_output", "signals", "positions", "equity", "governance_metrics")
+NAMESPACED = (
+    "fills",
+    "orders",
+    "features",
+    "regime_output",
+    "signals",
+    "positions",
+    "equity",
+    "governance_metrics",
+)
 REGIMES = ("Stable_Flow", "Directional_Vol", "Event_Risk")
+MIDS = {"GBPUSD": 1.27345, "USDJPY": 149.512}
+
+
+def _probs(n: int) -> dict[str, list[float]]:
+    p = [((0.7, 0.2, 0.1), (0.15, 0.6, 0.25), (0.05, 0.15, 0.8))[(i // 2) % 3] for i in range(n)]
+    return {
+        "prob_stable": [x[0] for x in p],
+        "prob_directional": [x[1] for x in p],
+        "prob_event": [x[2] for x in p],
+    }
 
 
 @dataclass
@@ -60,6 +80,9 @@ def _portfolio(t0: int, n: int) -> Batch:
         drawdown=[1 - e / h for e, h in zip(equity, hwm, strict=True)],
         kill_active=[False] * len(pair),
         position_units=[0.0 if p == "" else 10_000.0 * (1 + i % 3) for i, p in enumerate(pair)],
+        avg_price=[MIDS.get(p, 0.0) for p in pair],
+        mid=[MIDS.get(p, 0.0) * (1 + 1e-4 * (i % 5 - 2)) for i, p in enumerate(pair)],
+        unrealized_pnl_usd=[0.0 if p == "" else 4.0 * (i % 5 - 2) for i, p in enumerate(pair)],
     )
 
 
@@ -98,8 +121,18 @@ def seed_data() -> Seed:
             pair=[PAIRS[i % 2] for i in range(2 * n)],
             ts=[t0 + (i // 2) * MINUTE for i in range(2 * n)],
             regime=[REGIMES[(i // 2) % 3] for i in range(2 * n)],
+            tradeable=[(i // 2) % 3 == 0 for i in range(2 * n)],
+            override_reason=["" for _ in range(2 * n)],
+            **_probs(2 * n),
         ),
-        "governance": records("governance", n, seed=6, ts=[t0 + i * MINUTE for i in range(n)]),
+        "governance": records(
+            "governance",
+            n,
+            seed=6,
+            ts=[t0 + i * MINUTE for i in range(n)],
+            state=["NORMAL"] * n,
+            action=["NONE"] * n,
+        ),
         "orders": orders,
         "fills": fills,
         "signals.governed": records(
@@ -158,8 +191,10 @@ class Server:
     reader_dsn: str
 
 
+@functools.cache
 def reader_login() -> tuple[str, str]:
-    """A fresh password for the test's login role in the read-only group; returns (user, password)."""
+    """A fresh password (once per test process) for the test's login role in the read-only group;
+    returns (user, password)."""
     password = secrets.token_urlsafe(24)
     ensure_reader_role(READER, password)
     return READER, password
