@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from streams.api.app import ApiConfig, create_app
 from streams.api.guard import parse_tokens
+from streams.settings import Settings, settings
 from streams.storage.db import connect_reader, reader_dsn, writable_tables
 from streams.storage.history import ReaderPool
 from streams.storage.redis_cache import LatestCache
 
 
-def config_from_settings(namespace: str | None = None) -> ApiConfig:
+def config_from_settings(namespace: str | None = None, s: Settings | None = None) -> ApiConfig:
     """The API configuration from the environment / infra/hslr.env (``HSLR_API_*``).
 
     Raises
@@ -17,9 +18,7 @@ def config_from_settings(namespace: str | None = None) -> ApiConfig:
     ValueError
         No token (or a short one), or a non-positive limit.
     """
-    from streams.settings import settings
-
-    s = settings()
+    s = s or settings()
     if s.hslr_api_rate_per_min < 1 or s.hslr_api_streams_per_token < 1 or s.hslr_api_poll_s <= 0:
         raise ValueError("HSLR_API_RATE_PER_MIN, HSLR_API_STREAMS_PER_TOKEN and HSLR_API_POLL_S must be > 0")
     return ApiConfig(

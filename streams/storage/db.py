@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
-from streams.settings import settings
+from streams.settings import Settings, settings
 
 
 def default_dsn() -> str:
@@ -34,7 +34,7 @@ READER_OPTIONS = "-c default_transaction_read_only=on -c statement_timeout=5000 
 """Session options of the API's connections: read-only transactions, 5 s per statement, UTC times."""
 
 
-def reader_dsn() -> str:
+def reader_dsn(s: Settings | None = None) -> str:
     """DSN of the read-only role (``HSLR_API_PG_DSN``, else the main DSN's host, port and database
     with ``HSLR_API_PG_USER`` and ``HSLR_API_PG_PASSWORD``).
 
@@ -45,7 +45,7 @@ def reader_dsn() -> str:
     """
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-    s = settings()
+    s = s or settings()
     explicit = s.hslr_api_pg_dsn.get_secret_value()
     if explicit:
         return explicit
@@ -55,7 +55,7 @@ def reader_dsn() -> str:
             "no read-only database role configured: set HSLR_API_PG_PASSWORD (infra/hslr.env; "
             "`hslr infra up postgres` creates the role with it) or HSLR_API_PG_DSN"
         )
-    base = conninfo_to_dict(default_dsn())
+    base = conninfo_to_dict(s.hslr_pg_dsn.get_secret_value())
     base.update(user=s.hslr_api_pg_user, password=password)
     return make_conninfo("", **base)
 

@@ -45,8 +45,12 @@ REGIMES = ("Stable_Flow", "Directional_Vol", "Event_Risk")
 MIDS = {"GBPUSD": 1.27345, "USDJPY": 149.512}
 
 
+def _regime(i: int) -> int:
+    return (i // 2 + i % 2) % 3  # record i: minute i // 2, pair i % 2; the pairs differ each minute
+
+
 def _probs(n: int) -> dict[str, list[float]]:
-    p = [((0.7, 0.2, 0.1), (0.15, 0.6, 0.25), (0.05, 0.15, 0.8))[(i // 2) % 3] for i in range(n)]
+    p = [((0.7, 0.2, 0.1), (0.15, 0.6, 0.25), (0.05, 0.15, 0.8))[_regime(i)] for i in range(n)]
     return {
         "prob_stable": [x[0] for x in p],
         "prob_directional": [x[1] for x in p],
@@ -120,8 +124,8 @@ def seed_data() -> Seed:
             seed=5,
             pair=[PAIRS[i % 2] for i in range(2 * n)],
             ts=[t0 + (i // 2) * MINUTE for i in range(2 * n)],
-            regime=[REGIMES[(i // 2) % 3] for i in range(2 * n)],
-            tradeable=[(i // 2) % 3 == 0 for i in range(2 * n)],
+            regime=[REGIMES[_regime(i)] for i in range(2 * n)],
+            tradeable=[_regime(i) == 0 for i in range(2 * n)],
             override_reason=["" for _ in range(2 * n)],
             **_probs(2 * n),
         ),
