@@ -313,13 +313,14 @@ def test_live_page_shows_equity_positions_regimes_and_the_kill_switch(
             pair=[""],
             ts=[int(account["ts"]) + 5 * MINUTE],
             equity_usd=[99_000.0],
-            hwm_usd=[100_014.0],
-            drawdown=[0.0101],
+            hwm_usd=[account["hwm_usd"]],
+            drawdown=[1 - 99_000.0 / account["hwm_usd"]],
             kill_active=[True],
         )
         cache.update("portfolio", kill)
         expect(page.locator("#kill")).to_have_text("ACTIVE", timeout=10_000)
         assert page.text_content("#equity") == "99,000.00 USD"
+        assert page.text_content("#drawdown") == f"{100 * (1 - 99_000.0 / account['hwm_usd']):.2f} %"
         page.screenshot(path=str(tmp_path / "live_killed.png"), full_page=True)
         browser.close()
     assert errors == []

@@ -17,7 +17,7 @@ from streams.binding.kafka_io import Out, collect, ensure_topics, publish, publi
 from streams.binding.workers import fresh_namespace, worker
 from streams.core.batch import Batch
 from streams.storage.db import connect
-from streams.storage.redis_cache import LatestCache, cache_key
+from streams.storage.redis_cache import LatestCache, cache_key, index_key
 from streams.storage.sinks import FEATURE_COLUMNS, WRITERS
 from tests.kit.bars import bars as make_bars
 from tests.kit.records import records
@@ -473,7 +473,7 @@ def test_redis_cache_never_moves_backwards(services: dict[str, str]) -> None:
         assert cache.update("features", newer) == 1
         assert cache.get_ts("features", "GBPUSD") == 9 * MINUTE
     finally:
-        cache.client.delete(*(cache_key(ns, "features", p) for p in ("EURUSD", "GBPUSD")))
+        cache.client.delete(index_key(ns), *(cache_key(ns, "features", p) for p in ("EURUSD", "GBPUSD")))
 
 
 def test_worker_with_sinks_persists_features_and_caches_the_latest(
@@ -518,7 +518,12 @@ def test_worker_with_sinks_persists_features_and_caches_the_latest(
             assert rec["ts"] == int(feats["ts"][last[p]])
             assert rec["mid"] == pytest.approx(float(feats["mid"][last[p]]))
             assert cache.get_ts("bars.clean", p) == int(feats["ts"][last[p]])
-        cache.client.delete(*(cache_key(ns, t, p) for t in ("features", "bars.clean") for p in pairs))
+        assert {k.decode() for k in cache.client.smembers(index_key(ns))} == {
+            cache_key(ns, t, p) for t in ("features", "bars.clean") for p in pairs
+        }  # the index the API reads names exactly the cached keys
+        cache.client.delete(
+            index_key(ns), *(cache_key(ns, t, p) for t in ("features", "bars.clean") for p in pairs)
+        )
     finally:
         _delete_namespace(ns)
 
