@@ -14,8 +14,11 @@ from typing import Any
 import pytest
 
 from streams.binding.kafka_io import Out, collect, ensure_topics, publish, publish_marker
+from streams.binding.sink_agents import SinkWriter
 from streams.binding.workers import fresh_namespace, worker
 from streams.core.batch import Batch
+from streams.core.topics import TOPICS
+from streams.serde.avro import default_store
 from streams.storage.db import connect
 from streams.storage.redis_cache import LatestCache, cache_key, index_key
 from streams.storage.sinks import FEATURE_COLUMNS, WRITERS
@@ -474,6 +477,42 @@ def test_redis_cache_never_moves_backwards(services: dict[str, str]) -> None:
         assert cache.get_ts("features", "GBPUSD") == 9 * MINUTE
     finally:
         cache.client.delete(index_key(ns), *(cache_key(ns, "features", p) for p in ("EURUSD", "GBPUSD")))
+
+
+def test_sink_writer_caches_the_latest_record_of_every_topic_the_api_streams(ns: str) -> None:
+    # the worker's sink path (SinkWriter, as `hslr worker --sinks` runs it) must fill the cache that
+    # `hslr api` streams from; before the API only bars.clean and features were cached, so the trader's
+    # portfolio, orders and fills, the regime and governance never reached Redis
+    cache = LatestCache.connect(None, ns)
+    t0 = 4_200_000_000_000 + int(uuid.uuid4().int % 10**6) * 10 * MINUTE
+    want: dict[tuple[str, str], int] = {}
+    try:
+        streamed = (
+            "bars.clean",
+            "features",
+            "regime.adjusted",
+            "signals.governed",
+            "orders",
+            "fills",
+            "portfolio",
+        )
+        for k, topic in enumerate((*streamed, "governance")):
+            stem = TOPICS[topic].schema
+            pairless = "pair" not in default_store().schema(stem).fields
+            pairs = {} if pairless else {"pair": ["GBPUSD", "USDJPY", "GBPUSD"]}
+            batch = records(stem, 3, seed=20 + k, ts=[t0 + 2 * MINUTE, t0, t0 + MINUTE], **pairs)
+            writer = SinkWriter(topic, ns)
+            writer.write(batch, None)
+            writer.close()
+            for pair, ts in (
+                (("", t0 + 2 * MINUTE),) if pairless else (("GBPUSD", t0 + 2 * MINUTE), ("USDJPY", t0))
+            ):
+                want[(topic, pair)] = ts
+        assert {k: cache.get_ts(*k) for k in want} == want
+        assert cache.versions() == want  # the index the API polls names exactly these
+        assert cache.get("portfolio", "GBPUSD")["ts"] == t0 + 2 * MINUTE
+    finally:
+        cache.client.delete(index_key(ns), *(cache_key(ns, t, p) for t, p in want))
 
 
 def test_worker_with_sinks_persists_features_and_caches_the_latest(
