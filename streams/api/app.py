@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from streams.api.guard import StreamSlots, TokenBuckets, match_token
@@ -193,7 +193,7 @@ def create_app(cfg: ApiConfig, pool: ReaderPool, cache: LatestCache) -> FastAPI:
     @app.get("/static/{name}", include_in_schema=False)
     async def static(name: str) -> FileResponse:
         if name not in {"live.js", "live.css"}:
-            return JSONResponse({"detail": "not found"}, 404)  # type: ignore[return-value]
+            raise HTTPException(404, "not found")
         return FileResponse(STATIC / name, headers={"Cache-Control": "no-store"})
 
     @app.middleware("http")

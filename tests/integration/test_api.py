@@ -125,6 +125,10 @@ def test_auth_bad_requests_and_no_cors(api: Server) -> None:
     assert httpx.get(url, headers=_auth(api), params={"cursor": "bm90IGEgY3Vyc29y"}).status_code == 400
     assert httpx.get(url, headers=_auth(api), params={"limit": 1001}).status_code == 422
     assert httpx.get(url, headers=_auth(api), params={"limit": 0}).status_code == 422
+    page = httpx.get(f"{api.url}/live")  # the page itself needs no token; its data does
+    assert page.status_code == 200
+    assert page.headers["content-security-policy"].startswith("default-src 'self'")
+    assert httpx.get(f"{api.url}/static/app.py").status_code == 404  # only the page's own files
     origin = {"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"}
     pre = httpx.options(url, headers=origin)
     assert "access-control-allow-origin" not in pre.headers

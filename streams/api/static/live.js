@@ -25,7 +25,7 @@ function setStatus(text, cls) {
 
 function row(table, pair, cells) {
   const body = $(table).tBodies[0];
-  let tr = body.querySelector(`tr[data-pair="${pair}"]`);
+  let tr = body.querySelector(`tr[data-pair="${CSS.escape(pair)}"]`);
   if (!tr) {
     tr = document.createElement("tr");
     tr.dataset.pair = pair;
