@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,11 @@ import httpx
 import numpy as np
 import psycopg
 import pytest
+import redis
 import schemathesis
 import uvicorn
 from hypothesis import HealthCheck, given, settings
+from psycopg.conninfo import make_conninfo
 from schemathesis.checks import positive_data_acceptance
 
 from streams.api.app import ApiConfig, create_app
@@ -138,9 +141,13 @@ def test_auth_bad_requests_and_no_cors(api: Server) -> None:
 
 
 @contextmanager
-def _in_thread(cfg: ApiConfig, api: Server) -> Iterator[str]:
+def _in_thread(
+    cfg: ApiConfig, api: Server, cache: LatestCache | None = None, dsn: str | None = None
+) -> Iterator[str]:
     """The same application under uvicorn in a thread on a free loopback port (no interpreter start-up)."""
-    app = create_app(cfg, ReaderPool(api.reader_dsn), LatestCache.connect(None, cfg.namespace))
+    app = create_app(
+        cfg, ReaderPool(dsn or api.reader_dsn), cache or LatestCache.connect(None, cfg.namespace)
+    )
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -172,6 +179,89 @@ def test_rate_and_stream_limits_answer_429(api: Server, seed: Seed) -> None:
             assert first.status_code == 200
             second = httpx.get(stream, headers=_auth(api, 1), params={"max_events": 1})
             assert second.status_code == 429  # one open stream per token (the bucket still had room)
+
+
+def test_history_without_a_database_is_a_503_not_a_traceback(api: Server, seed: Seed) -> None:
+    dead = make_conninfo(api.reader_dsn, port=str(free_port()))  # nothing listens there
+    with _in_thread(ApiConfig(tokens=api.tokens, namespace=seed.namespace), api, dsn=dead) as base:
+        res = httpx.get(f"{base}/api/v1/orders", headers=_auth(api))
+    assert res.status_code == 503
+    assert res.json() == {"detail": "database unavailable (OperationalError)"}
+
+
+@contextmanager
+def _private_redis(tmp_path: Path) -> Iterator[tuple[int, Callable[[], None], Callable[[], None]]]:
+    """A Redis of our own on a free port (the shared one is never stopped): (port, stop, start)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    port, procs = free_port(), []
+
+    def start() -> None:
+        argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp_path)]
+        procs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL))  # noqa: S603 - fixed argv
+        client, deadline = redis.Redis(port=port), time.monotonic() + 20
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def stop() -> None:
+        procs[-1].terminate()
+        procs[-1].wait(timeout=10)
+
+    start()
+    try:
+        yield port, stop, start
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+def test_stream_stays_open_through_a_redis_outage_and_says_so(
+    api: Server, seed: Seed, tmp_path: Path
+) -> None:
+    p = seed.topics["portfolio"]
+    account = p.take(np.flatnonzero(p["pair"] == "")[-1:])
+    t = int(account["ts"][0])
+    with _private_redis(tmp_path) as (port, stop, start):
+        cache = LatestCache(
+            redis.Redis(port=port, socket_timeout=2, socket_connect_timeout=2), seed.namespace
+        )
+        cache.update("portfolio", account)
+        cfg = ApiConfig(tokens=api.tokens, namespace=seed.namespace, poll_s=0.1)
+        with (
+            _in_thread(cfg, api, cache) as base,
+            httpx.stream(
+                "GET", f"{base}/api/v1/stream", headers=_auth(api), params={"topics": "portfolio"}, timeout=20
+            ) as res,
+        ):
+            lines = res.iter_lines()
+            assert _next_event(lines) == ("portfolio", t)
+            stop()
+            name, data = _next_event(lines, raw=True)
+            assert (name, data["cache"]) == ("status", "unavailable")
+            start()  # an empty Redis: the workers' next records fill it again
+            cache.update("portfolio", account.with_columns(ts=np.array([t + MINUTE])))
+            assert _next_event(lines, raw=True) == ("status", {"cache": "ok"})
+            assert _next_event(lines) == ("portfolio", t + MINUTE)
+
+
+def _next_event(lines: Iterator[str], raw: bool = False) -> tuple[str, Any]:
+    name = ""
+    for line in lines:
+        if line.startswith("event: "):
+            name = line[7:]
+        elif line.startswith("data: "):
+            data = json.loads(line[6:])
+            return (name, data) if raw else (name, data["ts"])
+    raise AssertionError("the stream ended")
 
 
 def test_the_api_role_reads_but_cannot_write(api: Server) -> None:
