@@ -19,7 +19,8 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 
-# Headless Chromium for the report test (which skips, saying why, when it could not be installed).
+# Headless Chromium (Debian package `chromium`) for the report test and the API's live-page test (driven by
+# Playwright's Python package with executable_path, no browser download); both skip, saying why, without it.
 bash infra/browser.sh || echo "bootstrap: chromium not installed; the browser test will skip" >&2
 
 # Debian services (installed when missing) and the Kafka broker; then the database schema.

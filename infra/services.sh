@@ -20,6 +20,12 @@ ENV_FILE="${HSLR_ENV_FILE:-$ROOT/infra/hslr.env}"
 if [[ -z "${REDIS_PASSWORD:-}" && -f "$ENV_FILE" ]]; then
   REDIS_PASSWORD="$(sed -n 's/^REDIS_PASSWORD=//p' "$ENV_FILE" | tail -1 | tr -d '"'"'"'"')"
 fi
+if [[ -z "${HSLR_API_PG_PASSWORD:-}" && -f "$ENV_FILE" ]]; then
+  HSLR_API_PG_PASSWORD="$(sed -n 's/^HSLR_API_PG_PASSWORD=//p' "$ENV_FILE" | tail -1 | tr -d '"'"'"'"')"
+fi
+if [[ -z "${HSLR_API_PG_USER:-}" && -f "$ENV_FILE" ]]; then
+  HSLR_API_PG_USER="$(sed -n 's/^HSLR_API_PG_USER=//p' "$ENV_FILE" | tail -1 | tr -d '"'"'"'"')"
+fi
 export REDISCLI_AUTH="${REDIS_PASSWORD:-}"  # redis-cli reads the password from here, never from argv
 [[ -n "$REDISCLI_AUTH" ]] || unset REDISCLI_AUTH
 PROM_ADDR=127.0.0.1:9090
@@ -84,9 +90,38 @@ SQL
   if [[ -z "$(as_postgres psql -tAc "SELECT 1 FROM pg_database WHERE datname = '$PG_DB'")" ]]; then
     as_postgres createdb -O "$PG_USER" "$PG_DB"
   fi
+  pg_reader "${HSLR_API_PG_USER:-hslr_api}" "${HSLR_API_PG_PASSWORD:-}"
   wait_for 15 "postgres on 127.0.0.1:5432" \
     env PGPASSWORD="$PG_PASSWORD" psql -h 127.0.0.1 -p 5432 -U "$PG_USER" -d "$PG_DB" -qtAc 'select 1'
   echo "postgres: running ($ver/$name) on 127.0.0.1:5432"
+}
+
+# The API's read-only access: a group role hslr_reader (NOLOGIN) with SELECT on every table of $PG_DB,
+# present and future (default privileges of the owner $PG_USER), and a login role <user> in that group,
+# created or re-passworded when a password is given (HSLR_API_PG_PASSWORD in infra/hslr.env; no default:
+# without one there is no login role and `hslr api` refuses to start). The password goes to psql on stdin.
+pg_reader() {  # pg_reader <login role> <password or "">
+  local user="$1" pw="$2"
+  [[ "$user" =~ ^[a-z_][a-z0-9_]*$ ]] || die "reader role '$user': use lower-case letters, digits and _"
+  [[ -z "$pw" || "$pw" =~ ^[A-Za-z0-9_.~+/=-]{16,}$ ]] \
+    || die "HSLR_API_PG_PASSWORD: at least 16 characters of A-Z a-z 0-9 _ . ~ + / = -"
+  as_postgres psql -v ON_ERROR_STOP=1 -q -d "$PG_DB" <<SQL
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'hslr_reader') THEN CREATE ROLE hslr_reader NOLOGIN; END IF;
+END \$\$;
+GRANT CONNECT ON DATABASE $PG_DB TO hslr_reader;
+GRANT USAGE ON SCHEMA public TO hslr_reader;
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO hslr_reader;
+ALTER DEFAULT PRIVILEGES FOR ROLE $PG_USER IN SCHEMA public GRANT SELECT ON TABLES TO hslr_reader;
+SQL
+  [[ -n "$pw" ]] || return 0
+  as_postgres psql -v ON_ERROR_STOP=1 -q <<SQL
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$user') THEN CREATE ROLE $user; END IF;
+END \$\$;
+ALTER ROLE $user LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT PASSWORD '$pw';
+GRANT hslr_reader TO $user;
+SQL
 }
 
 pg_down() {
@@ -160,6 +195,10 @@ prom_status() { if pid_alive "$PROM_PID" prometheus; then echo running; else ech
 
 # ------------------------------------------------------------------------------------------------------
 action="${1:-}"; target="${2:-all}"
+if [[ "$action" == reader ]]; then  # reader <login role>, password on stdin (never in argv)
+  IFS= read -r pw || true
+  pg_reader "$target" "$pw"; exit 0
+fi
 case "$target" in
   all) services=(postgres redis prometheus) ;;
   postgres|redis|prometheus) services=("$target") ;;

@@ -31,12 +31,13 @@ def bootstrap_servers() -> str:
     return settings().kafka_bootstrap_servers
 
 
-def _run(script: str, *args: str, timeout: float = 600) -> str:
+def _run(script: str, *args: str, timeout: float = 600, stdin: str | None = None) -> str:
     path = repo_root() / "infra" / script
     try:
         proc = subprocess.run(  # noqa: S603 - fixed script path, arguments from a closed set
             ["bash", str(path), *args],  # noqa: S607 - the tool is found on PATH on purpose (bash, git, chromium)
             cwd=repo_root(),
+            input=stdin,
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -92,6 +93,13 @@ def infra_status() -> dict[str, str]:
         if state:
             status[name.strip()] = state.strip()
     return status
+
+
+def ensure_reader_role(user: str, password: str) -> None:
+    """Create (or re-password) the login role ``user`` in the read-only group ``hslr_reader`` and grant
+    the group SELECT on every table (``infra/services.sh reader``; needs the local PostgreSQL cluster's
+    superuser, as ``hslr infra up`` does). The password travels on stdin, never in argv."""
+    _run("services.sh", "reader", user, stdin=password + "\n", timeout=60)
 
 
 def db_migrate() -> list[str]:

@@ -67,6 +67,24 @@ class Settings(BaseSettings):
     Never the working directory: a ``./models/`` there would shadow the ``models`` package."""
     xdg_data_home: str = ""
     """The XDG base directory for user data (env XDG_DATA_HOME); empty means ``~/.local/share``."""
+    hslr_api_tokens: SecretStr = SecretStr("")
+    """Bearer tokens of ``hslr api``, comma-separated, each at least 16 characters (no default: without
+    one the API refuses to start)."""
+    hslr_api_pg_dsn: SecretStr = SecretStr("")
+    """DSN of the API's read-only database role; empty: ``hslr_pg_dsn`` with user ``hslr_api_pg_user``
+    and password ``hslr_api_pg_password``."""
+    hslr_api_pg_user: str = "hslr_api"
+    """Login role of the API (a member of the read-only group role ``hslr_reader``; infra/services.sh)."""
+    hslr_api_pg_password: SecretStr = SecretStr("")
+    """Password of ``hslr_api_pg_user`` (infra/hslr.env; no default)."""
+    hslr_api_rate_per_min: int = 600
+    """Requests per minute per token (a token bucket of that size, refilled continuously); over it: 429."""
+    hslr_api_streams_per_token: int = 4
+    """Concurrent stream connections per token; one more: 429."""
+    hslr_api_cors_origins: str = ""
+    """Comma-separated origins allowed by CORS; empty (default): no CORS headers at all."""
+    hslr_api_poll_s: float = 0.5
+    """How often a stream looks for newer records in the Redis cache (seconds)."""
 
 
 @cache

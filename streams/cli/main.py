@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "streams.cli.backtest",  # backtest, demo
     "streams.cli.research",  # walkforward, report, research
     "streams.cli.report",  # report, stress, latency
+    "streams.cli.api",  # api (the HTTP data service)
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
-from streams.settings import settings
+from streams.settings import Settings, settings
 
 
 def default_dsn() -> str:
@@ -28,3 +28,50 @@ def connect(dsn: str | None = None, *, autocommit: bool = False) -> psycopg.Conn
         An open connection; use it as a context manager to close it.
     """
     return psycopg.connect(dsn or default_dsn(), autocommit=autocommit, connect_timeout=10)
+
+
+READER_OPTIONS = "-c default_transaction_read_only=on -c statement_timeout=5000 -c TimeZone=UTC"
+"""Session options of the API's connections: read-only transactions, 5 s per statement, UTC times."""
+
+
+def reader_dsn(s: Settings | None = None) -> str:
+    """DSN of the read-only role (``HSLR_API_PG_DSN``, else the main DSN's host, port and database
+    with ``HSLR_API_PG_USER`` and ``HSLR_API_PG_PASSWORD``).
+
+    Raises
+    ------
+    ValueError
+        Neither a reader DSN nor a reader password is configured (there is no default password).
+    """
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    s = s or settings()
+    explicit = s.hslr_api_pg_dsn.get_secret_value()
+    if explicit:
+        return explicit
+    password = s.hslr_api_pg_password.get_secret_value()
+    if not password:
+        raise ValueError(
+            "no read-only database role configured: set HSLR_API_PG_PASSWORD (infra/hslr.env; "
+            "`hslr infra up postgres` creates the role with it) or HSLR_API_PG_DSN"
+        )
+    base = conninfo_to_dict(s.hslr_pg_dsn.get_secret_value())
+    base.update(user=s.hslr_api_pg_user, password=password)
+    return make_conninfo("", **base)
+
+
+def connect_reader(dsn: str) -> psycopg.Connection:
+    """Open an autocommit connection for reads only (:data:`READER_OPTIONS`)."""
+    return psycopg.connect(dsn, autocommit=True, connect_timeout=10, options=READER_OPTIONS)
+
+
+def writable_tables(conn: psycopg.Connection) -> list[str]:
+    """Tables of the public schema the connection's role may INSERT, UPDATE or DELETE (the API's role
+    must have none)."""
+    rows = conn.execute(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"
+        " AND (has_table_privilege(c.oid, 'INSERT') OR has_table_privilege(c.oid, 'UPDATE')"
+        " OR has_table_privilege(c.oid, 'DELETE')) ORDER BY c.relname"
+    ).fetchall()
+    return [r[0] for r in rows]

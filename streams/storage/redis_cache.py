@@ -3,7 +3,10 @@
 One hash per topic and pair, ``hslr:<namespace>:latest:<topic>:<pair>``, with fields ``ts`` (event time,
 ms UTC) and ``record`` (the record's fields as JSON, NaN as null). A Lua script compares and sets in one
 step, so the cache only ever moves forward in event time: a replay or a redelivery of older records
-leaves it untouched.
+leaves it untouched. The same script adds the hash's key to the namespace's index set
+``hslr:<namespace>:latest``, so a reader (``hslr api``) finds every cached (topic, pair) without a SCAN.
+Records without a pair (``governance``) are cached under the pair ``""``, as are the portfolio's
+account rows.
 """
 
 from __future__ import annotations
@@ -17,13 +20,23 @@ import redis
 
 from streams.core.batch import Batch
 
-CACHED_TOPICS = ("bars.clean", "features")
+CACHED_TOPICS = (
+    "bars.clean",
+    "features",
+    "regime.adjusted",
+    "signals.governed",
+    "orders",
+    "fills",
+    "portfolio",
+    "governance",
+)
 """Topics whose latest record per pair the live path caches."""
 
 _SET_IF_NEWER = """
 local cur = redis.call('HGET', KEYS[1], 'ts')
 if cur and tonumber(cur) >= tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'ts', ARGV[1], 'record', ARGV[2])
+redis.call('SADD', KEYS[2], KEYS[1])
 return 1
 """
 
@@ -31,6 +44,11 @@ return 1
 def cache_key(namespace: str, topic: str, pair: str) -> str:
     """Redis key of the latest ``topic`` record of ``pair``."""
     return f"hslr:{namespace}:latest:{topic}:{pair}"
+
+
+def index_key(namespace: str) -> str:
+    """Redis key of the set of ``namespace``'s cache keys."""
+    return f"hslr:{namespace}:latest"
 
 
 def _jsonable(v: Any) -> Any:
@@ -42,13 +60,21 @@ def _jsonable(v: Any) -> Any:
 
 
 def latest_rows(batch: Batch) -> list[dict[str, Any]]:
-    """The record with the largest ``ts`` of each pair in ``batch`` (the last one on ties), as dicts."""
+    """The record with the largest ``ts`` of each pair in ``batch`` (the last one on ties), as dicts.
+
+    A batch without a ``pair`` column (``governance``) has one pair, ``""``.
+    """
     if not batch.n:
         return []
-    pairs, ts = np.asarray(batch["pair"]).astype(str), np.asarray(batch["ts"], dtype=np.int64)
+    pairs = np.asarray(batch["pair"]).astype(str) if "pair" in batch else np.full(batch.n, "")
+    ts = np.asarray(batch["ts"], dtype=np.int64)
     order = np.lexsort((np.arange(batch.n), ts, pairs))  # by pair, then ts, then arrival
     last = order[np.r_[pairs[order][1:] != pairs[order][:-1], True]]
     return batch.take(np.sort(last)).to_records()
+
+
+class CacheUnavailable(RuntimeError):
+    """Redis does not answer (reads of :meth:`LatestCache.versions` and :meth:`LatestCache.records`)."""
 
 
 class LatestCache:
@@ -94,7 +120,7 @@ class LatestCache:
         for r in rows:
             record = json.dumps({k: _jsonable(v) for k, v in r.items()})
             self._script(
-                keys=[cache_key(self.namespace, topic, str(r["pair"]))],
+                keys=[cache_key(self.namespace, topic, str(r.get("pair", ""))), index_key(self.namespace)],
                 args=[int(r["ts"]), record],
                 client=pipe,
             )
@@ -109,3 +135,47 @@ class LatestCache:
         """Event time (ms UTC) of the cached latest ``topic`` record of ``pair``."""
         raw = self.client.hget(cache_key(self.namespace, topic, pair), "ts")
         return None if raw is None else int(raw)
+
+    def versions(self) -> dict[tuple[str, str], int]:
+        """Event time (ms UTC) of every cached (topic, pair) of the namespace, from its index set.
+
+        Raises
+        ------
+        CacheUnavailable
+            Redis does not answer.
+        """
+        try:
+            keys = sorted(
+                k.decode() if isinstance(k, bytes) else k
+                for k in self.client.smembers(index_key(self.namespace))
+            )
+            pipe = self.client.pipeline(transaction=False)
+            for k in keys:
+                pipe.hget(k, "ts")
+            found = pipe.execute() if keys else []
+        except redis.RedisError as exc:
+            raise CacheUnavailable(f"Redis unavailable ({type(exc).__name__})") from exc
+        prefix = index_key(self.namespace) + ":"
+        out: dict[tuple[str, str], int] = {}
+        for k, ts in zip(keys, found, strict=True):
+            topic, _, pair = k[len(prefix) :].rpartition(":")
+            if ts is not None:
+                out[(topic, pair)] = int(ts)
+        return out
+
+    def records(self, wanted: list[tuple[str, str]]) -> list[dict[str, Any] | None]:
+        """The cached records of ``wanted`` (topic, pair) in one round trip (``None`` where gone).
+
+        Raises
+        ------
+        CacheUnavailable
+            Redis does not answer.
+        """
+        pipe = self.client.pipeline(transaction=False)
+        for topic, pair in wanted:
+            pipe.hget(cache_key(self.namespace, topic, pair), "record")
+        try:
+            raws = pipe.execute()
+        except redis.RedisError as exc:
+            raise CacheUnavailable(f"Redis unavailable ({type(exc).__name__})") from exc
+        return [None if raw is None else json.loads(raw) for raw in raws]

@@ -11,47 +11,23 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from streams.binding.kafka_io import Out, collect, ensure_topics, publish, publish_marker
+from streams.binding.sink_agents import SinkWriter
 from streams.binding.workers import fresh_namespace, worker
 from streams.core.batch import Batch
-from streams.serde.avro import default_store, records_to_batch
+from streams.core.topics import TOPICS
+from streams.serde.avro import default_store
 from streams.storage.db import connect
-from streams.storage.redis_cache import LatestCache, cache_key
+from streams.storage.redis_cache import LatestCache, cache_key, index_key
 from streams.storage.sinks import FEATURE_COLUMNS, WRITERS
 from tests.kit.bars import bars as make_bars
+from tests.kit.records import records
 
 pytestmark = pytest.mark.integration
 MINUTE = 60_000
 TUESDAY_2100 = 4_102_790_400_000  # 2100-01-05 00:00 UTC
-
-
-def _value(avro_type: Any, rng: np.random.Generator) -> Any:
-    if isinstance(avro_type, list):
-        return _value(next(t for t in avro_type if t != "null"), rng)
-    if isinstance(avro_type, dict):
-        return avro_type["symbols"][0] if avro_type["type"] == "enum" else _value(avro_type["type"], rng)
-    return {
-        "string": lambda: f"s{rng.integers(1000)}",
-        "long": lambda: int(rng.integers(1, 2**40)),
-        "int": lambda: int(rng.integers(0, 4)),
-        "double": lambda: float(rng.normal()),
-        "boolean": lambda: bool(rng.integers(2)),
-        "bytes": lambda: rng.bytes(6),
-    }[avro_type]()
-
-
-def records(stem: str, n: int, seed: int, **columns: list[Any]) -> Batch:
-    """``n`` random records of schema ``stem`` (every field typed from the schema), ``columns`` fixed."""
-    rng = np.random.default_rng(seed)
-    info = default_store().schema(stem)
-    rows = [{f["name"]: _value(f["type"], rng) for f in info.raw["fields"]} for _ in range(n)]
-    for name, values in columns.items():
-        for r, v in zip(rows, values, strict=True):
-            r[name] = v
-    return records_to_batch(rows, info)
 
 
 SINK_TABLES = (
@@ -500,7 +476,43 @@ def test_redis_cache_never_moves_backwards(services: dict[str, str]) -> None:
         assert cache.update("features", newer) == 1
         assert cache.get_ts("features", "GBPUSD") == 9 * MINUTE
     finally:
-        cache.client.delete(*(cache_key(ns, "features", p) for p in ("EURUSD", "GBPUSD")))
+        cache.client.delete(index_key(ns), *(cache_key(ns, "features", p) for p in ("EURUSD", "GBPUSD")))
+
+
+def test_sink_writer_caches_the_latest_record_of_every_topic_the_api_streams(ns: str) -> None:
+    # the worker's sink path (SinkWriter, as `hslr worker --sinks` runs it) must fill the cache that
+    # `hslr api` streams from; before the API only bars.clean and features were cached, so the trader's
+    # portfolio, orders and fills, the regime and governance never reached Redis
+    cache = LatestCache.connect(None, ns)
+    t0 = 4_200_000_000_000 + int(uuid.uuid4().int % 10**6) * 10 * MINUTE
+    want: dict[tuple[str, str], int] = {}
+    try:
+        streamed = (
+            "bars.clean",
+            "features",
+            "regime.adjusted",
+            "signals.governed",
+            "orders",
+            "fills",
+            "portfolio",
+        )
+        for k, topic in enumerate((*streamed, "governance")):
+            stem = TOPICS[topic].schema
+            pairless = "pair" not in default_store().schema(stem).fields
+            pairs = {} if pairless else {"pair": ["GBPUSD", "USDJPY", "GBPUSD"]}
+            batch = records(stem, 3, seed=20 + k, ts=[t0 + 2 * MINUTE, t0, t0 + MINUTE], **pairs)
+            writer = SinkWriter(topic, ns)
+            writer.write(batch, None)
+            writer.close()
+            for pair, ts in (
+                (("", t0 + 2 * MINUTE),) if pairless else (("GBPUSD", t0 + 2 * MINUTE), ("USDJPY", t0))
+            ):
+                want[(topic, pair)] = ts
+        assert {k: cache.get_ts(*k) for k in want} == want
+        assert cache.versions() == want  # the index the API polls names exactly these
+        assert cache.get("portfolio", "GBPUSD")["ts"] == t0 + 2 * MINUTE
+    finally:
+        cache.client.delete(index_key(ns), *(cache_key(ns, t, p) for t, p in want))
 
 
 def test_worker_with_sinks_persists_features_and_caches_the_latest(
@@ -545,7 +557,12 @@ def test_worker_with_sinks_persists_features_and_caches_the_latest(
             assert rec["ts"] == int(feats["ts"][last[p]])
             assert rec["mid"] == pytest.approx(float(feats["mid"][last[p]]))
             assert cache.get_ts("bars.clean", p) == int(feats["ts"][last[p]])
-        cache.client.delete(*(cache_key(ns, t, p) for t in ("features", "bars.clean") for p in pairs))
+        assert {k.decode() for k in cache.client.smembers(index_key(ns))} == {
+            cache_key(ns, t, p) for t in ("features", "bars.clean") for p in pairs
+        }  # the index the API reads names exactly the cached keys
+        cache.client.delete(
+            index_key(ns), *(cache_key(ns, t, p) for t in ("features", "bars.clean") for p in pairs)
+        )
     finally:
         _delete_namespace(ns)
 

@@ -142,6 +142,20 @@ def test_models_are_estimators_below_the_pipeline() -> None:
     assert {m: t for m, t in upward.items() if m.startswith("models") and t} == {}
 
 
+def test_the_api_depends_down_on_storage_only() -> None:
+    # the HTTP service reads what the pipeline stored (PostgreSQL, Redis); it never reaches into the
+    # stages, the binding (Kafka) or the commands
+    allowed = ("streams.api", "streams.storage", "streams.settings", "streams.core")
+    graph = import_graph()
+    api = {
+        m: sorted(t for t in ts if not t.startswith(allowed))
+        for m, ts in graph.items()
+        if m.startswith("streams.api")
+    }
+    assert len(api) >= 6
+    assert {m: t for m, t in api.items() if t} == {}
+
+
 def _environment_uses(path: Path) -> list[int]:
     """Lines that read or write ``os.environ`` / ``os.getenv`` (handing a copy to a child process is allowed
     in ``CHILD_ENV_OK``)."""
