@@ -32,6 +32,8 @@ from streams.core.moved import old_module_paths
 MODEL_FILE = "model.joblib"
 META_FILE = "meta.json"
 LATEST = "latest"
+PROMOTED = "promoted"
+"""Pointer beside ``latest`` to the version workers run (``hslr models promote``); absent: ``latest``."""
 _LIBRARIES = ("numpy", "scikit-learn", "joblib", "scipy", "pandas")
 
 

@@ -100,6 +100,7 @@ def bind(
     out = Out(bootstrap)
     checkpoints = CheckpointStore(bootstrap, namespace, out)
     sid = stage.spec.id
+    metrics.init_stage(sid)
 
     async def agent(stream: Any) -> None:
         full, offsets = checkpoints.load(sid)

@@ -34,16 +34,15 @@ def _worker(args: argparse.Namespace) -> int:
     from streams.binding.faust_app import create_app, run_worker
     from streams.binding.metrics import serve
     from streams.config import load_config
-    from streams.dag import worker_stages
+    from streams.dag import models_in_use, worker_stages
     from streams.infra import register_scrape_target, unregister_scrape_target
     from streams.settings import settings
 
     s = settings()  # options override the environment; nothing is written back to it
     namespace = args.namespace or s.hslr_namespace
     stage_ids = [x for x in (args.stages or s.hslr_stages).split(",") if x]
-    stages = worker_stages(
-        load_config(args.config or s.hslr_config or None), stage_ids, args.fuse or s.hslr_fuse
-    )
+    config = load_config(args.config or s.hslr_config or None)
+    stages = worker_stages(config, stage_ids, args.fuse or s.hslr_fuse)
     sink_topics: list[str] = []
     if args.sinks:  # checked before anything starts: never publish orders that cannot be recorded
         from streams.binding.sink_agents import default_sink_topics, preflight
@@ -60,6 +59,8 @@ def _worker(args: argparse.Namespace) -> int:
     from streams.binding.metrics import PrometheusMetrics
 
     metrics = PrometheusMetrics()
+    for kind, version in models_in_use(config, stage_ids).items():
+        metrics.model_info(kind, version)
     app = create_app(
         stages,
         bootstrap=s.kafka_bootstrap_servers,

@@ -70,6 +70,7 @@ class Metrics(Protocol):
     def duplicates(self, stage: str, topic: str, n: int) -> None: ...
     def processing(self, stage: str, seconds: float) -> None: ...
     def last_event(self, stage: str, ts_ms: int) -> None: ...
+    def records(self, stage: str, topic: str, batch: Batch) -> None: ...
 
 
 def accepted_event_time(spec: Any, topic: str, batch: Batch, outputs: Any) -> int | None:
@@ -327,6 +328,7 @@ class StageRuntime:
                 for i, (v, idx) in enumerate(values)
             )
             self.metrics.events_out(self.sid, key, b.n)
+            self.metrics.records(self.sid, key, b)  # equity, positions, orders, regime … (runner/readings.py)
 
     def _dead(self, envs: Sequence[Envelope], kind: str, reason: str) -> list[Outgoing]:
         self.metrics.dead_letter(self.sid, kind, len(envs))
