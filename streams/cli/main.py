@@ -20,6 +20,8 @@ COMMAND_MODULES = (
     "streams.cli.backtest",  # backtest, demo
     "streams.cli.research",  # walkforward, report, research
     "streams.cli.report",  # report, stress, latency
+    "streams.cli.models",  # models list / promote / rollback
+    "streams.cli.backup",  # backup, restore
 )
 
 

@@ -35,11 +35,12 @@ def train_subparsers(sub: Any) -> Any:
 
 def _register(meta: Any, path: Path) -> None:
     try:
+        from models.artifacts import read_meta
         from streams.storage.db import connect
         from streams.storage.registry import register_model
 
-        with connect() as conn:
-            register_model(conn, meta, str(path))
+        with connect() as conn:  # the saved metadata: it holds the payload's sha256
+            register_model(conn, read_meta(path), str(path))
         print(f"registered model_registry row {meta.kind}:{meta.version}")
     except Exception as exc:  # noqa: BLE001 - any DB failure only skips registration
         log.warning("model not registered (database unreachable or not migrated): %s", exc)
