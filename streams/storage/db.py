@@ -28,3 +28,21 @@ def connect(dsn: str | None = None, *, autocommit: bool = False) -> psycopg.Conn
         An open connection; use it as a context manager to close it.
     """
     return psycopg.connect(dsn or default_dsn(), autocommit=autocommit, connect_timeout=10)
+
+
+def table_counts(conn: psycopg.Connection) -> dict[str, int]:
+    """Row count of every table of the connection's current schema (exact: ``count(*)``)."""
+    from psycopg import sql
+
+    names = [
+        str(r[0])
+        for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name"
+        ).fetchall()
+    ]
+    out = {}
+    for name in names:
+        row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(name))).fetchone()
+        out[name] = int(row[0]) if row else 0
+    return out
