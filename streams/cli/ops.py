@@ -36,10 +36,12 @@ def _worker(args: argparse.Namespace) -> int:
     from streams.config import load_config
     from streams.dag import models_in_use, worker_stages
     from streams.infra import register_scrape_target, unregister_scrape_target
+    from streams.logs import dict_config, short_level
     from streams.settings import settings
 
     s = settings()  # options override the environment; nothing is written back to it
     namespace = args.namespace or s.hslr_namespace
+    level = args.loglevel or s.hslr_log_level or "warn"
     stage_ids = [x for x in (args.stages or s.hslr_stages).split(",") if x]
     config = load_config(args.config or s.hslr_config or None)
     stages = worker_stages(config, stage_ids, args.fuse or s.hslr_fuse)
@@ -70,6 +72,9 @@ def _worker(args: argparse.Namespace) -> int:
         max_records=s.hslr_message_records,
         metrics=metrics,
         datadir=s.hslr_faust_datadir,
+        logging_config=dict_config(
+            args.loglevel or s.hslr_log_level, s.hslr_log_format, s.hslr_run_id or namespace
+        ),
     )
     if args.sinks:  # persistence agents in the same worker (streams/binding/sink_agents.py)
         from streams.binding.sink_agents import add_sinks
@@ -77,7 +82,7 @@ def _worker(args: argparse.Namespace) -> int:
         added = add_sinks(app, sink_topics, namespace=namespace, metrics=metrics)
         print(f"worker sinks: {added}", flush=True)
     print(f"worker {name}: stages {[st.spec.id for st in stages]}, metrics on 127.0.0.1:{port}", flush=True)
-    run_worker(app, args.loglevel)
+    run_worker(app, short_level(level))
     return 0
 
 
@@ -152,7 +157,12 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--stages", default="", help="comma-separated stage ids (default: all)")
     p.add_argument("--namespace", default="", help="topic namespace (default env HSLR_NAMESPACE or 'hslr')")
     p.add_argument("--config", default="", help="pipeline config TOML")
-    p.add_argument("--loglevel", default="warn", choices=["crit", "error", "warn", "info", "debug"])
+    p.add_argument(
+        "--loglevel",
+        default="",
+        choices=["", "crit", "error", "warn", "info", "debug"],
+        help="default HSLR_LOG_LEVEL, else warn",
+    )
     p.add_argument(
         "--fuse",
         action="store_true",

@@ -93,13 +93,13 @@ def list_models(conn: psycopg.Connection, kind: str | None = None) -> list[Model
 
 
 def find_model(conn: psycopg.Connection, version: str, kind: str | None = None) -> ModelRow:
-    """The row of ``version`` (``kind:version`` or a bare version); ``KeyError`` when none or ambiguous."""
+    """The row of ``version`` (``kind:version`` or a bare version); ValueError when none or ambiguous."""
     if ":" in version:
         kind, version = version.split(":", 1)
     rows = [r for r in list_models(conn, kind) if r.version == version]
     if len(rows) != 1:
         what = "no" if not rows else f"{len(rows)} ({', '.join(r.kind for r in rows)}; add --kind)"
-        raise KeyError(f"{what} registered model with version {version!r}; see `hslr models list`")
+        raise ValueError(f"{what} registered model with version {version!r}; see `hslr models list`")
     return rows[0]
 
 
