@@ -72,9 +72,7 @@ def _worker(args: argparse.Namespace) -> int:
         max_records=s.hslr_message_records,
         metrics=metrics,
         datadir=s.hslr_faust_datadir,
-        logging_config=dict_config(
-            args.loglevel or s.hslr_log_level, s.hslr_log_format, s.hslr_run_id or namespace
-        ),
+        logging_config=dict_config(level, s.hslr_log_format, s.hslr_run_id or namespace),
     )
     if args.sinks:  # persistence agents in the same worker (streams/binding/sink_agents.py)
         from streams.binding.sink_agents import add_sinks
