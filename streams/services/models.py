@@ -17,6 +17,20 @@ from models.artifacts import PROMOTED, point, verify_artifact
 from streams.storage.registry import ModelRow, find_model, promotions, record_promotion
 
 
+def register(path: str | Path, conn: Any = None) -> str:
+    """Insert the registry row (version, metadata, payload sha256) of the saved artifact at ``path``; return
+    its ``kind:version``. Opens a connection from the settings when ``conn`` is None."""
+    from models.artifacts import read_meta
+    from streams.storage.db import connect
+    from streams.storage.registry import register_model
+
+    meta = read_meta(path)  # the saved metadata: it holds the payload's sha256
+    if conn is not None:
+        return register_model(conn, meta, str(path))
+    with connect() as own:
+        return register_model(own, meta, str(path))
+
+
 def promotion_stack(history: Sequence[tuple[str, str]]) -> list[str]:
     """The versions a rollback walks back through: a promotion pushes, a rollback pops the current one."""
     stack: list[str] = []
