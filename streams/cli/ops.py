@@ -56,7 +56,8 @@ def _worker(args: argparse.Namespace) -> int:
         preflight(sink_topics)
     port = serve(s.hslr_metrics_port)
     name = f"{namespace}-{'_'.join(st.spec.id for st in stages)}-{os.getpid()}"
-    register_scrape_target(name, port, namespace=namespace)
+    role = "live" if namespace == s.hslr_namespace else "replay"  # replays pass their own --namespace
+    register_scrape_target(name, port, namespace=namespace, role=role)
     atexit.register(unregister_scrape_target, name)
     from streams.binding.metrics import PrometheusMetrics
 
