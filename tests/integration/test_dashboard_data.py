@@ -110,20 +110,20 @@ def test_every_panel_query_returns_data(services: dict[str, str], tmp_path: Path
         assert result["orders"].n > 0, "no orders: the trading panels would be vacuous"
         queries = [(d, t, _scoped(e, ns)) for d, t, e in panel_queries()]
         deadline = time.monotonic() + 60  # rate() over the replay needs two scrapes (5 s apart)
-        while True:
+        total = f'sum(hslr_orders_total{{namespace="{ns}"}})'
+        while True:  # until a scrape after the replay's last record has landed and every query answers
+            orders = _series(prom, total)
+            settled = bool(orders) and float(orders[0]["value"][1]) == result["orders"].n
             empty = [(d, t, e) for d, t, e in queries if not _series(prom, e)]
-            if not empty or time.monotonic() > deadline:
+            if (settled and not empty) or time.monotonic() > deadline:
                 break
             time.sleep(3)
         assert proc.poll() is None, log.read_text()[-3000:]
+        # while the worker lives: a target that goes away marks its series stale at once
+        dead = _series(prom, f'hslr_dead_letters_total{{namespace="{ns}", stage="market", reason="DECODE"}}')
+        info = _series(prom, f'hslr_model_info{{namespace="{ns}"}}')
     assert not empty, "panels without data:\n" + "\n".join(f"{d} / {t}: {e}" for d, t, e in empty)
     assert len(queries) >= 60
-    dead = _series(prom, f'hslr_dead_letters_total{{namespace="{ns}", stage="market", reason="DECODE"}}')
     assert [float(s["value"][1]) for s in dead] == [1.0]
-    orders = _series(prom, f'sum(hslr_orders_total{{namespace="{ns}"}})')
-    assert float(orders[0]["value"][1]) == result["orders"].n
-    versions = {
-        s["metric"]["kind"]: s["metric"]["version"]
-        for s in _series(prom, f'hslr_model_info{{namespace="{ns}"}}')
-    }
-    assert set(versions) == {"regime", "edge"}
+    assert settled, f"hslr_orders_total {orders} never reached the {result['orders'].n} orders of the replay"
+    assert {s["metric"]["kind"] for s in info} == {"regime", "edge"}
