@@ -86,6 +86,8 @@ DO \$\$ BEGIN
     CREATE ROLE $PG_USER LOGIN PASSWORD '$PG_PASSWORD';
   END IF;
 END \$\$;
+-- hslr restore (and its round-trip test) restores a backup into a fresh, empty database
+ALTER ROLE $PG_USER CREATEDB;
 SQL
   if [[ -z "$(as_postgres psql -tAc "SELECT 1 FROM pg_database WHERE datname = '$PG_DB'")" ]]; then
     as_postgres createdb -O "$PG_USER" "$PG_DB"

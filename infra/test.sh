@@ -10,7 +10,7 @@ echo "== mypy";  .venv/bin/mypy
 echo "== promtool"
 promtool check config infra/prometheus/prometheus.yml >/dev/null
 promtool check rules infra/prometheus/alerts.yml >/dev/null
-promtool test rules infra/prometheus/alerts_test.yml
+promtool test rules infra/prometheus/alerts_test.yml infra/prometheus/alerts_long_test.yml
 echo "== pytest"
 set +e
 .venv/bin/pytest -q -p no:cacheprovider "$@"

@@ -32,6 +32,8 @@ from streams.core.moved import old_module_paths
 MODEL_FILE = "model.joblib"
 META_FILE = "meta.json"
 LATEST = "latest"
+PROMOTED = "promoted"
+"""Pointer beside ``latest`` to the version workers run (``hslr models promote``); absent: ``latest``."""
 _LIBRARIES = ("numpy", "scikit-learn", "joblib", "scipy", "pandas")
 
 
@@ -145,11 +147,36 @@ def save_artifact(root: str | Path, model: Any, meta: ArtifactMeta, *, update_la
     final = ArtifactMeta(**{**asdict(meta), "model_sha256": _file_sha256(directory / MODEL_FILE)})
     (directory / META_FILE).write_text(final.to_json())
     if update_latest:
-        tmp = Path(root) / f".{LATEST}.{meta.version}.tmp"
-        tmp.unlink(missing_ok=True)
-        tmp.symlink_to(meta.version, target_is_directory=True)
-        os.replace(tmp, Path(root) / LATEST)  # atomic: readers never see a missing pointer
+        point(root, LATEST, meta.version)
     return directory
+
+
+def point(root: str | Path, name: str, version: str) -> None:
+    """Make ``root/name`` (``latest``, ``promoted``) a relative symlink to ``root/version``, atomically:
+    readers never see a missing pointer."""
+    tmp = Path(root) / f".{name}.{version}.tmp"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(version, target_is_directory=True)
+    os.replace(tmp, Path(root) / name)
+
+
+def verify_artifact(path: str | Path, *, kind: str, version: str, sha256: str) -> ArtifactMeta:
+    """Check the artifact at ``path`` is the registered one: its metadata names ``kind`` and ``version``
+    and its payload hashes to ``sha256`` (the registry row's); raise :class:`ArtifactError` otherwise."""
+    p = Path(path)
+    meta = read_meta(p)
+    if (meta.kind, meta.version) != (kind, version):
+        raise ArtifactError(f"{p} holds {meta.kind}:{meta.version}, the registry row says {kind}:{version}")
+    payload = p / MODEL_FILE
+    if not payload.is_file():
+        raise ArtifactError(f"{payload} is missing; restore the artifact or retrain")
+    actual = _file_sha256(payload)
+    if actual != sha256 or (meta.model_sha256 and actual != meta.model_sha256):
+        raise ArtifactError(
+            f"{payload} hashes to {actual[:12]}…, registered {sha256[:12] or 'nothing'}…: the artifact is "
+            "corrupt or not the registered one; refusing it"
+        )
+    return meta
 
 
 def read_meta(path: str | Path) -> ArtifactMeta:

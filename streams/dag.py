@@ -37,9 +37,26 @@ def _features(cfg: HSLRConfig) -> Stage[Any]:
 
 
 def _model_path(path: str) -> str:
+    """The artifact directory of a configured model path; a ``latest`` pointer yields to a ``promoted``
+    one beside it (``hslr models promote``): workers run the promoted version, not the newest trained."""
+    from models.artifacts import LATEST, PROMOTED
     from streams.settings import data_path
 
-    return str(data_path(path)) if path else path
+    if not path:
+        return path
+    p = data_path(path)
+    if p.name == LATEST and (p.parent / PROMOTED).exists():
+        return str(p.parent / PROMOTED)
+    return str(p)
+
+
+def models_in_use(config: HSLRConfig, stage_ids: Sequence[str]) -> dict[str, str]:
+    """``{kind: version}`` of the model artifacts the stages ``stage_ids`` (all when empty) load."""
+    from models.artifacts import read_meta
+
+    paths = {"regime": config.regime.model_path, "edge": config.edge.model_path}
+    wanted = set(stage_ids or STAGE_FACTORIES)
+    return {k: read_meta(_model_path(p)).version for k, p in paths.items() if k in wanted and p}
 
 
 def _regime(cfg: HSLRConfig) -> Stage[Any]:

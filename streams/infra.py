@@ -152,7 +152,7 @@ def clean_dead_targets(host: str, port: int) -> list[str]:
     return removed
 
 
-def register_scrape_target(name: str, port: int, namespace: str = "") -> None:
+def register_scrape_target(name: str, port: int, namespace: str = "", role: str = "") -> None:
     """Announce a worker's metrics endpoint to Prometheus.
 
     Writes ``<name>.json`` atomically (temporary file + rename) so Prometheus never reads half a file.
@@ -168,6 +168,9 @@ def register_scrape_target(name: str, port: int, namespace: str = "") -> None:
         TCP port of the worker's ``/metrics`` endpoint.
     namespace
         Topic namespace of the worker.
+    role
+        ``live`` or ``replay`` (a worker on another namespace than the configured one: a backtest or a
+        test); the trading and governance alerts ignore ``replay`` targets.
     """
     if not _NAME.match(name):
         raise ValueError(f"scrape target name {name!r} must match {_NAME.pattern}")
@@ -175,7 +178,12 @@ def register_scrape_target(name: str, port: int, namespace: str = "") -> None:
         raise ValueError(f"port {port} out of range")
     host = settings().hslr_scrape_host
     # `worker`, not `stage`: a target label named like the metrics' own `stage` label would rename theirs.
-    labels = {"worker": name, "pid": str(os.getpid()), **({"namespace": namespace} if namespace else {})}
+    labels = {
+        "worker": name,
+        "pid": str(os.getpid()),
+        **({"namespace": namespace} if namespace else {}),
+        **({"role": role} if role else {}),
+    }
     body = json.dumps([{"targets": [f"{host}:{port}"], "labels": labels}], indent=2)
     directory = scrape_targets_dir()
     directory.mkdir(parents=True, exist_ok=True)

@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     """Folder Prometheus' file_sd watches; empty means ``<repo>/.cache/prometheus/targets``."""
     hslr_scrape_host: str = "127.0.0.1"
     """Host Prometheus scrapes a worker's metrics on (a container name under docker-compose)."""
+    hslr_log_level: str = ""
+    """Level of the log (DEBUG, INFO, WARNING, ERROR; ``hslr -v`` means DEBUG); empty: INFO for commands,
+    WARNING for workers (Faust is chatty at INFO)."""
+    hslr_log_format: str = "auto"
+    """``json`` (one object a line), ``text`` (human-readable) or ``auto``: text on a terminal, else JSON."""
+    hslr_run_id: str = ""
+    """Run id stamped on every log line; empty: the worker's namespace (a backtest's is its own)."""
     hslr_data_dir: str = ""
     """Where generated data goes, trained models first (env HSLR_DATA_DIR). Empty: the source checkout's
     git-ignored ``var/`` when the code runs from one, else ``$XDG_DATA_HOME/hslr`` (``~/.local/share``).

@@ -2,7 +2,27 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from streams.core.batch import Batch
+from streams.runner.readings import COUNTER, GAUGE, INITIAL, SPECS, readings
+
+log = logging.getLogger("hslr.metrics")
+
+
+def _domain(registry: CollectorRegistry) -> dict[str, Any]:
+    """The trading, regime and governance metrics of :data:`streams.runner.readings.SPECS`."""
+    kinds = {GAUGE: Gauge, COUNTER: Counter}
+    out: dict[str, Any] = {}
+    for spec in SPECS:  # prometheus_client appends _total to a counter's name itself
+        name = spec.name.removesuffix("_total")
+        out[spec.name] = kinds[spec.kind](name, spec.doc, list(spec.labels), registry=registry)
+    for name, labels in INITIAL:
+        out[name].labels(*labels)
+    return out
 
 
 class PrometheusMetrics:
@@ -41,6 +61,14 @@ class PrometheusMetrics:
             "hslr_consumer_lag", "Consumer lag (messages)", ["stage", "topic", "partition"], registry=registry
         )
         self.gauges: dict[str, Gauge] = {}
+        self.domain = _domain(registry)
+
+    def init_stage(self, stage: str) -> None:
+        """Export the stage's error and dead-letter counters at 0 before the first one (a series that
+        appears only with its first increment hides that increment from ``increase()``)."""
+        self._err.labels(stage)
+        for reason in ("DECODE", "PROCESS"):
+            self._dead.labels(stage, reason)
 
     def events_in(self, stage: str, topic: str, n: int) -> None:
         self._in.labels(stage, topic).inc(n)
@@ -65,6 +93,25 @@ class PrometheusMetrics:
 
     def last_event(self, stage: str, ts_ms: int) -> None:
         self._last.labels(stage).set(ts_ms / 1000.0)
+
+    def records(self, stage: str, topic: str, batch: Batch) -> None:
+        """Update the domain metrics from one output batch of topic key ``topic``."""
+        try:
+            got = readings(topic, batch)
+        except Exception:  # noqa: BLE001 - a metric must never stop the stage
+            log.exception("stage %s: no metrics from a %s batch", stage, topic)
+            return
+        for r in got:
+            metric = self.domain[r.name]
+            child = metric.labels(*r.labels) if r.labels else metric
+            if isinstance(metric, Counter):
+                child.inc(r.value)
+            else:
+                child.set(r.value)
+
+    def model_info(self, kind: str, version: str) -> None:
+        """Export ``hslr_model_info{kind, version} 1`` for the artifact this worker loaded."""
+        self.domain["hslr_model_info"].labels(kind, version).set(1.0)
 
     def gauge(self, name: str, value: float, doc: str = "") -> None:
         """Set a stage-defined gauge (e.g. ``hslr_drawdown_ratio``), created on first use."""

@@ -132,6 +132,11 @@ def _demo(args: argparse.Namespace) -> int:
         root=run_dir / "models" / "edge",
         xcfg=base.trader.execution,
     )
+    from streams.services.models import register
+
+    with connect() as conn:  # every trained artifact gets its registry row (promotable, checksummed)
+        ids = [register(t.path, conn) for t in (regime, edge)]
+    _say(f"registered {', '.join(ids)} in model_registry")
     _say(
         f"regime model: out-of-sample accuracy {regime.report['accuracy']:.3f} vs majority "
         f"{regime.report['baseline_accuracy']:.3f}; edge model saved ({edge.path.name})"

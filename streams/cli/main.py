@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from collections.abc import Sequence
+
+from streams.logs import configure
+from streams.settings import settings
 
 COMMAND_MODULES = (
     "streams.cli.ops",  # infra, db, worker, halt/resume
@@ -21,6 +23,8 @@ COMMAND_MODULES = (
     "streams.cli.research",  # walkforward, report, research
     "streams.cli.report",  # report, stress, latency
     "streams.cli.api",  # api (the HTTP data service)
+    "streams.cli.models",  # models list / promote / rollback
+    "streams.cli.backup",  # backup, restore
 )
 
 
@@ -44,11 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     try:
+        s = settings()
+        configure("DEBUG" if args.verbose else s.hslr_log_level or "INFO", s.hslr_log_format, s.hslr_run_id)
         return int(args.func(args) or 0)
     except (ValueError, RuntimeError, FileNotFoundError, TimeoutError, KeyError) as exc:
         if args.verbose:

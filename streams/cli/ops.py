@@ -34,16 +34,17 @@ def _worker(args: argparse.Namespace) -> int:
     from streams.binding.faust_app import create_app, run_worker
     from streams.binding.metrics import serve
     from streams.config import load_config
-    from streams.dag import worker_stages
+    from streams.dag import models_in_use, worker_stages
     from streams.infra import register_scrape_target, unregister_scrape_target
+    from streams.logs import dict_config, short_level
     from streams.settings import settings
 
     s = settings()  # options override the environment; nothing is written back to it
     namespace = args.namespace or s.hslr_namespace
+    level = args.loglevel or s.hslr_log_level or "warn"
     stage_ids = [x for x in (args.stages or s.hslr_stages).split(",") if x]
-    stages = worker_stages(
-        load_config(args.config or s.hslr_config or None), stage_ids, args.fuse or s.hslr_fuse
-    )
+    config = load_config(args.config or s.hslr_config or None)
+    stages = worker_stages(config, stage_ids, args.fuse or s.hslr_fuse)
     sink_topics: list[str] = []
     if args.sinks:  # checked before anything starts: never publish orders that cannot be recorded
         from streams.binding.sink_agents import default_sink_topics, preflight
@@ -55,11 +56,14 @@ def _worker(args: argparse.Namespace) -> int:
         preflight(sink_topics)
     port = serve(s.hslr_metrics_port)
     name = f"{namespace}-{'_'.join(st.spec.id for st in stages)}-{os.getpid()}"
-    register_scrape_target(name, port, namespace=namespace)
+    role = "live" if namespace == s.hslr_namespace else "replay"  # replays pass their own --namespace
+    register_scrape_target(name, port, namespace=namespace, role=role)
     atexit.register(unregister_scrape_target, name)
     from streams.binding.metrics import PrometheusMetrics
 
     metrics = PrometheusMetrics()
+    for kind, version in models_in_use(config, stage_ids).items():
+        metrics.model_info(kind, version)
     app = create_app(
         stages,
         bootstrap=s.kafka_bootstrap_servers,
@@ -69,6 +73,7 @@ def _worker(args: argparse.Namespace) -> int:
         max_records=s.hslr_message_records,
         metrics=metrics,
         datadir=s.hslr_faust_datadir,
+        logging_config=dict_config(level, s.hslr_log_format, s.hslr_run_id or namespace),
     )
     if args.sinks:  # persistence agents in the same worker (streams/binding/sink_agents.py)
         from streams.binding.sink_agents import add_sinks
@@ -76,7 +81,7 @@ def _worker(args: argparse.Namespace) -> int:
         added = add_sinks(app, sink_topics, namespace=namespace, metrics=metrics)
         print(f"worker sinks: {added}", flush=True)
     print(f"worker {name}: stages {[st.spec.id for st in stages]}, metrics on 127.0.0.1:{port}", flush=True)
-    run_worker(app, args.loglevel)
+    run_worker(app, short_level(level))
     return 0
 
 
@@ -151,7 +156,12 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--stages", default="", help="comma-separated stage ids (default: all)")
     p.add_argument("--namespace", default="", help="topic namespace (default env HSLR_NAMESPACE or 'hslr')")
     p.add_argument("--config", default="", help="pipeline config TOML")
-    p.add_argument("--loglevel", default="warn", choices=["crit", "error", "warn", "info", "debug"])
+    p.add_argument(
+        "--loglevel",
+        default="",
+        choices=["", "crit", "error", "warn", "info", "debug"],
+        help="default HSLR_LOG_LEVEL, else warn",
+    )
     p.add_argument(
         "--fuse",
         action="store_true",

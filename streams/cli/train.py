@@ -33,14 +33,11 @@ def train_subparsers(sub: Any) -> Any:
     return parser.get_default("_train_sub")
 
 
-def _register(meta: Any, path: Path) -> None:
+def _register(path: Path) -> None:
     try:
-        from streams.storage.db import connect
-        from streams.storage.registry import register_model
+        from streams.services.models import register
 
-        with connect() as conn:
-            register_model(conn, meta, str(path))
-        print(f"registered model_registry row {meta.kind}:{meta.version}")
+        print(f"registered model_registry row {register(path)}")
     except Exception as exc:  # noqa: BLE001 - any DB failure only skips registration
         log.warning("model not registered (database unreachable or not migrated): %s", exc)
 
@@ -73,7 +70,7 @@ def _train_regime(args: argparse.Namespace) -> int:
         f"log-loss {report['log_loss']:.3f} vs {report['baseline_log_loss']:.3f}"
     )
     print(f"saved {path} (latest -> {meta.version})")
-    _register(meta, path)
+    _register(path)
     return 0
 
 
@@ -129,7 +126,7 @@ def _train_edge(args: argparse.Namespace) -> int:
     meta, path = trained.meta, trained.path
     print(json.dumps(meta.metrics, indent=1, default=str))
     print(f'saved {path} (latest -> {meta.version}); set [edge] model_path = "{path.parent / "latest"}"')
-    _register(meta, path)
+    _register(path)
     return 0
 
 

@@ -9,6 +9,7 @@ markers, and checkpoints of state plus offsets. The Faust agent only moves bytes
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ this partition (a live feed gateway publishes one per closed minute; replays nee
 WATERMARK_HEADER = "hslr-watermark"
 
 Headers = tuple[tuple[str, bytes], ...]
+log = logging.getLogger("hslr.runtime")
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class Metrics(Protocol):
     def duplicates(self, stage: str, topic: str, n: int) -> None: ...
     def processing(self, stage: str, seconds: float) -> None: ...
     def last_event(self, stage: str, ts_ms: int) -> None: ...
+    def records(self, stage: str, topic: str, batch: Batch) -> None: ...
 
 
 def accepted_event_time(spec: Any, topic: str, batch: Batch, outputs: Any) -> int | None:
@@ -327,9 +330,21 @@ class StageRuntime:
                 for i, (v, idx) in enumerate(values)
             )
             self.metrics.events_out(self.sid, key, b.n)
+            self.metrics.records(self.sid, key, b)  # equity, positions, orders, regime … (runner/readings.py)
 
     def _dead(self, envs: Sequence[Envelope], kind: str, reason: str) -> list[Outgoing]:
         self.metrics.dead_letter(self.sid, kind, len(envs))
+        log.warning(
+            "%d record(s) dead-lettered (%s): %s",
+            len(envs),
+            kind,
+            reason,
+            extra={
+                "stage": self.sid,
+                "event": "dead_letter",
+                "message_ids": [f"{e.topic}:{e.partition}:{e.offset}" for e in envs[:20]],
+            },
+        )
         return [
             Outgoing(
                 TOPICS["deadletter"].name(self.namespace),

@@ -75,3 +75,21 @@ def writable_tables(conn: psycopg.Connection) -> list[str]:
         " OR has_table_privilege(c.oid, 'DELETE')) ORDER BY c.relname"
     ).fetchall()
     return [r[0] for r in rows]
+
+
+def table_counts(conn: psycopg.Connection) -> dict[str, int]:
+    """Row count of every table of the connection's current schema (exact: ``count(*)``)."""
+    from psycopg import sql
+
+    names = [
+        str(r[0])
+        for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name"
+        ).fetchall()
+    ]
+    out = {}
+    for name in names:
+        row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(name))).fetchone()
+        out[name] = int(row[0]) if row else 0
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -61,3 +62,31 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Batch, object, di
     )
     config = with_models(base, str(regime.path), str(edge.path), calendar)
     return test, config, run_inprocess_engine(test, config)
+
+
+@pytest.fixture
+def scratch_db(services: dict[str, str]) -> Iterator[str]:
+    """The DSN of a fresh, migrated database on the shared server, dropped afterwards."""
+    import uuid
+
+    from streams.storage.db import connect, default_dsn
+    from streams.storage.migrate import migrate
+
+    name = f"hslr_t_{uuid.uuid4().hex[:10]}"
+    with connect(autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    dsn = dsn_for(default_dsn(), name)
+    try:
+        with connect(dsn) as conn:
+            migrate(conn)
+        yield dsn
+    finally:
+        with connect(autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def dsn_for(dsn: str, database: str) -> str:
+    """``dsn`` with its database replaced by ``database``."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    return make_conninfo(**{**conninfo_to_dict(dsn), "dbname": database})

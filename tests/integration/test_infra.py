@@ -182,7 +182,7 @@ def test_price_data_upsert_is_idempotent() -> None:
     [
         ["check", "config", "infra/prometheus/prometheus.yml"],
         ["check", "rules", "infra/prometheus/alerts.yml"],
-        ["test", "rules", "infra/prometheus/alerts_test.yml"],
+        ["test", "rules", "infra/prometheus/alerts_test.yml", "infra/prometheus/alerts_long_test.yml"],
     ],
     ids=["check-config", "check-rules", "test-rules"],
 )
@@ -218,11 +218,14 @@ def test_prometheus_loaded_alert_rules() -> None:
 
 
 def test_dashboard_queries_parse() -> None:
-    dash = json.loads((ROOT / "infra/grafana/dashboards/hslr_overview.json").read_text())
-    exprs = [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
+    exprs = []
+    for path in (ROOT / "infra/grafana/dashboards").glob("*.json"):
+        dash = json.loads(path.read_text())
+        exprs += [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
     assert exprs
     for expr in exprs:
-        result = _get_json("/api/v1/query", query=expr.replace("$stage", ".*"))
+        scoped = expr.replace("$stage", ".*").replace("$pair", ".*").replace("$namespace", "hslr")
+        result = _get_json("/api/v1/query", query=scoped)
         assert result["status"] == "success", expr
 
 
