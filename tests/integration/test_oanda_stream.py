@@ -49,7 +49,9 @@ def test_lines_split_across_chunks_untyped_prices_and_a_cut_mid_line() -> None:
     a = price_line("GBPUSD", T, 1.3, 1.3002)
     b = price_line("USDJPY", T + 5, 111.5, 111.52, typed=False, digits=3)
     with V20Server() as server:
-        server.scripts.append([a[:17], a[17:] + b[:9], b[9:], heartbeat_line(T + 10), b"{not json\n", b[:30], CUT])
+        server.scripts.append(
+            [a[:17], a[17:] + b[:9], b[9:], heartbeat_line(T + 10), b"{not json\n", b[:30], CUT]
+        )
         server.scripts.append([price_line("GBPUSD", T + 20, 1.31, 1.3102)])
         events = _collect(_stream(server), until=2)
         assert [q.pair for q in events if isinstance(q, Quote)] == ["GBPUSD", "USDJPY", "GBPUSD"]

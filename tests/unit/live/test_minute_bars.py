@@ -84,7 +84,18 @@ def test_bar_columns_follow_the_bar_schema() -> None:
     agg.add(q("GBPUSD", 2.0, 1.3001, 1.3004))
     bars, _ = agg.advance(M + 60 * S)
     cols = bar_columns(bars, "live:oanda")
-    assert list(cols) == ["pair", "ts", "open", "high", "low", "close", "volume", "spread", "spread_modeled", "source"]
+    assert list(cols) == [
+        "pair",
+        "ts",
+        "open",
+        "high",
+        "low",
+        "close",
+        "volume",
+        "spread",
+        "spread_modeled",
+        "source",
+    ]
     assert cols["spread"][0] == pytest.approx(0.0003)
     assert cols["volume"][0] == 0.0  # the bid-path proxy of tick velocity, as in training
     assert bar_columns(bars, "live:oanda", tick_volume=True)["volume"][0] == 2.0
