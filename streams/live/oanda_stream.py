@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 
 import requests
 
@@ -84,7 +84,7 @@ class OandaPriceStream:
             timeout=(5.0, self.health.silent_after_s),
         )
 
-    def _one_connection(self) -> Iterator[FeedEvent]:
+    def _one_connection(self) -> Generator[FeedEvent, None, FeedStatus]:
         """Yield the events of one connection; return the status that ended it."""
         self.connections += 1
         try:
@@ -103,7 +103,7 @@ class OandaPriceStream:
             resp.close()
             self._resp = None
 
-    def _lines(self, resp: requests.Response) -> Iterator[FeedEvent]:
+    def _lines(self, resp: requests.Response) -> Generator[FeedEvent, None, FeedStatus]:
         buf = b""
         try:
             for chunk in resp.iter_content(chunk_size=None):
