@@ -92,7 +92,10 @@ def _live(args: argparse.Namespace) -> int:
             from streams.live.oanda_broker import OandaBroker
 
             gateway = OrderGateway(OandaBroker(endpoint, gtd_min=args.gtd_min))
-            found = gateway.start(system_book(_trader_state(ns, config, sid), pairs))
+            from streams.fx.pairs import KNOWN_PAIRS
+
+            book_pairs = tuple(config.trader.portfolio.pairs or KNOWN_PAIRS)  # the trader's position order
+            found = gateway.start(system_book(_trader_state(ns, config, sid), book_pairs))
             if found:
                 reason = "reconciliation: " + "; ".join(str(m) for m in found)
                 publish_halt(out, ns, reason[:900])

@@ -24,11 +24,12 @@ NS = 1_000_000_000
 def quotes_for_bars(bars: Batch, per_minute: int = 120) -> pd.DataFrame:
     """Columns ``pair, ts_ns, bid, ask``, sorted by time then pair (``per_minute`` >= 4)."""
     rows: list[tuple[str, int, float, float]] = []
-    frac = np.linspace(0.0, 1.0, per_minute)
+    k_at = np.arange(per_minute)
+    anchors = [0, per_minute // 3, 2 * per_minute // 3, per_minute - 1]  # quotes that carry O, H/L, L/H, C
     for i in range(bars.n):
         o, h, lo, c = (float(bars[k][i]) for k in ("open", "high", "low", "close"))
         path = [o, h, lo, c] if c >= o else [o, lo, h, c]
-        bid = np.interp(frac, [0.0, 1 / 3, 2 / 3, 1.0], path)
+        bid = np.interp(k_at, anchors, path)
         t0 = int(bars["ts"][i]) * 1_000_000 + NS // 4
         step = (59 * NS) // per_minute
         spread = float(bars["spread"][i])
