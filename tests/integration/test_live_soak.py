@@ -42,8 +42,8 @@ from tests.kit.v20_quotes import expected_bars, quotes_for_bars, script, split_w
 from tests.kit.v20_server import V20Server
 
 pytestmark = pytest.mark.integration
-LIVE_START = "2020-02-05T11:00"
 LIVE_MIN = 20
+MINUTE = 60_000
 
 
 def _decided(store: CheckpointStore, rt: StageRuntime, sid: str) -> int:
@@ -54,6 +54,16 @@ def _decided(store: CheckpointStore, rt: StageRuntime, sid: str) -> int:
     return int(rt.cp.state.members[-1].last_ts)
 
 
+def _window_with_orders(market: Batch, config: HSLRConfig) -> int:
+    """Start of the first 20-minute stretch (after the features' two-day warm-up) in which the replay
+    sends orders (the pipeline is causal: a replay of a prefix decides its minutes the same way)."""
+    orders = run_inprocess_engine(market, config)["orders"]
+    after = int(np.datetime64("2020-02-05T06:00", "ms").astype(np.int64))
+    ts = np.sort(orders["ts"][(orders["action"] == "NEW") & (orders["ts"] > after + LIVE_MIN * MINUTE)])
+    assert ts.size, "the replay sends no order on 2020-02-05"
+    return int(ts[0]) - LIVE_MIN // 2 * MINUTE  # the order's decision minute sits mid-window
+
+
 def test_soak_v20_stream_to_orders_equals_replay(
     services: dict[str, str], tmp_path: Path, trained: tuple[Batch, HSLRConfig, dict[str, Batch]]
 ) -> None:
@@ -62,8 +72,9 @@ def test_soak_v20_stream_to_orders_equals_replay(
     config = trained_config.model_copy(
         update={"market": trained_config.market.model_copy(update={"pairs": pairs})}
     )
-    market = Batch(generate_market(list(pairs), "2020-02-03", "2020-02-05T11:20", 5).bars)
-    start = int(np.datetime64(LIVE_START, "ms").astype(np.int64))
+    market = Batch(generate_market(list(pairs), "2020-02-03", "2020-02-05T18:00", 5).bars)
+    start = _window_with_orders(market, config)
+    market = market.take(market["ts"] < start + LIVE_MIN * MINUTE)
     history, live_src = market.take(market["ts"] < start), market.take(market["ts"] >= start)
     assert np.unique(live_src["ts"]).size == LIVE_MIN
     quotes = quotes_for_bars(live_src, per_minute=120)

@@ -24,7 +24,9 @@ def _aggregate(events: list[Quote], end_ns: int) -> Batch:
 
 
 def test_aggregator_equals_pandas_and_the_source_bars() -> None:
-    bars = Batch(generate_market(["GBPUSD", "USDJPY", "EURCHF"], "2020-02-04T10:00", "2020-02-04T10:30", 3).bars)
+    bars = Batch(
+        generate_market(["GBPUSD", "USDJPY", "EURCHF"], "2020-02-04T10:00", "2020-02-04T10:30", 3).bars
+    )
     quotes = quotes_for_bars(bars, per_minute=30)
     events = [parse_line(x) for x in lines(quotes)]
     assert all(isinstance(e, Quote) for e in events)
