@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -78,10 +77,13 @@ def publish_halt(out: Out, namespace: str, reason: str) -> None:
 
 
 class OrderConsumer(threading.Thread):
-    """Reads ``orders`` from the start of the namespace and hands each instruction to the gateway.
+    """Hands each instruction of ``orders`` to the gateway, at least once.
 
-    Instructions produced before the consumer started may have been sent by an earlier run, so they
-    go out with ``redelivered=True`` (looked up by client id before sending).
+    The consumer group is stable per namespace and commits after each message, so a restarted
+    gateway resumes where it stopped; a new group starts at the end of the topic (instructions decided
+    before the gateway existed are never sent). Messages produced before this process started may
+    have been sent by the previous one: they go out with ``redelivered=True`` (looked up by client id
+    first). Call :meth:`wait_assigned` before starting the feed, so no live instruction is missed.
     """
 
     def __init__(
@@ -97,35 +99,52 @@ class OrderConsumer(threading.Thread):
         self.codec = AvroCodec(TOPICS["orders"].schema)
         self.started_ms = int(time.time() * 1000)
         self.stop = threading.Event()
+        self.assigned = threading.Event()
         self.consumer = Consumer(
             {
                 "bootstrap.servers": bootstrap,
-                "group.id": f"{namespace}-order-gateway-{uuid.uuid4().hex[:6]}",
-                "auto.offset.reset": "earliest",
+                "group.id": f"{namespace}-order-gateway",
+                "auto.offset.reset": "latest",
                 "enable.auto.commit": False,
                 "fetch.wait.max.ms": 1,
                 **QUIET,
             }
         )
-        self.consumer.subscribe([self.topic])
+        self.consumer.subscribe([self.topic], on_assign=lambda c, parts: self.assigned.set())
+
+    def wait_assigned(self, timeout: float = 30.0) -> None:
+        if not self.assigned.wait(timeout):
+            raise TimeoutError(f"order gateway not assigned {self.topic} within {timeout:.0f} s")
 
     def run(self) -> None:
         try:
             while not self.stop.is_set():
                 msg = self.consumer.poll(0.05)
-                if msg is None or msg.error() or not msg.value():
+                value = None if msg is None or msg.error() else msg.value()
+                if msg is None or not value:  # nothing, an error event, or a marker (empty value)
                     continue
                 redelivered = (msg.timestamp()[1] or 0) < self.started_ms
-                for rec in self.codec.decode_many(msg.value()):
-                    ack = self.gateway.apply(rec, redelivered=redelivered)
-                    if ack is not None:
-                        log.info(
-                            "order %s %s: %s %s", rec["action"], rec["client_order_id"], ack.state, ack.reason
-                        )
-                        if self.on_ack is not None:
-                            self.on_ack(rec, ack)
+                try:
+                    recs = self.codec.decode_many(value)
+                except Exception as exc:  # noqa: BLE001 - an undecodable message is logged, never fatal
+                    log.error("undecodable orders message at offset %s: %s", msg.offset(), exc)
+                    recs = []
+                for rec in recs:
+                    self._apply(rec, redelivered)
+                self.consumer.commit(message=msg, asynchronous=True)
         finally:
             self.consumer.close()
+
+    def _apply(self, rec: dict[str, Any], redelivered: bool) -> None:
+        try:
+            ack = self.gateway.apply(rec, redelivered=redelivered)
+        except (ValueError, OSError) as exc:  # v20 cannot express it, or the broker is unreachable
+            log.error("order %s not sent: %s", rec.get("client_order_id"), exc)
+            return
+        if ack is not None:
+            log.info("order %s %s: %s %s", rec["action"], rec["client_order_id"], ack.state, ack.reason)
+            if self.on_ack is not None:
+                self.on_ack(rec, ack)
 
 
 def system_book(trader_state: Any, pairs: tuple[str, ...]) -> Book:

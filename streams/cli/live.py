@@ -102,6 +102,7 @@ def _live(args: argparse.Namespace) -> int:
                 log.error("trading blocked until resolved: %s", reason)
             consumer = OrderConsumer(boot, ns, gateway)
             consumer.start()
+            consumer.wait_assigned()
             stack.callback(consumer.stop.set)
         print(f"live: {len(pairs)} pairs from {endpoint!r}, broker {args.broker}, namespace {ns}", flush=True)
         feed = OandaPriceStream(

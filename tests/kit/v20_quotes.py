@@ -50,28 +50,54 @@ def lines(quotes: pd.DataFrame) -> list[bytes]:
 
 
 def script(
-    quotes: pd.DataFrame, wall_s_per_minute: float, heartbeat_s: int = 5, tail_s: int = 62
+    quotes: pd.DataFrame,
+    wall_s_per_minute: float,
+    heartbeat_s: int = 5,
+    tail_s: int = 62,
+    mark_grace_ms: int | None = None,
 ) -> Iterator[Any]:
     """Server steps: the quote lines paced at ``wall_s_per_minute`` per market minute, a heartbeat
     every ``heartbeat_s`` of market time, a malformed line per minute, and heartbeats for ``tail_s``
-    after the last quote (so the last minute closes)."""
+    after the last quote (so the last minute closes). With ``mark_grace_ms``, a ``("mark", m)`` step
+    (``m``: the minute's open, ms) precedes the first line at or after ``m + 60 s + grace``: the line
+    that closes minute ``m`` at the gateway."""
     ls = lines(quotes)
     ts = quotes["ts_ns"].to_numpy()
     beat = ts[0] - ts[0] % (heartbeat_s * NS) + heartbeat_s * NS
     minute = ts[0] // (60 * NS)
+    marks = _Marks(mark_grace_ms)
     for line, t in zip(ls, ts.tolist(), strict=True):
         while beat <= t:
+            yield from marks.before(int(beat))
             yield heartbeat_line(int(beat))
             beat += heartbeat_s * NS
         if t // (60 * NS) != minute:
             minute = t // (60 * NS)
             yield b'{"type":"PRICE","instrument":"GBP_USD","time":"2020-02-05T\n'  # cut line: malformed
             yield wall_s_per_minute
+        yield from marks.before(int(t))
+        marks.open(int(t))
         yield line
     end = int(ts[-1]) + tail_s * NS
     while beat <= end:
+        yield from marks.before(int(beat))
         yield heartbeat_line(int(beat))
         beat += heartbeat_s * NS
+
+
+class _Marks:
+    def __init__(self, grace_ms: int | None) -> None:
+        self.grace_ns = None if grace_ms is None else grace_ms * 1_000_000
+        self.pending: list[int] = []
+
+    def open(self, t: int) -> None:
+        m = t - t % (60 * NS)
+        if self.grace_ns is not None and (not self.pending or self.pending[-1] != m):
+            self.pending.append(m)
+
+    def before(self, t: int) -> Iterator[tuple[str, int]]:
+        while self.grace_ns is not None and self.pending and self.pending[0] + 60 * NS + self.grace_ns <= t:
+            yield ("mark", self.pending.pop(0) // 1_000_000)
 
 
 def split_with_cut(steps: list[Any], minute_changes: int) -> list[list[Any]]:

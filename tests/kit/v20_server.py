@@ -3,8 +3,9 @@
 Pricing stream: each connection to ``/v3/accounts/{id}/pricing/stream`` plays the next *script* from
 ``server.scripts`` (an iterable of steps), else heartbeats until the server stops. A step is ``bytes``
 (written as one HTTP chunk: a line, several lines or part of one), a ``float`` (sleep that many
-seconds) or :data:`CUT` (drop the connection without ending the chunked body: a disconnect, possibly
-mid-line). Helpers build the documented objects: :func:`price_line`, :func:`heartbeat_line`.
+seconds), :data:`CUT` (drop the connection without ending the chunked body: a disconnect, possibly
+mid-line) or ``("mark", key)`` (record ``time.time()`` in ``server.marks[key]`` before the next write:
+benchmarks time a minute's close from there). Helpers build the documented objects: :func:`price_line`, :func:`heartbeat_line`.
 
 Orders: ``POST /orders`` (LIMIT; 201 with ``orderCreateTransaction`` and, when ``fill_on_create``, an
 ``orderFillTransaction``; 400 with ``orderRejectTransaction`` and ``errorCode`` for a bad request, a
@@ -78,7 +79,8 @@ class V20Server(ThreadingHTTPServer):
         ] = {}  # clientExtensions.id -> order (state PENDING/FILLED/CANCELLED)
         self.trades: list[dict[str, Any]] = []
         self.positions: dict[str, float] = {}  # instrument -> net units
-        self.order_log: list[tuple[float, dict[str, Any]]] = []
+        self.order_log: list[tuple[float, dict[str, Any]]] = []  # POST bodies and {"cancel": id} of PUTs
+        self.marks: dict[Any, float] = {}
         self.fill_on_create = False
         self.reject_next: deque[str] = deque()
         self.drop_next = 0
@@ -299,6 +301,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not m or not m.group(3):
             self._send(404, {"errorMessage": "no route"})
             return
+        self.server.order_log.append((time.time(), {"cancel": m.group(2)}))
         self._send(*self.server.cancel(m.group(2)))
 
     def _stream(self) -> None:
@@ -332,6 +335,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return False
             if isinstance(step, bytes):
                 self._chunk(step)
+            elif isinstance(step, tuple):
+                self.server.marks[step[1]] = time.time()
             else:
                 time.sleep(float(step))
         return True
