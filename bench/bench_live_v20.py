@@ -175,7 +175,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             out = Out(boot)
             publish(out, "bars", warm, ns, max_records=500)  # the warm-up in bulk, as history
             out.flush()
-            _wait_decided(store, rt, sid, int(warm["ts"].max()), proc, args.timeout)
+            _wait_decided(
+                store, rt, sid, int(warm["ts"].max()) - MINUTE, proc, args.timeout
+            )  # the last waits for more
             warm_s = time.monotonic() - t0
             gate.open.set()
             last = int(paced["ts"].max())

@@ -49,6 +49,7 @@ class OandaPriceStream:
         self.connections = 0
         self._stop = threading.Event()
         self._resp: requests.Response | None = None
+        self._buf = b""  # the unfinished line of the current connection
 
     def close(self) -> None:
         self._stop.set()
@@ -104,32 +105,37 @@ class OandaPriceStream:
             self._resp = None
 
     def _lines(self, resp: requests.Response) -> Generator[FeedEvent, None, FeedStatus]:
-        buf = b""
+        self._buf = b""
         try:
             for chunk in resp.iter_content(chunk_size=None):
-                buf += chunk
-                *lines, buf = buf.split(b"\n")
-                for line in lines:
-                    ev = parse_line(line)
-                    if ev is not None:
-                        self._observe(ev)
-                        yield ev
-                state = self.health.state(self.monotonic(), self.market_open())
-                if state is FeedState.STALLED:
+                yield from self._parse(chunk)
+                if self.health.state(self.monotonic(), self.market_open()) is FeedState.STALLED:
                     return FeedStatus("stalled", self.health.reason(self.monotonic()), self.monotonic())
         except requests.exceptions.ConnectionError as exc:
-            if self._stop.is_set():
-                return FeedStatus("disconnected", "closed", self.monotonic())
-            if "timed out" in str(exc).lower():
+            if "timed out" in str(exc).lower() and not self._stop.is_set():
                 return FeedStatus("silent", self.health.reason(self.monotonic()), self.monotonic())
-            return self._cut(buf, f"connection lost: {type(exc).__name__}")
+            return self._cut(f"connection lost: {type(exc).__name__}")
         except (requests.RequestException, OSError) as exc:
-            return self._cut(buf, f"connection lost: {type(exc).__name__}")
-        return self._cut(buf, "server ended the stream")
+            return self._cut(f"connection lost: {type(exc).__name__}")
+        except (AttributeError, ValueError):  # http.client once close() took the socket from under a read
+            if self._stop.is_set():
+                return self._cut("closed")
+            raise
+        return self._cut("server ended the stream")
 
-    def _cut(self, buf: bytes, reason: str) -> FeedStatus:
-        if buf.strip():
-            reason += f"; {len(buf)} bytes of an unfinished line dropped"
+    def _parse(self, chunk: bytes) -> Iterator[Quote | Heartbeat | BadLine]:
+        *lines, self._buf = (self._buf + chunk).split(b"\n")
+        for line in lines:
+            ev = parse_line(line)
+            if ev is not None:
+                self._observe(ev)
+                yield ev
+
+    def _cut(self, reason: str) -> FeedStatus:
+        if self._stop.is_set():
+            reason = "closed"
+        elif self._buf.strip():
+            reason += f"; {len(self._buf)} bytes of an unfinished line dropped"
         return FeedStatus("disconnected", reason, self.monotonic())
 
     def _observe(self, ev: Quote | Heartbeat | BadLine) -> None:

@@ -2,8 +2,9 @@
 (2 per second of market time, heartbeats every 5 s, a malformed line per minute, older untyped PRICE
 objects, a disconnect mid-line) at 0.4 s of wall time per market minute; the feed gateway turns them into
 bars and watermarks on Kafka; the fused worker decides every minute. The live bars equal the bars
-computed from the quotes by pandas, and the orders, fills and portfolio equal an in-process replay of
-the same minutes (replay == live)."""
+computed from the quotes by pandas, the orders, fills and portfolio equal an in-process replay of
+the same minutes (replay == live), and the order gateway (reconciled against a fresh account) has sent
+every live NEW order to the v20 server as a LIMIT order with our client id, size and price."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from streams.binding.kafka_io import (
     publish_marker,
     read_to_end,
 )
-from streams.binding.live import FeedGateway
+from streams.binding.live import FeedGateway, OrderConsumer
 from streams.binding.workers import fresh_namespace, worker
 from streams.config import HSLRConfig, dump_config
 from streams.core.batch import Batch, concat
@@ -34,8 +35,11 @@ from streams.data.synth import generate_market
 from streams.fx.pairs import KNOWN_PAIRS
 from streams.infra import bootstrap_servers
 from streams.live.endpoint import V20Endpoint
+from streams.live.gateway import OrderGateway
+from streams.live.oanda_broker import OandaBroker
 from streams.live.oanda_stream import OandaPriceStream
 from streams.live.pacing import Backoff
+from streams.live.reconcile import Book
 from streams.live.session import FeedSession
 from streams.runner.runtime import StageRuntime
 from tests.kit.v20_quotes import expected_bars, quotes_for_bars, script, split_with_cut
@@ -97,6 +101,11 @@ def test_soak_v20_stream_to_orders_equals_replay(
         server.scripts.extend(split_with_cut(list(script(quotes, wall_s_per_minute=0.4)), minute_changes=5))
         publish(out, "bars", history, ns, max_records=500)
         out.flush()
+        orders_gw = OrderGateway(OandaBroker(V20Endpoint.local(server.url)))
+        assert orders_gw.start(Book({}, {})) == []  # a fresh account and book: trading opens
+        consumer = OrderConsumer(bootstrap_servers(), ns, orders_gw)
+        consumer.start()
+        consumer.wait_assigned()
         feed = OandaPriceStream(
             V20Endpoint.local(server.url), pairs, backoff=Backoff(initial_s=0.05, cap_s=0.2)
         )
@@ -126,9 +135,16 @@ def test_soak_v20_stream_to_orders_equals_replay(
             timeout=120,
             alive=lambda: w.poll() is None,
         )
+        live_new = got["orders"].take((got["orders"]["ts"] > start) & (got["orders"]["action"] == "NEW"))
+        live_new = live_new.take(live_new["reason"] == "")
+        while not set(live_new["client_order_id"].tolist()) <= set(server.orders):
+            assert time.monotonic() - t0 < 170, "live orders did not reach the v20 server"
+            time.sleep(0.2)
+        consumer.stop.set()
         bars_topic = read_to_end(bootstrap_servers(), "bars", ns)
         quarantine = read_to_end(bootstrap_servers(), "quarantine", ns)
-    assert len(server.connection_times) == 2  # the cut mid-line, then one reconnect
+    # the cut mid-line, then a reconnect (a third may follow once the script has ended)
+    assert len(server.connection_times) >= 2
     assert gateway.session.counts["Quote"] >= len(quotes)  # the line cut mid-way was replayed
     assert quarantine.n >= LIVE_MIN - 1  # one malformed line per minute change, each with its reason
     assert all("not JSON" in r for r in quarantine["reason"].tolist())
@@ -137,3 +153,14 @@ def test_soak_v20_stream_to_orders_equals_replay(
     assert int((expected["orders"]["ts"] > start).sum()) > 0  # orders decided on live minutes
     for key in ("orders", "fills", "portfolio"):
         assert got[key].equals(expected[key]), key
+    # the live orders reached the v20 server as LIMIT orders with our ids, sizes and prices
+    assert live_new.n > 0
+    for cid, side, qty, px in zip(
+        *(live_new[k].tolist() for k in ("client_order_id", "side", "qty", "limit_price")), strict=True
+    ):
+        sent = server.orders[cid]
+        assert (sent["type"], float(sent["units"])) == ("LIMIT", side * qty)
+        assert (
+            abs(float(sent["price"]) - px) < 1e-3 * 1.0001
+        )  # rounded to the pair's precision, away from the market
+        assert (float(sent["price"]) - px) * side <= 1e-12

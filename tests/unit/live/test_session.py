@@ -30,7 +30,9 @@ def test_bad_lines_and_foreign_pairs_are_quarantined() -> None:
 def test_one_halt_per_stale_episode() -> None:
     s = FeedSession(("GBPUSD",))
     first = s.handle(FeedStatus("stalled", "no price for 61.0 s while heartbeats arrive", 1.0), 1000).control
-    assert [(c["action"], c["issuer"], c["pair"], c["ts"]) for c in first] == [("HALT", "live-feed", "", 1000)]
+    assert [(c["action"], c["issuer"], c["pair"], c["ts"]) for c in first] == [
+        ("HALT", "live-feed", "", 1000)
+    ]
     assert "stalled: no price" in first[0]["reason"]
     assert s.handle(FeedStatus("silent", "x", 2.0), 2000).control == []  # still the same episode
     assert s.handle(FeedStatus("disconnected", "x", 3.0), 3000).control == []
