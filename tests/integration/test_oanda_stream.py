@@ -115,3 +115,19 @@ def test_bad_credentials_are_not_retried_and_the_token_is_not_shown() -> None:
         with pytest.raises(FeedRejected, match="HTTP 401"):
             list(stream.events())
         assert "local-test-token" not in repr(ep)
+
+
+def test_a_quiet_instrument_is_not_stale_and_out_of_order_times_pass_through() -> None:
+    steps: list[object] = []
+    for i in range(30):  # GBPUSD every 0.05 s for 1.5 s, USDJPY never
+        steps += [price_line("GBPUSD", T + (30 - i if i == 29 else i) * 10**8, 1.3, 1.3002), 0.05]
+    with V20Server() as server:
+        server.scripts.append(steps)
+        stream = _stream(server, silent_after_s=1.0, stall_after_s=0.6)
+        events = _collect(stream, until=1)
+        status = [e.state for e in events if isinstance(e, FeedStatus)]
+        assert status == ["connected", "disconnected"]  # the script ended; never stale
+        times = [q.ts_ns for q in events if isinstance(q, Quote)]
+        assert len(times) == 30
+        assert times[-1] < times[-2]  # delivered as sent: the aggregator orders by quote time
+        assert stream.health.quiet(time.monotonic(), list(PAIRS), after_s=0.5) == ["USDJPY"]
