@@ -6,7 +6,8 @@ Any difference blocks trading until a person resolves it, with one reason per di
   another process, or by us before a lost checkpoint);
 * ``missing_order``: an order the system thinks is working that the broker does not hold (filled or
   cancelled while we were away: the fill was missed);
-* ``order_differs``: same client id, other units or price;
+* ``order_differs``: same client id, other units, or a price more than one price increment (a tenth of
+  a pip: the broker holds the price rounded to its precision) away;
 * ``position``: a net position of another size (``units`` differ by more than ``tolerance``).
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from streams.fx.pairs import pip_size
 from streams.live.v20_orders import WorkingOrder
 
 
@@ -49,10 +51,7 @@ def reconcile(broker: Book, system: Book, tolerance: float = 0.5) -> list[Mismat
                     f"broker holds {cid} ({o.units:+.0f} @ {o.price}) the system does not know",
                 )
             )
-        elif (
-            abs(mine.units - o.units) > tolerance
-            or abs(mine.price - o.price) > 1e-9 * max(1.0, abs(o.price)) + 1e-5
-        ):
+        elif abs(mine.units - o.units) > tolerance or abs(mine.price - o.price) > 0.1001 * pip_size(o.pair):
             out.append(
                 Mismatch(
                     "order_differs",

@@ -119,3 +119,11 @@ def test_seeded_mismatches_each_give_a_reason() -> None:
 def test_same_id_other_size_differs() -> None:
     other = WorkingOrder("ours", "GBPUSD", 20000.0, 1.3)
     assert [m.kind for m in reconcile(Book({"ours": other}, {}), Book({"ours": W}, {}))] == ["order_differs"]
+
+
+def test_broker_rounding_of_the_price_is_no_mismatch() -> None:
+    sent = WorkingOrder("j", "USDJPY", -1000.0, 111.524)  # the broker holds the price at 3 decimals
+    mine = WorkingOrder("j", "USDJPY", -1000.0, 111.5231)
+    assert reconcile(Book({"j": sent}, {}), Book({"j": mine}, {})) == []
+    moved = WorkingOrder("j", "USDJPY", -1000.0, 111.526)
+    assert [m.kind for m in reconcile(Book({"j": moved}, {}), Book({"j": mine}, {}))] == ["order_differs"]
