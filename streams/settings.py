@@ -72,6 +72,14 @@ class Settings(BaseSettings):
     """Where generated data goes, trained models first (env HSLR_DATA_DIR). Empty: the source checkout's
     git-ignored ``var/`` when the code runs from one, else ``$XDG_DATA_HOME/hslr`` (``~/.local/share``).
     Never the working directory: a ``./models/`` there would shadow the ``models`` package."""
+    oanda_env: str = "practice"
+    """OANDA environment of the live path: ``practice`` (demo account) or ``live`` (real money)."""
+    oanda_account_id: str = ""
+    """OANDA v20 account id (env OANDA_ACCOUNT_ID or infra/hslr.env)."""
+    oanda_token: SecretStr = SecretStr("")
+    """OANDA v20 API token (env OANDA_TOKEN or infra/hslr.env; never logged)."""
+    oanda_token_file: str = ""
+    """File holding the token (read when OANDA_TOKEN is unset)."""
     xdg_data_home: str = ""
     """The XDG base directory for user data (env XDG_DATA_HOME); empty means ``~/.local/share``."""
     hslr_api_tokens: SecretStr = SecretStr("")
@@ -119,6 +127,24 @@ def data_path(path: str | Path) -> Path:
     pipeline config, e.g. the default ``models/artifacts/regime/latest``, live there)."""
     p = Path(path).expanduser()
     return p if p.is_absolute() else data_dir() / p
+
+
+def oanda_token(s: Settings | None = None) -> SecretStr:
+    """The OANDA token (OANDA_TOKEN, else the file OANDA_TOKEN_FILE); empty when neither is set.
+
+    Raises
+    ------
+    ValueError
+        The token file is named but cannot be read (the message names the file, never its content).
+    """
+    s = s or settings()
+    token = s.oanda_token.get_secret_value().strip()
+    if not token and s.oanda_token_file:
+        try:
+            token = Path(s.oanda_token_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(f"OANDA_TOKEN_FILE {s.oanda_token_file}: {exc.strerror}") from None
+    return SecretStr(token)
 
 
 def control_key(s: Settings | None = None) -> bytes | None:

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "streams.cli.api",  # api (the HTTP data service)
     "streams.cli.models",  # models list / promote / rollback
     "streams.cli.backup",  # backup, restore
+    "streams.cli.live",  # live (OANDA v20 feed and broker)
 )
 
 

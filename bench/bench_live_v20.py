@@ -1,0 +1,259 @@
+"""Live-path latency on the OANDA v20 path: a minute's close -> the order request at the v20 server.
+
+Usage: ``PYTHONPATH=$PWD python bench/bench_live_v20.py [--minutes 1000] [--wall-per-minute 0.25]
+[--quotes-per-minute 30] [--models DIR]``.
+
+Method: models are trained as the integration fixture does (3 pairs, 4 weeks of a seeded synthetic
+market; cached in ``--models``). A 12-pair synthetic market is turned into v20 price lines
+(``tests/kit/v20_quotes.py``) served by the local v20 server (``tests/kit/v20_server.py``, in this
+process). ``hslr live --broker oanda --env practice --feed-url <server>`` runs as a subprocess: its feed
+gateway (stream -> 1-minute bars + watermark on Kafka), the fused worker it starts, and its order
+gateway (``orders`` -> ``POST/PUT`` at the server). Once it has reconciled (empty books) and its order
+gateway is assigned, 2.5 days of warm-up bars are published to ``bars`` in bulk (history; their orders
+reach the server too, unmeasured) while the stream sends heartbeats; after the trader has decided them,
+``--minutes`` minutes are streamed, paced at ``--wall-per-minute`` seconds each, with
+``--quotes-per-minute`` quotes per pair.
+
+Measured, wall clock on one machine: ``close``: the server writes the line (quote or heartbeat) whose
+time is the first at or after minute end + grace - the line that closes the minute at the gateway;
+``order``: the first order request (POST or cancel PUT) at the server for an instruction decided on
+that minute; ``feed``: close -> the minute's watermark produced to Kafka (the gateway's part, every
+minute); ``order - feed``: Kafka, the fused worker, the order gateway and the HTTP request. Only
+minutes with an instruction give an ``order`` sample.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+MINUTE = 60_000
+PAIRS3 = ["EURUSD", "GBPUSD", "USDJPY"]
+
+
+def _models(root: Path) -> tuple[str, str]:
+    from streams.config import build_config
+    from streams.core.batch import Batch
+    from streams.data.synth import generate_market
+    from streams.services.features import compute_features
+    from streams.training.artifacts import train_edge_artifact, train_regime_artifact
+
+    if (root / "paths.json").exists():
+        p = json.loads((root / "paths.json").read_text())
+        return p["regime"], p["edge"]
+    split = int(datetime(2020, 2, 3, tzinfo=UTC).timestamp() * 1000)
+    market = Batch(generate_market(PAIRS3, "2020-01-06", "2020-02-03", 5).bars)
+    base = build_config({"market": {"pairs": PAIRS3}})
+    features = compute_features(market.take(market["ts"] < split), base)
+    now = datetime(2020, 2, 3, tzinfo=UTC)
+    kw: dict[str, Any] = {"created_at": now, "code_version": "bench", "params": {}}
+    regime = train_regime_artifact(features, base.regime, root=root / "regime", **kw)
+    edge = train_edge_artifact(
+        features, base.edge.model_copy(update={"execution_priced": False}), root=root / "edge", **kw
+    )
+    (root / "paths.json").write_text(json.dumps({"regime": str(regime.path), "edge": str(edge.path)}))
+    return str(regime.path), str(edge.path)
+
+
+def _stats(ms: list[float]) -> dict[str, Any]:
+    if not ms:
+        return {"n": 0}
+    a = np.asarray(ms)
+    q = {f"p{p}_ms": round(float(np.percentile(a, p)), 2) for p in (50, 95, 99)}
+    return {"n": len(a), **q, "max_ms": round(float(a.max()), 2), "mean_ms": round(float(a.mean()), 2)}
+
+
+class Gate:
+    """Holds the paced part of the script until the warm-up is decided; heartbeats meanwhile."""
+
+    def __init__(self) -> None:
+        self.open = threading.Event()
+
+    def steps(self, warm: list[Any], paced: list[Any], beat_ts: int) -> Any:
+        from tests.kit.v20_server import heartbeat_line
+
+        yield from warm
+        while not self.open.wait(1.0):
+            yield heartbeat_line(beat_ts)
+        yield from paced
+
+
+def _watermark_times(boot: str, ns: str) -> dict[int, float]:
+    from confluent_kafka import Consumer, TopicPartition
+
+    from streams.core.topics import TOPICS
+    from streams.runner.runtime import MARKER_HEADER, WATERMARK, WATERMARK_HEADER
+
+    topic = TOPICS["bars"].name(ns)
+    c = Consumer({"bootstrap.servers": boot, "group.id": f"wm-{ns}", "enable.auto.commit": False})
+    _, hi = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
+    c.assign([TopicPartition(topic, 0, 0)])
+    out: dict[int, float] = {}
+    while True:
+        msg = c.poll(2.0)
+        if msg is None:
+            break
+        h = dict(msg.headers() or [])
+        if h.get(MARKER_HEADER) == WATERMARK:
+            out[int(h[WATERMARK_HEADER])] = msg.timestamp()[1] / 1000.0
+        if msg.offset() >= hi - 1:
+            break
+    c.close()
+    return out
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from streams.binding.kafka_io import CheckpointStore, Out, ensure_topics, publish, read_to_end
+    from streams.binding.workers import child_env, fresh_namespace, python_command
+    from streams.config import build_config, dump_config
+    from streams.core.batch import Batch
+    from streams.dag import STAGE_FACTORIES, build_stages, fuse
+    from streams.data.synth import generate_market
+    from streams.fx.pairs import KNOWN_PAIRS
+    from streams.infra import bootstrap_servers
+    from streams.runner.runtime import StageRuntime
+    from streams.services.runs import with_models
+    from tests.kit.v20_quotes import quotes_for_bars, script
+    from tests.kit.v20_server import V20Server
+
+    regime, edge = _models(Path(args.models))
+    pairs = list(KNOWN_PAIRS)
+    config = with_models(build_config({"market": {"pairs": pairs}}), regime, edge, "")
+    start = np.datetime64("2020-02-05T08:00", "ms").astype(np.int64)
+    end = start + (args.minutes + 1) * MINUTE
+    market = Batch(generate_market(pairs, "2020-02-03", str(end.astype("datetime64[ms]")), args.seed).bars)
+    warm, paced = (
+        market.take(market["ts"] < start),
+        market.take((market["ts"] >= start) & (market["ts"] < end)),
+    )
+    grace = args.grace_ms
+    paced_q = quotes_for_bars(paced, args.quotes_per_minute)
+    paced_steps = list(script(paced_q, args.wall_per_minute, mark_grace_ms=grace))
+    boot, ns = bootstrap_servers(), fresh_namespace("v20lat")
+    sid = "_".join(STAGE_FACTORIES)
+    ensure_topics(boot, ns, [sid])
+    gate = Gate()
+    tmp = Path(tempfile.mkdtemp())
+    cfg = tmp / "config.json"
+    cfg.write_text(json.dumps(dump_config(config)))
+    log = Path(os.environ.get("HSLR_BENCH_LOG", tmp / "live.log"))
+    load0 = os.getloadavg()
+    with V20Server() as server:
+        server.scripts.append(gate.steps([], paced_steps, int(start) * 1_000_000 - 10**9))
+        cmd = python_command("-m", "streams.cli", "live", "--broker", "oanda", "--env", "practice",
+                             "--feed-url", server.url, "--config", str(cfg), "--namespace", ns,
+                             "--grace-ms", str(grace), "--stall-s", "900", "--silent-s", "30",
+                             "--worker-log", str(tmp / "worker.log"))  # fmt: skip
+        env = child_env(
+            {"KAFKA_BOOTSTRAP_SERVERS": boot, "HSLR_BATCH_WITHIN_S": "0.001", "HSLR_MESSAGE_RECORDS": "500"}
+        )
+        with open(log, "ab") as fh:
+            proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT)  # noqa: S603
+        try:
+            store, rt = (
+                CheckpointStore(boot, ns, Out(boot)),
+                StageRuntime(fuse(build_stages(config)), namespace=ns),
+            )
+            t0 = time.monotonic()
+            while "live: " not in log.read_text(errors="replace"):  # reconciled, order gateway assigned
+                assert proc.poll() is None, f"hslr live exited; log {log}"
+                assert time.monotonic() - t0 < 120, f"hslr live did not start; log {log}"
+                time.sleep(0.2)
+            out = Out(boot)
+            publish(out, "bars", warm, ns, max_records=500)  # the warm-up in bulk, as history
+            out.flush()
+            _wait_decided(
+                store, rt, sid, int(warm["ts"].max()) - MINUTE, proc, args.timeout
+            )  # the last waits for more
+            warm_s = time.monotonic() - t0
+            gate.open.set()
+            last = int(paced["ts"].max())
+            t1 = time.monotonic()
+            while last not in server.marks or time.time() - server.marks[last] < 3.0:
+                assert proc.poll() is None, f"hslr live exited; log {log}"
+                assert time.monotonic() - t1 < args.timeout, "paced minutes did not finish"
+                time.sleep(0.5)
+            time.sleep(2.0)
+        finally:
+            proc.terminate()
+            proc.wait(60)
+        orders = read_to_end(boot, "orders", ns)
+        log_rows = list(server.order_log)
+        marks = dict(server.marks)
+    return _report(args, orders, log_rows, marks, _watermark_times(boot, ns), warm_s, load0, len(pairs))
+
+
+def _wait_decided(store: Any, rt: Any, sid: str, minute: int, proc: Any, timeout: float) -> None:
+    t0 = time.monotonic()
+    while True:
+        full, offsets = store.load(sid)
+        if full is not None:
+            rt.restore(full, offsets)
+            if int(rt.cp.state.members[-1].last_ts) >= minute:
+                return
+        if proc.poll() is not None or time.monotonic() - t0 > timeout:
+            raise TimeoutError("the warm-up was not decided")
+        time.sleep(1.0)
+
+
+def _report(args: argparse.Namespace, orders: Any, log_rows: list[tuple[float, dict[str, Any]]],
+            marks: dict[int, float], wms: dict[int, float], warm_s: float,
+            load0: tuple[float, float, float], n_pairs: int) -> dict[str, Any]:  # fmt: skip
+    decided = {str(c): int(t) - MINUTE for c, t in zip(orders["client_order_id"], orders["ts"], strict=True)}
+    first: dict[int, float] = {}
+    for at, body in log_rows:
+        cid = body.get("cancel") or body.get("order", {}).get("clientExtensions", {}).get("id")
+        m = decided.get(str(cid))
+        if m is not None and m in marks:
+            first[m] = min(first.get(m, at), at)
+    order_ms = [(first[m] - marks[m]) * 1000 for m in sorted(first)]
+    feed_ms = [(wms[m] - marks[m]) * 1000 for m in sorted(marks) if m in wms]
+    rest_ms = [(first[m] - wms[m]) * 1000 for m in sorted(first) if m in wms]
+    return {
+        "bench": "live_v20",
+        "pairs": n_pairs,
+        "paced_minutes": len(marks),
+        "wall_s_per_minute": args.wall_per_minute,
+        "quotes_per_minute_per_pair": args.quotes_per_minute,
+        "grace_ms": args.grace_ms,
+        "warmup_wall_s": round(warm_s, 1),
+        "close_to_order_request": _stats(order_ms),
+        "close_to_watermark_on_kafka": _stats(feed_ms),
+        "watermark_to_order_request": _stats(rest_ms),
+        "order_requests": len(log_rows),
+        "slowest": sorted((round(x, 1) for x in order_ms), reverse=True)[:5],
+        "loadavg_before": [round(x, 2) for x in load0],
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+        "cpus": os.cpu_count(),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=int, default=1000)
+    ap.add_argument("--wall-per-minute", type=float, default=0.25)
+    ap.add_argument("--quotes-per-minute", type=int, default=30)
+    ap.add_argument("--grace-ms", type=int, default=500)
+    ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument("--models", default=str(Path(tempfile.gettempdir()) / "hslr-bench-v20-models"))
+    ap.add_argument("--timeout", type=float, default=900.0)
+    args = ap.parse_args()
+    Path(args.models).mkdir(parents=True, exist_ok=True)
+    print(json.dumps(run(args), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+"""The live path's Kafka side: the feed gateway (feed events -> ``bars`` + watermarks, ``quarantine``,
+``control``) and the order gateway (``orders`` -> a live broker, after startup reconciliation).
+
+The logic is in ``streams.live`` (pure); this module only moves its records to and from Kafka.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import Consumer
+
+from streams.binding.kafka_io import QUIET, Out, publish, publish_watermark
+from streams.core.batch import Batch
+from streams.core.topics import TOPICS
+from streams.live.feed import MarketFeed
+from streams.live.gateway import OrderGateway
+from streams.live.minute_bars import bar_columns
+from streams.live.reconcile import Book
+from streams.live.session import FeedSession, Published, halt
+from streams.serde.avro import AvroCodec
+
+log = logging.getLogger("hslr.live")
+
+
+class FeedGateway:
+    """Publishes what a :class:`FeedSession` makes of a feed's events, flushing after each minute."""
+
+    def __init__(
+        self, out: Out, namespace: str, session: FeedSession, source: str, tick_volume: bool = False
+    ) -> None:
+        self.out, self.ns, self.session = out, namespace, session
+        self.source, self.tick_volume = source, tick_volume
+        self.published_bars = 0
+        self.minute_published: dict[int, float] = {}  # watermark minute -> wall time it was flushed
+
+    def run(self, feed: MarketFeed, stop: threading.Event | None = None) -> None:
+        for ev in feed.events():
+            self.put(self.session.handle(ev, int(time.time() * 1000)))
+            if stop is not None and stop.is_set():
+                feed.close()
+                return
+
+    def put(self, pub: Published) -> None:
+        sent = False
+        if pub.bars:
+            batch = Batch(bar_columns(pub.bars, self.source, self.tick_volume))
+            publish(self.out, "bars", batch, self.ns, max_records=batch.n)
+            self.published_bars += batch.n
+            sent = True
+        if pub.watermark is not None:
+            publish_watermark(self.out, "bars", pub.watermark, self.ns)
+            sent = True
+        for key, recs in (("quarantine", pub.quarantine), ("control", pub.control)):
+            if recs:
+                publish(self.out, key, Batch.from_records(recs, list(recs[0])), self.ns)
+                sent = True
+        for c in pub.control:
+            log.error("feed stale, HALT published: %s", c["reason"])
+        if sent:
+            self.out.flush()
+            if pub.watermark is not None:
+                self.minute_published[pub.watermark] = time.time()
+
+
+def publish_halt(out: Out, namespace: str, reason: str) -> None:
+    """A HALT control record (e.g. reconciliation failed), flushed."""
+    rec = halt(int(time.time() * 1000), reason)
+    rec["issuer"] = "reconcile"
+    rec["command_id"] = rec["command_id"].replace("live-feed", "reconcile")
+    publish(out, "control", Batch.from_records([rec], list(rec)), namespace)
+    out.flush()
+
+
+class OrderConsumer(threading.Thread):
+    """Hands each instruction of ``orders`` to the gateway, at least once.
+
+    The consumer group is stable per namespace and commits after each message, so a restarted
+    gateway resumes where it stopped; a new group starts at the end of the topic (instructions decided
+    before the gateway existed are never sent). Messages produced before this process started may
+    have been sent by the previous one: they go out with ``redelivered=True`` (looked up by client id
+    first). Call :meth:`wait_assigned` before starting the feed, so no live instruction is missed.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        namespace: str,
+        gateway: OrderGateway,
+        on_ack: Callable[[dict[str, Any], Any], None] | None = None,
+    ) -> None:
+        super().__init__(daemon=True, name="order-gateway")
+        self.gateway, self.on_ack = gateway, on_ack
+        self.topic = TOPICS["orders"].name(namespace)
+        self.codec = AvroCodec(TOPICS["orders"].schema)
+        self.started_ms = int(time.time() * 1000)
+        self.stop = threading.Event()
+        self.assigned = threading.Event()
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": f"{namespace}-order-gateway",
+                "auto.offset.reset": "latest",
+                "enable.auto.commit": False,
+                "fetch.wait.max.ms": 1,
+                **QUIET,
+            }
+        )
+        self.consumer.subscribe([self.topic], on_assign=lambda c, parts: self.assigned.set())
+
+    def wait_assigned(self, timeout: float = 30.0) -> None:
+        if not self.assigned.wait(timeout):
+            raise TimeoutError(f"order gateway not assigned {self.topic} within {timeout:.0f} s")
+
+    def run(self) -> None:
+        try:
+            while not self.stop.is_set():
+                msg = self.consumer.poll(0.05)
+                value = None if msg is None or msg.error() else msg.value()
+                if msg is None or not value:  # nothing, an error event, or a marker (empty value)
+                    continue
+                redelivered = (msg.timestamp()[1] or 0) < self.started_ms
+                try:
+                    recs = self.codec.decode_many(value)
+                except Exception as exc:  # noqa: BLE001 - an undecodable message is logged, never fatal
+                    log.error("undecodable orders message at offset %s: %s", msg.offset(), exc)
+                    recs = []
+                for rec in recs:
+                    self._apply(rec, redelivered)
+                self.consumer.commit(message=msg, asynchronous=True)
+        finally:
+            self.consumer.close()
+
+    def _apply(self, rec: dict[str, Any], redelivered: bool) -> None:
+        try:
+            ack = self.gateway.apply(rec, redelivered=redelivered)
+        except (ValueError, OSError) as exc:  # v20 cannot express it, or the broker is unreachable
+            log.error("order %s not sent: %s", rec.get("client_order_id"), exc)
+            return
+        if ack is not None:
+            log.info("order %s %s: %s %s", rec["action"], rec["client_order_id"], ack.state, ack.reason)
+            if self.on_ack is not None:
+                self.on_ack(rec, ack)
+
+
+def system_book(trader_state: Any, pairs: tuple[str, ...]) -> Book:
+    """The trader's book (``TraderState`` of its last checkpoint, or None) as reconciliation sees it."""
+    from streams.live.v20_orders import WorkingOrder
+
+    if trader_state is None:
+        return Book({}, {})
+    orders = {
+        o.client_order_id: WorkingOrder(o.client_order_id, o.pair, o.side * o.leaves, o.price)
+        for o in trader_state.orders
+        if o.leaves > 0
+    }
+    positions = {p: float(u) for p, u in zip(pairs, trader_state.pos, strict=False) if u}
+    return Book(orders, positions)

@@ -1,0 +1,143 @@
+"""``hslr live``: the whole DAG on a live OANDA v20 price stream, paper broker by default.
+
+``hslr live --paper`` (the default) streams prices, builds 1-minute bars, publishes them with their
+watermarks to the namespace's ``bars`` topic and runs the fused worker on them; orders stay on the
+``orders`` topic and fill in the trader's paper broker. ``hslr live --broker oanda --env practice``
+also sends every order to the OANDA account, after a startup reconciliation that must find the
+broker's working orders and positions equal to the trader's book. ``--env live`` trades real money and
+needs ``--confirm-live`` as well. Stop with Ctrl-C (or SIGTERM); ``hslr halt`` stops new orders first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import tempfile
+import threading
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("hslr.live")
+
+
+def _endpoint(args: argparse.Namespace) -> Any:
+    from streams.live.endpoint import V20Endpoint
+    from streams.settings import oanda_token, settings
+
+    s = settings()
+    env = args.env or s.oanda_env
+    if args.feed_url:  # a local v20 server (soak test, benchmark)
+        return V20Endpoint.local(args.feed_url.rstrip("/"), s.oanda_account_id or "101-000-0000000-001")
+    return V20Endpoint.for_env(env, s.oanda_account_id, oanda_token(s))
+
+
+def _check_mode(args: argparse.Namespace) -> None:
+    from streams.settings import settings
+
+    env = args.env or settings().oanda_env
+    if args.broker == "oanda" and env == "live" and not args.confirm_live:
+        raise ValueError("--broker oanda --env live sends real-money orders: add --confirm-live to mean it")
+
+
+def _trader_state(namespace: str, config: Any, sid: str) -> Any:
+    from streams.binding.kafka_io import CheckpointStore, Out
+    from streams.dag import build_stages, fuse
+    from streams.infra import bootstrap_servers
+    from streams.runner.runtime import StageRuntime
+
+    full, offsets = CheckpointStore(bootstrap_servers(), namespace, Out(bootstrap_servers())).load(sid)
+    if full is None:
+        return None
+    rt = StageRuntime(fuse(build_stages(config)), namespace=namespace)
+    rt.restore(full, offsets)
+    return rt.cp.state.members[-1]
+
+
+def _live(args: argparse.Namespace) -> int:
+    from streams.binding.kafka_io import Out, ensure_topics
+    from streams.binding.live import FeedGateway, OrderConsumer, publish_halt, system_book
+    from streams.binding.workers import worker
+    from streams.config import load_config
+    from streams.dag import STAGE_FACTORIES
+    from streams.fx.hours import is_open_at
+    from streams.infra import bootstrap_servers
+    from streams.live.health import StreamHealth
+    from streams.live.oanda_stream import OandaPriceStream
+    from streams.live.session import FeedSession
+    from streams.settings import settings
+
+    _check_mode(args)
+    s = settings()
+    config = load_config(args.config or s.hslr_config or None)
+    pairs = tuple(config.market.pairs) or tuple(args.pairs.split(","))
+    ns, boot = args.namespace or s.hslr_namespace, bootstrap_servers()
+    endpoint = _endpoint(args)
+    sid = "_".join(STAGE_FACTORIES)
+    ensure_topics(boot, ns, [sid])
+    out = Out(boot)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with ExitStack() as stack:
+        if not args.no_worker:
+            wlog = Path(args.worker_log or Path(tempfile.gettempdir()) / f"hslr-live-{ns}.log")
+            extra = ["--fuse", *(["--sinks"] if args.sinks else [])]
+            stack.enter_context(worker(list(STAGE_FACTORIES), ns, args.config or None, wlog, args=extra))
+            print(f"fused worker started (log {wlog})", flush=True)
+        if args.broker == "oanda":
+            from streams.live.gateway import OrderGateway
+            from streams.live.oanda_broker import OandaBroker
+
+            gateway = OrderGateway(OandaBroker(endpoint, gtd_min=args.gtd_min))
+            from streams.fx.pairs import KNOWN_PAIRS
+
+            book_pairs = tuple(config.trader.portfolio.pairs or KNOWN_PAIRS)  # the trader's position order
+            found = gateway.start(system_book(_trader_state(ns, config, sid), book_pairs))
+            if found:
+                reason = "reconciliation: " + "; ".join(str(m) for m in found)
+                publish_halt(out, ns, reason[:900])
+                log.error("trading blocked until resolved: %s", reason)
+            consumer = OrderConsumer(boot, ns, gateway)
+            consumer.start()
+            consumer.wait_assigned()
+            stack.callback(consumer.stop.set)
+        print(f"live: {len(pairs)} pairs from {endpoint!r}, broker {args.broker}, namespace {ns}", flush=True)
+        feed = OandaPriceStream(
+            endpoint,
+            pairs,
+            health=StreamHealth(silent_after_s=args.silent_s, stall_after_s=args.stall_s),
+            market_open=lambda: bool(is_open_at(time.time())),
+        )
+        FeedGateway(out, ns, FeedSession(pairs, grace_ms=args.grace_ms), "live:oanda", args.tick_volume).run(
+            feed, stop
+        )
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    p = sub.add_parser("live", help="run the DAG on the OANDA v20 price stream (paper broker by default)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--paper", action="store_true", help="paper broker (the default)")
+    mode.add_argument("--broker", default="paper", choices=["paper", "oanda"], help="where orders go")
+    p.add_argument(
+        "--env", default="", choices=["", "practice", "live"], help="OANDA environment (default OANDA_ENV)"
+    )
+    p.add_argument("--confirm-live", action="store_true", help="required with --broker oanda --env live")
+    p.add_argument("--config", default="", help="pipeline config TOML (its [market] pairs are streamed)")
+    p.add_argument("--pairs", default="EURUSD,GBPUSD,USDJPY", help="pairs when the config names none")
+    p.add_argument("--namespace", default="")
+    p.add_argument("--feed-url", default="", help="a local v20 server instead of OANDA (tests, benchmark)")
+    p.add_argument("--grace-ms", type=int, default=500, help="late quotes still taken after a minute ends")
+    p.add_argument("--silent-s", type=float, default=15.0, help="no price and no heartbeat: stale")
+    p.add_argument(
+        "--stall-s", type=float, default=120.0, help="heartbeats but no price (market open): stale"
+    )
+    p.add_argument("--gtd-min", type=int, default=0, help="OANDA orders good till decision + N min (0: GTC)")
+    p.add_argument("--tick-volume", action="store_true", help="bars carry quote counts as volume")
+    p.add_argument("--sinks", action="store_true", help="the worker also persists to PostgreSQL/Redis")
+    p.add_argument("--no-worker", action="store_true", help="only the gateways (a worker runs elsewhere)")
+    p.add_argument("--worker-log", default="")
+    p.set_defaults(func=_live)

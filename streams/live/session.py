@@ -1,0 +1,82 @@
+"""One live feed session (pure): feed events -> what the gateway publishes.
+
+Quotes and heartbeats drive :class:`~streams.live.minute_bars.MinuteBars` (its clock is the stream's
+time); each closed minute gives bar records and a watermark. Malformed lines become quarantine
+records with their reason. A stale feed (silent, or stalled prices behind live heartbeats) gives one
+HALT control record (issuer ``live-feed``) per stale episode: no new entries until an operator
+resumes (``hslr resume``, signed) - stopping is the safe side; the feed itself keeps reconnecting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from streams.live.feed import FeedEvent, FeedStatus
+from streams.live.minute_bars import LiveBar, MinuteBars
+from streams.live.quotes import BadLine, Heartbeat, Quote
+
+ISSUER = "live-feed"
+
+
+@dataclass
+class Published:
+    bars: list[LiveBar] = field(default_factory=list)
+    watermark: int | None = None
+    quarantine: list[dict[str, Any]] = field(default_factory=list)
+    control: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class FeedSession:
+    pairs: tuple[str, ...]
+    grace_ms: int = 500
+    agg: MinuteBars = field(init=False)
+    stale: bool = False
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.agg = MinuteBars(grace_ms=self.grace_ms)
+
+    def handle(self, ev: FeedEvent, wall_ms: int) -> Published:
+        """Take one event; ``wall_ms`` (the gateway's clock) stamps quarantine and control records."""
+        out = Published()
+        self.counts[type(ev).__name__] = self.counts.get(type(ev).__name__, 0) + 1
+        if isinstance(ev, Quote):
+            if ev.pair in self.pairs:
+                self.agg.add(ev)
+            else:
+                out.quarantine.append(_quarantine(ev.pair, wall_ms, "pair not subscribed", repr(ev)))
+        elif isinstance(ev, BadLine):
+            out.quarantine.append(_quarantine("", wall_ms, ev.reason, ev.line.decode("utf-8", "replace")))
+        elif isinstance(ev, FeedStatus):
+            self._status(ev, wall_ms, out)
+            return out
+        if isinstance(ev, Quote | Heartbeat):
+            out.bars, out.watermark = self.agg.advance(ev.ts_ns)
+        return out
+
+    def _status(self, ev: FeedStatus, wall_ms: int, out: Published) -> None:
+        if ev.stale and not self.stale:
+            self.stale = True
+            out.control.append(halt(wall_ms, f"{ev.state}: {ev.reason}"))
+        elif ev.state == "connected":
+            self.stale = False
+
+
+def halt(ts_ms: int, reason: str) -> dict[str, Any]:
+    """A global HALT control record from the feed (unsigned: only a RESUME needs a signature)."""
+    return {
+        "command_id": f"{ISSUER}:HALT:ALL:{ts_ms}",
+        "ts": ts_ms,
+        "action": "HALT",
+        "scale": 1.0,
+        "pair": "",
+        "issuer": ISSUER,
+        "reason": reason,
+        "signature": "",
+    }
+
+
+def _quarantine(pair: str, ts_ms: int, reason: str, payload: str) -> dict[str, Any]:
+    return {"stage": ISSUER, "pair": pair, "ts": ts_ms, "reason": reason, "payload": payload[:2000]}

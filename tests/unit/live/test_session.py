@@ -1,0 +1,42 @@
+"""Feed session: bars + watermark at each close, quarantine records with reasons, one HALT per stale
+episode (silent or stalled), re-armed by a reconnect."""
+
+from __future__ import annotations
+
+from streams.live.feed import FeedStatus
+from streams.live.quotes import BadLine, Heartbeat, Quote
+from streams.live.session import FeedSession
+
+M = 1_551_765_600 * 10**9
+S = 10**9
+
+
+def test_quotes_and_heartbeats_close_minutes() -> None:
+    s = FeedSession(("GBPUSD",), grace_ms=500)
+    assert s.handle(Quote("GBPUSD", M + S, 1.3, 1.3002), 0).bars == []
+    pub = s.handle(Heartbeat(M + 61 * S), 0)
+    assert [(b.pair, b.ts) for b in pub.bars] == [("GBPUSD", M // 10**6)]
+    assert pub.watermark == M // 10**6
+
+
+def test_bad_lines_and_foreign_pairs_are_quarantined() -> None:
+    s = FeedSession(("GBPUSD",))
+    q = s.handle(BadLine(b"{oops", "not JSON: x"), 123).quarantine
+    assert q == [{"stage": "live-feed", "pair": "", "ts": 123, "reason": "not JSON: x", "payload": "{oops"}]
+    q = s.handle(Quote("USDJPY", M, 111.0, 111.02), 5).quarantine
+    assert q[0]["reason"] == "pair not subscribed"
+
+
+def test_one_halt_per_stale_episode() -> None:
+    s = FeedSession(("GBPUSD",))
+    first = s.handle(FeedStatus("stalled", "no price for 61.0 s while heartbeats arrive", 1.0), 1000).control
+    assert [(c["action"], c["issuer"], c["pair"], c["ts"]) for c in first] == [
+        ("HALT", "live-feed", "", 1000)
+    ]
+    assert "stalled: no price" in first[0]["reason"]
+    assert s.handle(FeedStatus("silent", "x", 2.0), 2000).control == []  # still the same episode
+    assert s.handle(FeedStatus("disconnected", "x", 3.0), 3000).control == []
+    s.handle(FeedStatus("connected", "connection 2", 4.0), 4000)
+    again = s.handle(FeedStatus("silent", "no price or heartbeat", 5.0), 5000).control
+    assert len(again) == 1
+    assert again[0]["command_id"] == "live-feed:HALT:ALL:5000"
