@@ -20,6 +20,7 @@ from streams.core.batch import Batch
 from streams.core.topics import TOPICS
 from streams.dag import STAGE_FACTORIES
 from streams.infra import bootstrap_servers
+from tests.kit.replays import distinct_in_order
 
 pytestmark = pytest.mark.integration
 
@@ -32,15 +33,6 @@ def _high(topic: str) -> int:
         return 0
     finally:
         c.close()
-
-
-def _distinct_in_order(b: Batch) -> Batch:
-    """Drop exact repeats (at-least-once redelivery re-emits identical records), keep first occurrences."""
-    rows = [json.dumps(r, sort_keys=True, default=str) for r in b.to_records()]
-    seen: dict[str, int] = {}
-    for i, r in enumerate(rows):
-        seen.setdefault(r, i)
-    return b.take(np.array(sorted(seen.values()), dtype=np.int64))
 
 
 @pytest.mark.parametrize("fused", [False, True], ids=["chained", "fused"])
@@ -84,7 +76,7 @@ def test_trader_killed_mid_replay_resumes_with_its_book_and_high_water_mark(
                 alive=lambda: again.poll() is None and (up is None or up.poll() is None),
             )
     for key in ("orders", "fills", "portfolio"):
-        assert _distinct_in_order(got[key]).equals(expected[key]), key
+        assert distinct_in_order(got[key]).equals(expected[key]), key
     acct = expected["portfolio"]["pair"] == ""
     assert expected["portfolio"]["hwm_usd"][acct][-1] >= config.trader.portfolio.initial_equity_usd
 
@@ -137,7 +129,7 @@ def test_operator_control_in_a_replay_through_a_trader_worker(
     assert dead["reason"][0].endswith(
         "RESUME from 'operator' not authenticated (missing or invalid signature): ignored"
     )
-    assert _distinct_in_order(got["orders"]).equals(expected["orders"])
+    assert distinct_in_order(got["orders"]).equals(expected["orders"])
 
 
 def _complete(b: Batch, schema: str) -> Batch:
