@@ -69,7 +69,9 @@ def trained_config(root: Path) -> HSLRConfig:
     train = Batch(generate_market(PAIRS, START - timedelta(weeks=4), START, 11).bars)
     feats = compute_features(train, base)
     now = datetime(2020, 1, 6, tzinfo=UTC)
-    regime = train_regime_artifact(feats, base.regime, created_at=now, code_version="bench", params={}, root=root / "r")
+    regime = train_regime_artifact(
+        feats, base.regime, created_at=now, code_version="bench", params={}, root=root / "r"
+    )
     ecfg = base.edge.model_copy(update={"execution_priced": False})
     edge = train_edge_artifact(feats, ecfg, created_at=now, code_version="bench", params={}, root=root / "e")
     return with_models(base, str(regime.path), str(edge.path), "")

@@ -16,7 +16,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,8 @@ from streams.runner.observed import observe_members
 from streams.runner.runtime import Envelope, Outgoing, StageRuntime
 
 log = logging.getLogger("hslr.binding")
+RecordFirst = Callable[[Sequence[Outgoing]], Awaitable[None]]
+"""Stores a batch's outputs before they are published; raises when it cannot (streams.binding.sink_agents)."""
 
 
 def _envelope(event: Any) -> Envelope:
@@ -64,6 +66,19 @@ def _export_lag(app: faust.App, metrics: PrometheusMetrics, sid: str, envelopes:
             metrics.lag.labels(sid, topic, str(part)).set(max(int(high) - offset - 1, 0))
 
 
+async def _recorded(record_first: RecordFirst, outgoing: Sequence[Outgoing], sid: str) -> None:
+    """Store the outputs that must be recorded before they are published, or end the worker before
+    publishing anything of this batch (exit 71; the batch is redelivered after a restart)."""
+    try:
+        await record_first(outgoing)
+    except Exception:  # noqa: BLE001 - any failure means: cannot record, so do not publish
+        log.critical(
+            "stage %s cannot record its outputs; stopping before publishing them", sid, exc_info=True
+        )
+        logging.shutdown()
+        os._exit(71)
+
+
 def _export_latency(
     metrics: PrometheusMetrics, sid: str, envelopes: Sequence[Envelope], outgoing: Sequence[Outgoing]
 ) -> None:
@@ -85,8 +100,10 @@ def bind(
     batch_max: int,
     batch_within: float,
     max_records: int = 500,
+    record_first: RecordFirst | None = None,
 ) -> None:
-    """Register ``stage`` as an agent of ``app``."""
+    """Register ``stage`` as an agent of ``app``; ``record_first`` (a worker with sinks) stores the
+    outputs that must never be published unrecorded (orders) before they are produced."""
     names = [TOPICS[k].name(namespace) for k in stage.spec.inputs]
     channel = app.topic(*names, key_serializer="raw", value_serializer="raw")
     stage = observe_members(stage, metrics)  # a fused stage's members keep their own stage labels
@@ -120,6 +137,8 @@ def bind(
             envelopes = [_envelope(e) for e in events]
             try:
                 outgoing = runtime.handle(envelopes)
+                if outgoing and record_first is not None:
+                    await _recorded(record_first, outgoing, sid)
                 if outgoing or runtime.changed():  # else a redelivery of this batch is a no-op anyway
                     out.send(outgoing)
                     out.flush()  # outputs durable first: Kafka orders nothing across topics, and a checkpoint
@@ -155,6 +174,7 @@ def create_app(
     metrics: PrometheusMetrics | None = None,
     datadir: str | Path = "",
     logging_config: dict[str, Any] | None = None,
+    record_first: RecordFirst | None = None,
 ) -> faust.App:
     """A Faust app running ``stages``; its id (= consumer group) is ``<namespace>.<stage ids joined by _>``.
 
@@ -192,6 +212,7 @@ def create_app(
             batch_max=batch_max,
             batch_within=batch_within,
             max_records=max_records,
+            record_first=record_first,
         )
     return app
 

@@ -64,6 +64,11 @@ def _worker(args: argparse.Namespace) -> int:
     metrics = PrometheusMetrics()
     for kind, version in models_in_use(config, stage_ids).items():
         metrics.model_info(kind, version)
+    record_first = None
+    if args.sinks:  # orders are stored before they are published (sink_agents.RECORD_FIRST)
+        from streams.binding.sink_agents import recorder
+
+        record_first = recorder(sink_topics, namespace=namespace, metrics=metrics)
     app = create_app(
         stages,
         bootstrap=s.kafka_bootstrap_servers,
@@ -74,6 +79,7 @@ def _worker(args: argparse.Namespace) -> int:
         metrics=metrics,
         datadir=s.hslr_faust_datadir,
         logging_config=dict_config(level, s.hslr_log_format, s.hslr_run_id or namespace),
+        record_first=record_first,
     )
     if args.sinks:  # persistence agents in the same worker (streams/binding/sink_agents.py)
         from streams.binding.sink_agents import add_sinks

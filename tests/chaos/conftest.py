@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from streams.infra import repo_root
-from tests.integration.conftest import trained
+from tests.integration.conftest import services, trained
 
-__all__ = ["trained"]  # the integration suite's trained pipeline (session scope: computed once per run)
+__all__ = ["services", "trained"]  # the integration suite's fixtures (session scope: computed once per run)
 
 
 def free_port() -> int:
@@ -34,9 +34,7 @@ class PrivateBroker:
         self.port = free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
         libs = os.environ.get("HSLR_KAFKA_LIBS") or str(repo_root() / ".cache" / "kafka" / "libs")
-        self.env = {
-            k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"
-        } | {
+        self.env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"} | {
             "HSLR_KAFKA_CACHE": str(cache),
             "HSLR_KAFKA_LIBS": libs,
             "HSLR_KAFKA_PORT": str(self.port),

@@ -46,7 +46,9 @@ class Crew:
         self._logs[i] = log
         stack = ExitStack()
         self._stacks[i] = stack
-        return stack.enter_context(worker(self.groups[i], self.namespace, self.config, log, self.env, self.args))
+        return stack.enter_context(
+            worker(self.groups[i], self.namespace, self.config, log, self.env, self.args)
+        )
 
     def kill(self, i: int) -> None:
         """SIGKILL worker ``i`` (no shutdown, no final commit) and start it again."""

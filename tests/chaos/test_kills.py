@@ -13,12 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from backtest.engine import RESULT_TOPICS, WORKER_GROUPS
-from streams.binding.kafka_io import Out, collect, ensure_topics, publish, publish_marker
+from streams.binding.kafka_io import QUIET, Out, collect, ensure_topics, publish, publish_marker
 from streams.binding.workers import fresh_namespace
 from streams.config import HSLRConfig, dump_config
 from streams.core.batch import Batch
+from streams.core.topics import TOPICS
 from tests.chaos.conftest import PrivateBroker
 from tests.chaos.crew import Crew
 from tests.kit.replays import distinct_in_order
@@ -27,6 +29,8 @@ pytestmark = [pytest.mark.chaos, pytest.mark.integration]
 
 SEED = 20_201_130
 KILLS = 10
+VICTIM_OUTPUT = ("signals", "portfolio")
+"""What each worker of ``WORKER_GROUPS`` publishes last: it moves while the worker is at work."""
 ENV = {"HSLR_BATCH_WITHIN_S": "0.02", "HSLR_BATCH_MAX": "500", "HSLR_MESSAGE_RECORDS": "100"}
 
 
@@ -51,32 +55,72 @@ def test_ten_kills_and_a_broker_restart_change_nothing(
     env = {**ENV, "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap}
     chunks = _chunks(bars, KILLS + 1)
     broker_after = int(rng.integers(2, KILLS - 2))  # the broker restarts after this kill
-    figures: dict[str, object] = {"seed": SEED, "bars_in": bars.n, "broker_restart_after_kill": broker_after + 1}
+    figures: dict[str, object] = {
+        "seed": SEED,
+        "bars_in": bars.n,
+        "broker_restart_after_kill": broker_after + 1,
+    }
     victims: list[int] = []
+    busy: list[bool] = []
     t0 = time.monotonic()
     out = Out(broker.bootstrap)
+    probe = Watermarks(broker.bootstrap, ns)
     with Crew(WORKER_GROUPS, ns, cfg, tmp_path, env) as crew:
         for k in range(KILLS):
+            victim = int(rng.integers(len(WORKER_GROUPS)))
+            before = probe.high(VICTIM_OUTPUT[victim])
             publish(out, "bars", chunks[k], ns, max_records=100)
             out.flush()
-            time.sleep(float(rng.uniform(0.5, 4.0)))  # a random point of the chunk's processing
-            victim = int(rng.integers(len(WORKER_GROUPS)))
+            # a random point of the chunk's processing: once the victim has published part of it
+            busy.append(probe.wait_above(VICTIM_OUTPUT[victim], before, timeout=20))
+            time.sleep(float(rng.uniform(0.0, 0.5)))
             victims.append(victim)
             crew.kill(victim)
             if k == broker_after:
                 broker.stop()
                 time.sleep(float(rng.uniform(1.0, 3.0)))
                 broker.start()
-                out = Out(broker.bootstrap)
+                probe.consumer.close()
+                out, probe = Out(broker.bootstrap), Watermarks(broker.bootstrap, ns)
             crew.revive()
         publish(out, "bars", chunks[-1], ns, max_records=100)
         publish_marker(out, "bars", "chaos", ns)
         out.flush()
+        probe.consumer.close()
         got = collect(broker.bootstrap, (*RESULT_TOPICS,), "chaos", ns, timeout=240, alive=_reviving(crew))
-    figures |= {"kills": crew.kills, "victims": victims, "self_exits": crew.exits, "starts": crew.starts}
+    figures |= {
+        "kills": crew.kills,
+        "victims": victims,
+        "killed_while_publishing": busy,
+        "self_exits": crew.exits,
+        "starts": crew.starts,
+    }
     figures["run_time_s"] = round(time.monotonic() - t0, 1)
     _check(got, expected, figures)
     print("chaos figures:", json.dumps(figures))  # the suite's figures, in the test log
+
+
+class Watermarks:
+    """High watermarks (messages) of a namespace's topics on the private broker."""
+
+    def __init__(self, bootstrap: str, namespace: str) -> None:
+        self.namespace = namespace
+        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"probe-{namespace}", **QUIET})
+
+    def high(self, key: str) -> int:
+        tp = TopicPartition(TOPICS[key].name(self.namespace), 0)
+        try:
+            return int(self.consumer.get_watermark_offsets(tp, timeout=5)[1])
+        except KafkaException:  # the topic is not there yet, or the broker is restarting
+            return 0
+
+    def wait_above(self, key: str, level: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.high(key) > level:
+                return True
+            time.sleep(0.05)
+        return False
 
 
 def _reviving(crew: Crew):  # noqa: ANN202 - a predicate for collect
@@ -90,7 +134,10 @@ def _reviving(crew: Crew):  # noqa: ANN202 - a predicate for collect
 def _check(got: dict[str, Batch], expected: dict[str, Batch], figures: dict[str, object]) -> None:
     clean = got["bars.clean"]
     keys = {(str(p), int(t)) for p, t in zip(clean["pair"], clean["ts"], strict=True)}
-    want = {(str(p), int(t)) for p, t in zip(expected["bars.clean"]["pair"], expected["bars.clean"]["ts"], strict=True)}
+    want = {
+        (str(p), int(t))
+        for p, t in zip(expected["bars.clean"]["pair"], expected["bars.clean"]["ts"], strict=True)
+    }
     figures |= {
         "bars_clean_out": len(keys),
         "bars_clean_records_on_topic": clean.n,

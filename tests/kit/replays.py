@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -16,3 +17,15 @@ def distinct_in_order(b: Batch) -> Batch:
     for i, r in enumerate(rows):
         seen.setdefault(r, i)
     return b.take(np.array(sorted(seen.values()), dtype=np.int64))
+
+
+def complete(b: Batch, schema: str) -> Batch:
+    """``b`` with every field of ``schema`` it lacks filled with a neutral value (0, False, '')."""
+    raw = json.loads((Path(__file__).resolve().parents[2] / "schemas" / f"{schema}.avsc").read_text())
+    fill = {"double": 0.0, "float": 0.0, "int": 0, "long": 0, "boolean": False, "string": ""}
+    extra = {}
+    for f in raw["fields"]:
+        if f["name"] not in b:
+            typ = f["type"] if isinstance(f["type"], str) else f["type"].get("type", "string")
+            extra[f["name"]] = np.full(b.n, fill.get(typ, ""))
+    return b.with_columns(**extra)

@@ -1,0 +1,93 @@
+"""Chaos: PostgreSQL becomes unreachable under a trader worker with sinks, mid-run (issue 11 #9). The
+worker must not publish an order it cannot record: it records each batch's orders before publishing
+them, and when the database is gone it stops (exit 71) before publishing; restarted once the database
+is back, it catches up, and the topic and the table hold the same orders as an undisturbed run."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from streams.binding.kafka_io import Out, collect, ensure_topics, publish, publish_marker, read_to_end
+from streams.binding.workers import fresh_namespace, worker
+from streams.stages.trader.stage import TraderStage
+from streams.storage.db import connect, default_dsn
+from tests.chaos.conftest import PrivateBroker
+from tests.chaos.proxy import Cuttable
+from tests.kit.governed import governed
+from tests.kit.replays import complete, distinct_in_order
+
+pytestmark = [pytest.mark.chaos, pytest.mark.integration]
+
+
+def _recorded(ns: str) -> set[str]:
+    with connect() as c:
+        rows = c.execute("SELECT client_order_id FROM orders WHERE namespace = %s", (ns,)).fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def _published(bootstrap: str, ns: str) -> set[str]:
+    return {str(c) for c in read_to_end(bootstrap, "orders", ns)["client_order_id"]}
+
+
+def _wait(predicate, timeout: float) -> bool:  # noqa: ANN001 - a test predicate
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.3)
+    return False
+
+
+def test_a_worker_whose_database_goes_away_publishes_no_order_it_cannot_record(
+    services: dict[str, str], broker: PrivateBroker, tmp_path: Path
+) -> None:
+    data = complete(governed(n_min=500, seed=3), "governed_signal")
+    _, expected = TraderStage().process(TraderStage().initial_state(), "signals.governed", data)
+    new = expected["orders"]["ts"][expected["orders"]["action"] == "NEW"]
+    cut_at = int(np.median(new))  # orders on both sides of the outage
+    first, second = data.take(data["ts"] < cut_at), data.take(data["ts"] >= cut_at)
+    assert (new < cut_at).any()
+    assert (new >= cut_at).any()
+    info = conninfo_to_dict(default_dsn())
+    db = Cuttable((str(info.get("host") or "127.0.0.1"), int(info.get("port") or 5432)))
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
+        "HSLR_PG_DSN": make_conninfo(default_dsn(), host="127.0.0.1", port=str(db.port)),
+        "HSLR_BATCH_WITHIN_S": "0.01",
+    }
+    ns = fresh_namespace("sinkcut")
+    ensure_topics(broker.bootstrap, ns)
+    out = Out(broker.bootstrap)
+    try:
+        with worker(["trader"], ns, None, tmp_path / "w1.log", env=env, args=["--sinks", "orders"]) as w:
+            publish(out, "signals.governed", first, ns, max_records=50)
+            out.flush()
+            assert _wait(lambda: len(_published(broker.bootstrap, ns)) > 0, 120), "no order before the cut"
+            db.cut()
+            publish(out, "signals.governed", second, ns, max_records=50)
+            publish_marker(out, "signals.governed", "cut", ns)
+            out.flush()
+            rc = w.wait(120)
+        assert rc == 71  # stopped: it could not record
+        published = _published(broker.bootstrap, ns)
+        assert published <= _recorded(ns)  # every order sent was recorded first
+        assert len(published) < len(set(expected["orders"]["client_order_id"]))  # the rest was held back
+        log = (tmp_path / "w1.log").read_text()
+        assert "cannot record its outputs; stopping before publishing them" in log
+        db.restore()
+        with worker(["trader"], ns, None, tmp_path / "w2.log", env=env, args=["--sinks", "orders"]) as w2:
+            got = collect(
+                broker.bootstrap, ["orders"], "cut", ns, timeout=180, alive=lambda: w2.poll() is None
+            )
+        assert distinct_in_order(got["orders"]).equals(expected["orders"])
+        assert _recorded(ns) == set(expected["orders"]["client_order_id"])
+    finally:
+        db.cut()
+        with connect() as c:
+            c.execute("DELETE FROM orders WHERE namespace = %s", (ns,))
+            c.commit()
