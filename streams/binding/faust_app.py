@@ -11,6 +11,7 @@ checkpoint's offsets make the redelivery a no-op for state.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
@@ -24,7 +25,7 @@ import faust
 from faust.types import TP
 
 from streams.binding.codecs import codec_for
-from streams.binding.kafka_io import CheckpointStore, Out, ensure_topics
+from streams.binding.kafka_io import CheckpointStore, Out, control_notice, ensure_topics
 from streams.binding.metrics import PrometheusMetrics
 from streams.core.stage import Stage
 from streams.core.topics import TOPICS
@@ -66,15 +67,25 @@ def _export_lag(app: faust.App, metrics: PrometheusMetrics, sid: str, envelopes:
             metrics.lag.labels(sid, topic, str(part)).set(max(int(high) - offset - 1, 0))
 
 
-async def _recorded(record_first: RecordFirst, outgoing: Sequence[Outgoing], sid: str) -> None:
+async def _recorded(
+    record_first: RecordFirst, outgoing: Sequence[Outgoing], sid: str, out: Out, namespace: str
+) -> None:
     """Store the outputs that must be recorded before they are published, or end the worker before
-    publishing anything of this batch (exit 71; the batch is redelivered after a restart)."""
+    publishing anything of this batch (exit 71; the batch is redelivered after a restart), saying why
+    in the log, in ``hslr_errors`` (the writer's retries) and on ``control`` (a notice, action NONE:
+    nothing to clear, the restarted worker resumes by itself once the store answers)."""
     try:
         await record_first(outgoing)
-    except Exception:  # noqa: BLE001 - any failure means: cannot record, so do not publish
+    except Exception as exc:  # noqa: BLE001 - any failure means: cannot record, so do not publish
         log.critical(
             "stage %s cannot record its outputs; stopping before publishing them", sid, exc_info=True
         )
+        reason = (
+            f"{sid}: outputs cannot be recorded ({type(exc).__name__}); worker stopped before publishing them"
+        )
+        with contextlib.suppress(Exception):  # the notice is best effort: stopping is what matters
+            out.send(control_notice(namespace, f"worker:{sid}", reason, int(time.time() * 1000)))
+            out.flush(5.0)
         logging.shutdown()
         os._exit(71)
 
@@ -138,7 +149,7 @@ def bind(
             try:
                 outgoing = runtime.handle(envelopes)
                 if outgoing and record_first is not None:
-                    await _recorded(record_first, outgoing, sid)
+                    await _recorded(record_first, outgoing, sid, out, namespace)
                 if outgoing or runtime.changed():  # else a redelivery of this batch is a no-op anyway
                     out.send(outgoing)
                     out.flush()  # outputs durable first: Kafka orders nothing across topics, and a checkpoint

@@ -79,6 +79,10 @@ def test_a_worker_whose_database_goes_away_publishes_no_order_it_cannot_record(
         assert len(published) < len(set(expected["orders"]["client_order_id"]))  # the rest was held back
         log = (tmp_path / "w1.log").read_text()
         assert "cannot record its outputs; stopping before publishing them" in log
+        notices = read_to_end(broker.bootstrap, "control", ns)
+        assert list(notices["action"]) == ["NONE"]  # a notice: nothing latches, nothing to clear
+        assert notices["issuer"][0] == "worker:trader"
+        assert "outputs cannot be recorded" in notices["reason"][0]
         db.restore()
         with worker(["trader"], ns, None, tmp_path / "w2.log", env=env, args=["--sinks", "orders"]) as w2:
             got = collect(
