@@ -341,7 +341,12 @@ def test_a_watermark_decides_a_gappy_minute_at_its_close_with_the_same_outputs()
 
 
 def _one(action: str, ts: int, pair: str = "", issuer: str = "operator", sign: bool = True) -> Batch:
-    rec = {"command_id": f"{issuer}:{action}:{pair or 'ALL'}:{ts}:{ts}", "ts": ts, "action": action, "scale": 1.0}
+    rec = {
+        "command_id": f"{issuer}:{action}:{pair or 'ALL'}:{ts}:{ts}",
+        "ts": ts,
+        "action": action,
+        "scale": 1.0,
+    }
     rec = {**rec, "pair": pair, "issuer": issuer, "reason": "test", "signature": ""}
     rec = signed({k: v for k, v in rec.items() if k != "signature"}) if sign else rec
     return Batch.from_records([rec], list(rec))
