@@ -62,7 +62,7 @@ class PrivateBroker:
         self._script("down")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateBroker]:
     b = PrivateBroker(tmp_path_factory.mktemp("kafka"))
     b.start()
