@@ -128,6 +128,16 @@ async def _write_with_retry(
             await asyncio.sleep(0.5 * 2**attempt)
 
 
+def _notify(bootstrap: str, namespace: str, label: str, reason: str) -> None:
+    """Best effort: a NONE notice on ``control`` from ``worker:<label>`` (stopping is what matters)."""
+    from streams.binding.kafka_io import Out, control_notice
+
+    with contextlib.suppress(Exception):
+        out = Out(bootstrap)
+        out.send(control_notice(namespace, f"worker:{label}", reason, int(time.time() * 1000)))
+        out.flush(5.0)
+
+
 def bind_sink(
     app: faust.App,
     topic: str,
@@ -138,8 +148,10 @@ def bind_sink(
     batch_within: float,
     dsn: str | None = None,
     redis_url: str | None = None,
+    bootstrap: str | None = None,
 ) -> None:
-    """Register the sink agent of ``topic`` (stage label ``sink:<topic>``) on ``app``."""
+    """Register the sink agent of ``topic`` (stage label ``sink:<topic>``) on ``app``; with ``bootstrap``
+    a write that still fails is announced on ``control`` before the worker stops."""
     channel = app.topic(TOPICS[topic].name(namespace), key_serializer="raw", value_serializer="raw")
     label = f"sink:{topic}"
     writer = SinkWriter(topic, namespace, dsn, redis_url)
@@ -156,8 +168,15 @@ def bind_sink(
                 if batch.n and "ts" in batch:
                     metrics.last_event(label, int(batch["ts"].max()))
                 metrics.processing(label, time.perf_counter() - t0)
-            except BaseException:  # the ack follows this block: never let Faust ack an unwritten batch
+            except BaseException as exc:  # the ack follows this block: never let Faust ack an unwritten batch
                 log.critical("%s cannot write its batch; stopping before the ack", label, exc_info=True)
+                if bootstrap:  # say why on control too (a notice: the restarted worker resumes by itself)
+                    _notify(
+                        bootstrap,
+                        namespace,
+                        label,
+                        f"{label}: cannot write ({type(exc).__name__}); worker stopped",
+                    )
                 logging.shutdown()
                 os._exit(71)
 
@@ -230,6 +249,7 @@ def add_sinks(
     batch_within: float = 0.05,
     dsn: str | None = None,
     redis_url: str | None = None,
+    bootstrap: str | None = None,
 ) -> list[str]:
     """Bind a sink agent for each of ``topics`` (topic keys with a writer or a Redis cache); return them."""
     unknown = sorted(t for t in topics if t not in WRITERS and t not in CACHED_TOPICS)
@@ -245,5 +265,6 @@ def add_sinks(
             batch_within=batch_within,
             dsn=dsn,
             redis_url=redis_url,
+            bootstrap=bootstrap,
         )
     return list(topics)

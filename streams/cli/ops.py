@@ -84,7 +84,9 @@ def _worker(args: argparse.Namespace) -> int:
     if args.sinks:  # persistence agents in the same worker (streams/binding/sink_agents.py)
         from streams.binding.sink_agents import add_sinks
 
-        added = add_sinks(app, sink_topics, namespace=namespace, metrics=metrics)
+        added = add_sinks(
+            app, sink_topics, namespace=namespace, metrics=metrics, bootstrap=s.kafka_bootstrap_servers
+        )
         print(f"worker sinks: {added}", flush=True)
     print(f"worker {name}: stages {[st.spec.id for st in stages]}, metrics on 127.0.0.1:{port}", flush=True)
     run_worker(app, short_level(level))

@@ -95,3 +95,59 @@ def test_a_worker_whose_database_goes_away_publishes_no_order_it_cannot_record(
         with connect() as c:
             c.execute("DELETE FROM orders WHERE namespace = %s", (ns,))
             c.commit()
+
+
+def test_a_sink_worker_whose_redis_goes_away_stops_says_why_and_recovers_by_itself(
+    services: dict[str, str], broker: PrivateBroker, tmp_path: Path
+) -> None:
+    """Redis cut mid-run under a worker caching the latest bar: it stops (exit 71) before acknowledging
+    what it could not cache, says why in its log and on control, refuses to restart while Redis is gone
+    (exit 2) and, once Redis answers again, restarts and catches up with no operator step."""
+    from urllib.parse import urlparse
+
+    from streams.settings import settings
+    from streams.storage.redis_cache import LatestCache
+    from tests.kit.bars import bars
+
+    url = urlparse(settings().redis_url)
+    rd = Cuttable((url.hostname or "127.0.0.1", url.port or 6379))
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
+        "REDIS_URL": f"redis://127.0.0.1:{rd.port}/0",
+        "HSLR_BATCH_WITHIN_S": "0.01",
+    }
+    cfg = tmp_path / "hslr.toml"
+    cfg.write_text('[market]\npairs = ["GBPUSD"]\n')
+    data = bars(200, ("GBPUSD",), seed=5)
+    last_first, last = int(data["ts"][99]), int(data["ts"][-1])
+    ns = fresh_namespace("rediscut")
+    ensure_topics(broker.bootstrap, ns)
+    cache = LatestCache.connect(None, ns)  # the real Redis, not through the forwarder
+    out = Out(broker.bootstrap)
+    args = ["--sinks", "bars.clean"]
+    try:
+        with worker(["market"], ns, cfg, tmp_path / "w1.log", env=env, args=args) as w:
+            publish(out, "bars", data.take(np.arange(100)), ns, max_records=10)
+            out.flush()
+            assert _wait(lambda: cache.get_ts("bars.clean", "GBPUSD") == last_first, 120)
+            rd.cut()
+            publish(out, "bars", data.take(np.arange(100, 200)), ns, max_records=10)
+            out.flush()
+            rc = w.wait(120)
+        assert rc == 71
+        assert "cannot write its batch; stopping before the ack" in (tmp_path / "w1.log").read_text()
+        notices = read_to_end(broker.bootstrap, "control", ns)
+        assert list(notices["action"]) == ["NONE"]
+        assert notices["issuer"][0] == "worker:sink:bars.clean"
+        with worker(["market"], ns, cfg, tmp_path / "w2.log", env=env, args=args) as w2:
+            assert w2.wait(120) == 2  # a supervisor's restart is refused while Redis is gone
+        assert "Redis does not answer" in (tmp_path / "w2.log").read_text()
+        rd.restore()
+        with worker(["market"], ns, cfg, tmp_path / "w3.log", env=env, args=args) as w3:
+            assert _wait(lambda: cache.get_ts("bars.clean", "GBPUSD") == last, 120), "no catch-up"
+            assert w3.poll() is None
+    finally:
+        rd.cut()
+        keys = list(cache.client.scan_iter(match=f"*{ns}*"))
+        if keys:
+            cache.client.delete(*keys)
