@@ -5,15 +5,21 @@
 #
 # Usage: infra/kafka.sh {up|down|status}
 # If KAFKA_BOOTSTRAP_SERVERS is set, `up` starts nothing and only checks that broker answers.
+# A private second broker (the chaos tests restart one; the shared broker is never touched):
+#   HSLR_KAFKA_CACHE=/tmp/k2 HSLR_KAFKA_PORT=19092 HSLR_KAFKA_CONTROLLER_PORT=19093 infra/kafka.sh up
+# (its own data dir, pid and log under HSLR_KAFKA_CACHE; the jars are shared: HSLR_KAFKA_LIBS).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${HSLR_KAFKA_CACHE:-$ROOT/.cache/kafka}"
 PY="${HSLR_PYTHON:-$ROOT/.venv/bin/python}"
 [[ -x "$PY" ]] || PY=python3
+LIBS="${HSLR_KAFKA_LIBS:-$CACHE/libs}"
 PIDFILE="$CACHE/kafka.pid"
 LOG="$CACHE/kafka.log"
-BOOTSTRAP="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092}"
+PORT="${HSLR_KAFKA_PORT:-9092}"
+CONTROLLER_PORT="${HSLR_KAFKA_CONTROLLER_PORT:-9093}"
+BOOTSTRAP="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$PORT}"
 UP_TIMEOUT_S="${HSLR_KAFKA_UP_TIMEOUT_S:-60}"
 
 die() { echo "kafka.sh: $*" >&2; exit 1; }
@@ -30,13 +36,13 @@ port_open() {
 
 fetch_libs() {
   # The pom is the single pin of the Kafka version; re-resolve when it changes.
-  local stamp="$CACHE/libs/.pom.sha256" want
+  local stamp="$LIBS/.pom.sha256" want
   want="$(sha256sum "$ROOT/infra/kafka/pom.xml" | cut -d' ' -f1)"
   if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then return; fi
   command -v mvn >/dev/null || die "maven (mvn) is required to fetch the Kafka jars"
-  rm -rf "$CACHE/libs"
+  rm -rf "$LIBS"
   mvn -q -B -Dstyle.color=never -f "$ROOT/infra/kafka/pom.xml" dependency:copy-dependencies \
-    -DoutputDirectory="$CACHE/libs" -DincludeScope=runtime >&2 || die "maven could not resolve Kafka jars"
+    -DoutputDirectory="$LIBS" -DincludeScope=runtime >&2 || die "maven could not resolve Kafka jars"
   echo "$want" >"$stamp"
 }
 
@@ -45,12 +51,12 @@ write_config() {
   cat >"$CACHE/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
-listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093
-advertised.listeners=PLAINTEXT://127.0.0.1:9092
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
 controller.listener.names=CONTROLLER
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
-controller.quorum.bootstrap.servers=127.0.0.1:9093
+controller.quorum.bootstrap.servers=127.0.0.1:$CONTROLLER_PORT
 log.dirs=$CACHE/data
 num.partitions=1
 offsets.topic.replication.factor=1
@@ -80,7 +86,7 @@ PROPS
 }
 
 JAVA_ARGS=(-Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true
-  -Dlog4j2.configurationFile="$CACHE/log4j2.properties" -cp "$CACHE/libs/*")
+  -Dlog4j2.configurationFile="$CACHE/log4j2.properties" -cp "$LIBS/*")
 java_cmd() { java "${JAVA_ARGS[@]}" "$@"; }
 
 format_storage() {
@@ -119,7 +125,7 @@ PYEOF
 cmd_up() {
   if [[ -n "${KAFKA_BOOTSTRAP_SERVERS:-}" ]]; then wait_ready; echo "kafka: external $BOOTSTRAP answers"; return; fi
   if is_running; then wait_ready; echo "kafka: already running (pid $(cat "$PIDFILE"))"; return; fi
-  port_open 9092 && die "127.0.0.1:9092 is taken by a broker this script did not start; stop it, or set KAFKA_BOOTSTRAP_SERVERS to use it"
+  port_open "$PORT" && die "127.0.0.1:$PORT is taken by a broker this script did not start; stop it, or set KAFKA_BOOTSTRAP_SERVERS to use it"
   mkdir -p "$CACHE"
   fetch_libs
   write_config

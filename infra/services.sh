@@ -10,7 +10,6 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${HSLR_CACHE_DIR:-$ROOT/.cache}"
 PG_USER="${HSLR_PG_USER:-hslr}"
-PG_PASSWORD="${HSLR_PG_PASSWORD:-hslr}"
 PG_DB="${HSLR_PG_DB:-hslr}"
 REDIS_PORT="${HSLR_REDIS_PORT:-6379}"
 # Secrets of this deployment (REDIS_PASSWORD, HSLR_CONTROL_KEY): infra/hslr.env, git-ignored, the same
@@ -26,6 +25,13 @@ fi
 if [[ -z "${HSLR_API_PG_USER:-}" && -f "$ENV_FILE" ]]; then
   HSLR_API_PG_USER="$(sed -n 's/^HSLR_API_PG_USER=//p' "$ENV_FILE" | tail -1 | tr -d '"'"'"'"')"
 fi
+# The PostgreSQL password has no default either: the environment, else infra/hslr.env, else the user's
+# secrets file (shared by every checkout; streams/settings.py reads the same files); on first setup,
+# when none has one, `up postgres` generates it into the user's file (mode 600).
+USER_ENV="${XDG_CONFIG_HOME:-$HOME/.config}/hslr/hslr.env"
+secret_from() { [[ -f "$2" ]] && sed -n "s/^$1=//p" "$2" | tail -1 | tr -d '"'"'"'"' || true; }
+PG_PASSWORD="${HSLR_PG_PASSWORD:-$(secret_from HSLR_PG_PASSWORD "$ENV_FILE")}"
+[[ -n "$PG_PASSWORD" ]] || PG_PASSWORD="$(secret_from HSLR_PG_PASSWORD "$USER_ENV")"
 export REDISCLI_AUTH="${REDIS_PASSWORD:-}"  # redis-cli reads the password from here, never from argv
 [[ -n "$REDISCLI_AUTH" ]] || unset REDISCLI_AUTH
 PROM_ADDR=127.0.0.1:9090
@@ -67,8 +73,17 @@ wait_for() {  # wait_for <seconds> <what> <command...>
 # --- PostgreSQL ---------------------------------------------------------------------------------------
 pg_cluster() { pg_lsclusters -h 2>/dev/null | awk 'NR==1 {print $1, $2}'; }
 
+ensure_pg_password() {  # first setup: a random password for the role, kept in the user's secrets file
+  [[ -n "$PG_PASSWORD" ]] && return
+  PG_PASSWORD="$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')"
+  mkdir -p "$(dirname "$USER_ENV")"
+  ( umask 077; printf 'HSLR_PG_PASSWORD=%s\n' "$PG_PASSWORD" >>"$USER_ENV" )
+  echo "postgres: generated the password of role $PG_USER into $USER_ENV" >&2
+}
+
 pg_up() {
   ensure_pkg postgresql pg_ctlcluster
+  ensure_pg_password
   local ver name
   read -r ver name <<<"$(pg_cluster)"
   if [[ -z "${ver:-}" ]]; then  # a package installed without its default cluster
@@ -93,8 +108,18 @@ SQL
     as_postgres createdb -O "$PG_USER" "$PG_DB"
   fi
   pg_reader "${HSLR_API_PG_USER:-hslr_api}" "${HSLR_API_PG_PASSWORD:-}"
-  wait_for 15 "postgres on 127.0.0.1:5432" \
-    env PGPASSWORD="$PG_PASSWORD" psql -h 127.0.0.1 -p 5432 -U "$PG_USER" -d "$PG_DB" -qtAc 'select 1'
+  # an existing role keeps its password (other checkouts may use it); say what to do when ours differs
+  local err
+  for _ in $(seq 1 30); do
+    err="$(env PGPASSWORD="$PG_PASSWORD" psql -h 127.0.0.1 -p 5432 -U "$PG_USER" -d "$PG_DB" -qtAc 'select 1' 2>&1 >/dev/null)" \
+      && break
+    [[ "$err" == *"password authentication failed"* ]] && die "role $PG_USER \
+exists with another password than HSLR_PG_PASSWORD (environment, $ENV_FILE or $USER_ENV): put its \
+password there, or set a new one with: sudo -u postgres psql -c \"ALTER ROLE $PG_USER PASSWORD '<new>'\""
+    sleep 0.5
+  done
+  env PGPASSWORD="$PG_PASSWORD" psql -h 127.0.0.1 -p 5432 -U "$PG_USER" -d "$PG_DB" -qtAc 'select 1' >/dev/null \
+    || die "postgres on 127.0.0.1:5432 did not accept role $PG_USER within 15s"
   echo "postgres: running ($ver/$name) on 127.0.0.1:5432"
 }
 

@@ -11,12 +11,13 @@ checkpoint's offsets make the redelivery a no-op for state.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ import faust
 from faust.types import TP
 
 from streams.binding.codecs import codec_for
-from streams.binding.kafka_io import CheckpointStore, Out, ensure_topics
+from streams.binding.kafka_io import CheckpointStore, Out, control_notice, ensure_topics
 from streams.binding.metrics import PrometheusMetrics
 from streams.core.stage import Stage
 from streams.core.topics import TOPICS
@@ -32,6 +33,8 @@ from streams.runner.observed import observe_members
 from streams.runner.runtime import Envelope, Outgoing, StageRuntime
 
 log = logging.getLogger("hslr.binding")
+RecordFirst = Callable[[Sequence[Outgoing]], Awaitable[None]]
+"""Stores a batch's outputs before they are published; raises when it cannot (streams.binding.sink_agents)."""
 
 
 def _envelope(event: Any) -> Envelope:
@@ -64,6 +67,29 @@ def _export_lag(app: faust.App, metrics: PrometheusMetrics, sid: str, envelopes:
             metrics.lag.labels(sid, topic, str(part)).set(max(int(high) - offset - 1, 0))
 
 
+async def _recorded(
+    record_first: RecordFirst, outgoing: Sequence[Outgoing], sid: str, out: Out, namespace: str
+) -> None:
+    """Store the outputs that must be recorded before they are published, or end the worker before
+    publishing anything of this batch (exit 71; the batch is redelivered after a restart), saying why
+    in the log, in ``hslr_errors`` (the writer's retries) and on ``control`` (a notice, action NONE:
+    nothing to clear, the restarted worker resumes by itself once the store answers)."""
+    try:
+        await record_first(outgoing)
+    except Exception as exc:  # noqa: BLE001 - any failure means: cannot record, so do not publish
+        log.critical(
+            "stage %s cannot record its outputs; stopping before publishing them", sid, exc_info=True
+        )
+        reason = (
+            f"{sid}: outputs cannot be recorded ({type(exc).__name__}); worker stopped before publishing them"
+        )
+        with contextlib.suppress(Exception):  # the notice is best effort: stopping is what matters
+            out.send(control_notice(namespace, f"worker:{sid}", reason, int(time.time() * 1000)))
+            out.flush(5.0)
+        logging.shutdown()
+        os._exit(71)
+
+
 def _export_latency(
     metrics: PrometheusMetrics, sid: str, envelopes: Sequence[Envelope], outgoing: Sequence[Outgoing]
 ) -> None:
@@ -85,8 +111,10 @@ def bind(
     batch_max: int,
     batch_within: float,
     max_records: int = 500,
+    record_first: RecordFirst | None = None,
 ) -> None:
-    """Register ``stage`` as an agent of ``app``."""
+    """Register ``stage`` as an agent of ``app``; ``record_first`` (a worker with sinks) stores the
+    outputs that must never be published unrecorded (orders) before they are produced."""
     names = [TOPICS[k].name(namespace) for k in stage.spec.inputs]
     channel = app.topic(*names, key_serializer="raw", value_serializer="raw")
     stage = observe_members(stage, metrics)  # a fused stage's members keep their own stage labels
@@ -120,6 +148,8 @@ def bind(
             envelopes = [_envelope(e) for e in events]
             try:
                 outgoing = runtime.handle(envelopes)
+                if outgoing and record_first is not None:
+                    await _recorded(record_first, outgoing, sid, out, namespace)
                 if outgoing or runtime.changed():  # else a redelivery of this batch is a no-op anyway
                     out.send(outgoing)
                     out.flush()  # outputs durable first: Kafka orders nothing across topics, and a checkpoint
@@ -155,6 +185,7 @@ def create_app(
     metrics: PrometheusMetrics | None = None,
     datadir: str | Path = "",
     logging_config: dict[str, Any] | None = None,
+    record_first: RecordFirst | None = None,
 ) -> faust.App:
     """A Faust app running ``stages``; its id (= consumer group) is ``<namespace>.<stage ids joined by _>``.
 
@@ -192,6 +223,7 @@ def create_app(
             batch_max=batch_max,
             batch_within=batch_within,
             max_records=max_records,
+            record_first=record_first,
         )
     return app
 

@@ -221,6 +221,23 @@ def publish(out: Out, key: str, batch: Batch, namespace: str, max_records: int =
     return batch.n
 
 
+def control_notice(namespace: str, issuer: str, reason: str, now_ms: int) -> list[Outgoing]:
+    """A NONE record on ``control`` (a notice: it changes no state; due at the next event, ts 0) from
+    ``issuer``, as messages to send."""
+    rec = {
+        "command_id": f"{issuer}:NONE:{now_ms}",
+        "ts": 0,
+        "action": "NONE",
+        "scale": 1.0,
+        "pair": "",
+        "issuer": issuer,
+        "reason": reason,
+        "signature": "",
+    }
+    (value,) = codec_for("control", namespace).encode_batch(Batch.from_records([rec], list(rec)))
+    return [Outgoing(TOPICS["control"].name(namespace), b"", value)]
+
+
 def publish_watermark(out: Out, key: str, ts_ms: int, namespace: str) -> None:
     """Promise that no record at or before ``ts_ms`` follows on ``key`` (a live gateway's minute close)."""
     out.send(marker_messages(key, namespace, watermark(ts_ms)))

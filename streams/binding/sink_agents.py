@@ -7,6 +7,11 @@ redelivered batch rewrites the same rows. The agent body never raises, because F
 batch even when the body raised: a write that still fails after a few retries with backoff (database or
 Redis gone) terminates the worker *before* the ack, and the batch is redelivered after the restart.
 Blocking writes run in a thread so the worker's stage agents keep streaming meanwhile.
+
+Orders are recorded *before* they are published (:func:`recorder`, :data:`RECORD_FIRST`): a sink agent
+only learns that PostgreSQL is gone when it next writes, and until then the trader would keep sending
+orders nobody records. With record-first the stage agent stores its batch's orders (idempotent upsert,
+the same writer), and when that fails after the retries the worker exits before publishing them.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +31,7 @@ from streams.binding.faust_app import _envelope
 from streams.binding.metrics import PrometheusMetrics
 from streams.core.batch import Batch
 from streams.core.topics import TOPICS
-from streams.runner.runtime import MARKER_HEADER, Envelope
+from streams.runner.runtime import MARKER_HEADER, Envelope, Outgoing
 from streams.serde.avro import AvroCodec
 from streams.storage.redis_cache import CACHED_TOPICS, LatestCache
 from streams.storage.sinks import WRITERS, write_deadletter
@@ -34,6 +39,10 @@ from streams.storage.sinks import WRITERS, write_deadletter
 log = logging.getLogger("hslr.sinks")
 RETRIES = 5
 """Attempts per batch before the worker exits (backoff 0.5, 1, 2, 4 s between them)."""
+
+
+RECORD_FIRST = ("orders",)
+"""Topics stored before they are published by a worker that sinks them."""
 
 
 def default_sink_topics(stage_outputs: Sequence[str]) -> list[str]:
@@ -119,6 +128,16 @@ async def _write_with_retry(
             await asyncio.sleep(0.5 * 2**attempt)
 
 
+def _notify(bootstrap: str, namespace: str, label: str, reason: str) -> None:
+    """Best effort: a NONE notice on ``control`` from ``worker:<label>`` (stopping is what matters)."""
+    from streams.binding.kafka_io import Out, control_notice
+
+    with contextlib.suppress(Exception):
+        out = Out(bootstrap)
+        out.send(control_notice(namespace, f"worker:{label}", reason, int(time.time() * 1000)))
+        out.flush(5.0)
+
+
 def bind_sink(
     app: faust.App,
     topic: str,
@@ -129,8 +148,10 @@ def bind_sink(
     batch_within: float,
     dsn: str | None = None,
     redis_url: str | None = None,
+    bootstrap: str | None = None,
 ) -> None:
-    """Register the sink agent of ``topic`` (stage label ``sink:<topic>``) on ``app``."""
+    """Register the sink agent of ``topic`` (stage label ``sink:<topic>``) on ``app``; with ``bootstrap``
+    a write that still fails is announced on ``control`` before the worker stops."""
     channel = app.topic(TOPICS[topic].name(namespace), key_serializer="raw", value_serializer="raw")
     label = f"sink:{topic}"
     writer = SinkWriter(topic, namespace, dsn, redis_url)
@@ -147,12 +168,43 @@ def bind_sink(
                 if batch.n and "ts" in batch:
                     metrics.last_event(label, int(batch["ts"].max()))
                 metrics.processing(label, time.perf_counter() - t0)
-            except BaseException:  # the ack follows this block: never let Faust ack an unwritten batch
+            except BaseException as exc:  # the ack follows this block: never let Faust ack an unwritten batch
                 log.critical("%s cannot write its batch; stopping before the ack", label, exc_info=True)
+                if bootstrap:  # say why on control too (a notice: the restarted worker resumes by itself)
+                    _notify(
+                        bootstrap,
+                        namespace,
+                        label,
+                        f"{label}: cannot write ({type(exc).__name__}); worker stopped",
+                    )
                 logging.shutdown()
                 os._exit(71)
 
     app.agent(channel, name=f"{namespace}.{label}")(agent)
+
+
+def recorder(
+    topics: Sequence[str], *, namespace: str, metrics: PrometheusMetrics, dsn: str | None = None
+) -> Callable[[Sequence[Outgoing]], Awaitable[None]] | None:
+    """The stage agents' record-first step for the :data:`RECORD_FIRST` topics among ``topics`` (None
+    when there is none): decode the batch's messages of those topics and write them, with retries;
+    raises when the write still fails."""
+    names = {TOPICS[t].name(namespace): t for t in topics if t in RECORD_FIRST}
+    if not names:
+        return None
+    writers = {t: SinkWriter(t, namespace, dsn) for t in names.values()}
+
+    async def record(outgoing: Sequence[Outgoing]) -> None:
+        for name, topic in names.items():
+            values = [o.value for o in outgoing if o.topic == name and o.value]  # markers carry no value
+            if not values:
+                continue
+            batch, errors, _ = AvroCodec(TOPICS[topic].schema).decode_messages(values)
+            if errors:  # the stage's own output: its schema was checked when it was encoded
+                raise ValueError(f"record-first {topic}: {len(errors)} undecodable messages: {errors[:1]}")
+            await _write_with_retry(writers[topic], batch, None, f"record-first:{topic}", metrics)
+
+    return record
 
 
 def preflight(topics: Sequence[str], *, dsn: str | None = None, redis_url: str | None = None) -> None:
@@ -197,6 +249,7 @@ def add_sinks(
     batch_within: float = 0.05,
     dsn: str | None = None,
     redis_url: str | None = None,
+    bootstrap: str | None = None,
 ) -> list[str]:
     """Bind a sink agent for each of ``topics`` (topic keys with a writer or a Redis cache); return them."""
     unknown = sorted(t for t in topics if t not in WRITERS and t not in CACHED_TOPICS)
@@ -212,5 +265,6 @@ def add_sinks(
             batch_within=batch_within,
             dsn=dsn,
             redis_url=redis_url,
+            bootstrap=bootstrap,
         )
     return list(topics)

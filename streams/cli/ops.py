@@ -64,6 +64,11 @@ def _worker(args: argparse.Namespace) -> int:
     metrics = PrometheusMetrics()
     for kind, version in models_in_use(config, stage_ids).items():
         metrics.model_info(kind, version)
+    record_first = None
+    if args.sinks:  # orders are stored before they are published (sink_agents.RECORD_FIRST)
+        from streams.binding.sink_agents import recorder
+
+        record_first = recorder(sink_topics, namespace=namespace, metrics=metrics)
     app = create_app(
         stages,
         bootstrap=s.kafka_bootstrap_servers,
@@ -74,11 +79,14 @@ def _worker(args: argparse.Namespace) -> int:
         metrics=metrics,
         datadir=s.hslr_faust_datadir,
         logging_config=dict_config(level, s.hslr_log_format, s.hslr_run_id or namespace),
+        record_first=record_first,
     )
     if args.sinks:  # persistence agents in the same worker (streams/binding/sink_agents.py)
         from streams.binding.sink_agents import add_sinks
 
-        added = add_sinks(app, sink_topics, namespace=namespace, metrics=metrics)
+        added = add_sinks(
+            app, sink_topics, namespace=namespace, metrics=metrics, bootstrap=s.kafka_bootstrap_servers
+        )
         print(f"worker sinks: {added}", flush=True)
     print(f"worker {name}: stages {[st.spec.id for st in stages]}, metrics on 127.0.0.1:{port}", flush=True)
     run_worker(app, short_level(level))

@@ -10,6 +10,14 @@ control topic decides exactly as the live run did).
 The key is read in :mod:`streams.settings` (``HSLR_CONTROL_KEY`` or ``HSLR_CONTROL_KEY_FILE``); there
 is no default key. Without a key no operator RESUME verifies, so nothing can clear the kill switch:
 fail-safe.
+
+Replays: a signed record stays valid for ever, and anyone who can read ``control`` can write it back
+later (a RESUME captured today would clear next month's KILL). The id of an operator command ends with
+its signing time (``operator:<action>:<pair>:<ts>:<signed_at ms>``, covered by the signature), and a
+stage accepts a signed command only when (:func:`check_replay`) it was signed after the last one it
+accepted from that issuer (a high-water kept in the stage's checkpointed state, so it survives
+restarts and holds beyond any window of remembered ids) and, when it names an event time, that time
+is at most :data:`MAX_AGE_MS` behind the stage's own event time.
 """
 
 from __future__ import annotations
@@ -21,6 +29,8 @@ from collections.abc import Mapping
 from typing import Any
 
 VERSION = "hslr-control-v1"
+MAX_AGE_MS = 3_600_000
+"""A signed command due more than an hour before the stage's event time on arrival is refused."""
 CANONICAL_FIELDS = ("command_id", "ts", "action", "scale", "pair", "issuer", "reason")
 
 
@@ -56,6 +66,44 @@ def verify(record: Mapping[str, Any], key: bytes | None) -> bool:
     if not key or not sig:
         return False
     return hmac.compare_digest(sig, sign(record, key))
+
+
+def signed_at(record: Mapping[str, Any]) -> int | None:
+    """The signing time (ms) at the end of an operator command id; None when the id carries none."""
+    tail = str(record["command_id"]).rsplit(":", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+def check_replay(
+    record: Mapping[str, Any], high_water: int, event_ts: int, max_age_ms: int = MAX_AGE_MS
+) -> int:
+    """Return the signing time of an authenticated ``record`` that may take effect: the issuer's new
+    high-water.
+
+    ``high_water``: the latest signing time accepted from this issuer (-1: none); ``event_ts``: the
+    stage's event time (-1: none yet).
+
+    Raises
+    ------
+    ControlRejected
+        No signing time in the id, signed at or before the high-water (a replay, or an older command
+        delivered late), or due more than ``max_age_ms`` before ``event_ts`` (a stale or replayed one).
+    """
+    cid, ts = str(record["command_id"]), int(record["ts"])
+    at = signed_at(record)
+    if at is None:
+        raise ControlRejected(f"control {cid}: signed command without a signing time in its id: ignored")
+    if at <= high_water:
+        raise ControlRejected(
+            f"control {cid}: signed at {at}, not after the last accepted command of "
+            f"{record['issuer']!r} (signed at {high_water}): replay ignored"
+        )
+    if ts > 0 and event_ts >= 0 and ts < event_ts - max_age_ms:
+        raise ControlRejected(
+            f"control {cid}: due at {ts}, more than {max_age_ms // 60_000} min before the stream's event "
+            f"time {event_ts}: stale or replayed, ignored"
+        )
+    return at
 
 
 def parse_at(at: str, now_ms: int) -> int:

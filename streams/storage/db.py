@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 
-from streams.settings import Settings, settings
+from streams.settings import Settings, settings, user_secrets_file
 
 
-def default_dsn() -> str:
-    """Return the configured DSN (default ``postgresql://hslr:hslr@127.0.0.1:5432/hslr``)."""
-    return settings().hslr_pg_dsn.get_secret_value()
+def default_dsn(s: Settings | None = None) -> str:
+    """Return the configured DSN: ``HSLR_PG_DSN``, else role and database ``hslr`` on 127.0.0.1:5432 with
+    the password ``HSLR_PG_PASSWORD`` (no default password exists).
+
+    Raises
+    ------
+    RuntimeError
+        Neither is configured: says how to get one.
+    """
+    s = s or settings()
+    if explicit := s.hslr_pg_dsn.get_secret_value():
+        return explicit
+    password = s.hslr_pg_password.get_secret_value()
+    if not password:
+        raise RuntimeError(
+            f"no PostgreSQL password configured: run `hslr infra up` once (it generates one in "
+            f"{user_secrets_file()}), or set HSLR_PG_PASSWORD or HSLR_PG_DSN (see infra/hslr.env.example)"
+        )
+    return make_conninfo(host="127.0.0.1", port=5432, dbname="hslr", user="hslr", password=password)
 
 
 def connect(dsn: str | None = None, *, autocommit: bool = False) -> psycopg.Connection:
@@ -18,7 +35,7 @@ def connect(dsn: str | None = None, *, autocommit: bool = False) -> psycopg.Conn
     Parameters
     ----------
     dsn
-        libpq connection string or URI; ``None`` uses env ``HSLR_PG_DSN`` or the local default.
+        libpq connection string or URI; ``None``: :func:`default_dsn`.
     autocommit
         Passed to psycopg; leave ``False`` to group writes in explicit transactions.
 
@@ -55,7 +72,7 @@ def reader_dsn(s: Settings | None = None) -> str:
             "no read-only database role configured: set HSLR_API_PG_PASSWORD (infra/hslr.env; "
             "`hslr infra up postgres` creates the role with it) or HSLR_API_PG_DSN"
         )
-    base = conninfo_to_dict(s.hslr_pg_dsn.get_secret_value())
+    base = conninfo_to_dict(default_dsn(s))
     base.update(user=s.hslr_api_pg_user, password=password)
     return make_conninfo("", **base)
 

@@ -8,7 +8,6 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-import numpy as np
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
@@ -20,6 +19,7 @@ from streams.core.batch import Batch
 from streams.core.topics import TOPICS
 from streams.dag import STAGE_FACTORIES
 from streams.infra import bootstrap_servers
+from tests.kit.replays import complete, distinct_in_order
 
 pytestmark = pytest.mark.integration
 
@@ -32,15 +32,6 @@ def _high(topic: str) -> int:
         return 0
     finally:
         c.close()
-
-
-def _distinct_in_order(b: Batch) -> Batch:
-    """Drop exact repeats (at-least-once redelivery re-emits identical records), keep first occurrences."""
-    rows = [json.dumps(r, sort_keys=True, default=str) for r in b.to_records()]
-    seen: dict[str, int] = {}
-    for i, r in enumerate(rows):
-        seen.setdefault(r, i)
-    return b.take(np.array(sorted(seen.values()), dtype=np.int64))
 
 
 @pytest.mark.parametrize("fused", [False, True], ids=["chained", "fused"])
@@ -84,7 +75,7 @@ def test_trader_killed_mid_replay_resumes_with_its_book_and_high_water_mark(
                 alive=lambda: again.poll() is None and (up is None or up.poll() is None),
             )
     for key in ("orders", "fills", "portfolio"):
-        assert _distinct_in_order(got[key]).equals(expected[key]), key
+        assert distinct_in_order(got[key]).equals(expected[key]), key
     acct = expected["portfolio"]["pair"] == ""
     assert expected["portfolio"]["hwm_usd"][acct][-1] >= config.trader.portfolio.initial_equity_usd
 
@@ -100,7 +91,7 @@ def test_operator_control_in_a_replay_through_a_trader_worker(
     from tests.kit.control import CONTROL_KEY
     from tests.kit.governed import START, governed
 
-    data = _complete(governed(n_min=500, seed=3), "governed_signal")
+    data = complete(governed(n_min=500, seed=3), "governed_signal")
     t = {k: START + m * 60_000 for k, m in (("halt", 150), ("forged", 200), ("pair", 250), ("all", 350))}
     cmds = [
         operator_command("HALT", "", t["halt"], "test", 1, CONTROL_KEY),
@@ -137,19 +128,7 @@ def test_operator_control_in_a_replay_through_a_trader_worker(
     assert dead["reason"][0].endswith(
         "RESUME from 'operator' not authenticated (missing or invalid signature): ignored"
     )
-    assert _distinct_in_order(got["orders"]).equals(expected["orders"])
-
-
-def _complete(b: Batch, schema: str) -> Batch:
-    """``b`` with every field of ``schema`` it lacks filled with a neutral value (0, False, '')."""
-    raw = json.loads((Path(__file__).resolve().parents[2] / "schemas" / f"{schema}.avsc").read_text())
-    fill = {"double": 0.0, "float": 0.0, "int": 0, "long": 0, "boolean": False, "string": ""}
-    extra = {}
-    for f in raw["fields"]:
-        if f["name"] not in b:
-            typ = f["type"] if isinstance(f["type"], str) else f["type"].get("type", "string")
-            extra[f["name"]] = np.full(b.n, fill.get(typ, ""))
-    return b.with_columns(**extra)
+    assert distinct_in_order(got["orders"]).equals(expected["orders"])
 
 
 def _read_dead(ns: str, proc) -> Batch:

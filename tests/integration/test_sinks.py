@@ -580,7 +580,7 @@ def test_sink_worker_refuses_to_start_when_the_database_is_gone(
     out = Out(_bootstrap())
     publish(out, "bars", make_bars(5, ("EURUSD",), seed=14), ns, max_records=5)
     out.flush()
-    dead_db = {"HSLR_PG_DSN": "postgresql://hslr:hslr@127.0.0.1:1/hslr"}  # nothing listens on port 1
+    dead_db = {"HSLR_PG_DSN": "postgresql://hslr@127.0.0.1:1/hslr"}  # nothing listens on port 1
     with _sink_worker(["market"], ns, cfg, tmp_path / "worker.log", env=dead_db) as w:
         rc = w.wait(120)
     assert rc == 2

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from streams.core.batch import Batch
-from streams.core.control_auth import ControlRejected, verify
+from streams.core.control_auth import ControlRejected, check_replay, verify
 from streams.core.stage import Outputs, StageSpec
 from streams.core.units import MINUTE_MS
 from streams.stages.governance import entropy as ent
@@ -64,6 +64,8 @@ class GovernanceState:
     kl: float = float("nan")
     operator_resumes: tuple[int, ...] = ()
     """Event times (ms) of operator RESUME commands not yet reached."""
+    operator_signed: int = -1
+    """Signing time of the last operator RESUME accepted (replay protection: control_auth.check_replay)."""
 
 
 @dataclass
@@ -228,14 +230,17 @@ class GovernanceStage:
             return state
         m = (batch["action"] == "RESUME") & (batch["issuer"] != "governance")
         recs = [r for r, keep in zip(batch.to_records(), m, strict=True) if keep]
+        signed = state.operator_signed
         for r in recs:
             if r["issuer"] != "operator" or not verify(r, self._control_key):
                 raise ControlRejected(
                     f"control {r['command_id']}: RESUME from {r['issuer']!r} not authenticated: ignored"
                 )
+            signed = check_replay(r, signed, state.wm)
         # a pair RESUME is the trader's business; governance state is global
         new = tuple(int(r["ts"]) for r in recs if not r.get("pair"))
-        return replace(state, operator_resumes=tuple(sorted(state.operator_resumes + new))) if new else state
+        resumes = tuple(sorted(state.operator_resumes + new))
+        return replace(state, operator_resumes=resumes, operator_signed=signed) if recs else state
 
     # -- outputs -----------------------------------------------------------------------------------
     def _timeline(

@@ -39,7 +39,7 @@ from streams.core.stage import Outputs, StageSpec
 from streams.core.units import MINUTE_MS
 from streams.stages.trader.execution.broker import PaperBroker
 from streams.stages.trader.execution.config import ExecutionConfig
-from streams.stages.trader.execution.killswitch import apply_due, command, enqueue, stale_gap
+from streams.stages.trader.execution.killswitch import accept_signed, apply_due, command, enqueue, stale_gap
 from streams.stages.trader.execution.records import (
     CONTROL_FIELDS,
     ORDER_FIELDS,
@@ -173,12 +173,14 @@ class TraderStage:
         # Governance decisions arrive in-band (gov_state/alloc_scale on every signal) and the kill
         # switch's own KILLs are applied where they fire; their echoes on the control topic are
         # ignored, or a Kafka replay would apply them at a timing-dependent bar and diverge.
-        cmds = [
-            command(r, self._control_key)
-            for r in batch.to_records()
-            if str(r["issuer"]) not in IN_BAND_ISSUERS
-        ]
-        return replace(state, control=enqueue(state.control, cmds))
+        cs, cmds = state.control, []
+        for r in batch.to_records():
+            if str(r["issuer"]) in IN_BAND_ISSUERS:
+                continue
+            cmds.append(command(r, self._control_key))
+            if cmds[-1].authenticated:  # a signed command could be captured and written back later
+                cs = accept_signed(cs, r, state.last_ts)
+        return replace(state, control=enqueue(cs, cmds))
 
     def _merge(self, state: TraderState, batch: Batch) -> dict[str, Any]:
         n = batch.n

@@ -70,3 +70,21 @@ def test_normalize_pair(name: str, code: str) -> None:
 def test_normalize_pair_refuses(name: str, msg: str) -> None:
     with pytest.raises(ValueError, match=msg):
         normalize_pair(name)
+
+
+def test_replay_check_takes_the_signing_time_from_the_id_and_keeps_a_high_water() -> None:
+    from streams.core.control_auth import ControlRejected, check_replay, signed_at
+
+    hour = 3_600_000
+    rec = operator_command("RESUME", "", 10 * hour, "ok", 5_000, CONTROL_KEY)
+    assert signed_at(rec) == 5_000  # operator:RESUME:ALL:<ts>:<signed at>
+    assert check_replay(rec, -1, -1) == 5_000
+    assert check_replay(rec, 4_999, 10 * hour + hour) == 5_000  # an hour behind the stream: still due
+    with pytest.raises(ControlRejected, match="replay ignored"):
+        check_replay(rec, 5_000, -1)  # the same signing time again
+    with pytest.raises(ControlRejected, match="stale or replayed"):
+        check_replay(rec, -1, 10 * hour + hour + 1)
+    with pytest.raises(ControlRejected, match="without a signing time"):
+        check_replay({**rec, "command_id": "operator:RESUME:ALL"}, -1, -1)
+    next_event = operator_command("RESUME", "", 0, "ok", 6_000, CONTROL_KEY)  # --at next: no age check
+    assert check_replay(next_event, 5_000, 10**13) == 6_000

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from streams.core.control_auth import ControlRejected, verify
+from streams.core.control_auth import ControlRejected, check_replay, verify
 from streams.core.units import MINUTE_MS
 from streams.fx.hours import open_minutes_between
 from streams.fx.pairs import normalize_pair
@@ -64,6 +64,9 @@ class ControlState:
     clears by itself: a gap in the data is not an operator matter, unlike the kill switch."""
     seen: tuple[str, ...] = field(default=())
     """Ids of applied commands (the most recent 1000)."""
+    high_water: tuple[tuple[str, int], ...] = ()
+    """Per issuer, the signing time of the last signed command accepted (replay protection beyond the
+    remembered ids: :func:`streams.core.control_auth.check_replay`)."""
 
     def in_scope(self, scopes: frozenset[str], pair: str) -> bool:
         return "" in scopes or pair in scopes
@@ -109,6 +112,19 @@ def command(record: Mapping[str, Any], key: bytes | None) -> Command:
     return Command(
         cid, int(record["ts"]), action, scale, pair, issuer, str(record.get("reason", "")), authenticated
     )
+
+
+def accept_signed(cs: ControlState, record: Mapping[str, Any], event_ts: int) -> ControlState:
+    """``cs`` with the issuer's high-water moved to ``record``'s signing time.
+
+    Raises
+    ------
+    ControlRejected
+        A replayed or stale signed command (:func:`streams.core.control_auth.check_replay`).
+    """
+    issuer, marks = str(record["issuer"]), dict(cs.high_water)
+    marks[issuer] = check_replay(record, marks.get(issuer, -1), event_ts)
+    return replace(cs, high_water=tuple(sorted(marks.items())))
 
 
 def fire(cs: ControlState, ts: int, reason: str) -> ControlState:

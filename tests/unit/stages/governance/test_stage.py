@@ -182,3 +182,16 @@ def test_far_future_signal_does_not_loop_per_interval() -> None:
     _, parts = _govern([head.take(slice(0, 777)), head.take(slice(777, 2000)), far], stage)
     for key in ("signals.governed", "governance", "control"):
         assert parts[key].equals(out[key]), key
+
+
+def test_a_replayed_operator_resume_is_refused() -> None:
+    # issue 11: a signed RESUME written back to control later was accepted again (nothing remembered it)
+    from streams.core.control_auth import operator_command
+
+    stage = GovernanceStage(CFG, reference=REF, control_key=CONTROL_KEY)
+    rec = operator_command("RESUME", "", 0, "retrained", 7, CONTROL_KEY)
+    op = Batch.from_records([rec], list(rec))
+    state, _ = stage.process(stage.initial_state(), "control", op)
+    assert state.operator_signed == 7
+    with pytest.raises(ControlRejected, match="replay ignored"):
+        stage.process(state, "control", op)

@@ -341,7 +341,12 @@ def test_a_watermark_decides_a_gappy_minute_at_its_close_with_the_same_outputs()
 
 
 def _one(action: str, ts: int, pair: str = "", issuer: str = "operator", sign: bool = True) -> Batch:
-    rec = {"command_id": f"{issuer}:{action}:{ts}:{pair}", "ts": ts, "action": action, "scale": 1.0}
+    rec = {
+        "command_id": f"{issuer}:{action}:{pair or 'ALL'}:{ts}:{ts}",
+        "ts": ts,
+        "action": action,
+        "scale": 1.0,
+    }
     rec = {**rec, "pair": pair, "issuer": issuer, "reason": "test", "signature": ""}
     rec = signed({k: v for k, v in rec.items() if k != "signature"}) if sign else rec
     return Batch.from_records([rec], list(rec))
@@ -363,6 +368,34 @@ def test_forged_or_unsigned_resume_is_rejected_with_a_reason() -> None:
         keyless.process(s, "control", _one("RESUME", START + 1))
     s2, _ = STAGE.process(s, "control", _one("RESUME", START + 1))
     assert s2.control.queue[-1].authenticated
+
+
+def test_a_signed_resume_replayed_after_a_thousand_commands_does_not_clear_a_later_kill() -> None:
+    # issue 11: replay protection held only the last 1,000 applied ids; a captured signed RESUME written
+    # back after them cleared whatever KILL was active. The signing time's high-water is checkpointed.
+    from streams.core.control_auth import ControlRejected, operator_command
+
+    resume = operator_command("RESUME", "", START + 1, "ok", 1, CONTROL_KEY)
+    halts = [operator_command("HALT", "GBPUSD", START + 2, "x", 1 + i, CONTROL_KEY) for i in range(1, 1002)]
+    s, _ = STAGE.process(STAGE.initial_state(), "control", Batch.from_records([resume, *halts], list(resume)))
+    s, _ = STAGE.process(s, "signals.governed", DATA.take(slice(0, 40)))  # all applied: 1,002 ids
+    assert resume["command_id"] not in s.control.seen
+    s, _ = STAGE.process(s, "control", _one("KILL", START + 50 * 60_000, issuer="watchdog"))
+    s = state_codec.loads(state_codec.dumps(s))  # a restart between capture and replay
+    with pytest.raises(ControlRejected, match="replay ignored"):
+        STAGE.process(s, "control", Batch.from_records([resume], list(resume)))
+    later = operator_command("RESUME", "", START + 60 * 60_000, "ok", 2_000, CONTROL_KEY)
+    s2, _ = STAGE.process(s, "control", Batch.from_records([later], list(later)))  # a fresh one is taken
+    assert s2.control.high_water == (("operator", 2_000),)
+
+
+def test_a_signed_command_due_long_before_the_stream_is_refused() -> None:
+    from streams.core.control_auth import ControlRejected
+
+    s, _ = STAGE.process(STAGE.initial_state(), "signals.governed", DATA.take(slice(0, 2 * 200)))
+    assert s.last_ts > START + 61 * 60_000
+    with pytest.raises(ControlRejected, match="stale or replayed"):
+        STAGE.process(s, "control", _one("RESUME", START))
 
 
 @pytest.mark.parametrize("spelling", ["eurusd", "EUR/USD", "eur_usd", " EURUSD "])
