@@ -32,6 +32,10 @@ from streams.core.batch import Batch  # noqa: E402
 from streams.services.features import compute_features  # noqa: E402
 
 
+def _log(msg: str) -> None:
+    print(f"{datetime.now(tz=UTC):%H:%M:%S} {msg}", file=sys.stderr, flush=True)
+
+
 def _ms(day: str) -> int:
     return int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp() * 1000)
 
@@ -67,9 +71,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     t0 = time.perf_counter()
     bars = load(args, args.start, end)
     t_load = time.perf_counter() - t0
-    folds = make_schedule(
-        _ms(args.start), _ms(end), args.train, "1M", horizon_min=label_horizon_min(config)
-    )
+    folds = make_schedule(_ms(args.start), _ms(end), args.train, "1M", horizon_min=label_horizon_min(config))
     prof = None
     if args.profile:
         import cProfile
@@ -80,7 +82,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     features = compute_features(bars, config)
     t_feat = time.perf_counter() - t1
     with tempfile.TemporaryDirectory() as tmp:
-        wf = WalkForward("bench", bars, config, folds, Path(tmp), features=features, log=lambda _m: None)
+        wf = WalkForward("bench", bars, config, folds, Path(tmp), features=features, log=_log)
         summary = wf.run(created_at=datetime(2020, 1, 1, tzinfo=UTC))
     total = time.perf_counter() - t1
     if prof is not None:

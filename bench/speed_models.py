@@ -30,6 +30,10 @@ def models_for(pairs: list[str], root: Path, seed: int = 3, calendar: Any = None
         bars = Batch(generate_market(pairs, TRAIN[0], TRAIN[1], seed, calendar=calendar).bars)
         features = compute_features(bars, base)
         now = datetime(2019, 12, 30, tzinfo=UTC)
-        train_regime_artifact(features, base.regime, created_at=now, code_version="bench", params={}, root=root / "regime")
-        train_edge_artifact(features, base.edge, created_at=now, code_version="bench", params={}, root=root / "edge")
+        train_regime_artifact(
+            features, base.regime, created_at=now, code_version="bench", params={}, root=root / "regime"
+        )
+        train_edge_artifact(
+            features, base.edge, created_at=now, code_version="bench", params={}, root=root / "edge"
+        )
     return with_models(base, str(regime), str(edge), "")

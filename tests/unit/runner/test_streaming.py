@@ -35,15 +35,20 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Batch, object]:
     regime = train_regime_artifact(
         features, base.regime, created_at=now, code_version="t", params={}, root=root / "regime"
     )
-    edge = train_edge_artifact(features, base.edge, created_at=now, code_version="t", params={}, root=root / "edge")
-    return market.take(market["ts"] >= to_ms("2019-06-24")), with_models(base, str(regime.path), str(edge.path), "")
+    edge = train_edge_artifact(
+        features, base.edge, created_at=now, code_version="t", params={}, root=root / "edge"
+    )
+    return market.take(market["ts"] >= to_ms("2019-06-24")), with_models(
+        base, str(regime.path), str(edge.path), ""
+    )
 
 
 @pytest.mark.parametrize("piece", [997, 4096])
 def test_streaming_pieces_give_the_outputs_of_one_batch(setup: tuple[Batch, object], piece: int) -> None:
     bars, config = setup
     whole = run_inprocess(build_stages(config), {"bars": bars})  # type: ignore[arg-type]
-    assert whole["orders"].n > 0 and whole["fills"].n > 0  # the comparison is not vacuous
+    assert whole["orders"].n > 0  # the comparison is not vacuous
+    assert whole["fills"].n > 0
     pieces = (bars.take(slice(i, i + piece)) for i in range(0, bars.n, piece))
     seen: list[int] = []
     got = run_streaming(
@@ -52,7 +57,8 @@ def test_streaming_pieces_give_the_outputs_of_one_batch(setup: tuple[Batch, obje
         keep=KEEP,
         on_piece=lambda i, topics: seen.append(sum(b.n for b in topics["bars"])),
     )
-    assert sum(seen) == bars.n and max(seen) <= piece
+    assert sum(seen) == bars.n
+    assert max(seen) <= piece
     for k in KEEP:
         if whole[k].n:
             assert got[k].equals(whole[k]), k
