@@ -76,7 +76,7 @@ FEATURE_FIELDS: dict[str, Any] = {
     "session_vol_norm": np.float64,
 }
 """Output columns (= ``schemas/features.avsc`` fields) and their numpy dtypes."""
-MAX_ROWS = 1 << 14
+MAX_ROWS = 1 << 16
 """Rows per internal step: a longer batch is processed in consecutive pieces of this size."""
 
 
