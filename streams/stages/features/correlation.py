@@ -107,12 +107,20 @@ def cross_correlation(
         return state, out
     w = state.ret.shape[0] - 1
     dense, rows, pos = _dense(state, col[inu], minute[inu], ret[inu])
-    sums = _window_moments(dense, w)
-    n, sx, sy, sxx, syy, sxy = sums[rows - 1, :, col[inu]].T  # windows end at minute t - 1
-    cov, vx, vy = n * sxy - sx * sy, n * sxx - sx * sx, n * syy - sy * sy
-    ok = (n >= min_obs) & (vx > 0) & (vy > 0)
-    corr = cov / np.sqrt(np.where(ok, vx * vy, 1.0))
-    out[inu] = np.where(ok, np.clip(corr, -1.0, 1.0), np.nan)
+    # Only pairs with a return in this span enter any basket or window: a column without one adds
+    # exact zeros to every sum, so leaving it out changes no bit and spares (T, 6, P) temporaries
+    # over the whole universe (a one-pair replay has no basket at all).
+    active = np.flatnonzero(np.isfinite(dense).any(axis=0))
+    if len(active) >= 2:
+        at = np.full(dense.shape[1], -1, dtype=np.int64)
+        at[active] = np.arange(len(active))
+        sums = _window_moments(dense[:, active], w)
+        j = at[col[inu]]  # -1: the row's pair has no return in the span, so no window qualifies
+        n, sx, sy, sxx, syy, sxy = sums[rows - 1, :, np.maximum(j, 0)].T  # windows end at minute t - 1
+        cov, vx, vy = n * sxy - sx * sy, n * sxx - sx * sx, n * syy - sy * sy
+        ok = (j >= 0) & (n >= min_obs) & (vx > 0) & (vy > 0)
+        corr = cov / np.sqrt(np.where(ok, vx * vy, 1.0))
+        out[inu] = np.where(ok, np.clip(corr, -1.0, 1.0), np.nan)
     last = pos[-1]
     kept = dense[last - w : last + 1].copy()
     kept.flags.writeable = False

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from streams.core.batch import Batch
+from streams.core.batch import Batch, concat
 from streams.core.stage import Outputs, StageSpec
 from streams.core.units import MINUTE_MS
 from streams.stages.features.config import FeaturesConfig
@@ -76,6 +76,8 @@ FEATURE_FIELDS: dict[str, Any] = {
     "session_vol_norm": np.float64,
 }
 """Output columns (= ``schemas/features.avsc`` fields) and their numpy dtypes."""
+MAX_ROWS = 1 << 16
+"""Rows per internal step: a longer batch is processed in consecutive pieces of this size."""
 
 
 def group_rows(pair: npt.NDArray[np.str_]) -> list[tuple[str, npt.NDArray[np.intp]]]:
@@ -123,6 +125,17 @@ class FeaturesStage:
         return FeaturesState({}, XcorrState.empty(self.config.xcorr_window_min, len(self.universe)))
 
     def process(self, state: FeaturesState, topic: str, batch: Batch) -> tuple[FeaturesState, Outputs]:
+        if batch.n <= MAX_ROWS:
+            return self._process(state, batch)
+        # Outputs do not depend on batching, so a long batch is cut: the window scans' temporaries
+        # stay cache-sized and the cost per bar stays flat from a week to a year.
+        parts = []
+        for lo in range(0, batch.n, MAX_ROWS):
+            state, out = self._process(state, batch.take(slice(lo, lo + MAX_ROWS)))
+            parts.append(out["features"])
+        return state, {"features": concat(parts)}
+
+    def _process(self, state: FeaturesState, batch: Batch) -> tuple[FeaturesState, Outputs]:
         if batch.n == 0:
             return state, {"features": empty_features()}
         cols = {k: _carry(batch, k) for k in BAR_CARRY}

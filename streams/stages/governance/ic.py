@@ -200,12 +200,30 @@ def prune(moments: Moments, from_key: int) -> Moments:
     return Moments(*(getattr(moments, f)[keep] for f in ("key", "n", "mx", "my", "sxx", "syy", "sxy")))
 
 
-def window_ic(moments: Moments, from_key: int, to_key: int, min_obs: int) -> tuple[float, int]:
+def is_ordered(keys: I64) -> bool:
+    """True when ``keys`` (shape (K,)) never decrease: a key window is then a slice (:func:`key_span`)."""
+    return bool(keys.size < 2 or (keys[1:] >= keys[:-1]).all())
+
+
+def key_span(keys: I64, from_key: int, to_key: int, ordered: bool) -> slice | npt.NDArray[np.bool_]:
+    """The entries with ``from_key <= key < to_key``: a slice (O(log K)) when ``keys`` are ordered,
+    else a mask. Both select the same entries in the same order."""
+    if ordered:
+        lo, hi = np.searchsorted(keys, (from_key, to_key), side="left").tolist()
+        return slice(lo, max(lo, hi))
+    return (keys >= from_key) & (keys < to_key)
+
+
+def window_ic(
+    moments: Moments, from_key: int, to_key: int, min_obs: int, ordered: bool = False
+) -> tuple[float, int]:
     """Pearson IC of the intervals with ``from_key <= key < to_key`` and their observation count.
 
     Returns NaN when there are fewer than ``min_obs`` observations or either variance is 0.
+    ``ordered``: ``moments.key`` is known to be non-decreasing (:func:`is_ordered`), so the window is
+    found by binary search instead of a scan of every interval kept.
     """
-    sel = (moments.key >= from_key) & (moments.key < to_key)
+    sel = key_span(moments.key, from_key, to_key, ordered)
     n = moments.n[sel]
     total = float(n.sum())
     if total < max(min_obs, 2):

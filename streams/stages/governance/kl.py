@@ -38,6 +38,18 @@ class KLReference:
     edges: tuple[npt.NDArray[np.float64], ...]
     counts: tuple[npt.NDArray[np.float64], ...]
 
+    _smoothed: dict[tuple[int, float], npt.NDArray[np.float64]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """Memo of :meth:`smoothed` (the reference is constant; evaluations ask for it thousands of times)."""
+
+    def smoothed(self, f: int, alpha: float) -> npt.NDArray[np.float64]:
+        """Feature ``f``'s reference probabilities after additive smoothing ``alpha``, shape (B_f,)."""
+        key = (f, alpha)
+        if key not in self._smoothed:
+            self._smoothed[key] = _smooth(self.counts[f], alpha)
+        return self._smoothed[key]
+
     @property
     def n_bins(self) -> int:
         return max((c.size for c in self.counts), default=0)
@@ -118,24 +130,26 @@ def accumulate(
 
 
 def prune(live: LiveCounts, keep_from_key: int) -> LiveCounts:
-    keep = live.keys >= keep_from_key
-    return LiveCounts(live.keys[keep], live.counts[keep])
+    """Drop the intervals with ``key < keep_from_key``; keys are sorted (``accumulate`` builds them with
+    ``union1d``), so the rest is a view: O(log K), not a copy per evaluation."""
+    lo = int(np.searchsorted(live.keys, keep_from_key, side="left"))
+    return LiveCounts(live.keys[lo:], live.counts[lo:]) if lo else live
 
 
 def window_kl(
     live: LiveCounts, ref: KLReference, from_key: int, to_key: int, alpha: float, min_count: int
 ) -> float:
     """max over features of KL(live || reference) for the intervals ``from_key <= key < to_key``; NaN if none scored."""
-    sel = (live.keys >= from_key) & (live.keys < to_key)
-    if not sel.any():
+    lo, hi = np.searchsorted(live.keys, (from_key, to_key), side="left").tolist()
+    if hi <= lo:
         return float("nan")
-    total = live.counts[sel].sum(axis=0)  # (F, B)
+    total = live.counts[lo:hi].sum(axis=0)  # (F, B); keys are sorted (union1d), so the window is a slice
     best = float("nan")
     for f, ref_counts in enumerate(ref.counts):
         c = total[f, : ref_counts.size].astype(np.float64)
         if c.sum() < min_count:
             continue
-        kl = kl_divergence(c, ref_counts, alpha)
+        kl = _kl_to(c, ref.smoothed(f, alpha), alpha)
         if np.isnan(best) or kl > best:
             best = kl
     return best
@@ -143,10 +157,16 @@ def window_kl(
 
 def kl_divergence(live: npt.ArrayLike, ref: npt.ArrayLike, alpha: float) -> float:
     """KL(P || Q) in nats of two count vectors (B,) after additive smoothing ``alpha`` per bin."""
-    c = np.asarray(live, dtype=np.float64)
     r = np.asarray(ref, dtype=np.float64)
-    p = (c + alpha) / (c.sum() + alpha * c.size)
-    q = (r + alpha) / (r.sum() + alpha * r.size)
+    return _kl_to(np.asarray(live, dtype=np.float64), _smooth(r, alpha), alpha)
+
+
+def _smooth(counts: npt.NDArray[np.float64], alpha: float) -> npt.NDArray[np.float64]:
+    return (counts + alpha) / (counts.sum() + alpha * counts.size)
+
+
+def _kl_to(c: npt.NDArray[np.float64], q: npt.NDArray[np.float64], alpha: float) -> float:
+    p = _smooth(c, alpha)
     nz = p > 0  # alpha = 0 allows empty live bins: 0 * log 0 = 0
     return float(np.sum(p[nz] * np.log(p[nz] / q[nz])))
 

@@ -161,7 +161,12 @@ class GovernanceStage:
 
     # -- evaluation loop ---------------------------------------------------------------------------
     def _skip_to(
-        self, s: GovernanceState, ops: list[int], now: int, input_keys: npt.NDArray[np.int64]
+        self,
+        s: GovernanceState,
+        ops: list[int],
+        now: int,
+        input_keys: npt.NDArray[np.int64],
+        ordered: bool,
     ) -> int:
         """First evaluation time >= ``s.next_eval`` that can differ from a no-data evaluation.
 
@@ -176,11 +181,13 @@ class GovernanceStage:
         k = t // dt
         ic_from = -(-(t - cfg.ic_window_min * MINUTE_MS) // dt)
         kl_from = -(-(t - cfg.kl_window_min * MINUTE_MS) // dt)
-        data = np.concatenate([s.moments.key, s.live.keys, input_keys]).astype(np.int64)
-        if ((data >= min(ic_from, kl_from)) & (data < k)).any():
+        lo = min(ic_from, kl_from)
+        # live keys and input keys are sorted; moment keys when ``ordered``: binary searches, not scans
+        sets = [(s.live.keys, True), (input_keys, True), (s.moments.key, ordered)]
+        if any(_any_in(keys, lo, k, o) for keys, o in sets):
             return t
-        later = data[data >= k]
-        target = (int(later.min()) + 1) * dt if later.size else (now // dt + 1) * dt
+        later = [f for keys, o in sets if (f := _first_from(keys, k, o)) is not None]
+        target = (min(later) + 1) * dt if later else (now // dt + 1) * dt
         target = min(target, (now // dt + 1) * dt)
         if ops:
             target = min(target, -(-ops[0] // dt) * dt)
@@ -193,6 +200,7 @@ class GovernanceStage:
         if loop.s.next_eval <= now:  # every interval before the current one closes in this loop
             obs, moments = icm.close(loop.s.obs, loop.s.moments, now // dt)
             loop.s = replace(loop.s, obs=obs, moments=moments)
+        ordered = icm.is_ordered(loop.s.moments.key)  # moments do not change inside the loop
         while True:
             s = loop.s
             t_op = ops[0] if ops else None
@@ -204,14 +212,14 @@ class GovernanceStage:
                 continue
             if s.next_eval > now:
                 break
-            skip = self._skip_to(s, ops, now, keys)
+            skip = self._skip_to(s, ops, now, keys, ordered)
             if skip > s.next_eval:
                 loop.s = replace(s, ic=float("nan"), n_ic=0, kl=float("nan"), next_eval=skip)
                 continue
             t = s.next_eval
             k = t // dt
             ic_from = -(-(t - cfg.ic_window_min * MINUTE_MS) // dt)
-            ic, n = icm.window_ic(s.moments, ic_from, k, cfg.ic_min_obs)
+            ic, n = icm.window_ic(s.moments, ic_from, k, cfg.ic_min_obs, ordered)
             kl, live = float("nan"), s.live
             if self.reference is not None:
                 kl_from = -(-(t - cfg.kl_window_min * MINUTE_MS) // dt)
@@ -285,6 +293,9 @@ class GovernanceStage:
             state.entropy.suspended,
         )
         rows = []
+        at: dict[int, list[Transition]] = {}
+        for tr in trans:
+            at.setdefault(tr.ts, []).append(tr)
         for t in times:
             i = int(np.searchsorted(snap_t, t, side="right")) - 1
             ic, kl, n = (
@@ -295,7 +306,7 @@ class GovernanceStage:
             m = int(np.searchsorted(tl_t, t, side="right")) - 1
             label = str(tl_label[m]) if m >= 0 else start.label()
             scale = float(tl_scale[m]) if m >= 0 else start.scale(self.config.reduce_scale)
-            here = [tr for tr in trans if tr.ts == t]
+            here = at.get(t, [])
             action = "+".join(tr.action for tr in here) or "NONE"
             rows.append((t, ic, kl, ea, label, action, "; ".join(tr.reason for tr in here), n, scale))
         cols = list(zip(*rows, strict=True))
@@ -327,6 +338,22 @@ class GovernanceStage:
             alloc_scale=np.empty(0, dtype=np.float64), gov_state=np.empty(0, dtype=str)
         )
         return {"signals.governed": governed, "governance": _empty_governance(), "control": _empty_control()}
+
+
+def _any_in(keys: npt.NDArray[np.int64], lo: int, hi: int, ordered: bool) -> bool:
+    if not ordered:
+        return bool(((keys >= lo) & (keys < hi)).any())
+    i = int(np.searchsorted(keys, lo, side="left"))
+    return i < keys.size and int(keys[i]) < hi
+
+
+def _first_from(keys: npt.NDArray[np.int64], k: int, ordered: bool) -> int | None:
+    """The smallest key ``>= k``, None when there is none."""
+    if not ordered:
+        later = keys[keys >= k]
+        return int(later.min()) if later.size else None
+    i = int(np.searchsorted(keys, k, side="left"))
+    return int(keys[i]) if i < keys.size else None
 
 
 def _apply(f: Flags, t: Transition) -> Flags:
