@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from streams.core.batch import Batch
 from streams.serde.avro import AvroCodec
-from streams.serde.fast_encode import decode_rows, encode_array_messages, plain_types, zigzag_varint
+from streams.serde.fast_decode import decode_rows
+from streams.serde.fast_encode import encode_array_messages, plain_types, zigzag_varint
 
 SCHEMA = {
     "type": "record",
