@@ -96,13 +96,18 @@ def _utf8(col: npt.NDArray[Any]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.
 def _bands(t: str, col: npt.NDArray[Any]) -> list[Band] | None:
     n = len(col)
     if t == "boolean":
-        return [(col.astype(np.uint8)[:, None], None, 1)]
+        return [(col.astype(np.uint8), None, 1)]
     if t in ("int", "long"):
         return [_varint_band(_zigzag(col))]
     if t in ("double", "float"):
         width = 8 if t == "double" else 4
-        raw = np.ascontiguousarray(col, dtype="<f8" if width == 8 else "<f4").view(np.uint8).reshape(n, width)
-        return [(raw, None, width)]
+        return [(np.asarray(col, dtype="<f8" if width == 8 else "<f4"), None, width)]
+    if n and col.dtype.kind == "U" and bool((col == col[0]).all()):  # a constant: encode it once
+        value = str(col[0]).encode()
+        if b"\x00" in value:
+            return None
+        row = np.frombuffer(zigzag_varint(len(value)) + value, dtype=np.uint8)
+        return [(np.broadcast_to(row, (n, len(row))), None, len(row))]
     text = _utf8(col)
     if text is None:
         return None
@@ -138,18 +143,26 @@ def _encode_block(batch: Batch, names: list[str], types: list[str]) -> tuple[byt
             return None
         bands.extend(got)
     n = batch.n
-    width = sum(b[0].shape[1] for b in bands)
-    mat = np.empty((n, width), dtype=np.uint8)
-    mask = np.ones((n, width), dtype=bool)
+    # the padded matrix as a packed structured array: a typed column is copied in one typed pass
+    layout = np.dtype(
+        [
+            (f"f{i}", d.dtype) if d.ndim == 1 else (f"f{i}", np.uint8, (d.shape[1],))
+            for i, (d, _, _) in enumerate(bands)
+        ]
+    )
+    rows = np.empty(n, dtype=layout)
     row_len = np.zeros(n, dtype=np.int64)
-    col = 0
-    for data, used, length in bands:
-        w = data.shape[1]
-        mat[:, col : col + w] = data
-        if used is not None:
-            mask[:, col : col + w] = used
+    for i, (data, _, length) in enumerate(bands):
+        rows[f"f{i}"] = data
         row_len += length
-        col += w
+    mat = rows.view(np.uint8).reshape(n, layout.itemsize)
+    if all(used is None for _, used, _ in bands):
+        return mat.tobytes(), row_len
+    mask = np.ones((n, layout.itemsize), dtype=bool)
+    for i, (data, used, _) in enumerate(bands):
+        if used is not None:
+            at = layout.fields[f"f{i}"][1]
+            mask[:, at : at + data.shape[1]] = used
     return mat[mask].tobytes(), row_len
 
 
