@@ -66,6 +66,9 @@ def _varint_band(z: npt.NDArray[np.uint64]) -> Band:
         return z.astype(np.uint8)[:, None], None, 1
     k = np.arange(width)
     mat = ((z[:, None] >> (k * 7).astype(np.uint64)) & np.uint64(0x7F)).astype(np.uint8)
+    if int(length.min()) == width:  # every value as long (timestamps): a fixed-width band
+        mat[:, :-1] |= 0x80
+        return mat, None, width
     mat |= (k[None, :] < (length - 1)[:, None]).astype(np.uint8) << 7
     return mat, k[None, :] < length[:, None], length
 
@@ -112,7 +115,9 @@ def _bands(t: str, col: npt.NDArray[Any]) -> list[Band] | None:
     if text is None:
         return None
     mat, lens = text
-    used = np.arange(mat.shape[1])[None, :] < lens[:, None] if mat.shape[1] else None
+    if not mat.shape[1] or int(lens.min()) == mat.shape[1]:  # every value as long (pairs): fixed width
+        return [_varint_band(_zigzag(lens)), (mat, None, mat.shape[1])]
+    used = np.arange(mat.shape[1])[None, :] < lens[:, None]
     return [_varint_band(_zigzag(lens)), (mat, used, lens)]
 
 
