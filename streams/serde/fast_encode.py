@@ -164,10 +164,12 @@ def _encode_block(batch: Batch, names: list[str], types: list[str]) -> tuple[byt
     if all(used is None for _, used, _ in bands):
         return mat.tobytes(), row_len
     mask = np.ones((n, layout.itemsize), dtype=bool)
-    for i, (data, used, _) in enumerate(bands):
+    at = 0  # packed: each band starts where the previous one ends
+    for data, used, _ in bands:
+        width = data.shape[1] if data.ndim == 2 else data.dtype.itemsize
         if used is not None:
-            at = layout.fields[f"f{i}"][1]
-            mask[:, at : at + data.shape[1]] = used
+            mask[:, at : at + width] = used
+        at += width
     return mat[mask].tobytes(), row_len
 
 
