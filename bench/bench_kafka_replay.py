@@ -129,6 +129,31 @@ def transport_free(bars: Batch, config: HSLRConfig, groups: list[list[str]], rec
     }
 
 
+def codec_cost(bars: Batch, config: HSLRConfig, records: int) -> dict[str, dict[str, float]]:
+    """CPU µs per record to encode (messages of ``records``) and decode (column-wise, all messages at once)
+    each per-bar topic of the DAG's own in-process outputs."""
+    from streams.dag import build_stages
+    from streams.runner.inprocess import run_inprocess
+
+    out = run_inprocess(build_stages(config), {"bars": bars})
+    cost = {}
+    for key in ("bars.clean", "features", "regime", "regime.adjusted", "signals", "signals.governed"):
+        b, codec = out[key], AvroCodec(TOPICS[key].schema)
+        t0 = time.process_time()
+        msgs = codec.encode_batch_indexed(b, records)
+        t1 = time.process_time()
+        back, errors, _ = codec.decode_messages([m for m, _ in msgs], [i for _, i in msgs])
+        t2 = time.process_time()
+        assert not errors and back.n == b.n
+        size = sum(len(m) for m, _ in msgs) / b.n
+        cost[key] = {
+            "encode_us": round((t1 - t0) / b.n * 1e6, 2),
+            "decode_us": round((t2 - t1) / b.n * 1e6, 2),
+        }
+        cost[key]["bytes"] = round(size)
+    return cost
+
+
 def _cpu(pid: int) -> float:
     """utime + stime of a process (s), 0 when it is gone."""
     try:
@@ -232,6 +257,7 @@ def main() -> None:
     bars, config = market(pairs, args.weeks, Path(args.models))
     groups = GROUPS[args.groups]
     report: dict[str, Any] = {"bars": bars.n, "pairs": len(pairs), "weeks": args.weeks, "groups": groups}
+    report["codec_per_record"] = codec_cost(bars, config, args.message_records)
     report["transport_free"] = transport_free(bars, config, groups, args.message_records, args.batch_messages)
     if not args.no_kafka:
         with tempfile.TemporaryDirectory() as d:
