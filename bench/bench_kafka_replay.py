@@ -144,7 +144,8 @@ def codec_cost(bars: Batch, config: HSLRConfig, records: int) -> dict[str, dict[
         t1 = time.process_time()
         back, errors, _ = codec.decode_messages([m for m, _ in msgs], [i for _, i in msgs])
         t2 = time.process_time()
-        assert not errors and back.n == b.n
+        assert not errors
+        assert back.n == b.n
         size = sum(len(m) for m, _ in msgs) / b.n
         cost[key] = {
             "encode_us": round((t1 - t0) / b.n * 1e6, 2),
