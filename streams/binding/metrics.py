@@ -60,6 +60,13 @@ class PrometheusMetrics:
         self.lag = Gauge(
             "hslr_consumer_lag", "Consumer lag (messages)", ["stage", "topic", "partition"], registry=registry
         )
+        self._phase = Counter(
+            "hslr_binding_seconds",
+            "Wall time of a stage's agent by phase: wait (for the next batch: fetch, Faust, idle), decode, "
+            "stages, encode, produce, flush (outputs durable), checkpoint (serialise, produce, flush)",
+            ["stage", "phase"],
+            registry=registry,
+        )
         self.gauges: dict[str, Gauge] = {}
         self.domain = _domain(registry)
 
@@ -87,6 +94,9 @@ class PrometheusMetrics:
 
     def processing(self, stage: str, seconds: float) -> None:
         self._lat.labels(stage).observe(seconds)
+
+    def phase(self, stage: str, phase: str, seconds: float) -> None:
+        self._phase.labels(stage, phase).inc(seconds)
 
     def input_to_output(self, stage: str, seconds: float) -> None:
         self._e2e.labels(stage).observe(seconds)

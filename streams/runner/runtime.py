@@ -71,6 +71,7 @@ class Metrics(Protocol):
     def error(self, stage: str) -> None: ...
     def duplicates(self, stage: str, topic: str, n: int) -> None: ...
     def processing(self, stage: str, seconds: float) -> None: ...
+    def phase(self, stage: str, phase: str, seconds: float) -> None: ...
     def last_event(self, stage: str, ts_ms: int) -> None: ...
     def records(self, stage: str, topic: str, batch: Batch) -> None: ...
 
@@ -251,9 +252,11 @@ class StageRuntime:
         if t is None:
             out.extend(self._dead(run, "DECODE", f"topic {run[0].topic} is not an input of {self.sid}"))
             return
+        t0 = self.clock()
         batch, errors, origin = self._codecs[t.key].decode_messages(
             [e.value or b"" for e in run], [e.header(ROW_INDEX_HEADER) for e in run]
         )
+        self.metrics.phase(self.sid, "decode", self.clock() - t0)
         self.metrics.events_in(self.sid, t.key, batch.n)
         for i, reason in errors:
             out.extend(self._dead([run[i]], "DECODE", reason))
@@ -279,11 +282,15 @@ class StageRuntime:
         return keep
 
     def _process(self, key: str, batch: Batch, envs: list[Envelope], out: list[Outgoing]) -> None:
+        t0 = self.clock()
         try:
             self.cp.state, outputs = self.stage.process(self.cp.state, key, batch)
         except Exception:  # noqa: BLE001 - isolate the poison record(s) below
             outputs = self._isolate(key, batch, envs, out)
+        t1 = self.clock()
         self._emit(outputs, out)
+        self.metrics.phase(self.sid, "stages", t1 - t0)
+        self.metrics.phase(self.sid, "encode", self.clock() - t1)
         ts = accepted_event_time(self.stage.spec, key, batch, outputs)
         if ts is not None:
             self.metrics.last_event(self.sid, ts)

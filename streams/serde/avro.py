@@ -28,7 +28,8 @@ import numpy as np
 from fastavro.schema import to_parsing_canonical_form
 
 from streams.core.batch import Batch, concat
-from streams.serde.fast_encode import decode_rows, encode_array_messages, plain_types
+from streams.serde.fast_decode import decode_bodies
+from streams.serde.fast_encode import encode_array_messages, plain_types
 
 MAGIC = b"\xc3\x01"
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
@@ -245,37 +246,55 @@ class AvroCodec:
         """Like :meth:`decode_batch`, also returning for every row the index of its message.
 
         ``indexes`` (the messages' ``hslr-rows`` headers) enable column-wise decoding of record batches
-        written with the current schema; any message whose index does not check out is decoded by fastavro.
+        written with the current schema, consecutive ones as one block; any message whose index does not
+        check out is decoded by fastavro.
         """
         parts: list[Batch] = []
-        records: list[dict[str, Any]] = []
+        records: list[dict[str, Any]] = []  # fastavro-decoded rows not yet in parts
         origin: list[int] = []
-        errors = []
-        for i, m in enumerate(messages):
-            cols = self._columnar(m, indexes[i] if indexes else None)
+        errors: list[tuple[int, str]] = []
+        i = 0
+        while i < len(messages):
+            j = i
+            while j < len(messages) and self._indexed(messages[j], indexes[j] if indexes else None):
+                j += 1
+            cols = self._columnar(messages[i:j], (indexes or [])[i:j]) if j > i else None
             if cols is not None:
                 if records:
                     parts.append(records_to_batch(records, self.info))
                     records = []
                 parts.append(Batch(cols))
-                origin.extend([i] * parts[-1].n)
+                for k in range(i, j):
+                    origin.extend([k] * (len((indexes or [])[k] or b"") // 4 - 1))
+                i = j
                 continue
-            try:
-                recs = self.decode_many(m)
-            except DecodeError as exc:
-                errors.append((i, str(exc)))
-                continue
-            records.extend(recs)
-            origin.extend([i] * len(recs))
+            for k in range(i, max(j, i + 1)):  # fastavro for the rest, message by message
+                try:
+                    recs = self.decode_many(messages[k])
+                except DecodeError as exc:
+                    errors.append((k, str(exc)))
+                    continue
+                records.extend(recs)
+                origin.extend([k] * len(recs))
+            i = max(j, i + 1)
         if records or not parts:
             parts.append(records_to_batch(records, self.info))
         return concat(parts), errors, np.array(origin, dtype=np.int64)
 
-    def _columnar(self, data: bytes, index: bytes | None) -> dict[str, Any] | None:
-        if index is None or self._plain is None or len(data) < 11 or data[:10] != self.many.prefix:
-            return None
+    def _indexed(self, data: bytes, index: bytes | None) -> bool:
+        return (
+            index is not None
+            and self._plain is not None
+            and len(data) >= 11
+            and data[:10] == self.many.prefix
+        )
+
+    def _columnar(self, data: Sequence[bytes], indexes: Sequence[bytes | None]) -> dict[str, Any] | None:
         try:
-            return decode_rows(bytes(data[10:]), index, list(self.fields), self._plain)
+            bodies = [bytes(m[10:]) for m in data]
+            return decode_bodies(
+                bodies, [bytes(x or b"") for x in indexes], list(self.fields), self._plain or []
+            )
         except Exception:  # noqa: BLE001 - a bad index only costs the fast path; fastavro decides
             return None
 

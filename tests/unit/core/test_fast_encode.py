@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from streams.core.batch import Batch
 from streams.serde.avro import AvroCodec
-from streams.serde.fast_encode import decode_rows, encode_array_messages, plain_types, zigzag_varint
+from streams.serde.fast_decode import decode_rows
+from streams.serde.fast_encode import encode_array_messages, plain_types, zigzag_varint
 
 SCHEMA = {
     "type": "record",
@@ -162,3 +163,75 @@ def test_strings_with_nul_fall_back_to_fastavro() -> None:
         encode_array_messages(batch, [f["name"] for f in SCHEMA["fields"]], plain_types(SCHEMA), b"", 5)
         is None
     )
+
+
+def _signals_like(n: int, rng: np.random.Generator) -> Batch:
+    """Columns shaped like the DAG's outputs: constant strings, equal-length pairs, varying reasons (some
+    non-ASCII), millisecond timestamps (6-byte varints), small ints, NaN doubles."""
+    reasons = np.array(["", "spread", "news,kl", "gov_état", "z"])
+    return Batch(
+        {
+            "s": rng.choice(np.array(["EURUSD", "GBPUSD", "USDJPY"]), n),
+            "l": 1_580_000_000_000 + 60_000 * np.arange(n, dtype=np.int64),
+            "i": rng.integers(-3, 300, n).astype(np.int32),
+            "d": np.where(rng.random(n) < 0.2, np.nan, rng.normal(size=n)),
+            "f": rng.normal(size=n).astype(np.float32),
+            "b": rng.random(n) < 0.5,
+            "c": np.full(n, "synth:3"),
+            "r": rng.choice(reasons, n),
+        }
+    )
+
+
+WIDE = {
+    **SCHEMA,
+    "fields": [*SCHEMA["fields"], {"name": "c", "type": "string"}, {"name": "r", "type": "string"}],
+}
+
+
+@pytest.mark.parametrize("n", [1, 64, 1000, 40_000])  # 40,000: more than one encoder block
+def test_output_shaped_columns_equal_fastavro_and_decode_as_one_block(n: int) -> None:
+    """The encoder's shortcuts (constant strings, fixed-width varints and strings, non-ASCII values, blocks
+    of BLOCK_ROWS) write fastavro's bytes; the reader decodes many messages as one block."""
+    from streams.serde.fast_decode import decode_bodies
+
+    batch = _signals_like(n, np.random.default_rng(n))
+    names, types = [f["name"] for f in WIDE["fields"]], plain_types(WIDE)
+    parsed = fastavro.parse_schema({"type": "array", "items": WIDE})
+    ours = encode_array_messages(batch, names, types, b"", 700)
+    assert ours is not None
+    rows = batch.to_records()
+    for k, (msg, _) in enumerate(ours):
+        buf = io.BytesIO()
+        fastavro.schemaless_writer(
+            buf, parsed, [{f: r[f] for f in names} for r in rows[k * 700 : (k + 1) * 700]]
+        )
+        assert msg == buf.getvalue()
+    cols = decode_bodies([m for m, _ in ours], [i for _, i in ours], names, types)
+    assert Batch(cols).equals(batch)
+
+
+def test_one_lying_index_in_a_block_falls_back_without_losing_rows() -> None:
+    codec = AvroCodec("bar")
+    from tests.kit.bars import bars
+
+    b = bars(120)  # 240 rows in messages of 50: decoded as one block
+    indexed = codec.encode_batch_indexed(b, max_records=50)
+    indexes = [i for _, i in indexed]
+    bad = np.frombuffer(indexes[2], dtype="<i4").copy()
+    bad[5] -= 1
+    indexes[2] = bad.tobytes()
+    back, errors, origin = codec.decode_messages([m for m, _ in indexed], indexes)
+    assert not errors
+    assert back.equals(b)
+    assert origin.tolist() == [k // 50 for k in range(240)]
+
+
+def test_a_nul_inside_a_string_is_not_decoded_column_wise() -> None:
+    """numpy strings drop a trailing NUL: the column-wise reader refuses it and fastavro decodes it."""
+    from streams.serde.fast_decode import decode_rows
+
+    names, types = ["s"], ["string"]
+    body = zigzag_varint(1) + zigzag_varint(2) + b"a\x00" + b"\x00"
+    with pytest.raises(ValueError, match="NUL"):
+        decode_rows(body, np.array([0, 3], dtype="<i4").tobytes(), names, types)

@@ -293,3 +293,23 @@ def test_last_event_time_ignores_quarantined_bars_and_side_inputs() -> None:
     }
     trader.handle([Envelope("t.control", 0, 0, None, AvroCodec("control").encode({**cmd, "reason": "x"}))])
     assert metrics.last == [int(b["ts"][4])]
+
+
+class PhaseRecorder:
+    def __init__(self) -> None:
+        self.phases: list[tuple[str, str, float]] = []
+
+    def phase(self, stage: str, phase: str, seconds: float) -> None:
+        self.phases.append((stage, phase, seconds))
+
+    def __getattr__(self, name: str) -> object:
+        return lambda *a, **k: None
+
+
+def test_the_runtime_reports_decode_stage_and_encode_time_apart() -> None:
+    """A clock that advances one second per reading: each phase is bracketed by two readings."""
+    ticks = iter(range(1000))
+    rec = PhaseRecorder()
+    rt = StageRuntime(Passthrough(), namespace=NS, metrics=rec, clock=lambda: float(next(ticks)))
+    rt.handle(envs(bars(3)))
+    assert rec.phases == [("echo", "decode", 1.0), ("echo", "stages", 1.0), ("echo", "encode", 1.0)]
