@@ -16,6 +16,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 HERE="$ROOT/infra/docker/images"
 CACHE="${HSLR_DOCKER_CACHE:-$ROOT/.cache/docker}"
+# wheelhouses are shared by every checkout of this machine (a CI clone reuses a developer's)
+WHEELS="${HSLR_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hslr/wheels}"
 PY="${HSLR_PYTHON:-$ROOT/.venv/bin/python}"
 [[ -x "$PY" ]] || PY=python3
 SUITE=bookworm
@@ -100,7 +102,7 @@ print("\n".join(line for line in frozen if "==" in line and not line.startswith(
 PYEOF
 )"
   hash="$(printf '%s' "$reqs" | sha256sum | cut -c1-16)"
-  dir="$CACHE/wheels-$hash"
+  dir="$WHEELS/$hash"
   if [[ ! -f "$dir/.complete" ]]; then
     rm -rf "$dir"; mkdir -p "$dir"
     printf '%s\n' "$reqs" | sed -n '1,/^# constraints$/p' | grep -v '^#' >"$dir/requirements.txt"

@@ -4,9 +4,11 @@ health waits, a SIGKILL of a service's main process, and a `down` that must leav
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -16,6 +18,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILES = ("docker-compose.yml", "docker-compose.offline.yml")
 PORT_VARS = ("HSLR_KAFKA_PORT", "HSLR_PG_PORT", "HSLR_REDIS_PORT", "HSLR_PROM_PORT", "HSLR_GRAFANA_PORT")
+
+
+def docker_script(name: str, *args: str) -> None:
+    """Run ``infra/docker/<name>`` (engine.sh, build.sh); an AssertionError with its stderr if it fails.
+    The wheelhouse build.sh makes pins this interpreter's package versions."""
+    bash = shutil.which("bash") or "/bin/bash"
+    p = subprocess.run(  # noqa: S603 - fixed argv
+        [bash, str(ROOT / "infra" / "docker" / name), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=dict(os.environ, HSLR_PYTHON=sys.executable),
+    )
+    if p.returncode:
+        raise AssertionError(f"infra/docker/{name} {' '.join(args)} failed:\n{p.stderr[-3000:]}")
 
 
 def compose_command() -> list[str]:
@@ -35,7 +52,9 @@ def run(cmd: Sequence[str], timeout: float = 600, env: dict[str, str] | None = N
     """Run ``cmd``; its stdout, or an AssertionError with its output when it fails."""
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, check=False)  # noqa: S603
     if p.returncode:
-        raise AssertionError(f"{' '.join(cmd)} exited {p.returncode}:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+        raise AssertionError(
+            f"{' '.join(cmd)} exited {p.returncode}:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
+        )
     return p.stdout
 
 

@@ -77,19 +77,16 @@ def stack(
     work = Path(tempfile.mkdtemp(prefix="hslr-deploy-"))
     _staged(trained[1], work)
     env_file = work / "hslr.env"
-    env_file.write_text(f"REDIS_PASSWORD={secrets.token_urlsafe(16)}\nHSLR_CONTROL_KEY={secrets.token_hex(16)}\n")
+    env_file.write_text(
+        f"REDIS_PASSWORD={secrets.token_urlsafe(16)}\nHSLR_CONTROL_KEY={secrets.token_hex(16)}\n"
+    )
     override = work / "test.yml"
     override.write_text(
         json.dumps(
             {
                 "services": {
                     "worker": {
-                        "environment": {
-                            "HSLR_CONFIG": "/deploy/config.json",
-                            "HSLR_BATCH_WITHIN_S": "0.01",
-                            "HSLR_BATCH_MAX": "300",
-                            "HSLR_MESSAGE_RECORDS": "50",
-                        },
+                        "environment": {"HSLR_CONFIG": "/deploy/config.json"},  # batching: the defaults
                         "volumes": [f"{work}:/deploy:ro"],
                     },
                     # the watchdog runs, but judges its own namespace: a 2020 replay looks stale to it
@@ -205,7 +202,7 @@ def test_offline_stack_replays_like_in_process_and_survives_a_killed_worker(
     first, second = test.take(np.arange(cut)), test.take(np.arange(cut, test.n))
     out = Out(kafka)
     t1 = time.monotonic()
-    publish(out, "bars", first, NS, max_records=50)
+    publish(out, "bars", first, NS, max_records=500)
     publish_marker(out, "bars", "half", NS)
     out.flush()
     alive = lambda: stack.inspect("worker")["State"]["Running"]  # noqa: E731
@@ -214,10 +211,10 @@ def test_offline_stack_replays_like_in_process_and_survives_a_killed_worker(
 
     # 3. the rest, with the worker SIGKILLed mid-way: its restart policy brings it back from its checkpoint
     before = _high(kafka, "portfolio")
-    publish(out, "bars", second, NS, max_records=50)
+    publish(out, "bars", second, NS, max_records=500)
     publish_marker(out, "bars", "end", NS)
     out.flush()
-    wait_until("progress on the second half", lambda: _high(kafka, "portfolio") >= before + 20, 120, 0.05)
+    wait_until("progress on the second half", lambda: _high(kafka, "portfolio") >= before + 3, 120, 0.05)
     pid, started = stack.kill9("worker")
     t_kill = time.monotonic()
     wait_until(
@@ -228,6 +225,7 @@ def test_offline_stack_replays_like_in_process_and_survives_a_killed_worker(
     )
     figures["restart_s"] = round(time.monotonic() - t_kill, 1)
     at_restart = _high(kafka, "portfolio")
+    # new output after the restart also proves the kill came mid-replay (redelivered input is skipped)
     wait_until("output again after the restart", lambda: _high(kafka, "portfolio") > at_restart, 180, 0.2)
     figures["recovery_s"] = round(time.monotonic() - t_kill, 1)
     assert stack.inspect("worker")["RestartCount"] >= 1
@@ -241,5 +239,6 @@ def test_offline_stack_replays_like_in_process_and_survives_a_killed_worker(
 
     # 5. a worker metric through the containerised Prometheus
     events = _prom(prom, 'sum(hslr_events_in_total{job="hslr-workers"})')
-    assert events and float(events[0]["value"][1]) > 0
+    assert events, "no hslr_events_in_total series in the containerised Prometheus"
+    assert float(events[0]["value"][1]) > 0
     print(f"\ndeployment figures: {json.dumps(figures)} ({test.n} bars, killed pid {pid})")
