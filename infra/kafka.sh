@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Single-node Apache Kafka (KRaft, combined broker+controller) for development and CI.
-# No Docker engine exists on our CI machines, so the official broker jars come from Maven Central
-# (infra/kafka/pom.xml pins the version) and run straight on the local JVM.
+# Development and CI run the official broker jars from Maven Central (infra/kafka/pom.xml pins the
+# version) straight on the local JVM, without a container; the offline Kafka image
+# (infra/docker/build.sh) is built from the same jars.
 #
 # Usage: infra/kafka.sh {up|down|status|libs}   (libs: fetch the jars, print their folder)
 # If KAFKA_BOOTSTRAP_SERVERS is set, `up` starts nothing and only checks that broker answers.
