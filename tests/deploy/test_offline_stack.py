@@ -32,11 +32,9 @@ NS = "hslr"  # the compose worker's namespace (the live default)
 INFRA = ["kafka", "timescaledb", "redis", "prometheus"]
 
 
-def test_both_compose_files_validate() -> None:
+def test_both_compose_files_validate(engine: None) -> None:
     """`config` accepts the online file alone and with the offline override; the offline one swaps every
-    image for a local build and keeps Grafana out of a plain `up`."""
-    if not compose_command():
-        pytest.skip("no docker-compose or compose plugin on this machine")
+    image for a local build, keeps Grafana out of a plain `up` and publishes every port on loopback."""
     stack = Stack()
     run([*compose_command(), "-f", str(ROOT / "docker-compose.yml"), "config", "-q"], env=stack.env())
     merged = stack.compose("config")
