@@ -143,6 +143,9 @@ build_service() {  # build_service NAME BASE_TAG
   fi
   docker tag "$tag" "$REPO/$name:latest"
   rm -rf "$ctx"
+  # older builds of this image go (their layers stay while the new one shares them): disk stays bounded
+  docker images "$REPO/$name" --format '{{.Repository}}:{{.Tag}}' | grep -v -e ":latest$" -e "^$tag$" \
+    | xargs -r docker rmi >/dev/null 2>&1 || true
   echo "$tag"
 }
 
