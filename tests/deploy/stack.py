@@ -135,4 +135,5 @@ class Stack:
         return {k: v for k, v in found.items() if v}
 
     def down(self) -> None:
-        self.compose("--profile", "grafana", "down", "-v", "--remove-orphans", "-t", "5", timeout=180)
+        profiles = ("--profile", "grafana", "--profile", "live")
+        self.compose(*profiles, "down", "-v", "--remove-orphans", "-t", "5", timeout=180)
