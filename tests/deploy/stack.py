@@ -88,6 +88,8 @@ class Stack:
     env_file: Path | None = None
     project: str = field(default_factory=lambda: f"hslrdeploy{uuid.uuid4().hex[:8]}")
     ports: dict[str, int] = field(default_factory=dict)
+    pg_password: str = field(default_factory=lambda: uuid.uuid4().hex)
+    """Compose interpolates the passwords (none is built in): a fresh one per stack."""
 
     def __post_init__(self) -> None:
         if not self.ports:
@@ -98,6 +100,8 @@ class Stack:
 
         env = dict(os.environ, **{k: str(v) for k, v in self.ports.items()})
         env["HSLR_ENV_FILE"] = str(self.env_file or ROOT / "infra" / "hslr.env.example")
+        env["HSLR_PG_PASSWORD"] = self.pg_password
+        env["GRAFANA_ADMIN_PASSWORD"] = self.pg_password
         return env
 
     def compose(self, *args: str, timeout: float = 600) -> str:

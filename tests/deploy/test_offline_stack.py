@@ -127,7 +127,7 @@ def _ready(port: int) -> bool:
 
 
 def _db(stack: Stack, sql: str) -> list[tuple[Any, ...]]:
-    dsn = f"postgresql://hslr:hslr@127.0.0.1:{stack.ports['HSLR_PG_PORT']}/hslr"
+    dsn = f"postgresql://hslr:{stack.pg_password}@127.0.0.1:{stack.ports['HSLR_PG_PORT']}/hslr"
     with psycopg.connect(dsn, connect_timeout=5) as c:
         return c.execute(sql).fetchall()
 
