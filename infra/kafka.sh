@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Single-node Apache Kafka (KRaft, combined broker+controller) for development and CI.
-# No Docker engine exists on our CI machines, so the official broker jars come from Maven Central
-# (infra/kafka/pom.xml pins the version) and run straight on the local JVM.
+# Development and CI run the official broker jars from Maven Central (infra/kafka/pom.xml pins the
+# version) straight on the local JVM, without a container; the offline Kafka image
+# (infra/docker/build.sh) is built from the same jars.
 #
-# Usage: infra/kafka.sh {up|down|status}
+# Usage: infra/kafka.sh {up|down|status|libs}   (libs: fetch the jars, print their folder)
 # If KAFKA_BOOTSTRAP_SERVERS is set, `up` starts nothing and only checks that broker answers.
 # A private second broker (the chaos tests restart one; the shared broker is never touched):
 #   HSLR_KAFKA_CACHE=/tmp/k2 HSLR_KAFKA_PORT=19092 HSLR_KAFKA_CONTROLLER_PORT=19093 infra/kafka.sh up
@@ -155,5 +156,6 @@ case "${1:-}" in
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
-  *) echo "usage: $0 {up|down|status}" >&2; exit 2 ;;
+  libs) mkdir -p "$CACHE"; fetch_libs; echo "$CACHE/libs" ;;  # the pinned jars (infra/docker/build.sh)
+  *) echo "usage: $0 {up|down|status|libs}" >&2; exit 2 ;;
 esac

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# PostgreSQL, Redis and Prometheus for development and CI, from Debian packages (no Docker engine on CI).
+# PostgreSQL, Redis and Prometheus for development and CI, from Debian packages, without containers (the
+# containerised deployment is infra/docker/ and docker-compose*.yml).
 # Redis and Prometheus run as our own daemons with pid/log files under .cache/, so that `down` stops
 # exactly what `up` started and nothing depends on a service manager (CI containers have no systemd).
 # PostgreSQL runs as the Debian cluster (pg_ctlcluster), which owns its data dir and auth setup.

@@ -17,5 +17,8 @@ set +e
 rc=$?
 set -e
 # leave no process behind on CI machines; keep services running for a developer's next run
-if [ "${CI:-}" = "true" ]; then .venv/bin/hslr infra down >/dev/null 2>&1 || true; fi
+if [ "${CI:-}" = "true" ]; then
+  .venv/bin/hslr infra down >/dev/null 2>&1 || true
+  bash infra/docker/engine.sh down >/dev/null 2>&1 || true  # only a dockerd the deployment test started
+fi
 exit $rc

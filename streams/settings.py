@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     prometheus_url: str = "http://127.0.0.1:9090"
     hslr_metrics_port: int = 8000
     """First port for worker metrics endpoints (each worker takes the next free one)."""
+    hslr_metrics_addr: str = "127.0.0.1"
+    """Address the metrics endpoints listen on: loopback on a host; ``0.0.0.0`` in a container, whose
+    Prometheus scrapes it over the compose network (docker-compose.yml; the port is never published)."""
     hslr_batch_max: int = 2000
     """Largest batch a Faust agent hands to a stage."""
     hslr_batch_within_s: float = 0.002

@@ -130,11 +130,11 @@ class PrometheusMetrics:
         self.gauges[name].set(value)
 
 
-def serve(port: int) -> int:
-    """Expose /metrics on the first free port from ``port``; return the port used."""
+def serve(port: int, addr: str = "127.0.0.1") -> int:
+    """Expose /metrics on ``addr`` at the first free port from ``port``; return the port used."""
     for p in range(port, port + 50):
         try:
-            start_http_server(p, addr="127.0.0.1")
+            start_http_server(p, addr=addr)
             return p
         except OSError:
             continue

@@ -176,7 +176,7 @@ def run(
     namespace: str | None = None,
 ) -> None:
     """Poll forever (until ``stop()``), scoped to ``namespace``; serve the gauges (heartbeat included)
-    on ``127.0.0.1:port`` and announce them to Prometheus, so ``HslrWatchdogDown`` sees it die."""
+    on ``port`` (at ``HSLR_METRICS_ADDR``, loopback by default) and announce them to Prometheus, so ``HslrWatchdogDown`` sees it die."""
     from prometheus_client import start_http_server
 
     dog = Watchdog(prometheus_url, publish, namespace=namespace)
@@ -185,8 +185,9 @@ def run(
         import os
 
         from streams.infra import register_scrape_target, unregister_scrape_target
+        from streams.settings import settings
 
-        start_http_server(port, addr="127.0.0.1", registry=dog.registry)
+        start_http_server(port, addr=settings().hslr_metrics_addr, registry=dog.registry)
         name = f"{namespace or 'all'}-watchdog-{os.getpid()}"
         register_scrape_target(name, port, namespace=namespace or "")
         atexit.register(unregister_scrape_target, name)

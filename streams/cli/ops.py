@@ -54,7 +54,7 @@ def _worker(args: argparse.Namespace) -> int:
             default_sink_topics(outputs) if args.sinks == "auto" else [t for t in args.sinks.split(",") if t]
         )
         preflight(sink_topics)
-    port = serve(s.hslr_metrics_port)
+    port = serve(s.hslr_metrics_port, s.hslr_metrics_addr)
     name = f"{namespace}-{'_'.join(st.spec.id for st in stages)}-{os.getpid()}"
     role = "live" if namespace == s.hslr_namespace else "replay"  # replays pass their own --namespace
     register_scrape_target(name, port, namespace=namespace, role=role)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -15,15 +16,25 @@ PAIRS = ["EURUSD", "GBPUSD", "USDJPY"]
 
 
 @pytest.fixture(scope="session")
-def services() -> dict[str, str]:
+def services() -> Iterator[dict[str, str]]:
     """Start Kafka, Postgres, Redis and Prometheus once and migrate the database.
 
-    Nothing is torn down afterwards: other integration modules reuse the services, and the CI script
-    stops them (``hslr infra down``).
+    HSLR_TEST_SERVICES=containers: the four run in containers of the offline images, started with
+    testcontainers on free loopback ports for this session and removed afterwards
+    (``tests/integration/containers.py``). Otherwise (default, ``host``) the host-installed services:
+    nothing is torn down afterwards, other integration modules reuse them, and the CI script stops them
+    (``hslr infra down``).
     """
+    if os.environ.get("HSLR_TEST_SERVICES", "host") == "containers":
+        from tests.integration.containers import container_services
+
+        with container_services() as status:
+            db_migrate()
+            yield status
+        return
     infra_up()
     db_migrate()
-    return infra_status()
+    yield infra_status()
 
 
 @pytest.fixture(scope="session")
