@@ -247,7 +247,18 @@ def test_offline_stack_replays_like_in_process_and_survives_a_killed_worker(
         assert n_features() == expected["features"].n, "a bar was lost across the kill"
 
     # 5. a worker metric through the containerised Prometheus
-    events = _prom(prom, 'sum(hslr_events_in_total{job="hslr-workers"})')
+    # the restarted worker's first scrapes come after its restart (the kill wrote stale markers for the
+    # dead process's series): wait for a scrape of the new one (CI once queried before it and found none)
+    query = 'sum(hslr_events_in_total{job="hslr-workers"})'
+    try:
+        wait_until("a worker metric in the containerised Prometheus", lambda: bool(_prom(prom, query)), 90)
+    finally:
+        targets = requests.get(f"http://127.0.0.1:{prom}/api/v1/targets", timeout=5).json()["data"]
+        print(
+            "prometheus targets:",
+            [(t["labels"], t["health"], t["lastError"]) for t in targets["activeTargets"]],
+        )
+    events = _prom(prom, query)
     assert events, "no hslr_events_in_total series in the containerised Prometheus"
     assert float(events[0]["value"][1]) > 0
     print(f"\ndeployment figures: {json.dumps(figures)} ({test.n} bars, killed pid {pid})")

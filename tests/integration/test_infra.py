@@ -84,7 +84,12 @@ def test_up_twice_is_idempotent() -> None:
     infra_up()
     assert time.monotonic() - t0 < 30, "a second `up` must find everything running, not restart it"
     if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-        assert len(_pids(r"java .*kafka\.Kafka .*server\.properties")) == 1
+        # this checkout's broker only: the chaos suite runs a private one (its own cache dir) beside it
+        # for the whole session (regression: CI counted 2 brokers and failed)
+        ours = (
+            Path(os.environ.get("HSLR_KAFKA_CACHE") or repo_root() / ".cache" / "kafka") / "server.properties"
+        )
+        assert len(_pids(rf"java .*kafka\.Kafka {re.escape(str(ours))}")) == 1
     assert len(_pids("redis-server", exact=True)) == 1
     assert len(_pids("prometheus", exact=True)) == 1
     status = infra_status()
