@@ -28,10 +28,10 @@ from models.edge import EDGE_FEATURES
 from models.exec_edge import EPS
 from models.execution import MARKOUT_MIN, ExecParams
 from streams.core.batch import Batch
+from streams.core.units import MINUTE_MS
 from streams.training.exec_edge import pair_trades
 
 F64 = npt.NDArray[np.float64]
-MINUTE_MS = 60_000
 MARK_COL = MARKOUT_MIN.index(5)
 
 

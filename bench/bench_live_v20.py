@@ -40,7 +40,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-MINUTE = 60_000
+from streams.core.units import MINUTE_MS  # noqa: E402 - after the project root is on the path
+
 PAIRS3 = ["EURUSD", "GBPUSD", "USDJPY"]
 
 
@@ -133,7 +134,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     pairs = list(KNOWN_PAIRS)
     config = with_models(build_config({"market": {"pairs": pairs}}), regime, edge, "")
     start = np.datetime64("2020-02-05T08:00", "ms").astype(np.int64)
-    end = start + (args.minutes + 1) * MINUTE
+    end = start + (args.minutes + 1) * MINUTE_MS
     market = Batch(generate_market(pairs, "2020-02-03", str(end.astype("datetime64[ms]")), args.seed).bars)
     warm, paced = (
         market.take(market["ts"] < start),
@@ -176,7 +177,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             publish(out, "bars", warm, ns, max_records=500)  # the warm-up in bulk, as history
             out.flush()
             _wait_decided(
-                store, rt, sid, int(warm["ts"].max()) - MINUTE, proc, args.timeout
+                store, rt, sid, int(warm["ts"].max()) - MINUTE_MS, proc, args.timeout
             )  # the last waits for more
             warm_s = time.monotonic() - t0
             gate.open.set()
@@ -212,7 +213,9 @@ def _wait_decided(store: Any, rt: Any, sid: str, minute: int, proc: Any, timeout
 def _report(args: argparse.Namespace, orders: Any, log_rows: list[tuple[float, dict[str, Any]]],
             marks: dict[int, float], wms: dict[int, float], warm_s: float,
             load0: tuple[float, float, float], n_pairs: int) -> dict[str, Any]:  # fmt: skip
-    decided = {str(c): int(t) - MINUTE for c, t in zip(orders["client_order_id"], orders["ts"], strict=True)}
+    decided = {
+        str(c): int(t) - MINUTE_MS for c, t in zip(orders["client_order_id"], orders["ts"], strict=True)
+    }
     first: dict[int, float] = {}
     for at, body in log_rows:
         cid = body.get("cancel") or body.get("order", {}).get("clientExtensions", {}).get("id")

@@ -33,11 +33,11 @@ import numpy as np
 import numpy.typing as npt
 
 from models.fill_rule import trades_through
+from streams.core.units import MINUTE_MS
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 B = npt.NDArray[np.bool_]
-MINUTE_MS = 60_000
 MARKOUT_MIN = (1, 5, 15)
 N_SESSIONS = 5
 N_LEVELS = 3
