@@ -42,6 +42,7 @@ TOPICS: dict[str, Topic] = {
         Topic("risk.targets", "risk_target"),
         Topic("orders", "order", one_per_bar=False),
         Topic("fills", "execution_report", one_per_bar=False),
+        Topic("broker.fills", "execution_report", one_per_bar=False),  # a live broker's reports
         Topic("portfolio", "portfolio", one_per_bar=False),
         Topic("governance", "governance", one_per_bar=False),
         Topic("control", "control", one_per_bar=False),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 
 from streams.core.config import StageConfig
@@ -40,6 +42,10 @@ class ExecutionConfig(StageConfig):
     """A feed gap: more than this many open-market minutes pass with no input bar."""
     stale_pause_min: int = Field(default=60, ge=0)
     """After a feed gap: working orders cancelled, no new entries for this many minutes (then resume)."""
+    fill_source: Literal["paper", "broker"] = "paper"
+    """Where fills come from. ``paper``: the paper broker simulates them on the bars (replays, paper
+    trading). ``broker``: a live broker's execution reports on the ``broker.fills`` topic (written by
+    ``hslr live --broker oanda`` from the v20 transaction stream) are the fills; nothing is simulated."""
 
     @field_validator("improve_fraction")
     @classmethod
