@@ -92,28 +92,38 @@ class Gate:
         yield from paced
 
 
-def _watermark_times(boot: str, ns: str) -> dict[int, float]:
+def _produced_times(boot: str, ns: str) -> tuple[dict[int, float], dict[int, float]]:
+    """Producer timestamps: each minute's watermark on ``bars`` (the feed gateway) and the first
+    ``orders`` message carrying an instruction decided on that minute (the fused worker)."""
     from confluent_kafka import Consumer, TopicPartition
 
     from streams.core.topics import TOPICS
     from streams.runner.runtime import MARKER_HEADER, WATERMARK, WATERMARK_HEADER
+    from streams.serde.avro import AvroCodec
 
-    topic = TOPICS["bars"].name(ns)
-    c = Consumer({"bootstrap.servers": boot, "group.id": f"wm-{ns}", "enable.auto.commit": False})
-    _, hi = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
-    c.assign([TopicPartition(topic, 0, 0)])
-    out: dict[int, float] = {}
-    while True:
-        msg = c.poll(2.0)
-        if msg is None:
-            break
-        h = dict(msg.headers() or [])
-        if h.get(MARKER_HEADER) == WATERMARK:
-            out[int(h[WATERMARK_HEADER])] = msg.timestamp()[1] / 1000.0
-        if msg.offset() >= hi - 1:
-            break
-    c.close()
-    return out
+    codec = AvroCodec(TOPICS["orders"].schema)
+    wms: dict[int, float] = {}
+    orders: dict[int, float] = {}
+    for key in ("bars", "orders"):
+        topic = TOPICS[key].name(ns)
+        c = Consumer({"bootstrap.servers": boot, "group.id": f"t-{ns}-{key}", "enable.auto.commit": False})
+        _, hi = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
+        c.assign([TopicPartition(topic, 0, 0)])
+        while hi > 0:
+            msg = c.poll(2.0)
+            if msg is None:
+                break
+            h, at = dict(msg.headers() or []), msg.timestamp()[1] / 1000.0
+            if key == "bars" and h.get(MARKER_HEADER) == WATERMARK:
+                wms[int(h[WATERMARK_HEADER])] = at
+            elif key == "orders" and msg.value():
+                for rec in codec.decode_many(msg.value()):
+                    m = int(rec["ts"]) - MINUTE_MS
+                    orders[m] = min(orders.get(m, at), at)
+            if msg.offset() >= hi - 1:
+                break
+        c.close()
+    return wms, orders
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -158,8 +168,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                              "--feed-url", server.url, "--config", str(cfg), "--namespace", ns,
                              "--grace-ms", str(grace), "--stall-s", "900", "--silent-s", "30",
                              "--worker-log", str(tmp / "worker.log"))  # fmt: skip
+        port = _free_port()
         env = child_env(
-            {"KAFKA_BOOTSTRAP_SERVERS": boot, "HSLR_BATCH_WITHIN_S": "0.001", "HSLR_MESSAGE_RECORDS": "500"}
+            {
+                "KAFKA_BOOTSTRAP_SERVERS": boot,
+                "HSLR_BATCH_WITHIN_S": "0.001",
+                "HSLR_MESSAGE_RECORDS": "500",
+                "HSLR_METRICS_PORT": str(port),  # the fused worker's /metrics: its time by phase
+            }
         )
         with open(log, "ab") as fh:
             proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT)  # noqa: S603
@@ -180,6 +196,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 store, rt, sid, int(warm["ts"].max()) - MINUTE_MS, proc, args.timeout
             )  # the last waits for more
             warm_s = time.monotonic() - t0
+            before = _scrape(port)
             gate.open.set()
             last = int(paced["ts"].max())
             t1 = time.monotonic()
@@ -188,13 +205,56 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 assert time.monotonic() - t1 < args.timeout, "paced minutes did not finish"
                 time.sleep(0.5)
             time.sleep(2.0)
+            phases = _phases(before, _scrape(port), len(server.marks))
         finally:
             proc.terminate()
             proc.wait(60)
         orders = read_to_end(boot, "orders", ns)
         log_rows = list(server.order_log)
         marks = dict(server.marks)
-    return _report(args, orders, log_rows, marks, _watermark_times(boot, ns), warm_s, load0, len(pairs))
+    wms, produced = _produced_times(boot, ns)
+    rep = _report(args, orders, log_rows, marks, wms, warm_s, load0, len(pairs))
+    rep["watermark_to_orders_on_kafka"] = _stats(
+        [(produced[m] - wms[m]) * 1000 for m in produced if m in wms and m in marks]
+    )
+    first = rep.pop("_first")
+    rep["orders_on_kafka_to_request"] = _stats(
+        [(first[m] - produced[m]) * 1000 for m in first if m in produced]
+    )
+    return {**rep, "worker_ms_per_minute_by_phase": phases}
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _scrape(port: int) -> dict[tuple[str, str], float]:
+    """The worker's ``hslr_binding_seconds`` by (stage, phase)."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()  # noqa: S310
+    out: dict[tuple[str, str], float] = {}
+    for fam in text_string_to_metric_families(text):
+        for smp in fam.samples:
+            if smp.name == "hslr_binding_seconds_total":
+                out[(smp.labels["stage"], smp.labels["phase"])] = smp.value
+    return out
+
+
+def _phases(
+    before: dict[tuple[str, str], float], after: dict[tuple[str, str], float], minutes: int
+) -> dict[str, float]:
+    """Mean wall ms per paced minute in each phase of the fused worker (``wait`` includes idle time)."""
+    return {
+        ph: round((v - before.get((st, ph), 0.0)) * 1000 / max(minutes, 1), 3)
+        for (st, ph), v in after.items()
+    }
 
 
 def _wait_decided(store: Any, rt: Any, sid: str, minute: int, proc: Any, timeout: float) -> None:
@@ -213,13 +273,14 @@ def _wait_decided(store: Any, rt: Any, sid: str, minute: int, proc: Any, timeout
 def _report(args: argparse.Namespace, orders: Any, log_rows: list[tuple[float, dict[str, Any]]],
             marks: dict[int, float], wms: dict[int, float], warm_s: float,
             load0: tuple[float, float, float], n_pairs: int) -> dict[str, Any]:  # fmt: skip
-    decided = {
-        str(c): int(t) - MINUTE_MS for c, t in zip(orders["client_order_id"], orders["ts"], strict=True)
-    }
+    decided: dict[tuple[str, str], int] = {}  # (action, client id) -> the minute it was decided on
+    for a, c, t in zip(orders["action"], orders["client_order_id"], orders["ts"], strict=True):
+        decided.setdefault((str(a), str(c)), int(t) - MINUTE_MS)  # a cancel shares its order's id
     first: dict[int, float] = {}
     for at, body in log_rows:
-        cid = body.get("cancel") or body.get("order", {}).get("clientExtensions", {}).get("id")
-        m = decided.get(str(cid))
+        cancel = body.get("cancel")
+        cid = cancel or body.get("order", {}).get("clientExtensions", {}).get("id")
+        m = decided.get(("CANCEL" if cancel else "NEW", str(cid)))
         if m is not None and m in marks:
             first[m] = min(first.get(m, at), at)
     order_ms = [(first[m] - marks[m]) * 1000 for m in sorted(first)]
@@ -238,6 +299,7 @@ def _report(args: argparse.Namespace, orders: Any, log_rows: list[tuple[float, d
         "watermark_to_order_request": _stats(rest_ms),
         "order_requests": len(log_rows),
         "slowest": sorted((round(x, 1) for x in order_ms), reverse=True)[:5],
+        "_first": first,
         "loadavg_before": [round(x, 2) for x in load0],
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
         "cpus": os.cpu_count(),

@@ -13,9 +13,10 @@ if [ ! -x .venv/bin/python ]; then
   "$py" -m venv .venv
 fi
 stamp=.venv/.hslr-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ infra/constraints.txt -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[dev]"
+  # pinned to the versions the suite passed with: a newer numpy may round a reduction differently
+  .venv/bin/python -m pip install -q -e ".[dev]" -c infra/constraints.txt
   touch "$stamp"
 fi
 

@@ -177,11 +177,12 @@ def bind(
             metrics.phase(sid, "wait", t0 - t_next)
             envelopes = [_envelope(e) for e in events]
             try:
-                outgoing = runtime.handle(envelopes)
+                outgoing = runtime.handle(envelopes, defer_readings=True)
                 if outgoing and record_first is not None:
                     await _recorded(record_first, outgoing, sid, out, namespace)
                 if outgoing or runtime.changed():  # else a redelivery of this batch is a no-op anyway
                     _deliver(out, checkpoints, runtime, metrics, sid, envelopes, outgoing)
+                runtime.report_readings()  # gauges after the decisions are out
             except BaseException:  # the ack follows this block: never let Faust ack a lost batch
                 log.critical(
                     "stage %s cannot deliver its outputs; stopping before the ack",

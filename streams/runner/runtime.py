@@ -178,6 +178,8 @@ class StageRuntime:
         self._saved: tuple[Any, ...] | None = None  # the state parts of the last full checkpoint
         self._ckpt_state: Any = None  # state and duplicate guards at the last checkpoint (see changed())
         self._ckpt_guards: dict[tuple[str, str], int] = {}
+        self._defer = False
+        self._readings: list[tuple[str, Batch]] = []  # deferred domain readings (see handle)
 
     # -- checkpoints -------------------------------------------------------------------------------
     def checkpoint(self) -> tuple[str, bytes]:
@@ -221,8 +223,13 @@ class StageRuntime:
         self._ckpt_state, self._ckpt_guards = cp.state, dict(cp.last_ts)
 
     # -- processing --------------------------------------------------------------------------------
-    def handle(self, envelopes: Sequence[Envelope]) -> list[Outgoing]:
-        """Process consumed messages in order; return the messages to produce (in order)."""
+    def handle(self, envelopes: Sequence[Envelope], defer_readings: bool = False) -> list[Outgoing]:
+        """Process consumed messages in order; return the messages to produce (in order).
+
+        ``defer_readings``: the domain metrics of the outputs (equity, positions, regime ...) are left
+        for :meth:`report_readings`, so a live binding produces the decisions first and computes its
+        gauges after (they cost ~1 ms a minute for 12 pairs, on the bar close -> order path)."""
+        self._defer = defer_readings
         t0 = self.clock()
         out: list[Outgoing] = []
         run: list[Envelope] = []
@@ -337,7 +344,16 @@ class StageRuntime:
                 for i, (v, idx) in enumerate(values)
             )
             self.metrics.events_out(self.sid, key, b.n)
-            self.metrics.records(self.sid, key, b)  # equity, positions, orders, regime … (runner/readings.py)
+            if self._defer:
+                self._readings.append((key, b))
+            else:
+                self.metrics.records(self.sid, key, b)  # equity, positions, orders, regime … (readings.py)
+
+    def report_readings(self) -> None:
+        """Export the domain metrics that :meth:`handle` deferred."""
+        due, self._readings = self._readings, []
+        for key, b in due:
+            self.metrics.records(self.sid, key, b)
 
     def _dead(self, envs: Sequence[Envelope], kind: str, reason: str) -> list[Outgoing]:
         self.metrics.dead_letter(self.sid, kind, len(envs))

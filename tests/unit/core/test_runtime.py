@@ -313,3 +313,29 @@ def test_the_runtime_reports_decode_stage_and_encode_time_apart() -> None:
     rt = StageRuntime(Passthrough(), namespace=NS, metrics=rec, clock=lambda: float(next(ticks)))
     rt.handle(envs(bars(3)))
     assert rec.phases == [("echo", "decode", 1.0), ("echo", "stages", 1.0), ("echo", "encode", 1.0)]
+
+
+def test_deferred_readings_are_reported_after_the_outputs_and_equal_the_immediate_ones() -> None:
+    # issue 12 latency: a live binding computes its domain gauges after the decisions are produced
+    class Recording:
+        def __init__(self) -> None:
+            self.seen: list[tuple[str, str, int]] = []
+
+        def records_(self, stage: str, topic: str, batch: Batch) -> None:
+            self.seen.append((stage, topic, batch.n))
+
+        def __getattr__(self, name: str):
+            return self.records_ if name == "records" else (lambda *a, **k: None)
+
+    b = bars(5)
+    now, later = Recording(), Recording()
+    out_now = StageRuntime(Passthrough(), namespace=NS, metrics=now).handle(envs(b))
+    rt = StageRuntime(Passthrough(), namespace=NS, metrics=later)
+    out_later = rt.handle(envs(b), defer_readings=True)
+    assert now.seen == [("echo", "bars", 10)]
+    assert later.seen == []  # nothing computed before the outputs are handed over
+    assert [o.value for o in out_later] == [o.value for o in out_now]
+    rt.report_readings()
+    assert later.seen == now.seen
+    rt.report_readings()
+    assert later.seen == now.seen  # reported once
