@@ -1,8 +1,8 @@
 """Trader stage: risk & portfolio engine, execution router, paper broker and PnL in one pure stage.
 
-Reads ``signals.governed`` (primary), ``control`` and, with ``fill_source = "broker"``, ``broker.fills``
-(side inputs: a live broker's execution reports replace the paper broker); writes ``risk.targets``, ``orders``,
-``fills`` (execution reports), ``portfolio`` and ``control`` (the kill switch's KILL). One stage,
+Reads ``signals.governed`` (primary), ``control`` and, with ``fill_source = "broker"``,
+``broker.fills`` (side inputs; a live broker's execution reports replace the paper broker); writes
+``risk.targets``, ``orders``, ``fills`` (execution reports), ``portfolio`` and ``control``. One stage,
 because sizing needs the equity and drawdown that its own fills produce: a feedback edge across
 stages would make Kafka and in-process replays diverge.
 
@@ -19,9 +19,10 @@ The decision is timed at the bar close ``t + 1 min`` (orders, acknowledgements a
 and are ignored, as are repeats of a (pair, ts) already pending.
 
 Per minute (:meth:`TraderStage._minute`): due control commands -> due broker reports
-(:mod:`~streams.stages.trader.execution.broker_reports`) -> staleness check -> cancel sweep (kill / HALT) -> paper fills of working orders on this bar -> mark to market (equity, HWM,
-drawdown, throttle) -> mark-outs and toxicity -> targets (exits, reductions, entries; skipped while
-killed or globally halted) -> routing. Stretches of minutes where nothing can happen (no working
+(:mod:`~streams.stages.trader.execution.broker_reports`) -> staleness check -> cancel sweep (kill /
+HALT) -> paper fills of working orders on this bar -> mark to market (equity, HWM, drawdown,
+throttle) -> mark-outs and toxicity -> targets (exits, reductions, entries; skipped while killed or
+globally halted) -> routing. Stretches of minutes where nothing can happen (no working
 order, no passed signal, no exit / reduction trigger, no due command or mark-out, no stale gap) are
 fast-forwarded with array arithmetic that performs the same operations as the per-minute path, so
 the fast path changes speed, never results.
@@ -38,10 +39,10 @@ from streams.core.batch import Batch
 from streams.core.config import StageConfig
 from streams.core.stage import Outputs, StageSpec
 from streams.core.units import MINUTE_MS
-from streams.stages.trader.execution import broker_reports
+from streams.stages.trader.execution import broker_reports, killswitch, report_queue
 from streams.stages.trader.execution.broker import NoFills, PaperBroker
 from streams.stages.trader.execution.config import ExecutionConfig
-from streams.stages.trader.execution.killswitch import accept_signed, apply_due, command, enqueue, stale_gap
+from streams.stages.trader.execution.killswitch import accept_signed, apply_due, command, enqueue
 from streams.stages.trader.execution.records import (
     CONTROL_FIELDS,
     ORDER_FIELDS,
@@ -51,8 +52,6 @@ from streams.stages.trader.execution.records import (
     from_rows,
     targets_batch,
 )
-from streams.stages.trader.execution.report_queue import enqueue as enqueue_reports
-from streams.stages.trader.execution.report_queue import parse as parse_reports
 from streams.stages.trader.execution.step import Executor, Out
 from streams.stages.trader.portfolio import fastpath
 from streams.stages.trader.portfolio import minutes as mins
@@ -146,7 +145,8 @@ class TraderStage:
         if topic == "control":
             return self._control(state, batch), {}
         if topic == "broker.fills" and topic in self.spec.inputs:
-            return replace(state, broker=enqueue_reports(state.broker, parse_reports(batch, self._index))), {}
+            reports = report_queue.parse(batch, self._index)
+            return replace(state, broker=report_queue.enqueue(state.broker, reports)), {}
         cols = self._merge(state, batch)
         if not len(cols["ts"]):
             return replace(state, pending=cols), self._outputs(Out(), [], cols)
@@ -232,9 +232,8 @@ class TraderStage:
         )
         book = Book.from_state(state)
         returns = np.vstack([state.ret_window, mn.returns])
-        st = fastpath.static(
-            mn, self._stale(state.last_ts, mn.ts), self.config.risk.max_order_usd, self.config.risk.lot_units
-        )
+        stale = killswitch.stale_minutes(state.last_ts, mn.ts, self.config.execution.stale_after_min)
+        st = fastpath.static(mn, stale, self.config.risk.max_order_usd, self.config.risk.lot_units)
         out: Out = Out()
         parts: list[dict[str, Any]] = []
         rows: list[dict[str, Any]] = []
@@ -255,15 +254,6 @@ class TraderStage:
         book.mids = mn.mid_ff[-1].copy()
         book.last_ts = int(mn.ts[-1])
         return book, out, parts, returns[-self.config.risk.cov_window_min :]
-
-    def _stale(self, last_ts: int, ts: np.ndarray) -> np.ndarray:
-        prev = np.concatenate([[last_ts], ts[:-1]])
-        limit = self.config.execution.stale_after_min
-        cand = (prev >= 0) & (ts - prev > (limit + 1) * MINUTE_MS)
-        out = np.zeros(len(ts), dtype=bool)
-        for i in np.flatnonzero(cand):
-            out[i] = stale_gap(int(prev[i]), int(ts[i]), limit)
-        return out
 
     def _minute(
         self,

@@ -230,6 +230,18 @@ def test_a_fill_that_raced_our_own_cancel_moves_the_position_without_a_halt() ->
     assert (c2["ts"], c2["reason"]) == (START + 49 * M, "target_reached")
 
 
+def test_reconciliation_reads_the_book_the_broker_filled() -> None:
+    from streams.binding.live import system_book
+    from streams.live.reconcile import Book, reconcile
+    from streams.live.v20_orders import WorkingOrder
+
+    state, _ = trade(STAGE, ENTRY_FILLS, DATA.take(DATA["ts"] <= START + 45 * M))  # after the partial fill
+    price = float(ENTRY["limit_price"])
+    broker = Book({COID: WorkingOrder(COID, "GBPUSD", QTY - Q1, price)}, {"GBPUSD": Q1})
+    assert system_book(state, STAGE.pairs) == broker
+    assert reconcile(broker, system_book(state, STAGE.pairs)) == []
+
+
 @pytest.mark.parametrize("coid", ["", "0123456789abcdef0123"])
 def test_an_unknown_fill_moves_the_position_and_halts_the_pair(coid: str) -> None:
     fill = {"ts": START + 10 * M + 5_000, "client_order_id": coid, "side": -1, "last_qty": 10_000.0}
