@@ -230,6 +230,19 @@ def test_a_fill_that_raced_our_own_cancel_moves_the_position_without_a_halt() ->
     assert (c2["ts"], c2["reason"]) == (START + 49 * M, "target_reached")
 
 
+def test_the_dag_declares_broker_fills_an_external_source() -> None:
+    from streams.core.fused import FusedStage
+    from streams.core.stage import StageSpec
+    from streams.dag import EXTERNAL_SOURCES, validate
+
+    class Upstream:
+        spec = StageSpec("up", ("bars",), ("signals.governed",))
+
+    validate([Upstream(), STAGE])  # type: ignore[list-item]  # raises if nothing writes broker.fills
+    fused = FusedStage([Upstream(), STAGE], EXTERNAL_SOURCES)  # type: ignore[list-item]
+    assert fused.spec.inputs == ("bars", "control", "broker.fills")
+
+
 def test_reconciliation_reads_the_book_the_broker_filled() -> None:
     from streams.binding.live import system_book
     from streams.live.reconcile import Book, reconcile
