@@ -144,7 +144,9 @@ class TraderStage:
     def process(self, state: TraderState, topic: str, batch: Batch) -> tuple[TraderState, Outputs]:
         if topic == "control":
             return self._control(state, batch), {}
-        if topic == "broker.fills" and topic in self.spec.inputs:
+        if topic == "broker.fills":
+            if topic not in self.spec.inputs:
+                raise ValueError('broker reports need [trader.execution] fill_source = "broker"')
             reports = report_queue.parse(batch, self._index)
             return replace(state, broker=report_queue.enqueue(state.broker, reports)), {}
         cols = self._merge(state, batch)

@@ -322,3 +322,11 @@ def test_a_bad_report_is_refused_with_its_reason(change: dict[str, object], mess
     with pytest.raises(ValueError, match="broker report x") as err:
         STAGE.process(STAGE.initial_state(), "broker.fills", reports(bad))
     assert message in str(err.value)
+
+
+def test_a_paper_trader_refuses_broker_reports_with_a_reason() -> None:
+    paper = TraderStage(TraderConfig(portfolio=PortfolioConfig(pairs=("GBPUSD",))))
+    assert "broker.fills" not in paper.spec.inputs
+    fill = {"ts": START, "client_order_id": "x", "last_qty": 1_000.0, "last_price": 1.27}
+    with pytest.raises(ValueError, match='fill_source = "broker"'):
+        paper.process(paper.initial_state(), "broker.fills", reports(fill))
