@@ -230,6 +230,24 @@ def test_a_fill_that_raced_our_own_cancel_moves_the_position_without_a_halt() ->
     assert (c2["ts"], c2["reason"]) == (START + 49 * M, "target_reached")
 
 
+def test_the_paper_brokers_fills_fed_back_as_broker_reports_reproduce_the_paper_run() -> None:
+    # Second method: the paper broker's fills (report ts = the close of the bar that filled them) given
+    # to a broker-mode trader are applied at that same minute through the same accounting, so every
+    # output equals the paper run's: orders, fills, portfolio, mark-outs and toxicity alike.
+    data = governed(n_min=600, seed=3)
+    risk = RiskConfig(cov_min_obs=30)
+    paper = TraderStage(TraderConfig(risk=risk))
+    live = TraderStage(TraderConfig(risk=risk, execution=ExecutionConfig(fill_source="broker")))
+    _, want = run(paper, [("signals.governed", data)])
+    fills = want["fills"].take(np.isin(want["fills"]["status"], ["FILLED", "PARTIALLY_FILLED"]))
+    assert fills.n > 50
+    _, got = run(
+        live, [("broker.fills", fills), *(("signals.governed", b) for b in pieces(data, [777, 1500]))]
+    )
+    for k, v in want.items():
+        assert v.equals(got[k]), k
+
+
 def test_the_dag_declares_broker_fills_an_external_source() -> None:
     from streams.core.fused import FusedStage
     from streams.core.stage import StageSpec
