@@ -16,8 +16,8 @@ from streams.config import HSLRConfig
 from streams.core.stage import Stage
 from streams.core.topics import TOPICS
 
-EXTERNAL_SOURCES = frozenset({"bars", "calendar", "control"})
-"""Topics written from outside the DAG's stages."""
+EXTERNAL_SOURCES = frozenset({"bars", "calendar", "control", "broker.fills"})
+"""Topics written from outside the DAG's stages (``broker.fills``: the live broker's transaction stream)."""
 
 
 def _market(cfg: HSLRConfig) -> Stage[Any]:

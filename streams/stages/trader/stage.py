@@ -1,7 +1,8 @@
 """Trader stage: risk & portfolio engine, execution router, paper broker and PnL in one pure stage.
 
-Reads ``signals.governed`` (primary) and ``control`` (side input); writes ``risk.targets``, ``orders``,
-``fills`` (execution reports), ``portfolio`` and ``control`` (the kill switch's KILL). One stage,
+Reads ``signals.governed`` (primary), ``control`` and, with ``fill_source = "broker"``,
+``broker.fills`` (side inputs; a live broker's execution reports replace the paper broker); writes
+``risk.targets``, ``orders``, ``fills`` (execution reports), ``portfolio`` and ``control``. One stage,
 because sizing needs the equity and drawdown that its own fills produce: a feedback edge across
 stages would make Kafka and in-process replays diverge.
 
@@ -17,10 +18,11 @@ The decision is timed at the bar close ``t + 1 min`` (orders, acknowledgements a
 ``t`` carry that time). Records at or before the last decided minute are replays or late arrivals
 and are ignored, as are repeats of a (pair, ts) already pending.
 
-Per minute (:meth:`TraderStage._minute`): due control commands -> staleness check -> cancel sweep
-(kill / HALT) -> paper fills of working orders on this bar -> mark to market (equity, HWM,
-drawdown, throttle) -> mark-outs and toxicity -> targets (exits, reductions, entries; skipped while
-killed or globally halted) -> routing. Stretches of minutes where nothing can happen (no working
+Per minute (:meth:`TraderStage._minute`): due control commands -> due broker reports
+(:mod:`~streams.stages.trader.execution.broker_reports`) -> staleness check -> cancel sweep (kill /
+HALT) -> paper fills of working orders on this bar -> mark to market (equity, HWM, drawdown,
+throttle) -> mark-outs and toxicity -> targets (exits, reductions, entries; skipped while killed or
+globally halted) -> routing. Stretches of minutes where nothing can happen (no working
 order, no passed signal, no exit / reduction trigger, no due command or mark-out, no stale gap) are
 fast-forwarded with array arithmetic that performs the same operations as the per-minute path, so
 the fast path changes speed, never results.
@@ -37,9 +39,10 @@ from streams.core.batch import Batch
 from streams.core.config import StageConfig
 from streams.core.stage import Outputs, StageSpec
 from streams.core.units import MINUTE_MS
-from streams.stages.trader.execution.broker import PaperBroker
+from streams.stages.trader.execution import broker_reports, killswitch, report_queue
+from streams.stages.trader.execution.broker import NoFills, PaperBroker
 from streams.stages.trader.execution.config import ExecutionConfig
-from streams.stages.trader.execution.killswitch import accept_signed, apply_due, command, enqueue, stale_gap
+from streams.stages.trader.execution.killswitch import accept_signed, apply_due, command, enqueue
 from streams.stages.trader.execution.records import (
     CONTROL_FIELDS,
     ORDER_FIELDS,
@@ -108,9 +111,10 @@ class TraderStage:
 
         self.config = cfg = config or TraderConfig()
         self._control_key = control_key
+        live = cfg.execution.fill_source == "broker"  # fills come from broker.fills, none simulated
         self.spec = StageSpec(
             "trader",
-            ("signals.governed", "control"),
+            ("signals.governed", "control", *(("broker.fills",) if live else ())),
             ("risk.targets", "orders", "fills", "portfolio", "control"),
         )
         self.pairs: tuple[str, ...] = tuple(cfg.portfolio.pairs or KNOWN_PAIRS)
@@ -121,7 +125,7 @@ class TraderStage:
         self._expected = np.unique(np.asarray(expected, dtype=np.int64))
         self._conv = conversion_plan(self.pairs)
         pips = np.array([pip_size(p) for p in self.pairs])
-        broker = PaperBroker(cfg.execution, cfg.risk.lot_units)
+        broker = NoFills() if live else PaperBroker(cfg.execution, cfg.risk.lot_units)
         self.exec = Executor(cfg.execution, cfg.risk, self.pairs, pips, broker)
         self.fast = fastpath.FastPath(
             self.pairs,
@@ -140,6 +144,11 @@ class TraderStage:
     def process(self, state: TraderState, topic: str, batch: Batch) -> tuple[TraderState, Outputs]:
         if topic == "control":
             return self._control(state, batch), {}
+        if topic == "broker.fills":
+            if topic not in self.spec.inputs:
+                raise ValueError('broker reports need [trader.execution] fill_source = "broker"')
+            reports = report_queue.parse(batch, self._index)
+            return replace(state, broker=report_queue.enqueue(state.broker, reports)), {}
         cols = self._merge(state, batch)
         if not len(cols["ts"]):
             return replace(state, pending=cols), self._outputs(Out(), [], cols)
@@ -225,9 +234,8 @@ class TraderStage:
         )
         book = Book.from_state(state)
         returns = np.vstack([state.ret_window, mn.returns])
-        st = fastpath.static(
-            mn, self._stale(state.last_ts, mn.ts), self.config.risk.max_order_usd, self.config.risk.lot_units
-        )
+        stale = killswitch.stale_minutes(state.last_ts, mn.ts, self.config.execution.stale_after_min)
+        st = fastpath.static(mn, stale, self.config.risk.max_order_usd, self.config.risk.lot_units)
         out: Out = Out()
         parts: list[dict[str, Any]] = []
         rows: list[dict[str, Any]] = []
@@ -249,15 +257,6 @@ class TraderStage:
         book.last_ts = int(mn.ts[-1])
         return book, out, parts, returns[-self.config.risk.cov_window_min :]
 
-    def _stale(self, last_ts: int, ts: np.ndarray) -> np.ndarray:
-        prev = np.concatenate([[last_ts], ts[:-1]])
-        limit = self.config.execution.stale_after_min
-        cand = (prev >= 0) & (ts - prev > (limit + 1) * MINUTE_MS)
-        out = np.zeros(len(ts), dtype=bool)
-        for i in np.flatnonzero(cand):
-            out[i] = stale_gap(int(prev[i]), int(ts[i]), limit)
-        return out
-
     def _minute(
         self,
         book: Book,
@@ -271,6 +270,7 @@ class TraderStage:
         ts = int(mn.ts[k])
         d = ts + MINUTE_MS
         book.control = apply_due(book.control, d)
+        moved = broker_reports.apply_due(self.exec, book, mn, k, out) if book.broker.queue else []
         ex = self.config.execution
         if stale:
             until = d + ex.stale_pause_min * MINUTE_MS
@@ -282,7 +282,7 @@ class TraderStage:
         elif 0 <= book.control.paused_until <= d:
             book.control = replace(book.control, paused_until=-1)
         self.exec.sweep(book, d, out)
-        filled = self.exec.fills(book, mn, k, out) if book.orders else []
+        filled = moved + (self.exec.fills(book, mn, k, out) if book.orders else [])
         book.equity, book.hwm, dd, book.throttle = fastpath.mark(
             book, mn, k, self.fast.base(book), self.config.risk.throttle_levels
         )

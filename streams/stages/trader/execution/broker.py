@@ -1,4 +1,4 @@
-"""Broker interface and the default paper broker.
+"""Broker interface, the default paper broker and the no-fill broker of live fills.
 
 The paper broker fills working limit orders only against bars that start at or after the order's
 activation time (decision time + ``latency_ms``), i.e. never on the bar it was decided on. Ask prices
@@ -60,6 +60,21 @@ class PaperBroker:
             through = order.price - (low + spread) if order.side > 0 else high - order.price
             # superset of fill_qty (the pip size is not known here): any bar reaching the limit
             return (bar_ts >= order.active_ts) & (through >= 0.0)
+
+
+class NoFills:
+    """The broker of ``fill_source = "broker"``: the trader simulates no fill; a live broker's execution
+    reports (:mod:`streams.stages.trader.execution.broker_reports`) are the fills."""
+
+    def fill_qty(
+        self, order: Order, bar_ts: int, high: float, low: float, spread: float, pip: float
+    ) -> float:
+        return 0.0
+
+    def may_fill(
+        self, order: Order, bar_ts: npt.NDArray[np.int64], high: F64, low: F64, spread: F64
+    ) -> npt.NDArray[np.bool_]:
+        return np.zeros(len(bar_ts), dtype=bool)
 
 
 def after_fill(order: Order, qty: float) -> Order:

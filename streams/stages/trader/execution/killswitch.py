@@ -27,6 +27,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from streams.core.control_auth import ControlRejected, check_replay, verify
 from streams.core.units import MINUTE_MS
 from streams.fx.hours import open_minutes_between
@@ -180,3 +183,13 @@ def stale_gap(prev_ts: int, ts: int, limit_min: int) -> bool:
     if prev_ts < 0 or ts - prev_ts <= (limit_min + 1) * MINUTE_MS:
         return False
     return open_minutes_between(prev_ts, ts) > limit_min
+
+
+def stale_minutes(last_ts: int, ts: npt.NDArray[np.int64], limit_min: int) -> npt.NDArray[np.bool_]:
+    """Per minute of ``ts`` (m,): a stale gap (:func:`stale_gap`) since the minute before (``last_ts`` first)."""
+    prev = np.concatenate([[last_ts], ts[:-1]])
+    cand = (prev >= 0) & (ts - prev > (limit_min + 1) * MINUTE_MS)
+    out = np.zeros(len(ts), dtype=bool)
+    for i in np.flatnonzero(cand):
+        out[i] = stale_gap(int(prev[i]), int(ts[i]), limit_min)
+    return out

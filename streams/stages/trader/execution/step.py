@@ -19,6 +19,7 @@ from streams.stages.trader.execution.broker import Broker, after_fill
 from streams.stages.trader.execution.config import ExecutionConfig
 from streams.stages.trader.execution.killswitch import fire
 from streams.stages.trader.execution.pretrade import pre_trade_reason
+from streams.stages.trader.execution.report_queue import remember_cancel
 from streams.stages.trader.execution.router import Order, client_order_id, leg_of, limit_price, needs_replace
 from streams.stages.trader.execution.toxicity import resolve, schedule
 from streams.stages.trader.portfolio.accounting import apply_fill, gross_usd
@@ -35,7 +36,7 @@ class Out:
     control: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _report(
+def report(
     o: Order,
     ts: int,
     status: str,
@@ -93,8 +94,10 @@ class Executor:
 
     def cancel(self, book: Book, j: int, ts: int, reason: str, out: Out) -> None:
         o = book.orders.pop(j)
+        if self.ecfg.fill_source == "broker":  # a fill may still race this cancel at the broker
+            book.broker = remember_cancel(book.broker, o)
         out.orders.append(_instruction(o, ts, "CANCEL", math.nan, math.nan, reason))
-        out.reports.append(_report(o, ts, "CANCELLED", reason))
+        out.reports.append(report(o, ts, "CANCELLED", reason))
 
     def sweep(self, book: Book, ts: int, out: Out) -> None:
         """Cancel every working order the control state now forbids (kill switch, HALT)."""
@@ -157,21 +160,43 @@ class Executor:
             if q <= 0.0:
                 continue
             filled.append(j)
-            book.pos[j], book.avg[j], pnl_q = apply_fill(
-                float(book.pos[j]), float(book.avg[j]), o.side * q, o.price
-            )
-            pnl = pnl_q * float(mn.rate[k, j]) if pnl_q else 0.0
-            book.realized_usd += pnl
-            o = after_fill(o, q)
-            status = "FILLED" if o.leaves <= 0.0 else "PARTIALLY_FILLED"
-            out.reports.append(_report(o, bar_ts + MINUTE_MS, status, "", q, o.price, pnl))
-            if o.leg in self.ecfg.toxicity_legs:
-                book.markouts.extend(schedule(bar_ts, j, o.side, o.price, self.ecfg))
-            if o.leaves <= 0.0:
-                del book.orders[j]
-            else:
-                book.orders[j] = o
+            self.fill(book, mn, k, o, q, o.price, bar_ts + MINUTE_MS, out)
         return filled
+
+    def fill(
+        self,
+        book: Book,
+        mn: Minutes,
+        k: int,
+        o: Order,
+        q: float,
+        price: float,
+        ts: int,
+        out: Out,
+        status: str = "",
+        working: bool = True,
+    ) -> None:
+        """Book ``q`` base units of ``o`` filled at ``price`` in minute ``k``: position, average price,
+        realised PnL (USD at the minute's rate), the ``fills`` report at ``ts`` (``status``: the
+        broker's, else FILLED / PARTIALLY_FILLED by the leaves) and the mark-outs. ``working``: ``o`` is
+        pair ``j``'s working order (its leaves are updated; it is removed once done)."""
+        j = o.pair_idx
+        book.pos[j], book.avg[j], pnl_q = apply_fill(
+            float(book.pos[j]), float(book.avg[j]), o.side * q, price
+        )
+        pnl = pnl_q * float(mn.rate[k, j]) if pnl_q else 0.0
+        book.realized_usd += pnl
+        o = after_fill(o, q)
+        status = status or ("FILLED" if o.leaves <= 0.0 else "PARTIALLY_FILLED")
+        out.reports.append(report(o, ts, status, "", q, price, pnl))
+        if o.leg in self.ecfg.toxicity_legs:
+            book.markouts.extend(schedule(int(mn.ts[k]), j, o.side, price, self.ecfg))
+        if not working:
+            return
+        if o.leaves <= 0.0 or status == "FILLED":
+            del book.orders[j]
+        else:
+            book.orders[j] = o
 
     def markouts(self, book: Book, mn: Minutes, k: int, out: Out) -> None:
         """Resolve due mark-outs at minute ``k``; fire the kill switch on toxic flow."""
@@ -249,11 +274,11 @@ class Executor:
         )
         out.orders.append(_instruction(new, d, "NEW", bid, bid + spread, reason))
         if reason:
-            rejected = _report(new, d, "REJECTED", reason)
+            rejected = report(new, d, "REJECTED", reason)
             rejected["leaves_qty"] = 0.0
             out.reports.append(rejected)
             book.target[j] = pos
             return
         book.orders[j] = new
         book.sent.append(d)
-        out.reports.append(_report(new, d, "NEW"))
+        out.reports.append(report(new, d, "NEW"))

@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from streams.core.units import F64
 from streams.stages.trader.execution.killswitch import ControlState
+from streams.stages.trader.execution.report_queue import ReportState
 from streams.stages.trader.execution.router import Order
 from streams.stages.trader.execution.toxicity import PendingMarkout
 
@@ -58,10 +59,13 @@ class TraderState:
     """Columns of the records of the newest, possibly incomplete minute."""
     sent: tuple[int, ...] = ()
     """Decision times (ms) of the orders sent in the last minute (the order-rate check)."""
+    broker: ReportState = field(default_factory=ReportState)
+    """A live broker's execution reports not yet applied, and their de-duplication memory."""
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        # checkpoints written before a field existed load with its default (they hold no order-rate window)
-        object.__setattr__(self, "__dict__", {**state, "sent": state.get("sent", ())})
+        # checkpoints written before a field existed load with its default (no order-rate window, no reports)
+        defaults = {"sent": state.get("sent", ()), "broker": state.get("broker", ReportState())}
+        object.__setattr__(self, "__dict__", {**state, **defaults})
 
 
 @dataclass
@@ -85,6 +89,7 @@ class Book:
     control: ControlState
     last_ts: int
     sent: list[int] = field(default_factory=list)
+    broker: ReportState = field(default_factory=ReportState)
 
     @classmethod
     def from_state(cls, s: TraderState) -> Book:
@@ -106,6 +111,7 @@ class Book:
             s.control,
             s.last_ts,
             list(s.sent),
+            s.broker,
         )
 
     def freeze(self, ret_window: F64, pending: dict[str, Any]) -> TraderState:
@@ -129,6 +135,7 @@ class Book:
             ret_window,
             pending,
             tuple(t for t in self.sent if t > self.sent[-1] - 60_000) if self.sent else (),
+            self.broker,
         )
 
     def held(self) -> npt.NDArray[np.bool_]:

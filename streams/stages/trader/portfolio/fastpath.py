@@ -1,6 +1,7 @@
 """Fast-forward of quiet minutes: event detection and array arithmetic equal to the per-minute path.
 
-A minute needs the per-minute path when something can change there: a due control command, a stale
+A minute needs the per-minute path when something can change there: a due control command or broker
+report (``fill_source = "broker"``; its :class:`NoFills` broker makes no bar a fill event), a stale
 gap, a passed signal, an exit or risk-reduction trigger of a held pair, a working order that the
 bar could fill, that went stale or that the router would cancel or replace, or a position that differs
 from its target. Every other minute only marks the book to market (and resolves mark-outs), which is
@@ -92,8 +93,9 @@ class FastPath:
         """Return the first minute >= ``k`` that needs the per-minute path (``len(mn.ts)`` if none)."""
         limit, span = len(mn.ts), 256
         cs = book.control
-        if cs.queue:
-            limit = min(limit, int(np.searchsorted(mn.ts + MINUTE_MS, cs.queue[0].ts, side="left")))
+        for queue in (cs.queue, book.broker.queue):  # a due control command or broker report
+            if queue:
+                limit = min(limit, int(np.searchsorted(mn.ts + MINUTE_MS, queue[0].ts, side="left")))
         while k < limit:
             e = min(limit, k + span)
             ev = st.stale[k:e] & (not cs.killed)
