@@ -4,7 +4,8 @@
 watermarks to the namespace's ``bars`` topic and runs the fused worker on them; orders stay on the
 ``orders`` topic and fill in the trader's paper broker. ``hslr live --broker oanda --env practice``
 also sends every order to the OANDA account, after a startup reconciliation that must find the
-broker's working orders and positions equal to the trader's book. ``--env live`` trades real money and
+broker's working orders and positions equal to the trader's book, streams the account's transactions
+to ``broker.fills`` and runs the worker with ``[trader.execution] fill_source = "broker"``. ``--env live`` trades real money and
 needs ``--confirm-live`` as well. Stop with Ctrl-C (or SIGTERM); ``hslr halt`` stops new orders first.
 """
 
@@ -56,6 +57,44 @@ def _trader_state(namespace: str, config: Any, sid: str) -> Any:
     return rt.cp.state.members[-1]
 
 
+def _worker_config(args: argparse.Namespace, config: Any, ns: str) -> tuple[Any, str | None]:
+    """The config the worker runs: the user's, or with ``--broker oanda`` the user's plus
+    ``fill_source = "broker"``, written to this run's temp folder (its path is printed)."""
+    import json
+
+    from streams.config import dump_config, with_fill_source
+
+    if args.broker != "oanda":
+        return config, args.config or None
+    effective = with_fill_source(config, "broker")
+    path = Path(tempfile.mkdtemp(prefix=f"hslr-live-{ns}-")) / "config.json"
+    path.write_text(json.dumps(dump_config(effective), indent=1, sort_keys=True))
+    print(
+        f'worker config: {args.config or "defaults"} + fill_source = "broker", written to {path}', flush=True
+    )
+    return effective, str(path)
+
+
+def _broker_fills(args: argparse.Namespace, out: Any, ns: str, broker: Any, system: Any) -> Any:
+    """The transaction-stream thread, from the account's last transaction at reconciliation; the
+    trader's working orders are its known orders (their sizes are the trader's remaining units)."""
+    from streams.binding.live import BrokerFills
+    from streams.live.health import StreamHealth
+    from streams.live.oanda_transactions import OandaTransactionStream
+    from streams.live.v20_transactions import SentOrder, TransactionSession
+
+    session = TransactionSession()
+    for cid, o in system.orders.items():
+        session.orders[cid] = SentOrder(o.pair, 1 if o.units > 0 else -1, abs(o.units), o.price)
+    stream = OandaTransactionStream(
+        broker.endpoint, broker.last_transaction_id, health=StreamHealth(silent_after_s=args.silent_s)
+    )
+    fills = BrokerFills(out, ns, stream, session)
+    fills.start()
+    print(f"transaction stream from transaction {broker.last_transaction_id} -> broker.fills", flush=True)
+    return fills
+
+
 def _live(args: argparse.Namespace) -> int:
     from streams.binding.kafka_io import Out, ensure_topics
     from streams.binding.live import FeedGateway, OrderConsumer, publish_halt, system_book
@@ -78,6 +117,7 @@ def _live(args: argparse.Namespace) -> int:
     sid = "_".join(STAGE_FACTORIES)
     ensure_topics(boot, ns, [sid])
     out = Out(boot)
+    config, worker_config = _worker_config(args, config, ns)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -85,22 +125,27 @@ def _live(args: argparse.Namespace) -> int:
         if not args.no_worker:
             wlog = Path(args.worker_log or Path(tempfile.gettempdir()) / f"hslr-live-{ns}.log")
             extra = ["--fuse", *(["--sinks"] if args.sinks else [])]
-            stack.enter_context(worker(list(STAGE_FACTORIES), ns, args.config or None, wlog, args=extra))
+            cfg_path = Path(worker_config) if worker_config else None
+            stack.enter_context(worker(list(STAGE_FACTORIES), ns, cfg_path, wlog, args=extra))
             print(f"fused worker started (log {wlog})", flush=True)
         if args.broker == "oanda":
             from streams.live.gateway import OrderGateway
             from streams.live.oanda_broker import OandaBroker
 
-            gateway = OrderGateway(OandaBroker(endpoint, gtd_min=args.gtd_min))
+            broker = OandaBroker(endpoint, gtd_min=args.gtd_min)
+            gateway = OrderGateway(broker)
             from streams.fx.pairs import KNOWN_PAIRS
 
             book_pairs = tuple(config.trader.portfolio.pairs or KNOWN_PAIRS)  # the trader's position order
-            found = gateway.start(system_book(_trader_state(ns, config, sid), book_pairs))
+            system = system_book(_trader_state(ns, config, sid), book_pairs)
+            found = gateway.start(system)
             if found:
                 reason = "reconciliation: " + "; ".join(str(m) for m in found)
                 publish_halt(out, ns, reason[:900])
                 log.error("trading blocked until resolved: %s", reason)
-            consumer = OrderConsumer(boot, ns, gateway)
+            fills = _broker_fills(args, out, ns, broker, system)
+            stack.callback(fills.stop)
+            consumer = OrderConsumer(boot, ns, gateway, on_new=fills.session.expect)
             consumer.start()
             consumer.wait_assigned()
             stack.callback(consumer.stop.set)

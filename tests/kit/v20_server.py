@@ -23,7 +23,9 @@ as a JSON line and ``{"type": "HEARTBEAT", "lastTransactionID", "time"}`` every 
 ``/transactions/sinceid?id=N`` answers every transaction after ``N``. Faults for tests:
 :meth:`V20Server.inject_transaction_line` (a raw line, e.g. malformed, for the streams only),
 ``cut_transaction_lines`` (the next N lines a stream writes are cut mid-line and the connection
-dropped), ``stall_transaction_streams`` (the next N connections send nothing at all).
+dropped), ``stall_transaction_streams`` (the next N connections send nothing at all),
+``on_transaction_connect`` (called when a connection's first line is fixed: a transaction made there is
+both streamed and in a later ``sinceid`` answer).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -103,6 +105,7 @@ class V20Server(ThreadingHTTPServer):
         self.txn_connection_times: list[float] = []
         self.cut_transaction_lines = 0
         self.stall_transaction_streams = 0
+        self.on_transaction_connect: Callable[[], None] | None = None  # runs once a stream's start is fixed
         self.balance = 100000.0
         self._txn = 1000
         self._stopped = threading.Event()
@@ -413,6 +416,8 @@ class _Handler(BaseHTTPRequestHandler):
             pos = len(s.transaction_lines)
             stall = s.stall_transaction_streams > 0
             s.stall_transaction_streams -= stall
+        if s.on_transaction_connect is not None:
+            s.on_transaction_connect()
         self.send_response(200)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Transfer-Encoding", "chunked")
