@@ -181,7 +181,7 @@ class BrokerFills(threading.Thread):
         self.statuses.append(ev)
         if ev.stale:
             log.error("transaction stream %s, reconnecting: %s", ev.state, ev.reason)
-        elif ev.state != "connected":
+        elif ev.state != "connected" and ev.reason != "closed":
             log.warning("transaction stream %s: %s", ev.state, ev.reason)
 
     def put(self, pub: TxnPublished) -> None:
