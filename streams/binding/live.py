@@ -23,7 +23,7 @@ from streams.live.gateway import OrderGateway
 from streams.live.minute_bars import bar_columns
 from streams.live.oanda_stream import FeedRejected
 from streams.live.oanda_transactions import OandaTransactionStream
-from streams.live.reconcile import Book
+from streams.live.reconcile import Book, PositionWatch
 from streams.live.session import FeedSession, Published, halt
 from streams.live.v20_transactions import TransactionSession, TxnPublished
 from streams.serde.avro import AvroCodec
@@ -202,6 +202,42 @@ class BrokerFills(threading.Thread):
 
     def stop(self) -> None:
         self.stream.close()
+
+
+class PositionCheck(threading.Thread):
+    """Every ``interval_s``: the broker's net positions vs the trader's (``system()``, its last
+    checkpoint); a difference that lasts (:class:`~streams.live.reconcile.PositionWatch`) publishes a
+    HALT (issuer ``reconcile``). A broker or Kafka error skips that check (logged)."""
+
+    def __init__(
+        self,
+        out: Out,
+        namespace: str,
+        broker: Callable[[], Book],
+        system: Callable[[], Book],
+        interval_s: float = 60.0,
+        watch: PositionWatch | None = None,
+    ) -> None:
+        super().__init__(daemon=True, name="position-check")
+        self.out, self.ns, self.broker, self.system = out, namespace, broker, system
+        self.interval_s, self.watch = interval_s, watch or PositionWatch()
+        self.stop = threading.Event()
+        self.checks = 0
+        self.halts: list[str] = []
+
+    def run(self) -> None:
+        while not self.stop.wait(self.interval_s):
+            try:
+                broker, system = self.broker().positions, self.system().positions
+            except Exception as exc:  # noqa: BLE001 - one failed check is logged; the next one retries
+                log.warning("position check skipped: %s: %s", type(exc).__name__, exc)
+                continue
+            self.checks += 1
+            reason = self.watch.check(broker, system)
+            if reason:
+                publish_halt(self.out, self.ns, reason[:900])
+                self.halts.append(reason)
+                log.error("HALT published: %s", reason)
 
 
 def system_book(trader_state: Any, pairs: tuple[str, ...]) -> Book:

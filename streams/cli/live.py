@@ -146,6 +146,18 @@ def _live(args: argparse.Namespace) -> int:
             fills = _broker_fills(args, out, ns, broker, system)
             stack.callback(fills.stop)
             consumer = OrderConsumer(boot, ns, gateway, on_new=fills.session.expect)
+            if args.reconcile_s > 0:
+                from streams.binding.live import PositionCheck
+
+                check = PositionCheck(
+                    out,
+                    ns,
+                    OandaBroker(endpoint).book,  # its own HTTP session: the gateway's is the consumer's
+                    lambda: system_book(_trader_state(ns, config, sid), book_pairs),
+                    args.reconcile_s,
+                )
+                check.start()
+                stack.callback(check.stop.set)
             consumer.start()
             consumer.wait_assigned()
             stack.callback(consumer.stop.set)
@@ -179,6 +191,9 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--silent-s", type=float, default=15.0, help="no price and no heartbeat: stale")
     p.add_argument(
         "--stall-s", type=float, default=120.0, help="heartbeats but no price (market open): stale"
+    )
+    p.add_argument(
+        "--reconcile-s", type=float, default=60.0, help="broker vs trader positions every N s (0: off)"
     )
     p.add_argument("--gtd-min", type=int, default=0, help="OANDA orders good till decision + N min (0: GTC)")
     p.add_argument("--tick-volume", action="store_true", help="bars carry quote counts as volume")

@@ -2,7 +2,8 @@
 lose nothing and repeat nothing (``sinceid`` catch-up, duplicates dropped), a silent stream is
 detected and reconnected, a heartbeat past the last transaction seen fetches the gap; and through Kafka:
 fills and cancels made at the server arrive on ``broker.fills`` as the hand-derived records, a malformed
-line on ``quarantine``, transactions before reconciliation are not replayed."""
+line on ``quarantine``, transactions before reconciliation are not replayed; the running position check
+publishes a HALT for a seeded difference that lasts two checks, not for one that does not."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from streams.binding.kafka_io import Out, ensure_topics, read_to_end
-from streams.binding.live import BrokerFills, OrderConsumer
+from streams.binding.live import BrokerFills, OrderConsumer, PositionCheck
 from streams.binding.workers import fresh_namespace
 from streams.infra import bootstrap_servers
 from streams.live.endpoint import V20Endpoint
@@ -23,7 +24,7 @@ from streams.live.oanda_broker import OandaBroker
 from streams.live.oanda_transactions import OandaTransactionStream
 from streams.live.pacing import Backoff
 from streams.live.reconcile import Book
-from streams.live.v20_transactions import Transaction, TransactionSession
+from streams.live.v20_transactions import Transaction, TransactionSession, TxnHeartbeat
 from tests.kit.v20_server import V20Server
 
 TS = 1_551_765_660_000  # 2019-03-05T06:01:00Z
@@ -82,12 +83,13 @@ def test_cut_mid_line_and_reconnect_lose_nothing_and_repeat_nothing() -> None:
         c = stream(server, since=FIRST)  # 1002 and 1003 come from the first catch-up
         wait(lambda: c.ids() == [1002, 1003], "first catch-up")
         wait(lambda: len(server.txn_connection_times) == 1, "first connection")
-        server.cut_transaction_lines = 1
-        server.fill("c1")  # 1004: cut mid-line, the connection dropped
+        # the next connection: 1005 made once its start is fixed, so both streamed and in the catch-up
         server.on_transaction_connect = lambda: (
             server.fill("c2"),
             setattr(server, "on_transaction_connect", None),
         )
+        server.cut_transaction_lines = 1
+        server.fill("c1")  # 1004: cut mid-line, the connection dropped
         wait(lambda: c.ids()[-1:] == [1005], "fill after the reconnect")
         server.cancel("c3")  # 1006, streamed
         wait(lambda: c.ids()[-1:] == [1006], "cancel on the new connection")
@@ -119,7 +121,7 @@ def test_silent_stream_is_detected_and_what_happened_meanwhile_is_fetched() -> N
 def test_heartbeat_past_the_last_transaction_fetches_the_gap() -> None:
     with V20Server(heartbeat_s=0.1) as server:
         c = stream(server, since=1000)
-        wait(lambda: len(server.txn_connection_times) == 1, "connected")
+        wait(lambda: any(isinstance(e, TxnHeartbeat) for e in c.events), "streaming (caught up at connect)")
         with server.lock:  # a transaction the stream never sends (only sinceid knows it)
             tid = server.next_id()
             server.transactions.append(
@@ -182,3 +184,25 @@ def test_broker_fills_on_kafka(services: dict[str, str]) -> None:
         ("oanda-transactions", '{"id": "2000", "type": "ORDER_FILL", "time": ')
     ]
     assert q[0]["reason"].startswith("not JSON")
+
+
+def test_running_position_check_halts_on_a_lasting_difference(services: dict[str, str]) -> None:
+    ns, boot = fresh_namespace("pos"), bootstrap_servers()
+    ensure_topics(boot, ns)
+    with V20Server() as server:
+        server.fill_on_create = True
+        broker = OandaBroker(V20Endpoint.local(server.url))
+        broker.submit(rec("f1", qty=10000.0))  # the broker holds +10000 GBPUSD
+        system = [Book({}, {}), Book({}, {"GBPUSD": 10000.0}), Book({}, {}), Book({}, {})]  # seen, lost
+        check = PositionCheck(Out(boot), ns, broker.book, lambda: system[min(check.checks, 3)], 0.05)
+        check.start()
+        wait(lambda: check.checks >= 5, "five checks")
+        check.stop.set()
+        check.join(5)
+    assert check.halts == [
+        "positions differ on 2 consecutive checks: position GBPUSD: broker +10000 units, system +0"
+    ]
+    control = read_to_end(boot, "control", ns).to_records()
+    assert [(r["action"], r["issuer"], r["reason"]) for r in control] == [
+        ("HALT", "reconcile", check.halts[0])
+    ]
