@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from streams.binding.kafka_io import Out, ensure_topics, read_to_end
 from streams.binding.live import BrokerFills, OrderConsumer, PositionCheck
 from streams.binding.workers import fresh_namespace
@@ -26,6 +28,8 @@ from streams.live.pacing import Backoff
 from streams.live.reconcile import Book
 from streams.live.v20_transactions import Transaction, TransactionSession, TxnHeartbeat
 from tests.kit.v20_server import V20Server
+
+pytestmark = pytest.mark.integration
 
 TS = 1_551_765_660_000  # 2019-03-05T06:01:00Z
 CLOCK_NS = TS * 10**6 + 2_500_000_123  # every server transaction at 06:01:02.500000123Z
