@@ -173,9 +173,13 @@ class BrokerFills(threading.Thread):
                 if isinstance(ev, FeedStatus):
                     self._status(ev)
                 self.put(self.session.handle(ev, int(time.time() * 1000)))
-        except FeedRejected as exc:
+        except FeedRejected as exc:  # a wrong token or account: no fills will come, so stop trading
             self.error = f"transaction stream refused: {exc}"
-            log.error("%s: no broker fills reach the trader", self.error)
+            log.error("%s: no broker fills reach the trader, HALT published", self.error)
+            publish_halt(self.out, self.ns, self.error)
+        except Exception as exc:  # noqa: BLE001 - e.g. Kafka down: logged; the position check then halts
+            self.error = f"broker fills stopped: {type(exc).__name__}: {exc}"
+            log.error(self.error)
 
     def _status(self, ev: FeedStatus) -> None:
         self.statuses.append(ev)

@@ -100,12 +100,16 @@ class OandaTransactionStream(V20LineStream[TxnEvent]):
             resp = self.rest.get(url, params={"id": str(self.last_id)}, timeout=self.timeout_s)
             if resp.status_code != 200:
                 raise requests.HTTPError(f"sinceid HTTP {resp.status_code}", response=resp)
-            body = resp.json()
-            txns = body.get("transactions", []) if isinstance(body, dict) else []
+            try:
+                body = resp.json()
+                txns = list(body["transactions"])
+                last = int(body.get("lastTransactionID", 0))
+            except (ValueError, KeyError, TypeError) as exc:  # a broken answer: retried with the connection
+                raise requests.HTTPError(f"sinceid answer unreadable: {exc!r}", response=resp) from None
             before = self.last_id
             for obj in txns:
                 ev = parse_transaction(obj)
                 if not isinstance(ev, TxnHeartbeat):
                     yield from self._pass(ev)
-            if self.last_id == before or self.last_id >= int(body.get("lastTransactionID", 0)):
+            if self.last_id == before or self.last_id >= last:
                 return

@@ -210,3 +210,17 @@ def test_running_position_check_halts_on_a_lasting_difference(services: dict[str
     assert [(r["action"], r["issuer"], r["reason"]) for r in control] == [
         ("HALT", "reconcile", check.halts[0])
     ]
+
+
+def test_a_refused_transaction_stream_halts_trading(services: dict[str, str]) -> None:
+    ns, boot = fresh_namespace("ref"), bootstrap_servers()
+    ensure_topics(boot, ns)
+    with V20Server() as server:
+        ep = V20Endpoint.local(server.url)
+        no_account = V20Endpoint(ep.rest_url, ep.stream_url, "", ep.token)  # the server answers 401
+        fills = BrokerFills(Out(boot), ns, OandaTransactionStream(no_account, 0), TransactionSession())
+        fills.start()
+        fills.join(10)
+    assert fills.error == "transaction stream refused: HTTP 401"
+    control = read_to_end(boot, "control", ns).to_records()
+    assert [(r["action"], r["issuer"], r["reason"]) for r in control] == [("HALT", "reconcile", fills.error)]
