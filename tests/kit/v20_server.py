@@ -107,6 +107,7 @@ class V20Server(ThreadingHTTPServer):
         self.stall_transaction_streams = 0
         self.on_transaction_connect: Callable[[], None] | None = None  # runs once a stream's start is fixed
         self.balance = 100000.0
+        self.filled: dict[str, float] = {}  # client id -> units filled so far (partial fills)
         self._txn = 1000
         self._stopped = threading.Event()
         self._thread = threading.Thread(
@@ -184,9 +185,9 @@ class V20Server(ThreadingHTTPServer):
         pending until its units are filled); ``pl`` is the realised PnL the fill reports."""
         with self.lock:
             order = self.orders[cid]
-            left = float(order["units"]) - float(order.get("filledUnits", 0))
+            left = float(order["units"]) - self.filled.get(cid, 0.0)
             fill_units = float(units) if units else left
-            order["filledUnits"] = f"{float(order.get('filledUnits', 0)) + fill_units:.0f}"
+            self.filled[cid] = self.filled.get(cid, 0.0) + fill_units
             if abs(left - fill_units) < 0.5:
                 order["state"] = "FILLED"
             inst, text = order["instrument"], f"{fill_units:.0f}"
