@@ -5,8 +5,9 @@ watermarks to the namespace's ``bars`` topic and runs the fused worker on them; 
 ``orders`` topic and fill in the trader's paper broker. ``hslr live --broker oanda --env practice``
 also sends every order to the OANDA account, after a startup reconciliation that must find the
 broker's working orders and positions equal to the trader's book, streams the account's transactions
-to ``broker.fills`` and runs the worker with ``[trader.execution] fill_source = "broker"``. ``--env live`` trades real money and
-needs ``--confirm-live`` as well. Stop with Ctrl-C (or SIGTERM); ``hslr halt`` stops new orders first.
+to ``broker.fills``, runs the worker with ``[trader.execution] fill_source = "broker"`` and compares
+positions every ``--reconcile-s``. ``--env live`` trades real money and needs ``--confirm-live`` as
+well. Stop with Ctrl-C (or SIGTERM); ``hslr halt`` stops new orders first.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import signal
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -43,18 +45,27 @@ def _check_mode(args: argparse.Namespace) -> None:
         raise ValueError("--broker oanda --env live sends real-money orders: add --confirm-live to mean it")
 
 
-def _trader_state(namespace: str, config: Any, sid: str) -> Any:
+def _trader_state(namespace: str, config: Any, sid: str) -> Callable[[], Any]:
+    """A reader of the trader's state at its last checkpoint (None before the first); the fused
+    runtime it restores into is built at the first checkpoint and reused (models load once)."""
     from streams.binding.kafka_io import CheckpointStore, Out
     from streams.dag import build_stages, fuse
     from streams.infra import bootstrap_servers
     from streams.runner.runtime import StageRuntime
 
-    full, offsets = CheckpointStore(bootstrap_servers(), namespace, Out(bootstrap_servers())).load(sid)
-    if full is None:
-        return None
-    rt = StageRuntime(fuse(build_stages(config)), namespace=namespace)
-    rt.restore(full, offsets)
-    return rt.cp.state.members[-1]
+    store = CheckpointStore(bootstrap_servers(), namespace, Out(bootstrap_servers()))
+    runtime: list[StageRuntime] = []
+
+    def read() -> Any:
+        full, offsets = store.load(sid)
+        if full is None:
+            return None
+        if not runtime:
+            runtime.append(StageRuntime(fuse(build_stages(config)), namespace=namespace))
+        runtime[0].restore(full, offsets)
+        return runtime[0].cp.state.members[-1]
+
+    return read
 
 
 def _worker_config(args: argparse.Namespace, config: Any, ns: str) -> tuple[Any, str | None]:
@@ -137,13 +148,14 @@ def _live(args: argparse.Namespace) -> int:
             from streams.fx.pairs import KNOWN_PAIRS
 
             book_pairs = tuple(config.trader.portfolio.pairs or KNOWN_PAIRS)  # the trader's position order
-            system = system_book(_trader_state(ns, config, sid), book_pairs)
+            trader = _trader_state(ns, config, sid)
+            system = system_book(trader(), book_pairs)
             found = gateway.start(system)
             if found:
                 reason = "reconciliation: " + "; ".join(str(m) for m in found)
                 publish_halt(out, ns, reason[:900])
                 log.error("trading blocked until resolved: %s", reason)
-            fills = _broker_fills(args, out, ns, broker, system)
+            fills = _broker_fills(args, Out(boot), ns, broker, system)  # its own producer
             stack.callback(fills.stop)
             consumer = OrderConsumer(boot, ns, gateway, on_new=fills.session.expect)
             if args.reconcile_s > 0:
@@ -153,7 +165,7 @@ def _live(args: argparse.Namespace) -> int:
                     out,
                     ns,
                     OandaBroker(endpoint).book,  # its own HTTP session: the gateway's is the consumer's
-                    lambda: system_book(_trader_state(ns, config, sid), book_pairs),
+                    lambda: system_book(trader(), book_pairs),
                     args.reconcile_s,
                 )
                 check.start()
