@@ -99,3 +99,14 @@ def load_config(path: str | Path | None) -> HSLRConfig:
 def dump_config(config: HSLRConfig) -> dict[str, Any]:
     """The explicitly set sections as plain JSON-able data (what :func:`build_config` reads back)."""
     return {k: getattr(config, k).model_dump(mode="json") for k in SECTIONS if k in config.model_fields_set}
+
+
+def with_fill_source(config: HSLRConfig, source: str) -> HSLRConfig:
+    """``config`` with ``[trader.execution] fill_source = source`` (``hslr live --broker oanda`` runs
+    the worker on the broker's fills); every other value as it was, and the section marked as set, so
+    :func:`dump_config` writes it."""
+    execution = config.trader.execution.model_validate(
+        {**config.trader.execution.model_dump(), "fill_source": source}
+    )
+    trader = config.trader.model_copy(update={"execution": execution})
+    return config.model_copy(update={"trader": trader})

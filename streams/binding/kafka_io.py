@@ -148,7 +148,7 @@ class CheckpointStore:
         )
         latest: dict[bytes | None, bytes | None] = {}
         try:
-            low, high = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=timeout)
+            low, high = _watermarks(c, TopicPartition(topic, 0), timeout)
             if high <= low:
                 return None, None
             c.assign([TopicPartition(topic, 0, low)])
@@ -163,6 +163,26 @@ class CheckpointStore:
             raise TimeoutError(f"checkpoint topic {topic} not read to its end in {timeout}s")
         finally:
             c.close()
+
+
+_NO_LEADER_YET = {
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+}
+
+
+def _watermarks(c: Consumer, tp: TopicPartition, timeout: float) -> tuple[int, int]:
+    """(low, high) offsets of ``tp``, waiting out a topic created a moment ago (no leader elected yet)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            low, high = c.get_watermark_offsets(tp, timeout=timeout)
+            return int(low), int(high)
+        except KafkaException as exc:
+            if exc.args[0].code() not in _NO_LEADER_YET or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def read_to_end(bootstrap: str, key: str, namespace: str, timeout: float = 60.0) -> Batch:

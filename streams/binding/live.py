@@ -1,5 +1,6 @@
 """The live path's Kafka side: the feed gateway (feed events -> ``bars`` + watermarks, ``quarantine``,
-``control``) and the order gateway (``orders`` -> a live broker, after startup reconciliation).
+``control``), the order gateway (``orders`` -> a live broker, after startup reconciliation) and the
+broker's fills (its transaction stream -> ``broker.fills``, ``quarantine``).
 
 The logic is in ``streams.live`` (pure); this module only moves its records to and from Kafka.
 """
@@ -17,11 +18,14 @@ from confluent_kafka import Consumer
 from streams.binding.kafka_io import QUIET, Out, publish, publish_watermark
 from streams.core.batch import Batch
 from streams.core.topics import TOPICS
-from streams.live.feed import MarketFeed
+from streams.live.feed import FeedStatus, MarketFeed
 from streams.live.gateway import OrderGateway
 from streams.live.minute_bars import bar_columns
-from streams.live.reconcile import Book
+from streams.live.oanda_stream import FeedRejected
+from streams.live.oanda_transactions import OandaTransactionStream
+from streams.live.reconcile import Book, PositionWatch
 from streams.live.session import FeedSession, Published, halt
+from streams.live.v20_transactions import TransactionSession, TxnPublished
 from streams.serde.avro import AvroCodec
 
 log = logging.getLogger("hslr.live")
@@ -92,9 +96,10 @@ class OrderConsumer(threading.Thread):
         namespace: str,
         gateway: OrderGateway,
         on_ack: Callable[[dict[str, Any], Any], None] | None = None,
+        on_new: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         super().__init__(daemon=True, name="order-gateway")
-        self.gateway, self.on_ack = gateway, on_ack
+        self.gateway, self.on_ack, self.on_new = gateway, on_ack, on_new
         self.topic = TOPICS["orders"].name(namespace)
         self.codec = AvroCodec(TOPICS["orders"].schema)
         self.started_ms = int(time.time() * 1000)
@@ -136,6 +141,8 @@ class OrderConsumer(threading.Thread):
             self.consumer.close()
 
     def _apply(self, rec: dict[str, Any], redelivered: bool) -> None:
+        if self.on_new is not None and rec["action"] == "NEW" and not rec.get("reason"):
+            self.on_new(rec)  # before sending: its fill may come back before the broker's answer
         try:
             ack = self.gateway.apply(rec, redelivered=redelivered)
         except (ValueError, OSError) as exc:  # v20 cannot express it, or the broker is unreachable
@@ -145,6 +152,96 @@ class OrderConsumer(threading.Thread):
             log.info("order %s %s: %s %s", rec["action"], rec["client_order_id"], ack.state, ack.reason)
             if self.on_ack is not None:
                 self.on_ack(rec, ack)
+
+
+class BrokerFills(threading.Thread):
+    """Runs the broker's transaction stream and publishes each execution report to ``broker.fills`` and
+    each unreadable line to ``quarantine``, flushed at once; silences and reconnects are logged."""
+
+    def __init__(
+        self, out: Out, namespace: str, stream: OandaTransactionStream, session: TransactionSession
+    ) -> None:
+        super().__init__(daemon=True, name="broker-fills")
+        self.out, self.ns, self.stream, self.session = out, namespace, stream, session
+        self.published = 0
+        self.statuses: list[FeedStatus] = []
+        self.error = ""
+
+    def run(self) -> None:
+        try:
+            for ev in self.stream.events():
+                if isinstance(ev, FeedStatus):
+                    self._status(ev)
+                self.put(self.session.handle(ev, int(time.time() * 1000)))
+        except FeedRejected as exc:  # a wrong token or account: no fills will come, so stop trading
+            self.error = f"transaction stream refused: {exc}"
+            log.error("%s: no broker fills reach the trader, HALT published", self.error)
+            publish_halt(self.out, self.ns, self.error)
+        except Exception as exc:  # noqa: BLE001 - e.g. Kafka down: logged; the position check then halts
+            self.error = f"broker fills stopped: {type(exc).__name__}: {exc}"
+            log.error(self.error)
+
+    def _status(self, ev: FeedStatus) -> None:
+        self.statuses.append(ev)
+        if ev.stale:
+            log.error("transaction stream %s, reconnecting: %s", ev.state, ev.reason)
+        elif ev.state != "connected" and ev.reason != "closed":
+            log.warning("transaction stream %s: %s", ev.state, ev.reason)
+
+    def put(self, pub: TxnPublished) -> None:
+        for key, recs in (("broker.fills", pub.reports), ("quarantine", pub.quarantine)):
+            if recs:
+                publish(self.out, key, Batch.from_records(recs, list(recs[0])), self.ns)
+        if pub.reports or pub.quarantine:
+            self.out.flush()
+            self.published += len(pub.reports)
+        for r in pub.reports:
+            log.info(
+                "broker %s %s %+g @ %s",
+                r["status"],
+                r["client_order_id"],
+                r["side"] * r["last_qty"],
+                r["last_price"],
+            )
+
+    def stop(self) -> None:
+        self.stream.close()
+
+
+class PositionCheck(threading.Thread):
+    """Every ``interval_s``: the broker's net positions vs the trader's (``system()``, its last
+    checkpoint); a difference that lasts (:class:`~streams.live.reconcile.PositionWatch`) publishes a
+    HALT (issuer ``reconcile``). A broker or Kafka error skips that check (logged)."""
+
+    def __init__(
+        self,
+        out: Out,
+        namespace: str,
+        broker: Callable[[], Book],
+        system: Callable[[], Book],
+        interval_s: float = 60.0,
+        watch: PositionWatch | None = None,
+    ) -> None:
+        super().__init__(daemon=True, name="position-check")
+        self.out, self.ns, self.broker, self.system = out, namespace, broker, system
+        self.interval_s, self.watch = interval_s, watch or PositionWatch()
+        self.stop = threading.Event()
+        self.checks = 0
+        self.halts: list[str] = []
+
+    def run(self) -> None:
+        while not self.stop.wait(self.interval_s):
+            try:
+                broker, system = self.broker().positions, self.system().positions
+            except Exception as exc:  # noqa: BLE001 - one failed check is logged; the next one retries
+                log.warning("position check skipped: %s: %s", type(exc).__name__, exc)
+                continue
+            self.checks += 1
+            reason = self.watch.check(broker, system)
+            if reason:
+                publish_halt(self.out, self.ns, reason[:900])
+                self.halts.append(reason)
+                log.error("HALT published: %s", reason)
 
 
 def system_book(trader_state: Any, pairs: tuple[str, ...]) -> Book:

@@ -4,8 +4,10 @@
 watermarks to the namespace's ``bars`` topic and runs the fused worker on them; orders stay on the
 ``orders`` topic and fill in the trader's paper broker. ``hslr live --broker oanda --env practice``
 also sends every order to the OANDA account, after a startup reconciliation that must find the
-broker's working orders and positions equal to the trader's book. ``--env live`` trades real money and
-needs ``--confirm-live`` as well. Stop with Ctrl-C (or SIGTERM); ``hslr halt`` stops new orders first.
+broker's working orders and positions equal to the trader's book, streams the account's transactions
+to ``broker.fills``, runs the worker with ``[trader.execution] fill_source = "broker"`` and compares
+positions every ``--reconcile-s``. ``--env live`` trades real money and needs ``--confirm-live`` as
+well. Stop with Ctrl-C (or SIGTERM); ``hslr halt`` stops new orders first.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import signal
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -42,18 +45,65 @@ def _check_mode(args: argparse.Namespace) -> None:
         raise ValueError("--broker oanda --env live sends real-money orders: add --confirm-live to mean it")
 
 
-def _trader_state(namespace: str, config: Any, sid: str) -> Any:
+def _trader_state(namespace: str, config: Any, sid: str) -> Callable[[], Any]:
+    """A reader of the trader's state at its last checkpoint (None before the first); the fused
+    runtime it restores into is built at the first checkpoint and reused (models load once)."""
     from streams.binding.kafka_io import CheckpointStore, Out
     from streams.dag import build_stages, fuse
     from streams.infra import bootstrap_servers
     from streams.runner.runtime import StageRuntime
 
-    full, offsets = CheckpointStore(bootstrap_servers(), namespace, Out(bootstrap_servers())).load(sid)
-    if full is None:
-        return None
-    rt = StageRuntime(fuse(build_stages(config)), namespace=namespace)
-    rt.restore(full, offsets)
-    return rt.cp.state.members[-1]
+    store = CheckpointStore(bootstrap_servers(), namespace, Out(bootstrap_servers()))
+    runtime: list[StageRuntime] = []
+
+    def read() -> Any:
+        full, offsets = store.load(sid)
+        if full is None:
+            return None
+        if not runtime:
+            runtime.append(StageRuntime(fuse(build_stages(config)), namespace=namespace))
+        runtime[0].restore(full, offsets)
+        return runtime[0].cp.state.members[-1]
+
+    return read
+
+
+def _worker_config(args: argparse.Namespace, config: Any, ns: str) -> tuple[Any, str | None]:
+    """The config the worker runs: the user's, or with ``--broker oanda`` the user's plus
+    ``fill_source = "broker"``, written to this run's temp folder (its path is printed)."""
+    import json
+
+    from streams.config import dump_config, with_fill_source
+
+    if args.broker != "oanda":
+        return config, args.config or None
+    effective = with_fill_source(config, "broker")
+    path = Path(tempfile.mkdtemp(prefix=f"hslr-live-{ns}-")) / "config.json"
+    path.write_text(json.dumps(dump_config(effective), indent=1, sort_keys=True))
+    print(
+        f'worker config: {args.config or "defaults"} + fill_source = "broker", written to {path}', flush=True
+    )
+    return effective, str(path)
+
+
+def _broker_fills(args: argparse.Namespace, out: Any, ns: str, broker: Any, system: Any) -> Any:
+    """The transaction-stream thread, from the account's last transaction at reconciliation; the
+    trader's working orders are its known orders (their sizes are the trader's remaining units)."""
+    from streams.binding.live import BrokerFills
+    from streams.live.health import StreamHealth
+    from streams.live.oanda_transactions import OandaTransactionStream
+    from streams.live.v20_transactions import SentOrder, TransactionSession
+
+    session = TransactionSession()
+    for cid, o in system.orders.items():
+        session.orders[cid] = SentOrder(o.pair, 1 if o.units > 0 else -1, abs(o.units), o.price)
+    stream = OandaTransactionStream(
+        broker.endpoint, broker.last_transaction_id, health=StreamHealth(silent_after_s=args.silent_s)
+    )
+    fills = BrokerFills(out, ns, stream, session)
+    fills.start()
+    print(f"transaction stream from transaction {broker.last_transaction_id} -> broker.fills", flush=True)
+    return fills
 
 
 def _live(args: argparse.Namespace) -> int:
@@ -78,6 +128,7 @@ def _live(args: argparse.Namespace) -> int:
     sid = "_".join(STAGE_FACTORIES)
     ensure_topics(boot, ns, [sid])
     out = Out(boot)
+    config, worker_config = _worker_config(args, config, ns)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -85,22 +136,40 @@ def _live(args: argparse.Namespace) -> int:
         if not args.no_worker:
             wlog = Path(args.worker_log or Path(tempfile.gettempdir()) / f"hslr-live-{ns}.log")
             extra = ["--fuse", *(["--sinks"] if args.sinks else [])]
-            stack.enter_context(worker(list(STAGE_FACTORIES), ns, args.config or None, wlog, args=extra))
+            cfg_path = Path(worker_config) if worker_config else None
+            stack.enter_context(worker(list(STAGE_FACTORIES), ns, cfg_path, wlog, args=extra))
             print(f"fused worker started (log {wlog})", flush=True)
         if args.broker == "oanda":
             from streams.live.gateway import OrderGateway
             from streams.live.oanda_broker import OandaBroker
 
-            gateway = OrderGateway(OandaBroker(endpoint, gtd_min=args.gtd_min))
+            broker = OandaBroker(endpoint, gtd_min=args.gtd_min)
+            gateway = OrderGateway(broker)
             from streams.fx.pairs import KNOWN_PAIRS
 
             book_pairs = tuple(config.trader.portfolio.pairs or KNOWN_PAIRS)  # the trader's position order
-            found = gateway.start(system_book(_trader_state(ns, config, sid), book_pairs))
+            trader = _trader_state(ns, config, sid)
+            system = system_book(trader(), book_pairs)
+            found = gateway.start(system)
             if found:
                 reason = "reconciliation: " + "; ".join(str(m) for m in found)
                 publish_halt(out, ns, reason[:900])
                 log.error("trading blocked until resolved: %s", reason)
-            consumer = OrderConsumer(boot, ns, gateway)
+            fills = _broker_fills(args, Out(boot), ns, broker, system)  # its own producer
+            stack.callback(fills.stop)
+            consumer = OrderConsumer(boot, ns, gateway, on_new=fills.session.expect)
+            if args.reconcile_s > 0:
+                from streams.binding.live import PositionCheck
+
+                check = PositionCheck(
+                    out,
+                    ns,
+                    OandaBroker(endpoint).book,  # its own HTTP session: the gateway's is the consumer's
+                    lambda: system_book(trader(), book_pairs),
+                    args.reconcile_s,
+                )
+                check.start()
+                stack.callback(check.stop.set)
             consumer.start()
             consumer.wait_assigned()
             stack.callback(consumer.stop.set)
@@ -134,6 +203,9 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--silent-s", type=float, default=15.0, help="no price and no heartbeat: stale")
     p.add_argument(
         "--stall-s", type=float, default=120.0, help="heartbeats but no price (market open): stale"
+    )
+    p.add_argument(
+        "--reconcile-s", type=float, default=60.0, help="broker vs trader positions every N s (0: off)"
     )
     p.add_argument("--gtd-min", type=int, default=0, help="OANDA orders good till decision + N min (0: GTC)")
     p.add_argument("--tick-volume", action="store_true", help="bars carry quote counts as volume")

@@ -56,6 +56,8 @@ class OandaBroker:
         self.limit = RateLimit(per_s=per_s)
         self.sleep = sleep
         self.requests = 0
+        self.last_transaction_id = 0
+        """The account's last transaction when :meth:`book` read it (where the transaction stream starts)."""
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
         wait = self.limit.delay(time.monotonic())
@@ -128,4 +130,8 @@ class OandaBroker:
         s2, positions = self._call("GET", "/openPositions")
         if s1 != 200 or s2 != 200:
             raise RuntimeError(f"broker book unavailable: pendingOrders HTTP {s1}, openPositions HTTP {s2}")
+        # the earlier of the two: a fill between the reads is streamed again rather than lost
+        self.last_transaction_id = min(
+            int(orders.get("lastTransactionID", 0)), int(positions.get("lastTransactionID", 0))
+        )
         return Book(working_orders(orders), net_positions(positions))

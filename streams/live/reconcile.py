@@ -14,7 +14,7 @@ Any difference blocks trading until a person resolves it, with one reason per di
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from streams.fx.pairs import pip_size
 from streams.live.v20_orders import WorkingOrder
@@ -73,3 +73,30 @@ def reconcile(broker: Book, system: Book, tolerance: float = 0.5) -> list[Mismat
         if abs(b - s) > tolerance:
             out.append(Mismatch("position", pair, f"broker {b:+.0f} units, system {s:+.0f}"))
     return out
+
+
+@dataclass
+class PositionWatch:
+    """The running check (pure): net positions, broker vs system, every few seconds while trading.
+
+    An in-flight fill makes a one-off difference (the broker has it, the trader's last checkpoint not
+    yet), so only a difference in the same pair on ``confirm`` consecutive checks raises, once per
+    episode; a check that agrees ends the episode.
+    """
+
+    tolerance: float = 0.5
+    confirm: int = 2
+    streak: dict[str, int] = field(default_factory=dict)
+    raised: bool = False
+
+    def check(self, broker: Mapping[str, float], system: Mapping[str, float]) -> str | None:
+        """The HALT reason when a difference has persisted for ``confirm`` checks (first time only)."""
+        found = reconcile(Book({}, broker), Book({}, system), self.tolerance)
+        self.streak = {m.pair: self.streak.get(m.pair, 0) + 1 for m in found}
+        lasting = [m for m in found if self.streak[m.pair] >= self.confirm]
+        if not found:
+            self.raised = False
+        if not lasting or self.raised:
+            return None
+        self.raised = True
+        return f"positions differ on {self.confirm} consecutive checks: " + "; ".join(str(m) for m in lasting)

@@ -46,9 +46,11 @@ class FeedSession:
             if ev.pair in self.pairs:
                 self.agg.add(ev)
             else:
-                out.quarantine.append(_quarantine(ev.pair, wall_ms, "pair not subscribed", repr(ev)))
+                out.quarantine.append(quarantine_record(ev.pair, wall_ms, "pair not subscribed", repr(ev)))
         elif isinstance(ev, BadLine):
-            out.quarantine.append(_quarantine("", wall_ms, ev.reason, ev.line.decode("utf-8", "replace")))
+            out.quarantine.append(
+                quarantine_record("", wall_ms, ev.reason, ev.line.decode("utf-8", "replace"))
+            )
         elif isinstance(ev, FeedStatus):
             self._status(ev, wall_ms, out)
             return out
@@ -78,5 +80,8 @@ def halt(ts_ms: int, reason: str) -> dict[str, Any]:
     }
 
 
-def _quarantine(pair: str, ts_ms: int, reason: str, payload: str) -> dict[str, Any]:
-    return {"stage": ISSUER, "pair": pair, "ts": ts_ms, "reason": reason, "payload": payload[:2000]}
+def quarantine_record(
+    pair: str, ts_ms: int, reason: str, payload: str, stage: str = ISSUER
+) -> dict[str, Any]:
+    """A ``quarantine.avsc`` record of a live input that could not be used (payload cut at 2,000 chars)."""
+    return {"stage": stage, "pair": pair, "ts": ts_ms, "reason": reason, "payload": payload[:2000]}

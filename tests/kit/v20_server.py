@@ -13,6 +13,19 @@ scheduled reject or a client id already pending), ``GET /orders/@{clientId}``, `
 /orders/@{clientId}/cancel``, ``GET /pendingOrders``, ``/openTrades``, ``/openPositions``. Every order
 request is logged with its arrival time (``time.time()``) in ``server.order_log``. ``drop_next``
 responses are processed but never answered (a lost reply, for idempotent retries).
+
+Transactions: every order created, rejected, filled (:meth:`V20Server.fill`, whole or ``units`` of it)
+or cancelled (:meth:`V20Server.cancel`, with the broker's ``reason``) is recorded as the documented
+v20 transaction (``LIMIT_ORDER``, ``LIMIT_ORDER_REJECT``, ``ORDER_FILL``, ``ORDER_CANCEL``; ``id``
+increasing, ``time`` from ``server.clock()`` in RFC 3339 with ns, ``accountID``, ``batchID``,
+``requestID``). ``/transactions/stream`` sends each transaction recorded after the connection opened
+as a JSON line and ``{"type": "HEARTBEAT", "lastTransactionID", "time"}`` every ``heartbeat_s``;
+``/transactions/sinceid?id=N`` answers every transaction after ``N``. Faults for tests:
+:meth:`V20Server.inject_transaction_line` (a raw line, e.g. malformed, for the streams only),
+``cut_transaction_lines`` (the next N lines a stream writes are cut mid-line and the connection
+dropped), ``stall_transaction_streams`` (the next N connections send nothing at all),
+``on_transaction_connect`` (called when a connection's first line is fixed: a transaction made there is
+both streamed and in a later ``sinceid`` answer).
 """
 
 from __future__ import annotations
@@ -22,7 +35,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -84,7 +97,17 @@ class V20Server(ThreadingHTTPServer):
         self.fill_on_create = False
         self.reject_next: deque[str] = deque()
         self.drop_next = 0
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
+        self.txn_cond = threading.Condition(self.lock)
+        self.clock = time.time_ns
+        self.transactions: list[dict[str, Any]] = []
+        self.transaction_lines: list[bytes] = []  # what the transaction streams send, in order
+        self.txn_connection_times: list[float] = []
+        self.cut_transaction_lines = 0
+        self.stall_transaction_streams = 0
+        self.on_transaction_connect: Callable[[], None] | None = None  # runs once a stream's start is fixed
+        self.balance = 100000.0
+        self.filled: dict[str, float] = {}  # client id -> units filled so far (partial fills)
         self._txn = 1000
         self._stopped = threading.Event()
         self._thread = threading.Thread(
@@ -101,12 +124,29 @@ class V20Server(ThreadingHTTPServer):
 
     def __exit__(self, *exc: object) -> None:
         self._stopped.set()
+        with self.txn_cond:
+            self.txn_cond.notify_all()
         self.shutdown()
         self.server_close()
 
     def next_id(self) -> str:
         self._txn += 1
         return str(self._txn)
+
+    def record(self, tid: str, batch: str, kind: str, **fields: Any) -> dict[str, Any]:
+        """Record transaction ``tid`` (from :meth:`next_id`, under ``lock``) and stream it."""
+        txn = {"id": tid, "time": rfc3339(self.clock()), "userID": 1, "accountID": ACCOUNT, "batchID": batch,
+               "requestID": f"6{int(tid):017d}", "type": kind, **fields}  # fmt: skip
+        self.transactions.append(txn)
+        self.transaction_lines.append(json.dumps(txn).encode() + b"\n")
+        self.txn_cond.notify_all()
+        return txn
+
+    def inject_transaction_line(self, raw: bytes) -> None:
+        """Send ``raw`` (one line, newline added) on the transaction streams, not in ``sinceid``."""
+        with self.txn_cond:
+            self.transaction_lines.append(raw.rstrip(b"\n") + b"\n")
+            self.txn_cond.notify_all()
 
     # -- order book ---------------------------------------------------------------------------
     def create(self, req: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -120,40 +160,54 @@ class V20Server(ThreadingHTTPServer):
                 error = "CLIENT_ORDER_ID_ALREADY_EXISTS"
             if error is not None:
                 rid = self.next_id()
+                fields = {k: v for k, v in (o or {}).items() if k != "type"} if isinstance(o, dict) else {}
+                rej = self.record(rid, rid, "LIMIT_ORDER_REJECT", **fields, rejectReason=error)
                 return 400, {
-                    "orderRejectTransaction": {
-                        "id": rid,
-                        "type": "LIMIT_ORDER_REJECT",
-                        "rejectReason": error,
-                    },
+                    "orderRejectTransaction": rej,
                     "errorCode": error,
                     "errorMessage": error.replace("_", " ").lower(),
                     "lastTransactionID": rid,
                 }
             assert isinstance(o, dict)  # noqa: S101 - _invalid checked it
             oid = self.next_id()
-            order = {**o, "id": oid, "state": "PENDING", "createTime": rfc3339(time.time_ns())}
+            order = {**o, "id": oid, "state": "PENDING", "createTime": rfc3339(self.clock())}
             self.orders[cid] = order
-            body: dict[str, Any] = {"orderCreateTransaction": {"id": oid, "type": "LIMIT_ORDER", **o}}
+            fields = {k: v for k, v in o.items() if k != "type"}
+            created = self.record(oid, oid, "LIMIT_ORDER", **fields, reason="CLIENT_ORDER")
+            body: dict[str, Any] = {"orderCreateTransaction": created}
             if self.fill_on_create:
-                body["orderFillTransaction"] = self.fill(cid)
+                body["orderFillTransaction"] = self.fill(cid, batch=oid)
             body["lastTransactionID"] = str(self._txn)
             return 201, body
 
-    def fill(self, cid: str) -> dict[str, Any]:
-        """Fill a pending order whole at its price (callers hold ``lock`` or own the server)."""
-        order = self.orders[cid]
-        order["state"] = "FILLED"
-        units = float(order["units"])
-        inst = order["instrument"]
-        tid = self.next_id()
-        self.trades.append({"id": tid, "instrument": inst, "currentUnits": order["units"], "price": order["price"],
-                            "clientExtensions": order.get("clientExtensions", {})})  # fmt: skip
-        self.positions[inst] = self.positions.get(inst, 0.0) + units
-        return {"id": tid, "type": "ORDER_FILL", "orderID": order["id"], "instrument": inst,
-                "units": order["units"], "price": order["price"], "tradeOpened": {"tradeID": tid, "units": order["units"]}}  # fmt: skip
+    def fill(self, cid: str, units: str = "", pl: str = "0.0000", batch: str = "") -> dict[str, Any]:
+        """Fill a pending order at its price, whole or ``units`` of it (same sign; the order stays
+        pending until its units are filled); ``pl`` is the realised PnL the fill reports."""
+        with self.lock:
+            order = self.orders[cid]
+            left = float(order["units"]) - self.filled.get(cid, 0.0)
+            fill_units = float(units) if units else left
+            self.filled[cid] = self.filled.get(cid, 0.0) + fill_units
+            if abs(left - fill_units) < 0.5:
+                order["state"] = "FILLED"
+            inst, text = order["instrument"], f"{fill_units:.0f}"
+            tid = self.next_id()
+            self.trades.append({"id": tid, "instrument": inst, "currentUnits": text, "price": order["price"],
+                                "clientExtensions": order.get("clientExtensions", {})})  # fmt: skip
+            self.positions[inst] = self.positions.get(inst, 0.0) + fill_units
+            self.balance += float(pl)
+            ext = order.get("clientExtensions", {})
+            return self.record(tid, batch or tid, "ORDER_FILL", orderID=order["id"],
+                               **({"clientOrderID": ext["id"]} if "id" in ext else {}),
+                               instrument=inst, units=text, price=order["price"], fullVWAP=order["price"],
+                               reason="LIMIT_ORDER", pl=pl, quotePL=pl, financing="0.0000",
+                               baseFinancing="0.00000000000000", commission="0.0000",
+                               guaranteedExecutionFee="0.0000", accountBalance=f"{self.balance:.4f}",
+                               halfSpreadCost="0.0000",
+                               tradeOpened={"tradeID": tid, "units": text, "price": order["price"]})  # fmt: skip
 
-    def cancel(self, cid: str) -> tuple[int, dict[str, Any]]:
+    def cancel(self, cid: str, reason: str = "CLIENT_REQUEST") -> tuple[int, dict[str, Any]]:
+        """Cancel a pending order (a client request, or the broker's own ``reason``: expiry, margin)."""
         with self.lock:
             order = self.orders.get(cid)
             if order is None or order["state"] != "PENDING":
@@ -163,11 +217,12 @@ class V20Server(ThreadingHTTPServer):
                 }
             order["state"] = "CANCELLED"
             tid = self.next_id()
+            txn = self.record(tid, tid, "ORDER_CANCEL", orderID=order["id"], clientOrderID=cid, reason=reason)
             return 200, {
-                "orderCancelTransaction": {"id": tid, "type": "ORDER_CANCEL", "orderID": order["id"],
-                                           "clientOrderID": cid, "reason": "CLIENT_REQUEST"},
+                "orderCancelTransaction": txn,
+                "relatedTransactionIDs": [tid],
                 "lastTransactionID": tid,
-            }  # fmt: skip
+            }
 
     def positions_body(self) -> list[dict[str, Any]]:
         out = []
@@ -244,6 +299,9 @@ class _Handler(BaseHTTPRequestHandler):
         if path.endswith("/pricing/stream"):
             self._stream()
             return
+        if path.endswith("/transactions/stream"):
+            self._txn_stream()
+            return
         s = self.server
         with s.lock:
             m = _ORDER.match(path)
@@ -271,6 +329,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(200, {"trades": list(s.trades), "lastTransactionID": str(s._txn)})
             elif path.endswith("/openPositions"):
                 self._send(200, {"positions": s.positions_body(), "lastTransactionID": str(s._txn)})
+            elif path.endswith("/transactions/sinceid"):
+                self._since(s)
             else:
                 self._send(404, {"errorMessage": f"no route {path}"})
 
@@ -339,6 +399,62 @@ class _Handler(BaseHTTPRequestHandler):
                 self.server.marks[step[1]] = time.time()
             else:
                 time.sleep(float(step))
+        return True
+
+    def _since(self, s: V20Server) -> None:
+        m = re.search(r"[?&]id=(\d+)", self.path)
+        if not m:
+            self._send(400, {"errorMessage": "Invalid value specified for 'id'"})
+            return
+        after = int(m.group(1))
+        txns = [t for t in s.transactions if int(t["id"]) > after]
+        self._send(200, {"transactions": txns, "lastTransactionID": str(s._txn)})
+
+    def _txn_stream(self) -> None:
+        s = self.server
+        with s.lock:
+            s.txn_connection_times.append(time.monotonic())
+            pos = len(s.transaction_lines)
+            stall = s.stall_transaction_streams > 0
+            s.stall_transaction_streams -= stall
+        if s.on_transaction_connect is not None:
+            s.on_transaction_connect()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            if stall:  # silent: no line, no heartbeat, the socket stays open
+                s._stopped.wait()
+            elif self._txn_lines(pos):
+                self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self.close_connection = True
+
+    def _txn_lines(self, pos: int) -> bool:
+        """Stream transactions from ``pos`` and heartbeats; False when a line was cut."""
+        s = self.server
+        beat = time.monotonic() + s.heartbeat_s
+        while not s._stopped.is_set():
+            with s.txn_cond:
+                seen = pos
+                s.txn_cond.wait_for(
+                    lambda: len(s.transaction_lines) > seen or s._stopped.is_set(),  # noqa: B023 - called at once
+                    timeout=max(0.0, beat - time.monotonic()),
+                )
+                lines, pos, last = s.transaction_lines[pos:], len(s.transaction_lines), str(s._txn)
+                cut = s.cut_transaction_lines > 0 and bool(lines)
+                s.cut_transaction_lines -= cut
+            if cut:
+                self._chunk(b"".join(lines[:-1]) + lines[-1][: len(lines[-1]) // 2])
+                return False
+            if lines:
+                self._chunk(b"".join(lines))
+            if time.monotonic() >= beat:
+                self._chunk(json.dumps({"type": "HEARTBEAT", "lastTransactionID": last,
+                                        "time": rfc3339(s.clock())}).encode() + b"\n")  # fmt: skip
+                beat = time.monotonic() + s.heartbeat_s
         return True
 
     def _heartbeats(self) -> None:

@@ -48,3 +48,20 @@ def test_token_from_a_file(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
     settings.cache_clear()
     with pytest.raises(ValueError, match="OANDA_TOKEN_FILE"):
         oanda_token()
+
+
+def test_broker_mode_worker_config_is_the_users_plus_broker_fills(tmp_path: Path) -> None:
+    import json
+
+    from streams.config import build_config, dump_config, load_config, with_fill_source
+
+    user = build_config({"market": {"pairs": ["GBPUSD"]}, "trader": {"execution": {"latency_ms": 250}}})
+    assert user.trader.execution.fill_source == "paper"
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(dump_config(with_fill_source(user, "broker"))))
+    worker = load_config(path)
+    assert worker.trader.execution.fill_source == "broker"
+    assert (worker.trader.execution.latency_ms, worker.market.pairs) == (250, ("GBPUSD",))
+    back = with_fill_source(worker, "paper")
+    assert back.digest() == user.digest()  # nothing else changed
+    assert "trader" in dump_config(with_fill_source(build_config({}), "broker"))  # written even if unset
