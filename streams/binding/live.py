@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, KafkaException
 
 from streams.binding.kafka_io import QUIET, Out, publish, publish_watermark
 from streams.core.batch import Batch
@@ -115,7 +115,24 @@ class OrderConsumer(threading.Thread):
                 **QUIET,
             }
         )
-        self.consumer.subscribe([self.topic], on_assign=lambda c, parts: self.assigned.set())
+        self.consumer.subscribe([self.topic], on_assign=self._on_assign)
+
+    def _on_assign(self, consumer: Consumer, parts: list[Any]) -> None:
+        """Start where the group stopped or, for a new group, at the topic's end as of now: left to
+        ``auto.offset.reset``, the end is resolved at the first fetch, and an instruction published
+        between the assignment and that fetch was skipped for good."""
+        try:
+            for p, done in zip(parts, consumer.committed(parts, timeout=10), strict=True):
+                p.offset = (
+                    done.offset if done.offset >= 0 else consumer.get_watermark_offsets(p, timeout=10)[1]
+                )
+            consumer.assign(parts)
+        except (
+            KafkaException
+        ) as exc:  # closing, or the broker went away: not assigned (wait_assigned says so)
+            log.warning("order gateway: %s not assigned: %s", self.topic, exc)
+            return
+        self.assigned.set()
 
     def wait_assigned(self, timeout: float = 30.0) -> None:
         if not self.assigned.wait(timeout):
