@@ -123,7 +123,8 @@ class V20LineStream(Generic[E]):
         try:
             for chunk in resp.iter_content(chunk_size=None):
                 yield from self._parse(chunk)
-                if self.health.state(self.monotonic(), self.market_open()) is FeedState.STALLED:
+                # prices old: only then ask the calendar (is_open_at costs more than parsing a line)
+                if self.health.state(self.monotonic()) is FeedState.STALLED and self.market_open():
                     return FeedStatus("stalled", self.health.reason(self.monotonic()), self.monotonic())
         except requests.exceptions.ConnectionError as exc:
             if "timed out" in str(exc).lower() and not self._stop.is_set():

@@ -95,6 +95,31 @@ def test_stalled_prices_with_live_heartbeats_are_stale() -> None:
         assert 8 <= len(beats) <= 14  # stale after ~0.6 s of 0.05 s heartbeats, not at the silent timeout
 
 
+def test_the_calendar_is_asked_only_once_prices_are_old() -> None:
+    # issue 12 latency: is_open_at on every line took 40 % of the live process's CPU
+    asked: list[float] = []
+
+    def market_open() -> bool:
+        asked.append(time.monotonic())
+        return True
+
+    with V20Server() as server:
+        server.scripts.append([price_line("GBPUSD", T + i, 1.3, 1.3002) for i in range(200)])
+        server.scripts.append(_heartbeats_only(40, 0.05))
+        stream = OandaPriceStream(
+            V20Endpoint.local(server.url),
+            PAIRS,
+            health=StreamHealth(silent_after_s=1.0, stall_after_s=0.6),
+            backoff=Backoff(initial_s=0.05, cap_s=0.2),
+            market_open=market_open,
+        )
+        events = _collect(stream, until=2)
+    status = [e.state for e in events if isinstance(e, FeedStatus)]
+    assert status[-1] == "stalled"  # the second connection's heartbeats without prices
+    assert sum(isinstance(e, Quote) for e in events) >= 200
+    assert 1 <= len(asked) <= 3  # once the price flow is 0.6 s old, not once per line
+
+
 def test_reconnects_never_exceed_two_per_second() -> None:
     with V20Server() as server:
         for _ in range(6):
