@@ -85,7 +85,7 @@ def _pct(disp_tail: F64, disp: F64, seg: I64, warmup: int) -> F64:
     series = np.concatenate([disp_tail, disp[:, None]], axis=1)
     cur = series[:, -1:]
     less = np.count_nonzero(series < cur, axis=1)
-    ties = np.where(np.isfinite(disp), np.count_nonzero(series == cur, axis=1), 1)
+    ties = np.count_nonzero(series == cur, axis=1)  # NaN or inf current: masked below
     pct = (less + 0.5 * (ties - 1)) / (m - 1)
     ok = (seg >= warmup + m - 1) & (np.isfinite(series).sum(axis=1) == m)
     return np.where(ok, pct, np.nan)
