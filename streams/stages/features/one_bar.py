@@ -11,7 +11,7 @@ bit-identical to the per-pair path (``tests/unit/stages/features/test_one_bar.py
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -117,10 +117,7 @@ def _sessions(st: _Stack, bars: PairInput, gk_vol: F64, seg: I64, cfg: FeaturesC
     count = np.where(start, 0, st.cur_cnt) + 1
     ref.flags.writeable = False
     days.flags.writeable = False
-    stats = _Stack(
-        **{**st.__dict__, "ref": ref, "days": days, "cur": cur, "cur_sum": total, "cur_cnt": count}
-    )
-    return stats, out
+    return replace(st, ref=ref, days=days, cur=cur, cur_sum=total, cur_cnt=count), out
 
 
 def _unstack(st: _Stack) -> list[PairState]:
