@@ -62,8 +62,8 @@ def _dense(state: XcorrState, col: I64, minute: I64, ret: F64) -> tuple[F64, I64
     return dense, rows, pos
 
 
-def _window_moments(dense: F64, w: int) -> F64:
-    # Window sums of (count, x, y, x^2, y^2, xy) per pair, x the pair's return and y its basket's,
+def _moments(dense: F64) -> F64:
+    # (count, x, y, x^2, y^2, xy) per minute and pair, x the pair's return and y its basket's,
     # both zeroed where the minute does not qualify; shape (T, 6, P).
     fin = np.isfinite(dense)
     z = np.where(fin, dense, 0.0)
@@ -74,8 +74,7 @@ def _window_moments(dense: F64, w: int) -> F64:
     valid = fin & (others >= 1)
     y = np.where(valid, (total[:, None] - z) / np.maximum(others, 1), 0.0)
     x = np.where(valid, z, 0.0)
-    stacked = np.stack([valid.astype(np.float64), x, y, x * x, y * y, x * y], axis=1)
-    return window_sums(stacked, 0, w)
+    return np.stack([valid.astype(np.float64), x, y, x * x, y * y, x * y], axis=1)
 
 
 def cross_correlation(
@@ -114,9 +113,13 @@ def cross_correlation(
     if len(active) >= 2:
         at = np.full(dense.shape[1], -1, dtype=np.int64)
         at[active] = np.arange(len(active))
-        sums = _window_moments(dense[:, active], w)
+        # Windows end at minute t - 1 and reach w rows back: only rows lo .. max(rows) - 1 are summed
+        # (a window sum is a function of the window's values and its aligned start alone, so the
+        # rows before lo change no bit; a one-minute batch sums w rows, not the whole span).
+        lo = int(rows.min()) - w
+        sums = window_sums(_moments(dense[lo : int(rows.max()), active]), lo, w)
         j = at[col[inu]]  # -1: the row's pair has no return in the span, so no window qualifies
-        n, sx, sy, sxx, syy, sxy = sums[rows - 1, :, np.maximum(j, 0)].T  # windows end at minute t - 1
+        n, sx, sy, sxx, syy, sxy = sums[rows - 1 - lo, :, np.maximum(j, 0)].T
         cov, vx, vy = n * sxy - sx * sy, n * sxx - sx * sx, n * syy - sy * sy
         ok = (j >= 0) & (n >= min_obs) & (vx > 0) & (vy > 0)
         corr = cov / np.sqrt(np.where(ok, vx * vy, 1.0))

@@ -28,6 +28,7 @@ from streams.core.stage import Outputs, StageSpec
 from streams.core.units import MINUTE_MS
 from streams.stages.features.config import FeaturesConfig
 from streams.stages.features.correlation import XcorrState, cross_correlation
+from streams.stages.features.one_bar import fits, one_bar_step
 from streams.stages.features.pair_step import PairInput, pair_step
 from streams.stages.features.returns import mid_price
 from streams.stages.features.sessions import session_ids
@@ -180,13 +181,32 @@ class FeaturesStage:
         out["gap_min"] = np.zeros(n, dtype=np.int64)
         seg = np.zeros(n, dtype=np.int64)
         pairs = dict(state.pairs)
-        for name, idx in groups:
-            bars = PairInput(
-                cols["ts"][idx], cols["mid"][idx], cols["spread"][idx], gkv[idx], cols["session_id"][idx]
+        steps: list[tuple[list[str], npt.NDArray[np.intp], Step]] = []
+        prev = [pairs.get(name) or PairState.initial(self.config) for name, _ in groups]
+        if len(groups) == n and fits(prev, self.config):
+            # at most one bar per pair (the live minute): every pair at once, bit-identical
+            rows = np.concatenate([idx for _, idx in groups])
+            steps.append(
+                ([name for name, _ in groups], rows, one_bar_step(prev, _input(cols, gkv, rows), self.config))
             )
-            prev = pairs.get(name) or PairState.initial(self.config)
-            pairs[name], res = pair_step(prev, bars, self.config)
+        else:
+            for (name, idx), state0 in zip(groups, prev, strict=True):
+                new, res = pair_step(state0, _input(cols, gkv, idx), self.config)
+                steps.append(([name], idx, ([new], res)))
+        for names, idx, (new_states, res) in steps:
+            pairs.update(zip(names, new_states, strict=True))
             seg[idx] = res.pop("seg")
             for k, v in res.items():
                 out[k][idx] = v
         return pairs, out, seg
+
+
+Step = tuple[list[PairState], dict[str, npt.NDArray[Any]]]
+
+
+def _input(
+    cols: dict[str, npt.NDArray[Any]], gkv: npt.NDArray[np.float64], idx: npt.NDArray[np.intp]
+) -> PairInput:
+    return PairInput(
+        cols["ts"][idx], cols["mid"][idx], cols["spread"][idx], gkv[idx], cols["session_id"][idx]
+    )

@@ -118,3 +118,27 @@ def _ties(series: F64, w: int) -> npt.NDArray[np.int64]:
         win = sliding_window_view(series, w)[rows]
         ties[rows] = np.count_nonzero(win == win[:, -1:], axis=1)
     return ties
+
+
+def last_window_sums(series: F64, q: npt.NDArray[np.int64]) -> F64:
+    """Sum each row's whole window exactly as :func:`window_sums` sums its last position.
+
+    Parameters
+    ----------
+    series : ndarray, shape (m, w)
+        Row i holds one series' ``w`` values ending at an absolute position ``p_i`` (NaN replaced).
+    q : ndarray of int64, shape (m,)
+        ``p_i % w`` for each row.
+
+    Returns
+    -------
+    ndarray, shape (m,)
+        ``window_sums(series[i], p_i - w + 1, w)[-1]`` for each row, bit for bit: each row is
+        placed in a zero column of ``2 w`` positions with its last value at ``w + q_i``, so
+        :func:`window_sums` sees the same block alignment and sums the same values in the same order.
+    """
+    m, w = series.shape
+    cols = np.zeros((2 * w, m))
+    rows = q[:, None] + 1 + np.arange(w)
+    cols[rows, np.arange(m)[:, None]] = series
+    return window_sums(cols, 0, w)[w + q, np.arange(m)]
