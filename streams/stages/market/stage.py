@@ -25,7 +25,7 @@ from streams.core.config import StageConfig
 from streams.core.stage import Outputs, StageSpec
 from streams.core.units import MINUTE_MS
 from streams.fx.pairs import normalize_pairs
-from streams.stages.market.checks import PairPrices, beyond_horizon, spikes
+from streams.stages.market.checks import PairPrices, beyond_horizon, quiet_bars, spikes
 
 
 class MarketConfig(StageConfig):
@@ -146,9 +146,11 @@ class MarketStage:
     ) -> dict[str, PairPrices]:
         cfg, out = self.config, dict(prices)
         cols = [batch[k].astype(np.float64) for k in ("open", "high", "low", "close")]
-        for p, rows in groups:
-            idx = rows[reason[rows] == ""]
-            if not idx.size:
+        todo = [(p, idx) for p, rows in groups if (idx := rows[reason[rows] == ""]).size]
+        quiet = self._quiet(batch, cols, out, todo)
+        for (p, idx), memory in zip(todo, quiet, strict=True):
+            if memory is not None:
+                out[p] = memory
                 continue
             out[p], spike, jump, thr = spikes(
                 out.get(p, PairPrices()),
@@ -163,6 +165,31 @@ class MarketStage:
                     f"price spike: log jump {jump[i]:.4f} > threshold {thr[i]:.4f} from the last "
                     "accepted close"
                 )
+        return out
+
+    def _quiet(
+        self,
+        batch: Batch,
+        cols: list[np.ndarray],
+        prices: dict[str, PairPrices],
+        todo: list[tuple[str, np.ndarray]],
+    ) -> list[PairPrices | None]:
+        """New memories of the pairs whose one valid bar is trivially no spike, all pairs at once (the
+        live case); None where :func:`spikes` must decide (several bars of a pair, a large jump)."""
+        one = [i for i, (_, idx) in enumerate(todo) if idx.size == 1]
+        out: list[PairPrices | None] = [None] * len(todo)
+        if not one:
+            return out
+        rows = np.array([todo[i][1][0] for i in one])
+        got = quiet_bars(
+            [prices.get(todo[i][0], PairPrices()) for i in one],
+            batch["ts"][rows].astype(np.int64),
+            np.stack([c[rows] for c in cols], axis=1),
+            min_jump=self.config.spike_min_jump,
+            window=self.config.spike_window,
+        )
+        for i, memory in zip(one, got, strict=True):
+            out[i] = memory
         return out
 
 
