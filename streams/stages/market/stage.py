@@ -112,14 +112,7 @@ class MarketStage:
         reason[far] = f"time more than {self.config.horizon_min} min ahead of the event-time watermark"
         groups = _groups(batch["pair"])  # one sort of the pair names for both per-pair checks
         last = dict(state.last_ts)
-        for p, rows in groups:
-            idx = rows[reason[rows] == ""]
-            if not idx.size:
-                continue
-            prev = np.maximum.accumulate(np.concatenate([[last.get(p, -1)], ts[idx]]))[:-1]
-            reason[idx[ts[idx] == prev]] = "duplicate bar"
-            reason[idx[ts[idx] < prev]] = "out of order"
-            last[p] = int(max(prev[-1], ts[idx][-1]))
+        (_in_order_one_bar if len(groups) == batch.n else _in_order)(groups, ts, reason, last)
         prices = _prices(state)
         if self.config.spike_check:
             prices = self._spikes(batch, reason, prices, groups)
@@ -191,6 +184,35 @@ class MarketStage:
         for i, memory in zip(one, got, strict=True):
             out[i] = memory
         return out
+
+
+def _in_order(
+    groups: list[tuple[str, np.ndarray]], ts: np.ndarray, reason: np.ndarray, last: dict[str, int]
+) -> None:
+    """Mark duplicate and out-of-order bars in ``reason`` and move ``last`` (the last accepted time per
+    pair) in place, pair by pair."""
+    for p, rows in groups:
+        idx = rows[reason[rows] == ""]
+        if not idx.size:
+            continue
+        prev = np.maximum.accumulate(np.concatenate([[last.get(p, -1)], ts[idx]]))[:-1]
+        reason[idx[ts[idx] == prev]] = "duplicate bar"
+        reason[idx[ts[idx] < prev]] = "out of order"
+        last[p] = int(max(prev[-1], ts[idx][-1]))
+
+
+def _in_order_one_bar(
+    groups: list[tuple[str, np.ndarray]], ts: np.ndarray, reason: np.ndarray, last: dict[str, int]
+) -> None:
+    """:func:`_in_order` for a batch with one bar per pair (the live case), all pairs at once."""
+    rows = np.array([r[0] for _, r in groups], dtype=np.int64)
+    prev = np.array([last.get(p, -1) for p, _ in groups], dtype=np.int64)
+    t, ok = ts[rows], reason[rows] == ""
+    reason[rows[ok & (t == prev)]] = "duplicate bar"
+    reason[rows[ok & (t < prev)]] = "out of order"
+    moved = np.maximum(prev, t).tolist()
+    for i in np.flatnonzero(ok).tolist():
+        last[groups[i][0]] = moved[i]
 
 
 def _groups(pairs: np.ndarray) -> list[tuple[str, np.ndarray]]:

@@ -1,4 +1,5 @@
-"""Spike check fast path (one bar per pair, all pairs at once) against the per-pair path, bit for bit."""
+"""Market stage fast paths (one bar per pair, all pairs at once: order and spike checks) against the
+per-pair paths, bit for bit."""
 
 from __future__ import annotations
 
@@ -39,9 +40,13 @@ def _stream(seed: int) -> Batch:
             cols[k][shift] *= 1.03
     cols["close"][rng.choice(n, 5)] = np.nan
     cols["ts"][rng.choice(n, 10)] -= rng.choice([1, 3], 10) * MINUTE  # duplicates, out-of-order rows
+    back = rng.choice(n - 3 * len(PAIRS), 4, replace=False)  # a pair's bar 3 min back, then 1 min back
+    cols["ts"][back + len(PAIRS)] = cols["ts"][back] - 3 * MINUTE
+    cols["ts"][back + 2 * len(PAIRS)] = cols["ts"][back] - MINUTE
     cols["pair"] = cols["pair"].astype("<U6")
     cols["pair"][rng.choice(n, 3)] = "XXXYYY"
     keep = rng.random(n) > 0.1
+    keep[back + len(PAIRS)] = keep[back + 2 * len(PAIRS)] = True
     keep &= ~((cols["pair"] == "NZDUSD") & (cols["ts"] < cols["ts"][0] + 100 * MINUTE))
     away = (cols["pair"] == "USDCAD") & (np.arange(n) // len(PAIRS) >= 150)  # a day's gap, then +2 %
     cols["ts"][away] += 1440 * MINUTE
@@ -89,6 +94,7 @@ def test_fast_path_is_the_per_pair_path_bit_for_bit(seed: int, monkeypatch: pyte
     fast_state, fast = _run(STAGE, batches[:200])
     fast_state, more = _run(STAGE, batches[200:], loads(dumps(fast_state)))  # through a checkpoint
     monkeypatch.setattr(market_stage, "quiet_bars", _per_pair)
+    monkeypatch.setattr(market_stage, "_in_order_one_bar", market_stage._in_order)
     ref_state, ref = _run(STAGE, batches)
     for a, b in zip(fast + more, ref, strict=True):
         for topic in ("bars.clean", "quarantine"):
