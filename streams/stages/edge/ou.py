@@ -63,12 +63,28 @@ def empty_history() -> OUHistory:
     return OUHistory(np.zeros(0, np.int64), np.zeros(0, bool), np.zeros(0, bool))
 
 
+def _terms(prev: I64, cur: I64, w: B) -> tuple[I64, ...]:
+    """Per-transition terms n, x, y, xx, xy, yy (zero where the transition is not usable)."""
+    x = np.where(w, prev, 0)
+    y = np.where(w, cur, 0)
+    return (w.astype(np.int64), x, y, x * x, x * y, y * y)
+
+
+def _quantise(x: F64) -> tuple[I64, B]:
+    """Quantised values and finiteness of new series values."""
+    xf = np.asarray(x, dtype=np.float64)
+    fin = np.isfinite(xf)
+    return np.round(np.clip(np.where(fin, xf, 0.0), -OU_CLIP, OU_CLIP) * OU_SCALE).astype(np.int64), fin
+
+
+def _check_window(window: int) -> None:
+    if not 3 <= window <= MAX_WINDOW:
+        raise ValueError(f"OU window must be in [3, {MAX_WINDOW}] bars, got {window}")
+
+
 def _window_sums(q: I64, w: B, window: int) -> tuple[I64, ...]:
     """Exact window sums of n, x, y, xx, xy, yy over transitions (j-1 -> j) ending at each j."""
-    x = np.concatenate([[0], q[:-1]])
-    y = np.where(w, q, 0)
-    x = np.where(w, x, 0)
-    terms = (w.astype(np.int64), x, y, x * x, x * y, y * y)
+    terms = _terms(np.concatenate([[0], q[:-1]]), q, w)
     out = []
     for t in terms:
         c = np.concatenate([[0], np.cumsum(t)])
@@ -121,11 +137,8 @@ def ou_update(
     (OUHistory, OUFit)
         The updated history and the estimates for the ``m`` new bars.
     """
-    if not 3 <= window <= MAX_WINDOW:
-        raise ValueError(f"OU window must be in [3, {MAX_WINDOW}] bars, got {window}")
-    xf = np.asarray(x, dtype=np.float64)
-    fin = np.isfinite(xf)
-    q_new = np.round(np.clip(np.where(fin, xf, 0.0), -OU_CLIP, OU_CLIP) * OU_SCALE).astype(np.int64)
+    _check_window(window)
+    q_new, fin = _quantise(x)
     q = np.concatenate([hist.q, q_new])
     usable = np.concatenate([hist.usable, fin])
     unit = np.concatenate([hist.unit_step, np.asarray(gap_min) == 1])
@@ -134,3 +147,56 @@ def ou_update(
     sums = tuple(s[k:] for s in _window_sums(q, w, window))
     keep = slice(max(len(q) - (window - 1), 0), None)
     return OUHistory(q[keep], usable[keep], unit[keep]), fit_from_sums(sums, min_points, min_t_stat)
+
+
+def ou_update_one_bar(
+    hists: list[OUHistory],
+    x: F64,
+    gap_min: npt.NDArray[np.integer],
+    window: int,
+    min_points: int,
+    min_t_stat: float,
+) -> tuple[list[OUHistory], OUFit]:
+    """:func:`ou_update` for one new bar of each of ``P`` pairs at once (the live case).
+
+    Bit-identical to calling :func:`ou_update` per pair with one bar: the histories are stacked
+    right-aligned into a ``(P, window)`` matrix (missing bars left of a short history are unusable,
+    so they add no transition, as the start of a per-pair series does) and the window sums are exact
+    int64 sums, whatever their order.
+
+    Parameters
+    ----------
+    hists : list of OUHistory, length P
+        Each pair's previous bars.
+    x, gap_min : ndarray, shape (P,)
+        Each pair's new value and minutes since its previous bar.
+
+    Returns
+    -------
+    (list of OUHistory, OUFit)
+        The updated histories (in the order of ``hists``) and the estimates, shape (P,).
+    """
+    _check_window(window)
+    q_new, fin = _quantise(x)
+    keep = window - 1
+    q = np.zeros((len(hists), window), np.int64)
+    usable = np.zeros((len(hists), window), bool)
+    unit = np.zeros((len(hists), window), bool)
+    lengths = []
+    for i, h in enumerate(hists):
+        k = min(len(h.q), keep)
+        lengths.append(min(k + 1, keep))
+        if k:
+            q[i, keep - k : keep], usable[i, keep - k : keep], unit[i, keep - k : keep] = (
+                h.q[-k:],
+                h.usable[-k:],
+                h.unit_step[-k:],
+            )
+    q[:, keep], usable[:, keep], unit[:, keep] = q_new, fin, np.asarray(gap_min) == 1
+    w = usable[:, 1:] & unit[:, 1:] & usable[:, :-1]
+    sums = tuple(t.sum(axis=1) for t in _terms(q[:, :-1], q[:, 1:], w))
+    new = [
+        OUHistory(q[i, window - m :], usable[i, window - m :], unit[i, window - m :])
+        for i, m in enumerate(lengths)
+    ]
+    return new, fit_from_sums(sums, min_points, min_t_stat)

@@ -23,7 +23,14 @@ from streams.core.batch import Batch
 from streams.core.config import StageConfig
 from streams.core.stage import Outputs, StageSpec
 from streams.stages.edge.gates import blocked_labels, round_trip_cost
-from streams.stages.edge.ou import MAX_WINDOW, OUFit, OUHistory, empty_history, ou_update
+from streams.stages.edge.ou import (
+    MAX_WINDOW,
+    OUFit,
+    OUHistory,
+    empty_history,
+    ou_update,
+    ou_update_one_bar,
+)
 from streams.stages.edge.targets import trade_side
 
 MODEL_FEATURES = ("displacement_pct", "session_vol_norm", "spread_widening", "session_id")
@@ -120,6 +127,17 @@ class EdgeStage:
             return state, fit
         pairs, codes = np.unique(batch["pair"].astype(str), return_inverse=True)
         order = np.argsort(codes, kind="stable")
+        if len(pairs) == n:  # one bar per pair (live): all pairs at once, same bits
+            new, f = ou_update_one_bar(
+                [hist.get(p, empty_history()) for p in pairs.tolist()],
+                batch["displacement"][order],
+                batch["gap_min"][order],
+                c.ou_window,
+                c.ou_min_points,
+                c.ou_min_t_stat,
+            )
+            hist.update(zip(pairs.tolist(), new, strict=True))
+            return EdgeState(hist), OUFit(f.theta[codes], f.half_life_min[codes], f.valid[codes], f.n[codes])
         for p, rows in zip(pairs.tolist(), np.split(order, np.cumsum(np.bincount(codes))[:-1]), strict=True):
             hist[p], f = ou_update(
                 hist.get(p, empty_history()),

@@ -17,7 +17,7 @@ costs its first bar only; handling the shift is the throttle's and the kill swit
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,6 +108,29 @@ def spikes(
         ref, suspect, tuple(closes[-(window + 1) :].tolist()), int(ts[-1]) if n else prices.last_ts
     )
     return memory, spike, jump, thr
+
+
+def quiet_bars(
+    prices: Sequence[PairPrices], ts: I64, ohlc: F64, *, min_jump: float, window: int
+) -> list[PairPrices | None]:
+    """:func:`spikes` for one valid bar of each of ``P`` pairs at once, where that is trivial.
+
+    A bar whose log jump from its pair's reference is at most ``min_jump`` while no spike is pending
+    is accepted whatever the volatility; its new memory is returned. ``None`` marks the other pairs
+    (a larger jump or a pending spike), which :func:`spikes` must decide. ``ts`` shape (P,), ``ohlc``
+    shape (P, 4); the memories are those :func:`spikes` returns, value for value.
+    """
+    ref = np.array([p.ref for p in prices], dtype=np.float64)
+    suspect = np.array([p.suspect for p in prices], dtype=np.float64)
+    jump = np.nan_to_num(np.max(np.abs(np.log(ohlc) - np.log(ref)[:, None]), axis=1), nan=0.0)
+    quiet = ((jump <= min_jump) & np.isnan(suspect)).tolist()
+    close, times = ohlc[:, 3].tolist(), ts.tolist()
+    return [
+        PairPrices(close[i], p.suspect, (*p.closes, close[i])[-(window + 1) :], times[i])
+        if quiet[i]
+        else None
+        for i, p in enumerate(prices)
+    ]
 
 
 def _walk(

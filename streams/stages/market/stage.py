@@ -25,7 +25,7 @@ from streams.core.config import StageConfig
 from streams.core.stage import Outputs, StageSpec
 from streams.core.units import MINUTE_MS
 from streams.fx.pairs import normalize_pairs
-from streams.stages.market.checks import PairPrices, beyond_horizon, spikes
+from streams.stages.market.checks import PairPrices, beyond_horizon, quiet_bars, spikes
 
 
 class MarketConfig(StageConfig):
@@ -112,14 +112,7 @@ class MarketStage:
         reason[far] = f"time more than {self.config.horizon_min} min ahead of the event-time watermark"
         groups = _groups(batch["pair"])  # one sort of the pair names for both per-pair checks
         last = dict(state.last_ts)
-        for p, rows in groups:
-            idx = rows[reason[rows] == ""]
-            if not idx.size:
-                continue
-            prev = np.maximum.accumulate(np.concatenate([[last.get(p, -1)], ts[idx]]))[:-1]
-            reason[idx[ts[idx] == prev]] = "duplicate bar"
-            reason[idx[ts[idx] < prev]] = "out of order"
-            last[p] = int(max(prev[-1], ts[idx][-1]))
+        (_in_order_one_bar if len(groups) == batch.n else _in_order)(groups, ts, reason, last)
         prices = _prices(state)
         if self.config.spike_check:
             prices = self._spikes(batch, reason, prices, groups)
@@ -146,9 +139,11 @@ class MarketStage:
     ) -> dict[str, PairPrices]:
         cfg, out = self.config, dict(prices)
         cols = [batch[k].astype(np.float64) for k in ("open", "high", "low", "close")]
-        for p, rows in groups:
-            idx = rows[reason[rows] == ""]
-            if not idx.size:
+        todo = [(p, idx) for p, rows in groups if (idx := rows[reason[rows] == ""]).size]
+        quiet = self._quiet(batch, cols, out, todo)
+        for (p, idx), memory in zip(todo, quiet, strict=True):
+            if memory is not None:
+                out[p] = memory
                 continue
             out[p], spike, jump, thr = spikes(
                 out.get(p, PairPrices()),
@@ -164,6 +159,60 @@ class MarketStage:
                     "accepted close"
                 )
         return out
+
+    def _quiet(
+        self,
+        batch: Batch,
+        cols: list[np.ndarray],
+        prices: dict[str, PairPrices],
+        todo: list[tuple[str, np.ndarray]],
+    ) -> list[PairPrices | None]:
+        """New memories of the pairs whose one valid bar is trivially no spike, all pairs at once (the
+        live case); None where :func:`spikes` must decide (several bars of a pair, a large jump)."""
+        one = [i for i, (_, idx) in enumerate(todo) if idx.size == 1]
+        out: list[PairPrices | None] = [None] * len(todo)
+        if not one:
+            return out
+        rows = np.array([todo[i][1][0] for i in one])
+        got = quiet_bars(
+            [prices.get(todo[i][0], PairPrices()) for i in one],
+            batch["ts"][rows].astype(np.int64),
+            np.stack([c[rows] for c in cols], axis=1),
+            min_jump=self.config.spike_min_jump,
+            window=self.config.spike_window,
+        )
+        for i, memory in zip(one, got, strict=True):
+            out[i] = memory
+        return out
+
+
+def _in_order(
+    groups: list[tuple[str, np.ndarray]], ts: np.ndarray, reason: np.ndarray, last: dict[str, int]
+) -> None:
+    """Mark duplicate and out-of-order bars in ``reason`` and move ``last`` (the last accepted time per
+    pair) in place, pair by pair."""
+    for p, rows in groups:
+        idx = rows[reason[rows] == ""]
+        if not idx.size:
+            continue
+        prev = np.maximum.accumulate(np.concatenate([[last.get(p, -1)], ts[idx]]))[:-1]
+        reason[idx[ts[idx] == prev]] = "duplicate bar"
+        reason[idx[ts[idx] < prev]] = "out of order"
+        last[p] = int(max(prev[-1], ts[idx][-1]))
+
+
+def _in_order_one_bar(
+    groups: list[tuple[str, np.ndarray]], ts: np.ndarray, reason: np.ndarray, last: dict[str, int]
+) -> None:
+    """:func:`_in_order` for a batch with one bar per pair (the live case), all pairs at once."""
+    rows = np.array([r[0] for _, r in groups], dtype=np.int64)
+    prev = np.array([last.get(p, -1) for p, _ in groups], dtype=np.int64)
+    t, ok = ts[rows], reason[rows] == ""
+    reason[rows[ok & (t == prev)]] = "duplicate bar"
+    reason[rows[ok & (t < prev)]] = "out of order"
+    moved = np.maximum(prev, t).tolist()
+    for i in np.flatnonzero(ok).tolist():
+        last[groups[i][0]] = moved[i]
 
 
 def _groups(pairs: np.ndarray) -> list[tuple[str, np.ndarray]]:
