@@ -18,8 +18,11 @@ Measured, wall clock on one machine: ``close``: the server writes the line (quot
 time is the first at or after minute end + grace - the line that closes the minute at the gateway;
 ``order``: the first order request (POST or cancel PUT) at the server for an instruction decided on
 that minute; ``feed``: close -> the minute's watermark produced to Kafka (the gateway's part, every
-minute); ``order - feed``: Kafka, the fused worker, the order gateway and the HTTP request. Only
-minutes with an instruction give an ``order`` sample.
+minute); ``order - feed``: Kafka, the fused worker, the order gateway and the HTTP request, split by the
+Kafka producer timestamps into watermark -> ``orders`` message (the fused worker) and ``orders`` message
+-> request (the order gateway); the worker's ms per paced minute by phase comes from its /metrics
+(``hslr_binding_seconds``). Only minutes with an instruction give an ``order`` sample; a cancel counts
+for the minute it was decided on (it shares its order's client id).
 """
 
 from __future__ import annotations
