@@ -130,15 +130,15 @@ def _produced_times(boot: str, ns: str) -> tuple[dict[int, float], dict[int, flo
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from streams.binding.kafka_io import CheckpointStore, Out, ensure_topics, publish, read_to_end
+    from streams.binding.kafka_io import Out, ensure_topics, publish, read_to_end
+    from streams.binding.live import trader_reader
     from streams.binding.workers import child_env, fresh_namespace, python_command
     from streams.config import build_config, dump_config
     from streams.core.batch import Batch
-    from streams.dag import STAGE_FACTORIES, build_stages, fuse
+    from streams.dag import STAGE_FACTORIES
     from streams.data.synth import generate_market
     from streams.fx.pairs import KNOWN_PAIRS
     from streams.infra import bootstrap_servers
-    from streams.runner.runtime import StageRuntime
     from streams.services.runs import with_models
     from tests.kit.v20_quotes import quotes_for_bars, script
     from tests.kit.v20_server import V20Server
@@ -183,10 +183,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         with open(log, "ab") as fh:
             proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT)  # noqa: S603
         try:
-            store, rt = (
-                CheckpointStore(boot, ns, Out(boot)),
-                StageRuntime(fuse(build_stages(config)), namespace=ns),
-            )
+            trader = trader_reader(boot, ns, config)
             t0 = time.monotonic()
             while "live: " not in log.read_text(errors="replace"):  # reconciled, order gateway assigned
                 assert proc.poll() is None, f"hslr live exited; log {log}"
@@ -195,9 +192,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             out = Out(boot)
             publish(out, "bars", warm, ns, max_records=500)  # the warm-up in bulk, as history
             out.flush()
-            _wait_decided(
-                store, rt, sid, int(warm["ts"].max()) - MINUTE_MS, proc, args.timeout
-            )  # the last waits for more
+            _wait_decided(trader, int(warm["ts"].max()) - MINUTE_MS, proc, args.timeout)  # the last waits
             warm_s = time.monotonic() - t0
             before = _scrape(port)
             gate.open.set()
@@ -260,14 +255,11 @@ def _phases(
     }
 
 
-def _wait_decided(store: Any, rt: Any, sid: str, minute: int, proc: Any, timeout: float) -> None:
+def _wait_decided(trader: Any, minute: int, proc: Any, timeout: float) -> None:
+    from tests.kit.decided import decided
+
     t0 = time.monotonic()
-    while True:
-        full, offsets = store.load(sid)
-        if full is not None:
-            rt.restore(full, offsets)
-            if int(rt.cp.state.members[-1].last_ts) >= minute:
-                return
+    while decided(trader) < minute:
         if proc.poll() is not None or time.monotonic() - t0 > timeout:
             raise TimeoutError("the warm-up was not decided")
         time.sleep(1.0)

@@ -261,6 +261,29 @@ class PositionCheck(threading.Thread):
                 log.error("HALT published: %s", reason)
 
 
+def trader_reader(bootstrap: str, namespace: str, config: Any) -> Callable[[], Any]:
+    """A reader of the trader's state (the fused worker's last member) at the worker's last checkpoint;
+    None before the first. The fused runtime it restores into is built at the first checkpoint and
+    reused (models load once)."""
+    from streams.binding.kafka_io import CheckpointStore
+    from streams.dag import STAGE_FACTORIES, build_stages, fuse
+    from streams.runner.runtime import StageRuntime
+
+    store, sid = CheckpointStore(bootstrap, namespace, Out(bootstrap)), "_".join(STAGE_FACTORIES)
+    runtime: list[StageRuntime] = []
+
+    def read() -> Any:
+        full, offsets = store.load(sid)
+        if full is None:
+            return None
+        if not runtime:
+            runtime.append(StageRuntime(fuse(build_stages(config)), namespace=namespace))
+        runtime[0].restore(full, offsets)
+        return runtime[0].cp.state.members[-1]
+
+    return read
+
+
 def system_book(trader_state: Any, pairs: tuple[str, ...]) -> Book:
     """The trader's book (``TraderState`` of its last checkpoint, or None) as reconciliation sees it."""
     from streams.live.v20_orders import WorkingOrder

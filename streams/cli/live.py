@@ -18,7 +18,6 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -43,29 +42,6 @@ def _check_mode(args: argparse.Namespace) -> None:
     env = args.env or settings().oanda_env
     if args.broker == "oanda" and env == "live" and not args.confirm_live:
         raise ValueError("--broker oanda --env live sends real-money orders: add --confirm-live to mean it")
-
-
-def _trader_state(namespace: str, config: Any, sid: str) -> Callable[[], Any]:
-    """A reader of the trader's state at its last checkpoint (None before the first); the fused
-    runtime it restores into is built at the first checkpoint and reused (models load once)."""
-    from streams.binding.kafka_io import CheckpointStore, Out
-    from streams.dag import build_stages, fuse
-    from streams.infra import bootstrap_servers
-    from streams.runner.runtime import StageRuntime
-
-    store = CheckpointStore(bootstrap_servers(), namespace, Out(bootstrap_servers()))
-    runtime: list[StageRuntime] = []
-
-    def read() -> Any:
-        full, offsets = store.load(sid)
-        if full is None:
-            return None
-        if not runtime:
-            runtime.append(StageRuntime(fuse(build_stages(config)), namespace=namespace))
-        runtime[0].restore(full, offsets)
-        return runtime[0].cp.state.members[-1]
-
-    return read
 
 
 def _worker_config(args: argparse.Namespace, config: Any, ns: str) -> tuple[Any, str | None]:
@@ -108,7 +84,7 @@ def _broker_fills(args: argparse.Namespace, out: Any, ns: str, broker: Any, syst
 
 def _live(args: argparse.Namespace) -> int:
     from streams.binding.kafka_io import Out, ensure_topics
-    from streams.binding.live import FeedGateway, OrderConsumer, publish_halt, system_book
+    from streams.binding.live import FeedGateway, OrderConsumer, publish_halt, system_book, trader_reader
     from streams.binding.workers import worker
     from streams.config import load_config
     from streams.dag import STAGE_FACTORIES
@@ -148,7 +124,7 @@ def _live(args: argparse.Namespace) -> int:
             from streams.fx.pairs import KNOWN_PAIRS
 
             book_pairs = tuple(config.trader.portfolio.pairs or KNOWN_PAIRS)  # the trader's position order
-            trader = _trader_state(ns, config, sid)
+            trader = trader_reader(boot, ns, config)
             system = system_book(trader(), book_pairs)
             found = gateway.start(system)
             if found:

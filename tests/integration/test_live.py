@@ -13,7 +13,6 @@ import pytest
 
 from backtest.engine import run_inprocess_engine
 from streams.binding.kafka_io import (
-    CheckpointStore,
     Out,
     collect,
     ensure_topics,
@@ -21,24 +20,16 @@ from streams.binding.kafka_io import (
     publish_marker,
     publish_watermark,
 )
+from streams.binding.live import trader_reader
 from streams.binding.workers import fresh_namespace, worker
 from streams.config import HSLRConfig, dump_config
 from streams.core.batch import Batch
 from streams.dag import STAGE_FACTORIES, build_stages, fuse
 from streams.infra import bootstrap_servers
-from streams.runner.runtime import StageRuntime
+from tests.kit.decided import decided
 
 pytestmark = pytest.mark.integration
 LIVE_MINUTES = 40
-
-
-def _decided(store: CheckpointStore, rt: StageRuntime, sid: str) -> int:
-    """The last minute the trader (the fused stage's last member) has decided, from its checkpoint."""
-    full, offsets = store.load(sid)
-    if full is None:
-        return -1
-    rt.restore(full, offsets)
-    return int(rt.cp.state.members[-1].last_ts)
 
 
 def _scrape(log: Path) -> dict[str, float]:
@@ -75,8 +66,7 @@ def test_gateway_minutes_are_decided_at_their_close_and_trade_like_the_replay(
     cfg = tmp_path / "config.json"
     cfg.write_text(json.dumps(dump_config(config)))
     out = Out(bootstrap_servers())
-    store = CheckpointStore(bootstrap_servers(), ns, out)
-    rt = StageRuntime(stage, namespace=ns)
+    trader = trader_reader(bootstrap_servers(), ns, config)
     env = {"HSLR_BATCH_WITHIN_S": "0.001", "HSLR_MESSAGE_RECORDS": "500"}
     with worker(list(STAGE_FACTORIES), ns, cfg, tmp_path / "worker.log", env=env, args=["--fuse"]) as w:
         publish(out, "bars", bars.take(bars["ts"] < live[0]), ns, max_records=500)  # history, in bulk
@@ -88,7 +78,7 @@ def test_gateway_minutes_are_decided_at_their_close_and_trade_like_the_replay(
             publish_watermark(out, "bars", m, ns)
             out.flush()
             t0 = time.monotonic()
-            while _decided(store, rt, stage.spec.id) < m:  # the next minute is not published before that
+            while decided(trader) < m:  # the next minute is not published before that
                 assert w.poll() is None, "the worker died"
                 assert time.monotonic() - t0 < 120, f"minute {m} not decided at its close"
                 time.sleep(0.05)

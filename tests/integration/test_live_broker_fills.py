@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 
 from streams.binding.kafka_io import (
-    CheckpointStore,
     Out,
     collect,
     ensure_topics,
@@ -25,13 +24,13 @@ from streams.binding.kafka_io import (
     publish_marker,
     read_to_end,
 )
+from streams.binding.live import trader_reader
 from streams.binding.workers import child_env, fresh_namespace, python_command
 from streams.config import HSLRConfig, dump_config, with_fill_source
 from streams.core.batch import Batch, concat
-from streams.dag import STAGE_FACTORIES, build_stages, fuse
+from streams.dag import STAGE_FACTORIES, build_stages
 from streams.infra import bootstrap_servers
 from streams.runner.inprocess import run_inprocess
-from streams.runner.runtime import StageRuntime
 from tests.kit.v20_server import V20Server
 
 pytestmark = pytest.mark.integration
@@ -62,15 +61,7 @@ def test_a_broker_fill_reaches_the_trader_and_the_replay_agrees(
     cfg.write_text(json.dumps(dump_config(paper_config)))  # paper: the command must switch it itself
     log = tmp_path / "live.log"
     out = Out(boot)
-    store, rt = CheckpointStore(boot, ns, out), StageRuntime(fuse(build_stages(config)), namespace=ns)
-
-    def trader() -> object:
-        full, offsets = store.load(sid)
-        if full is None:
-            return None
-        rt.restore(full, offsets)
-        return rt.cp.state.members[-1]
-
+    trader = trader_reader(boot, ns, config)
     with V20Server() as server:
         cmd = python_command("-m", "streams.cli", "live", "--broker", "oanda", "--env", "practice",
                              "--feed-url", server.url, "--config", str(cfg), "--namespace", ns,

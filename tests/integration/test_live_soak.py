@@ -18,7 +18,6 @@ import pytest
 
 from backtest.engine import run_inprocess_engine
 from streams.binding.kafka_io import (
-    CheckpointStore,
     Out,
     collect,
     ensure_topics,
@@ -26,7 +25,7 @@ from streams.binding.kafka_io import (
     publish_marker,
     read_to_end,
 )
-from streams.binding.live import FeedGateway, OrderConsumer
+from streams.binding.live import FeedGateway, OrderConsumer, trader_reader
 from streams.binding.workers import fresh_namespace, worker
 from streams.config import HSLRConfig, dump_config
 from streams.core.batch import Batch, concat
@@ -41,21 +40,13 @@ from streams.live.oanda_stream import OandaPriceStream
 from streams.live.pacing import Backoff
 from streams.live.reconcile import Book
 from streams.live.session import FeedSession
-from streams.runner.runtime import StageRuntime
+from tests.kit.decided import decided
 from tests.kit.v20_quotes import expected_bars, quotes_for_bars, script, split_with_cut
 from tests.kit.v20_server import V20Server
 
 pytestmark = pytest.mark.integration
 LIVE_MIN = 20
 MINUTE = 60_000
-
-
-def _decided(store: CheckpointStore, rt: StageRuntime, sid: str) -> int:
-    full, offsets = store.load(sid)
-    if full is None:
-        return -1
-    rt.restore(full, offsets)
-    return int(rt.cp.state.members[-1].last_ts)
 
 
 def _window_with_orders(market: Batch, config: HSLRConfig) -> int:
@@ -91,7 +82,7 @@ def test_soak_v20_stream_to_orders_equals_replay(
     cfg = tmp_path / "config.json"
     cfg.write_text(json.dumps(dump_config(config)))
     out = Out(bootstrap_servers())
-    store, rt = CheckpointStore(bootstrap_servers(), ns, out), StageRuntime(stage, namespace=ns)
+    trader = trader_reader(bootstrap_servers(), ns, config)
     env = {"HSLR_BATCH_WITHIN_S": "0.001", "HSLR_MESSAGE_RECORDS": "500"}
     last = int(want_live["ts"].max())
     with (
@@ -121,7 +112,7 @@ def test_soak_v20_stream_to_orders_equals_replay(
             time.sleep(0.1)
         feed.close()
         runner.join(10)
-        while _decided(store, rt, stage.spec.id) < last:
+        while decided(trader) < last:
             assert w.poll() is None, "the worker died"
             assert time.monotonic() - t0 < 150, "the last live minute was not decided"
             time.sleep(0.2)
