@@ -23,7 +23,7 @@ from streams.live.gateway import OrderGateway
 from streams.live.minute_bars import bar_columns
 from streams.live.oanda_stream import FeedRejected
 from streams.live.oanda_transactions import OandaTransactionStream
-from streams.live.reconcile import Book, PositionWatch
+from streams.live.reconcile import Book, BookWatch, InFlight
 from streams.live.session import FeedSession, Published, halt
 from streams.live.v20_transactions import TransactionSession, TxnPublished
 from streams.serde.avro import AvroCodec
@@ -173,13 +173,20 @@ class OrderConsumer(threading.Thread):
 
 class BrokerFills(threading.Thread):
     """Runs the broker's transaction stream and publishes each execution report to ``broker.fills`` and
-    each unreadable line to ``quarantine``, flushed at once; silences and reconnects are logged."""
+    each unreadable line to ``quarantine``, flushed at once (then ``on_report``: the running check's
+    orders in flight); silences and reconnects are logged."""
 
     def __init__(
-        self, out: Out, namespace: str, stream: OandaTransactionStream, session: TransactionSession
+        self,
+        out: Out,
+        namespace: str,
+        stream: OandaTransactionStream,
+        session: TransactionSession,
+        on_report: Callable[[str, int], None] | None = None,
     ) -> None:
         super().__init__(daemon=True, name="broker-fills")
         self.out, self.ns, self.stream, self.session = out, namespace, stream, session
+        self.on_report = on_report  # (client id, report ts) of each published report
         self.published = 0
         self.statuses: list[FeedStatus] = []
         self.error = ""
@@ -213,6 +220,8 @@ class BrokerFills(threading.Thread):
             self.out.flush()
             self.published += len(pub.reports)
         for r in pub.reports:
+            if self.on_report is not None:
+                self.on_report(str(r["client_order_id"]), int(r["ts"]))
             log.info(
                 "broker %s %s %+g @ %s",
                 r["status"],
@@ -226,9 +235,10 @@ class BrokerFills(threading.Thread):
 
 
 class PositionCheck(threading.Thread):
-    """Every ``interval_s``: the broker's net positions vs the trader's (``system()``, its last
-    checkpoint); a difference that lasts (:class:`~streams.live.reconcile.PositionWatch`) publishes a
-    HALT (issuer ``reconcile``). A broker or Kafka error skips that check (logged)."""
+    """Every ``interval_s``: the broker's working orders and net positions vs the trader's
+    (``system()``, its last checkpoint), leaving out the orders in flight (:meth:`touch`ed by the order
+    gateway and the broker's fills); a difference that lasts (:class:`~streams.live.reconcile.BookWatch`)
+    publishes a HALT (issuer ``reconcile``). A broker or Kafka error skips that check (logged)."""
 
     def __init__(
         self,
@@ -237,24 +247,34 @@ class PositionCheck(threading.Thread):
         broker: Callable[[], Book],
         system: Callable[[], Book],
         interval_s: float = 60.0,
-        watch: PositionWatch | None = None,
+        watch: BookWatch | None = None,
+        in_flight: InFlight | None = None,
     ) -> None:
         super().__init__(daemon=True, name="position-check")
         self.out, self.ns, self.broker, self.system = out, namespace, broker, system
-        self.interval_s, self.watch = interval_s, watch or PositionWatch()
+        self.interval_s, self.watch = interval_s, watch or BookWatch()
+        self.in_flight = in_flight or InFlight()
+        self.lock = threading.Lock()
         self.stop = threading.Event()
         self.checks = 0
         self.halts: list[str] = []
 
+    def touch(self, client_id: str, event_ms: int) -> None:
+        """Order ``client_id`` was just sent, cancelled or reported (decision or transaction time ``event_ms``)."""
+        with self.lock:
+            self.in_flight.touch(client_id, int(time.time() * 1000), event_ms)
+
     def run(self) -> None:
         while not self.stop.wait(self.interval_s):
             try:
-                broker, system = self.broker().positions, self.system().positions
+                broker, system = self.broker(), self.system()
             except Exception as exc:  # noqa: BLE001 - one failed check is logged; the next one retries
                 log.warning("position check skipped: %s: %s", type(exc).__name__, exc)
                 continue
+            with self.lock:
+                flying = self.in_flight.ids(int(time.time() * 1000), system.as_of)
             self.checks += 1
-            reason = self.watch.check(broker, system)
+            reason = self.watch.check(broker, system, flying)
             if reason:
                 publish_halt(self.out, self.ns, reason[:900])
                 self.halts.append(reason)
@@ -295,5 +315,10 @@ def system_book(trader_state: Any, pairs: tuple[str, ...]) -> Book:
         for o in trader_state.orders
         if o.leaves > 0
     }
-    positions = {p: float(u) for p, u in zip(pairs, trader_state.pos, strict=False) if u}
-    return Book(orders, positions)
+    held = [
+        (p, float(u), float(a))
+        for p, u, a in zip(pairs, trader_state.pos, trader_state.avg, strict=False)
+        if u
+    ]
+    positions = {p: u for p, u, _ in held}
+    return Book(orders, positions, {p: a for p, _, a in held}, as_of=int(trader_state.last_ts))

@@ -6,7 +6,7 @@ watermarks to the namespace's ``bars`` topic and runs the fused worker on them; 
 also sends every order to the OANDA account, after a startup reconciliation that must find the
 broker's working orders and positions equal to the trader's book, streams the account's transactions
 to ``broker.fills``, runs the worker with ``[trader.execution] fill_source = "broker"`` and compares
-positions every ``--reconcile-s``. ``--env live`` trades real money and needs ``--confirm-live`` as
+working orders and positions every ``--reconcile-s``. ``--env live`` trades real money and needs ``--confirm-live`` as
 well. Stop with Ctrl-C (or SIGTERM); ``hslr halt`` stops new orders first.
 """
 
@@ -62,7 +62,9 @@ def _worker_config(args: argparse.Namespace, config: Any, ns: str) -> tuple[Any,
     return effective, str(path)
 
 
-def _broker_fills(args: argparse.Namespace, out: Any, ns: str, broker: Any, system: Any) -> Any:
+def _broker_fills(
+    args: argparse.Namespace, out: Any, ns: str, broker: Any, system: Any, check: Any | None
+) -> Any:
     """The transaction-stream thread, from the account's last transaction at reconciliation; the
     trader's working orders are its known orders (their sizes are the trader's remaining units)."""
     from streams.binding.live import BrokerFills
@@ -76,7 +78,7 @@ def _broker_fills(args: argparse.Namespace, out: Any, ns: str, broker: Any, syst
     stream = OandaTransactionStream(
         broker.endpoint, broker.last_transaction_id, health=StreamHealth(silent_after_s=args.silent_s)
     )
-    fills = BrokerFills(out, ns, stream, session)
+    fills = BrokerFills(out, ns, stream, session, on_report=check.touch if check is not None else None)
     fills.start()
     print(f"transaction stream from transaction {broker.last_transaction_id} -> broker.fills", flush=True)
     return fills
@@ -126,16 +128,15 @@ def _live(args: argparse.Namespace) -> int:
             book_pairs = tuple(config.trader.portfolio.pairs or KNOWN_PAIRS)  # the trader's position order
             trader = trader_reader(boot, ns, config)
             system = system_book(trader(), book_pairs)
-            found = gateway.start(system)
+            found = gateway.start(system, args.avg_tol_pips)
             if found:
                 reason = "reconciliation: " + "; ".join(str(m) for m in found)
                 publish_halt(out, ns, reason[:900])
                 log.error("trading blocked until resolved: %s", reason)
-            fills = _broker_fills(args, Out(boot), ns, broker, system)  # its own producer
-            stack.callback(fills.stop)
-            consumer = OrderConsumer(boot, ns, gateway, on_new=fills.session.expect)
+            check = None
             if args.reconcile_s > 0:
                 from streams.binding.live import PositionCheck
+                from streams.live.reconcile import InFlight
 
                 check = PositionCheck(
                     out,
@@ -143,7 +144,20 @@ def _live(args: argparse.Namespace) -> int:
                     OandaBroker(endpoint).book,  # its own HTTP session: the gateway's is the consumer's
                     lambda: system_book(trader(), book_pairs),
                     args.reconcile_s,
+                    in_flight=InFlight(window_ms=int(args.in_flight_s * 1000)),
                 )
+            fills = _broker_fills(args, Out(boot), ns, broker, system, check)  # its own producer
+            stack.callback(fills.stop)
+            consumer = OrderConsumer(
+                boot,
+                ns,
+                gateway,
+                on_ack=None
+                if check is None
+                else lambda rec, _: check.touch(rec["client_order_id"], rec["ts"]),
+                on_new=fills.session.expect,
+            )
+            if check is not None:
                 check.start()
                 stack.callback(check.stop.set)
             consumer.start()
@@ -181,7 +195,22 @@ def add_commands(sub: Any) -> None:
         "--stall-s", type=float, default=120.0, help="heartbeats but no price (market open): stale"
     )
     p.add_argument(
-        "--reconcile-s", type=float, default=60.0, help="broker vs trader positions every N s (0: off)"
+        "--reconcile-s",
+        type=float,
+        default=60.0,
+        help="broker vs trader orders and positions every N s (0: off)",
+    )
+    p.add_argument(
+        "--avg-tol-pips",
+        type=float,
+        default=2.0,
+        help="startup: open trades' price vs trader's average entry",
+    )
+    p.add_argument(
+        "--in-flight-s",
+        type=float,
+        default=30.0,
+        help="orders sent/cancelled/filled this recently are not compared",
     )
     p.add_argument("--gtd-min", type=int, default=0, help="OANDA orders good till decision + N min (0: GTC)")
     p.add_argument("--tick-volume", action="store_true", help="bars carry quote counts as volume")

@@ -24,9 +24,9 @@ class OrderGateway:
     blocked: list[str] = field(default_factory=lambda: ["not reconciled yet"])
     acks: list[Ack] = field(default_factory=list)
 
-    def start(self, system: Book) -> list[Mismatch]:
-        """Reconcile; trading opens only when the books agree."""
-        found = reconcile(self.broker.book(), system)
+    def start(self, system: Book, avg_tol_pips: float = 10.0) -> list[Mismatch]:
+        """Reconcile (:func:`~streams.live.reconcile.reconcile`); trading opens only when the books agree."""
+        found = reconcile(self.broker.book(), system, avg_tol_pips=avg_tol_pips)
         self.blocked = [str(m) for m in found]
         return found
 

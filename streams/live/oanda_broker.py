@@ -21,6 +21,7 @@ from streams.live.reconcile import Book
 from streams.live.v20_orders import (
     Ack,
     net_positions,
+    open_trades,
     order_request,
     parse_create,
     parse_order,
@@ -125,13 +126,25 @@ class OandaBroker:
         return self.lookup(client_id)
 
     def book(self) -> Book:
-        """Working orders and net positions at the broker (for reconciliation)."""
+        """Working orders, net positions and open trades at the broker (for reconciliation).
+
+        Raises
+        ------
+        RuntimeError
+            An endpoint did not answer 200, or an open trade is unreadable.
+        """
         s1, orders = self._call("GET", "/pendingOrders")
         s2, positions = self._call("GET", "/openPositions")
-        if s1 != 200 or s2 != 200:
-            raise RuntimeError(f"broker book unavailable: pendingOrders HTTP {s1}, openPositions HTTP {s2}")
-        # the earlier of the two: a fill between the reads is streamed again rather than lost
+        s3, trades = self._call("GET", "/openTrades")
+        if (s1, s2, s3) != (200, 200, 200):
+            raise RuntimeError(
+                f"broker book unavailable: pendingOrders HTTP {s1}, openPositions HTTP {s2}, openTrades HTTP {s3}"
+            )
+        # the earliest of the reads: a fill between them is streamed again rather than lost
         self.last_transaction_id = min(
-            int(orders.get("lastTransactionID", 0)), int(positions.get("lastTransactionID", 0))
+            int(b.get("lastTransactionID", 0)) for b in (orders, positions, trades)
         )
-        return Book(working_orders(orders), net_positions(positions))
+        try:
+            return Book(working_orders(orders), net_positions(positions), trades=open_trades(trades))
+        except ValueError as exc:
+            raise RuntimeError(f"broker book unreadable: {exc}") from None

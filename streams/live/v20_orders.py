@@ -152,5 +152,47 @@ def net_positions(body: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class OpenTrades:
+    """A pair's open trades at the broker: signed units (sum, long part, short part), how many, and the
+    units-weighted average open price (NaN without trades)."""
+
+    units: float = 0.0
+    long_units: float = 0.0
+    short_units: float = 0.0
+    count: int = 0
+    avg_price: float = math.nan
+
+
+def open_trades(body: dict[str, Any]) -> dict[str, OpenTrades]:
+    """``GET /openTrades`` -> the open trades per pair (``currentUnits`` signed, ``price`` each).
+
+    Raises
+    ------
+    ValueError
+        A trade without a readable instrument, units or price (the book cannot be trusted).
+    """
+    rows: dict[str, list[tuple[float, float]]] = {}
+    for t in body.get("trades", []):
+        try:
+            pair, units, price = normalize_pair(t["instrument"]), float(t["currentUnits"]), float(t["price"])
+        except (KeyError, TypeError, ValueError) as exc:
+            tid = t.get("id", "?") if isinstance(t, dict) else "?"
+            raise ValueError(f"open trade {tid} unreadable: {type(exc).__name__} {exc}") from None
+        if units:
+            rows.setdefault(pair, []).append((units, price))
+    out: dict[str, OpenTrades] = {}
+    for pair, tr in rows.items():
+        size = sum(abs(u) for u, _ in tr)
+        out[pair] = OpenTrades(
+            sum(u for u, _ in tr),
+            sum(u for u, _ in tr if u > 0),
+            sum(u for u, _ in tr if u < 0),
+            len(tr),
+            sum(abs(u) * p for u, p in tr) / size,
+        )
+    return out
+
+
 def transaction_time_ns(txn: dict[str, Any]) -> int:
     return parse_time_ns(str(txn["time"]))

@@ -99,3 +99,38 @@ def test_gateway_blocks_on_seeded_mismatches_and_opens_on_agreement() -> None:
         assert gw.start(agreed) == []
         assert gw.apply(rec("new1")).state == "PENDING"
         assert gw.apply(rec("refused", reason="max_position")) is None
+
+
+def test_startup_compares_open_trades_with_the_position_and_its_average() -> None:
+    with V20Server() as server:
+        broker = OandaBroker(V20Endpoint.local(server.url))
+        server.fill_on_create = True
+        broker.submit(rec("b1", qty=10000.0, limit_price=1.3))
+        broker.submit(rec("b2", qty=5000.0, limit_price=1.303))
+        gw = OrderGateway(broker)
+        # open trades 10000 @ 1.30000 + 5000 @ 1.30300: (13000 + 6515) / 15000 = 1.30100, the trader's average
+        assert gw.start(Book({}, {"GBPUSD": 15000.0}, {"GBPUSD": 1.301})) == []
+        found = gw.start(Book({}, {"GBPUSD": 15000.0}, {"GBPUSD": 1.3022}))  # 12 pips off: another fill price
+        assert [str(m) for m in found] == [
+            "avg_price GBPUSD: open trades' average price 1.301, system's average entry 1.3022 "
+            "(12.0 pips apart, tolerance 10)"
+        ]
+        assert gw.apply(rec("n1")).state == "BLOCKED"
+        # selling 8000 closes the oldest trade first (FIFO): 2000 @ 1.30000 + 5000 @ 1.30300 stay open,
+        # (2600 + 6515) / 7000 = 1.302143; the trader's average cost stays 1.30100: 11.4 pips apart with
+        # nothing wrong (README: the FIFO gap), over the default tolerance, under a wider one
+        broker.submit(rec("s1", side=-1, qty=8000.0, limit_price=1.3045))
+        assert [(t["price"], t["currentUnits"]) for t in server.trades] == [
+            ("1.30000", "2000"),
+            ("1.30300", "5000"),
+        ]
+        system = Book({}, {"GBPUSD": 7000.0}, {"GBPUSD": 1.301})
+        assert [str(m) for m in gw.start(system)] == [
+            "avg_price GBPUSD: open trades' average price 1.30214, system's average entry 1.301 "
+            "(11.4 pips apart, tolerance 10)"
+        ]
+        assert gw.start(system, avg_tol_pips=12.0) == []
+        del server.trades[0]  # the broker's trades no longer add up to the position both sides hold
+        assert [str(m) for m in gw.start(system)] == [
+            "trades GBPUSD: open trades add up to +5000 units (1 trades), net position +7000"
+        ]

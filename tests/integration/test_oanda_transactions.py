@@ -25,8 +25,9 @@ from streams.live.health import StreamHealth
 from streams.live.oanda_broker import OandaBroker
 from streams.live.oanda_transactions import OandaTransactionStream
 from streams.live.pacing import Backoff
-from streams.live.reconcile import Book
-from streams.live.v20_transactions import Transaction, TransactionSession, TxnHeartbeat
+from streams.live.reconcile import Book, InFlight
+from streams.live.v20_orders import WorkingOrder
+from streams.live.v20_transactions import SentOrder, Transaction, TransactionSession, TxnHeartbeat
 from tests.kit.v20_server import V20Server
 
 pytestmark = pytest.mark.integration
@@ -224,3 +225,80 @@ def test_a_refused_transaction_stream_halts_trading(services: dict[str, str]) ->
     assert fills.error == "transaction stream refused: HTTP 401"
     control = read_to_end(boot, "control", ns).to_records()
     assert [(r["action"], r["issuer"], r["reason"]) for r in control] == [("HALT", "reconcile", fills.error)]
+
+
+def _halts(boot: str, ns: str) -> list[tuple[str, str, str]]:
+    return [(r["action"], r["issuer"], r["reason"]) for r in read_to_end(boot, "control", ns).to_records()]
+
+
+def test_running_check_halts_once_on_working_orders_that_differ(services: dict[str, str]) -> None:
+    ns, boot = fresh_namespace("wo"), bootstrap_servers()
+    ensure_topics(boot, ns)
+    with V20Server() as server:
+        broker = OandaBroker(V20Endpoint.local(server.url))
+        broker.submit(rec("stranger", side=-1, qty=2000.0, px=1.305))  # at the broker, unknown to the trader
+        broker.submit(rec("resized", qty=5000.0))  # the trader thinks it works 10000
+        mine = {c: WorkingOrder(c, "GBPUSD", 10000.0, 1.3) for c in ("gone", "resized")}  # "gone": never sent
+        system = Book(mine, {}, as_of=TS)
+        check = PositionCheck(Out(boot), ns, broker.book, lambda: system, 0.05)
+        check.start()
+        wait(lambda: check.checks >= 5, "five checks")
+        check.stop.set()
+        check.join(5)
+    reason = (
+        "working orders differ on 2 consecutive checks: order_differs GBPUSD: resized: broker +5000 @ 1.3, "
+        "system +10000 @ 1.3; unknown_order GBPUSD: broker holds stranger (-2000 @ 1.305) the system does "
+        "not know; missing_order GBPUSD: system's working order gone (+10000) is not at the broker (filled "
+        "or cancelled unseen)"
+    )
+    assert check.halts == [reason]
+    assert _halts(boot, ns) == [("HALT", "reconcile", reason)]
+
+
+def test_running_check_leaves_orders_in_flight_alone(services: dict[str, str]) -> None:
+    """Orders sent, cancelled and filled after the trader's checkpoint (the gateway's acks and the
+    broker's fills touch them) never alarm; once the checkpoint is past them and the trader's book
+    still disagrees, the difference is real and halts."""
+    ns, boot = fresh_namespace("fly"), bootstrap_servers()
+    ensure_topics(boot, ns)
+    with V20Server(heartbeat_s=0.2) as server:
+        server.clock = lambda: CLOCK_NS  # the broker's fill at TS + 2.5 s
+        broker = OandaBroker(V20Endpoint.local(server.url))
+        gateway = OrderGateway(broker)
+        broker.submit(rec("old"))  # working before; the trader will cancel it
+        broker.submit(rec("f1"))  # working before; the broker will fill it
+        system = {"book": Book({c: WorkingOrder(c, "GBPUSD", 10000.0, 1.3) for c in ("old", "f1")},
+                               {"GBPUSD": 10000.0}, as_of=TS - 60_000)}  # fmt: skip
+        assert gateway.start(Book(system["book"].orders, {})) == []
+        check = PositionCheck(Out(boot), ns, broker.book, lambda: system["book"], 0.05, in_flight=InFlight(0))
+        session = TransactionSession({c: SentOrder("GBPUSD", 1, 10000.0, 1.3) for c in ("old", "f1")})
+        fills = BrokerFills(
+            Out(boot), ns, OandaTransactionStream(broker.endpoint, broker.last_transaction_id), session,
+            on_report=check.touch,
+        )  # fmt: skip
+        fills.start()
+        consumer = OrderConsumer(
+            boot, ns, gateway, on_ack=lambda r, _: check.touch(r["client_order_id"], r["ts"])
+        )
+        try:  # instructions decided at TS, after the trader's checkpoint at TS - 1 min
+            consumer._apply(rec("n1"), redelivered=False)
+            consumer._apply(rec("old", action="CANCEL"), redelivered=False)
+        finally:
+            consumer.consumer.close()
+        server.fill("f1")
+        wait(lambda: fills.published == 2, "the cancel and the fill reported")
+        assert sorted(check.in_flight.touched) == ["f1", "n1", "old"]
+        check.start()
+        wait(lambda: check.checks >= 5, "five checks")
+        assert check.halts == []
+        system["book"] = Book(system["book"].orders, {"GBPUSD": 10000.0}, as_of=TS + 60_000)  # still stale
+        wait(lambda: check.checks >= 8, "three more checks")
+        check.stop.set()
+        check.join(5)
+        fills.stop()
+    assert [h.split(": ", 1)[0] for h in check.halts] == ["working orders differ on 2 consecutive checks"]
+    assert [m.split(":")[0] for m in check.halts[0].split(": ", 1)[1].split("; ")] == [
+        "unknown_order GBPUSD", "missing_order GBPUSD", "missing_order GBPUSD"
+    ]  # fmt: skip
+    assert ("n1" in check.halts[0], "f1 (" in check.halts[0], "old (" in check.halts[0]) == (True, True, True)
+    assert [a for a, *_ in _halts(boot, ns)] == ["HALT"]

@@ -10,7 +10,8 @@ benchmarks time a minute's close from there). Helpers build the documented objec
 Orders: ``POST /orders`` (LIMIT; 201 with ``orderCreateTransaction`` and, when ``fill_on_create``, an
 ``orderFillTransaction``; 400 with ``orderRejectTransaction`` and ``errorCode`` for a bad request, a
 scheduled reject or a client id already pending), ``GET /orders/@{clientId}``, ``PUT
-/orders/@{clientId}/cancel``, ``GET /pendingOrders``, ``/openTrades``, ``/openPositions``. Every order
+/orders/@{clientId}/cancel``, ``GET /pendingOrders``, ``/openTrades`` (a netting account: fills reduce
+the other side's open trades first in first out), ``/openPositions``. Every order
 request is logged with its arrival time (``time.time()``) in ``server.order_log``. ``drop_next``
 responses are processed but never answered (a lost reply, for idempotent retries).
 
@@ -192,8 +193,7 @@ class V20Server(ThreadingHTTPServer):
                 order["state"] = "FILLED"
             inst, text = order["instrument"], f"{fill_units:.0f}"
             tid = self.next_id()
-            self.trades.append({"id": tid, "instrument": inst, "currentUnits": text, "price": order["price"],
-                                "clientExtensions": order.get("clientExtensions", {})})  # fmt: skip
+            self._book_trade(tid, inst, fill_units, order)
             self.positions[inst] = self.positions.get(inst, 0.0) + fill_units
             self.balance += float(pl)
             ext = order.get("clientExtensions", {})
@@ -205,6 +205,20 @@ class V20Server(ThreadingHTTPServer):
                                guaranteedExecutionFee="0.0000", accountBalance=f"{self.balance:.4f}",
                                halfSpreadCost="0.0000",
                                tradeOpened={"tradeID": tid, "units": text, "price": order["price"]})  # fmt: skip
+
+    def _book_trade(self, tid: str, inst: str, units: float, order: dict[str, Any]) -> None:
+        """A netting account (FIFO): a fill first reduces the pair's open trades of the other sign,
+        oldest first; what is left opens a trade at the order's price."""
+        for t in [t for t in self.trades if t["instrument"] == inst]:
+            cur = float(t["currentUnits"])
+            if not units or cur * units > 0:
+                break
+            closed = min(abs(cur), abs(units)) * (1 if units > 0 else -1)
+            t["currentUnits"], units = f"{cur + closed:.0f}", units - closed
+        self.trades = [t for t in self.trades if float(t["currentUnits"])]
+        if units:
+            self.trades.append({"id": tid, "instrument": inst, "currentUnits": f"{units:.0f}", "price": order["price"],
+                                "initialUnits": f"{units:.0f}", "clientExtensions": order.get("clientExtensions", {})})  # fmt: skip
 
     def cancel(self, cid: str, reason: str = "CLIENT_REQUEST") -> tuple[int, dict[str, Any]]:
         """Cancel a pending order (a client request, or the broker's own ``reason``: expiry, margin)."""

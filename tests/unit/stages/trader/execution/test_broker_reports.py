@@ -268,9 +268,14 @@ def test_reconciliation_reads_the_book_the_broker_filled() -> None:
 
     state, _ = trade(STAGE, ENTRY_FILLS, DATA.take(DATA["ts"] <= START + 45 * M))  # after the partial fill
     price = float(ENTRY["limit_price"])
-    broker = Book({COID: WorkingOrder(COID, "GBPUSD", QTY - Q1, price)}, {"GBPUSD": Q1})
-    assert system_book(state, STAGE.pairs) == broker
-    assert reconcile(broker, system_book(state, STAGE.pairs)) == []
+    from streams.live.v20_orders import OpenTrades
+
+    trades = {"GBPUSD": OpenTrades(Q1, Q1, 0.0, 1, P1)}  # the partial fill opened one trade at P1
+    broker = Book({COID: WorkingOrder(COID, "GBPUSD", QTY - Q1, price)}, {"GBPUSD": Q1}, trades=trades)
+    mine = system_book(state, STAGE.pairs)
+    assert (mine.orders, mine.positions) == (broker.orders, broker.positions)
+    assert (mine.avg_prices, mine.as_of) == ({"GBPUSD": P1}, START + 45 * M)  # one fill: its price
+    assert reconcile(broker, mine) == []
 
 
 @pytest.mark.parametrize("coid", ["", "0123456789abcdef0123"])
