@@ -64,7 +64,10 @@ class FeedGateway:
                 publish(self.out, key, Batch.from_records(recs, list(recs[0])), self.ns)
                 sent = True
         for c in pub.control:
-            log.error("feed stale, HALT published: %s", c["reason"])
+            if c["action"] == "HALT":
+                log.error("feed stale, HALT published: %s", c["reason"])
+            else:
+                log.warning("feed healthy, its own HALT resumed: %s", c["reason"])
         if sent:
             self.out.flush()
             if pub.watermark is not None:

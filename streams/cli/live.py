@@ -36,12 +36,21 @@ def _endpoint(args: argparse.Namespace) -> Any:
     return V20Endpoint.for_env(env, s.oanda_account_id, oanda_token(s))
 
 
-def _check_mode(args: argparse.Namespace) -> None:
-    from streams.settings import settings
+def _check_mode(args: argparse.Namespace) -> bytes | None:
+    """Refuse a dangerous or impossible mode; the control key that signs the feed's RESUME (if any)."""
+    from streams.settings import control_key, settings
 
     env = args.env or settings().oanda_env
     if args.broker == "oanda" and env == "live" and not args.confirm_live:
         raise ValueError("--broker oanda --env live sends real-money orders: add --confirm-live to mean it")
+    if args.resume_after_s <= 0:
+        return None
+    key = control_key()
+    if key is None:
+        raise ValueError(
+            "--resume-after-s: the feed's RESUME must be signed: set HSLR_CONTROL_KEY or HSLR_CONTROL_KEY_FILE"
+        )
+    return key
 
 
 def _worker_config(args: argparse.Namespace, config: Any, ns: str) -> tuple[Any, str | None]:
@@ -97,7 +106,7 @@ def _live(args: argparse.Namespace) -> int:
     from streams.live.session import FeedSession
     from streams.settings import settings
 
-    _check_mode(args)
+    resume_key = _check_mode(args)
     s = settings()
     config = load_config(args.config or s.hslr_config or None)
     pairs = tuple(config.market.pairs) or tuple(args.pairs.split(","))
@@ -170,9 +179,10 @@ def _live(args: argparse.Namespace) -> int:
             health=StreamHealth(silent_after_s=args.silent_s, stall_after_s=args.stall_s),
             market_open=lambda: bool(is_open_at(time.time())),
         )
-        FeedGateway(out, ns, FeedSession(pairs, grace_ms=args.grace_ms), "live:oanda", args.tick_volume).run(
-            feed, stop
+        session = FeedSession(
+            pairs, grace_ms=args.grace_ms, resume_after_ms=int(args.resume_after_s * 1000), key=resume_key
         )
+        FeedGateway(out, ns, session, "live:oanda", args.tick_volume).run(feed, stop)
     return 0
 
 
@@ -193,6 +203,12 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--silent-s", type=float, default=15.0, help="no price and no heartbeat: stale")
     p.add_argument(
         "--stall-s", type=float, default=120.0, help="heartbeats but no price (market open): stale"
+    )
+    p.add_argument(
+        "--resume-after-s",
+        type=float,
+        default=0.0,
+        help="resume the feed's own stale HALT after prices flow again this long (0: operator resumes)",
     )
     p.add_argument(
         "--reconcile-s",

@@ -12,7 +12,8 @@ is no default key. Without a key no operator RESUME verifies, so nothing can cle
 fail-safe.
 
 Replays: a signed record stays valid for ever, and anyone who can read ``control`` can write it back
-later (a RESUME captured today would clear next month's KILL). The id of an operator command ends with
+later (a RESUME captured today would clear next month's KILL). The feed gateway signs its RESUME with
+the same key as issuer ``live-feed`` (:data:`SELF_RESUMING`): it clears that issuer's halts only. The id of an operator command ends with
 its signing time (``operator:<action>:<pair>:<ts>:<signed_at ms>``, covered by the signature), and a
 stage accepts a signed command only when (:func:`check_replay`) it was signed after the last one it
 accepted from that issuer (a high-water kept in the stage's checkpointed state, so it survives
@@ -31,6 +32,10 @@ from typing import Any
 VERSION = "hslr-control-v1"
 MAX_AGE_MS = 3_600_000
 """A signed command due more than an hour before the stage's event time on arrival is refused."""
+SELF_RESUMING = frozenset({"live-feed"})
+"""Issuers that sign their own RESUME (with the same key) and whose RESUME clears only their own HALTs:
+the feed gateway halts on a stale feed and may resume once prices flow again. The trader keeps their
+halts apart; governance ignores their resumes (a feed halt is no governance state)."""
 CANONICAL_FIELDS = ("command_id", "ts", "action", "scale", "pair", "issuer", "reason")
 
 
@@ -134,16 +139,17 @@ def parse_at(at: str, now_ms: int) -> int:
 
 
 def operator_command(
-    action: str, pair: str, ts: int, reason: str, now_ms: int, key: bytes | None
+    action: str, pair: str, ts: int, reason: str, now_ms: int, key: bytes | None, issuer: str = "operator"
 ) -> dict[str, Any]:
-    """A control record from the operator, signed when ``key`` is given (``pair`` already normalised)."""
+    """A control record from the operator (or a :data:`SELF_RESUMING` ``issuer``), signed at ``now_ms``
+    when ``key`` is given (``pair`` already normalised)."""
     rec: dict[str, Any] = {
-        "command_id": f"operator:{action}:{pair or 'ALL'}:{ts}:{now_ms}",
+        "command_id": f"{issuer}:{action}:{pair or 'ALL'}:{ts}:{now_ms}",
         "ts": ts,
         "action": action,
         "scale": 1.0,
         "pair": pair,
-        "issuer": "operator",
+        "issuer": issuer,
         "reason": reason,
     }
     rec["signature"] = sign(rec, key) if key else ""

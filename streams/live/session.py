@@ -5,6 +5,10 @@ time); each closed minute gives bar records and a watermark. Malformed lines bec
 records with their reason. A stale feed (silent, or stalled prices behind live heartbeats) gives one
 HALT control record (issuer ``live-feed``) per stale episode: no new entries until an operator
 resumes (``hslr resume``, signed) - stopping is the safe side; the feed itself keeps reconnecting.
+With ``resume_after_ms`` > 0 and the control key, the session resumes its own halt once prices have
+flowed for that long on a healthy connection (from the first price after the last stale or
+disconnected state, measured on the gateway's clock): a RESUME signed as issuer ``live-feed``, which
+the trader applies to ``live-feed`` halts only (:data:`streams.core.control_auth.SELF_RESUMING`).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from streams.core.control_auth import operator_command
 from streams.live.feed import FeedEvent, FeedStatus
 from streams.live.minute_bars import LiveBar, MinuteBars
 from streams.live.quotes import BadLine, Heartbeat, Quote
@@ -32,8 +37,16 @@ class FeedSession:
     pairs: tuple[str, ...]
     grace_ms: int = 500
     agg: MinuteBars = field(init=False)
+    resume_after_ms: int = 0
+    """Prices flowing this long after a stale HALT resume it (0: an operator resumes)."""
+    key: bytes | None = None
+    """The control key that signs the RESUME (none: never resumes)."""
     stale: bool = False
     counts: dict[str, int] = field(default_factory=dict)
+    halted: bool = False
+    """A HALT of this session stands (published, not resumed)."""
+    flowing_since: int = -1
+    """Wall ms of the first price since the last stale or disconnected state (-1: none yet)."""
 
     def __post_init__(self) -> None:
         self.agg = MinuteBars(grace_ms=self.grace_ms)
@@ -45,6 +58,7 @@ class FeedSession:
         if isinstance(ev, Quote):
             if ev.pair in self.pairs:
                 self.agg.add(ev)
+                self._flowing(wall_ms, out)
             else:
                 out.quarantine.append(quarantine_record(ev.pair, wall_ms, "pair not subscribed", repr(ev)))
         elif isinstance(ev, BadLine):
@@ -59,11 +73,23 @@ class FeedSession:
         return out
 
     def _status(self, ev: FeedStatus, wall_ms: int, out: Published) -> None:
+        if ev.state != "connected":
+            self.flowing_since = -1
         if ev.stale and not self.stale:
-            self.stale = True
+            self.stale, self.halted = True, True
             out.control.append(halt(wall_ms, f"{ev.state}: {ev.reason}"))
         elif ev.state == "connected":
             self.stale = False
+
+    def _flowing(self, wall_ms: int, out: Published) -> None:
+        if not (self.halted and self.resume_after_ms > 0 and self.key) or self.stale:
+            return
+        if self.flowing_since < 0:
+            self.flowing_since = wall_ms
+        elif wall_ms - self.flowing_since >= self.resume_after_ms:
+            reason = f"prices flowing again for {(wall_ms - self.flowing_since) / 1000:.1f} s"
+            out.control.append(operator_command("RESUME", "", wall_ms, reason, wall_ms, self.key, ISSUER))
+            self.halted, self.flowing_since = False, -1
 
 
 def halt(ts_ms: int, reason: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from streams.core.batch import Batch
-from streams.core.control_auth import ControlRejected, check_replay, verify
+from streams.core.control_auth import SELF_RESUMING, ControlRejected, check_replay, verify
 from streams.core.stage import Outputs, StageSpec
 from streams.core.units import MINUTE_MS
 from streams.stages.governance import entropy as ent
@@ -236,7 +236,10 @@ class GovernanceStage:
     def _control_in(self, state: GovernanceState, batch: Batch) -> GovernanceState:
         if batch.n == 0:
             return state
-        m = (batch["action"] == "RESUME") & (batch["issuer"] != "governance")
+        others = ~np.isin(
+            batch["issuer"], ["governance", *SELF_RESUMING]
+        )  # a feed halt is no governance state
+        m = (batch["action"] == "RESUME") & others
         recs = [r for r, keep in zip(batch.to_records(), m, strict=True) if keep]
         signed = state.operator_signed
         for r in recs:

@@ -65,3 +65,13 @@ def test_broker_mode_worker_config_is_the_users_plus_broker_fills(tmp_path: Path
     back = with_fill_source(worker, "paper")
     assert back.digest() == user.digest()  # nothing else changed
     assert "trader" in dump_config(with_fill_source(build_config({}), "broker"))  # written even if unset
+
+
+def test_resume_after_needs_the_control_key(
+    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for k in ("HSLR_CONTROL_KEY", "HSLR_CONTROL_KEY_FILE"):
+        env.delenv(k, raising=False)
+    settings.cache_clear()
+    assert main(["live", "--resume-after-s", "300"]) == 2
+    assert "the feed's RESUME must be signed: set HSLR_CONTROL_KEY" in capsys.readouterr().err

@@ -13,7 +13,8 @@ ended every long backtest at the first). Exits continue during the pause.
 Control commands (topic ``control``): HALT (no new orders, cancel working ones), KILL, RESUME (only
 when authenticated: clears HALT/SUSPEND/DECOMMISSION/REDUCE of its scope; a pair RESUME clears only
 that pair's own flags, never a global one and never the kill switch; a global RESUME also clears the
-kill switch),
+kill switch; a RESUME signed by a :data:`SELF_RESUMING` issuer - the feed gateway after a stale feed
+- clears only that issuer's own HALTs, never an operator's, reconcile's, execution's or the kill switch),
 REDUCE(scale) (allocation multiplier; the effective scale is min(control scale, signal alloc_scale)
 so a reduction announced both ways is not applied twice), DECOMMISSION (flatten through exit orders,
 no entries), SUSPEND (no new entries, exits continue). A command with ``pair`` applies to that pair,
@@ -30,10 +31,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from streams.core.control_auth import ControlRejected, check_replay, verify
+from streams.core.control_auth import SELF_RESUMING, ControlRejected, check_replay, verify
 from streams.core.units import MINUTE_MS
 from streams.fx.hours import open_minutes_between
 from streams.fx.pairs import normalize_pair
+
+SIGNERS = SELF_RESUMING | {"operator"}
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,8 @@ class ControlState:
     kill_reason: str = ""
     kill_ts: int = -1
     halted: frozenset[str] = frozenset()
+    halted_by: frozenset[tuple[str, str]] = frozenset()
+    """(issuer, scope) of the HALTs of :data:`SELF_RESUMING` issuers (not in ``halted``)."""
     suspended: frozenset[str] = frozenset()
     decommissioned: frozenset[str] = frozenset()
     scale: tuple[tuple[str, float], ...] = ()
@@ -76,7 +81,9 @@ class ControlState:
 
     def blocks_all(self, pair: str) -> bool:
         """No new orders at all (kill switch or HALT)."""
-        return self.killed or self.in_scope(self.halted, pair)
+        return (
+            self.killed or self.in_scope(self.halted, pair) or any(p in ("", pair) for _, p in self.halted_by)
+        )
 
     def blocks_entries(self, pair: str) -> bool:
         """No orders that add exposure (also SUSPEND and DECOMMISSION)."""
@@ -107,7 +114,7 @@ def command(record: Mapping[str, Any], key: bytes | None) -> Command:
         pair = normalize_pair(raw_pair) if raw_pair else ""
     except ValueError as exc:
         raise ControlRejected(f"control {cid}: {exc}") from None
-    authenticated = issuer == "operator" and verify(record, key)
+    authenticated = issuer in SIGNERS and verify(record, key)
     if action == "RESUME" and not authenticated:
         why = "no control key configured" if not key else "missing or invalid signature"
         raise ControlRejected(f"control {cid}: RESUME from {issuer!r} not authenticated ({why}): ignored")
@@ -144,6 +151,10 @@ def _drop(scopes: frozenset[str], pair: str) -> frozenset[str]:
     return frozenset() if pair == "" else scopes - {pair}
 
 
+def _cleared(halts: frozenset[tuple[str, str]], pair: str, issuer: str = "") -> frozenset[tuple[str, str]]:
+    return frozenset((i, p) for i, p in halts if (issuer and i != issuer) or (pair != "" and p != pair))
+
+
 def apply(cs: ControlState, c: Command) -> ControlState:
     """Return the control state after command ``c`` (idempotent per command id)."""
     if c.command_id in cs.seen:
@@ -151,6 +162,10 @@ def apply(cs: ControlState, c: Command) -> ControlState:
     cs = replace(cs, seen=(*cs.seen, c.command_id)[-1000:])
     if c.action == "KILL":
         return fire(cs, c.ts, f"{c.issuer}: {c.reason}")
+    if c.action == "HALT" and c.issuer in SELF_RESUMING:
+        return replace(cs, halted_by=cs.halted_by | {(c.issuer, c.pair)})
+    if c.action == "RESUME" and c.authenticated and c.issuer != "operator":
+        return replace(cs, halted_by=_cleared(cs.halted_by, c.pair, c.issuer))
     if c.action in ("HALT", "SUSPEND", "DECOMMISSION"):
         name = {"HALT": "halted", "SUSPEND": "suspended", "DECOMMISSION": "decommissioned"}[c.action]
         return replace(cs, **{name: getattr(cs, name) | {c.pair}})
@@ -161,6 +176,7 @@ def apply(cs: ControlState, c: Command) -> ControlState:
         cs = replace(
             cs,
             halted=_drop(cs.halted, c.pair),
+            halted_by=_cleared(cs.halted_by, c.pair),
             suspended=_drop(cs.suspended, c.pair),
             decommissioned=_drop(cs.decommissioned, c.pair),
             scale=tuple((p, s) for p, s in cs.scale if c.pair not in ("", p)),

@@ -195,3 +195,16 @@ def test_a_replayed_operator_resume_is_refused() -> None:
     assert state.operator_signed == 7
     with pytest.raises(ControlRejected, match="replay ignored"):
         stage.process(state, "control", op)
+
+
+def test_the_feeds_own_resume_is_no_governance_matter() -> None:
+    # a feed halt is the trader's (issuer-scoped); governance neither applies nor refuses its RESUME
+    # (refusing would dead-letter it and HALT everything again through the binding)
+    from streams.core.control_auth import operator_command
+
+    stage = GovernanceStage(CFG, reference=REF, control_key=CONTROL_KEY)
+    rec = operator_command("RESUME", "", 5, "prices flowing", 9, CONTROL_KEY, issuer="live-feed")
+    state = stage.initial_state()
+    after, out = stage.process(state, "control", Batch.from_records([rec], list(rec)))
+    assert (after.operator_resumes, after.operator_signed) == (state.operator_resumes, state.operator_signed)
+    assert all(b.n == 0 for b in out.values())

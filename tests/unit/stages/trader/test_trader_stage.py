@@ -432,3 +432,28 @@ def test_order_rate_and_collar_reject_in_the_order_path_with_reasons() -> None:
     accepted = out["fills"].take(out["fills"]["status"] == "NEW")
     per_min = np.unique(accepted["ts"], return_counts=True)[1]
     assert per_min.max() == 1
+
+
+def test_an_operator_halt_survives_the_feeds_own_resume() -> None:
+    from streams.core.control_auth import ControlRejected, operator_command
+
+    m = 60_000
+    feed_halt = operator_command("HALT", "", START + 5 * m, "silent", START + 5 * m, None, "live-feed")
+    feed_resume = operator_command(
+        "RESUME", "", START + 9 * m, "flowing", START + 9 * m, CONTROL_KEY, "live-feed"
+    )
+    op_halt = operator_command("HALT", "", START + 7 * m, "hands off", START + 7 * m, None)
+
+    def orders_after(*recs: dict[str, object]) -> tuple[bool, int]:
+        s, _ = STAGE.process(STAGE.initial_state(), "control", Batch.from_records(list(recs), list(recs[0])))
+        s, out = STAGE.process(s, "signals.governed", DATA)
+        new = out["orders"].take(out["orders"]["action"] == "NEW") if "orders" in out else None
+        return s.control.blocks_all("GBPUSD"), 0 if new is None else int((new["ts"] > START + 9 * m).sum())
+
+    assert orders_after(feed_halt)[0]  # the feed's halt alone blocks
+    resumed, n_resumed = orders_after(feed_halt, feed_resume)
+    held, n_held = orders_after(feed_halt, op_halt, feed_resume)
+    assert (resumed, held) == (False, True)
+    assert n_held == 0 < n_resumed  # the operator's halt still stops new orders after the feed resumed
+    with pytest.raises(ControlRejected, match="not authenticated"):  # an unsigned feed resume is refused
+        STAGE.process(STAGE.initial_state(), "control", _one("RESUME", START, issuer="live-feed", sign=False))

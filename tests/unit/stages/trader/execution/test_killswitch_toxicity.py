@@ -112,3 +112,31 @@ def test_markouts_and_toxicity_window() -> None:
     w = push(w, 4.0, 3)  # mean (-2.5 - 2.5 + 4) / 3 = -0.33 > -2
     assert not is_toxic(w, cfg)
     assert not is_toxic((-2.0, -2.0, -2.0), cfg)  # strictly below the threshold
+
+
+def test_the_feed_resumes_its_own_halt_only() -> None:
+    feed_halt, feed_resume = _cmd("HALT", "live-feed", ts=1), _cmd("RESUME", "live-feed", ts=5)
+    feed_resume = Command(
+        feed_resume.command_id, 5, "RESUME", 1.0, "", "live-feed", "flowing", authenticated=True
+    )
+    cs = apply(ControlState(), feed_halt)
+    assert (cs.halted, cs.halted_by) == (frozenset(), frozenset({("live-feed", "")}))
+    assert cs.blocks_all("GBPUSD")
+    assert not apply(cs, feed_resume).blocks_all("GBPUSD")  # its own halt alone: trading again
+    # an operator's, reconcile's and execution's halts and the kill switch all survive the feed's resume
+    for other in (
+        _cmd("HALT", "operator", ts=2),
+        _cmd("HALT", "reconcile", ts=2),
+        _cmd("HALT", "execution", ts=2, pair="GBPUSD"),
+        _cmd("KILL", "watchdog", ts=2),
+    ):
+        after = apply(apply(cs, other), feed_resume)
+        assert after.blocks_all("GBPUSD"), other.issuer
+        assert after.halted_by == frozenset()
+    unsigned = Command(
+        "live-feed:RESUME:ALL:6:6", 6, "RESUME", 1.0, "", "live-feed", "forged", authenticated=False
+    )
+    assert apply(cs, unsigned).blocks_all("GBPUSD")
+    assert not apply(cs, _cmd("RESUME", "operator", ts=7)).blocks_all("GBPUSD")  # the operator clears it too
+    pair_only = apply(cs, _cmd("RESUME", "operator", ts=7, pair="GBPUSD"))
+    assert pair_only.blocks_all("GBPUSD")  # a pair resume never clears a global halt
