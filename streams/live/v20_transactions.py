@@ -11,10 +11,15 @@ The transaction stream (``GET /v3/accounts/{id}/transactions/stream``) and ``GET
   order we sent still has units left, else ``FILLED``. Quantities and the limit price come from what
   the gateway sent (:meth:`TransactionSession.expect`); for an order it never sent (a fill of an order
   from a previous run, a stop-out, a hand-placed order) ``order_qty`` = ``cum_qty`` = ``last_qty``,
-  ``leaves_qty`` 0, ``limit_price`` 0 and ``client_order_id`` = ``clientOrderID`` or ``""``.
+  ``leaves_qty`` 0, ``limit_price`` 0 and ``client_order_id`` = ``clientOrderID`` or ``""``. Its costs:
+  ``commission_usd`` = ``commission`` (charged, >= 0), ``financing_usd`` = ``financing`` (received > 0,
+  paid < 0), ``half_spread_cost_usd`` = ``halfSpreadCost`` (information: in the price already); 0
+  when absent.
 * ``ORDER_CANCEL`` of an order with a ``clientOrderID`` (ours carry one) -> ``CANCELLED`` with the
   broker's reason (``CLIENT_REQUEST``, ``TIME_IN_FORCE_EXPIRED``, ``INSUFFICIENT_MARGIN`` ...).
-* Every other type (``LIMIT_ORDER``, ``DAILY_FINANCING``, ...) is counted and ignored.
+* ``DAILY_FINANCING`` -> one ``FINANCING`` report per entry of ``positionFinancings`` (``pair``,
+  ``financing_usd`` = its ``financing``; no order: client id "", side 0, quantities 0).
+* Every other type (``LIMIT_ORDER``, ...) is counted and ignored.
 
 A line or transaction that cannot be read becomes a quarantine record with the reason, never an
 exception.
@@ -118,7 +123,7 @@ class TransactionSession:
             out.quarantine.append(quarantine_record("", wall_ms, ev.reason, _text(ev.line), STAGE))
         elif isinstance(ev, Transaction):
             try:
-                rec = self.report(ev)
+                recs = self.report(ev)
             except (KeyError, TypeError, ValueError) as exc:
                 self._count("bad_transaction")
                 payload = json.dumps(ev.obj)
@@ -126,14 +131,13 @@ class TransactionSession:
                     quarantine_record("", ev.ts_ns // _NS_PER_MS, f"bad {ev.kind}: {exc!r}", payload, STAGE)
                 )
             else:
-                if rec is not None:
-                    out.reports.append(rec)
+                out.reports.extend(recs)
         else:
             self._count(type(ev).__name__)
         return out
 
-    def report(self, txn: Transaction) -> dict[str, Any] | None:
-        """The execution report of ``txn``, ``None`` for a type that is not one (counted).
+    def report(self, txn: Transaction) -> list[dict[str, Any]]:
+        """The execution reports of ``txn`` (none for a type that makes none: counted).
 
         Raises
         ------
@@ -142,12 +146,15 @@ class TransactionSession:
         """
         if txn.kind == "ORDER_FILL":
             self._count("ORDER_FILL")
-            return self._fill(txn)
+            return [self._fill(txn)]
         if txn.kind == "ORDER_CANCEL" and txn.obj.get("clientOrderID"):
             self._count("ORDER_CANCEL")
-            return self._cancel(txn)
+            return [self._cancel(txn)]
+        if txn.kind == "DAILY_FINANCING":
+            self._count("DAILY_FINANCING")
+            return self._financing(txn)
         self._count(f"ignored:{txn.kind}")
-        return None
+        return []
 
     def _fill(self, txn: Transaction) -> dict[str, Any]:
         o = txn.obj
@@ -161,6 +168,11 @@ class TransactionSession:
         qty = abs(units)
         rec = _report(pair, txn.ts_ns, cid, "FILLED", (units > 0) - (units < 0))
         rec.update(last_qty=qty, last_price=price, order_qty=qty, cum_qty=qty, realized_pnl_usd=pl)
+        rec.update(
+            commission_usd=_amount(o, "commission"),
+            financing_usd=_amount(o, "financing"),
+            half_spread_cost_usd=_amount(o, "halfSpreadCost"),
+        )
         sent = self.orders.get(cid) if cid else None
         if sent is not None and sent.pair == pair:
             sent.cum += qty
@@ -171,6 +183,14 @@ class TransactionSession:
             else:
                 del self.orders[cid]
         return rec
+
+    def _financing(self, txn: Transaction) -> list[dict[str, Any]]:
+        out = []
+        for p in txn.obj["positionFinancings"]:
+            rec = _report(normalize_pair(str(p["instrument"])), txn.ts_ns, "", "FINANCING", 0)
+            rec["financing_usd"] = _amount(p, "financing")
+            out.append(rec)
+        return out
 
     def _cancel(self, txn: Transaction) -> dict[str, Any]:
         cid = str(txn.obj["clientOrderID"])
@@ -202,7 +222,24 @@ def _report(pair: str, ts_ns: int, cid: str, status: str, side: int) -> dict[str
         "leg": "",
         "reason": "",
         "realized_pnl_usd": 0.0,
+        "commission_usd": 0.0,
+        "financing_usd": 0.0,
+        "half_spread_cost_usd": 0.0,
     }
+
+
+def _amount(obj: dict[str, Any], name: str) -> float:
+    """A v20 account-currency amount (0 when absent).
+
+    Raises
+    ------
+    ValueError
+        Not a finite number.
+    """
+    x = float(obj.get(name, 0.0))
+    if not math.isfinite(x):
+        raise ValueError(f"{name} {x} is not an amount")
+    return x
 
 
 def _text(line: bytes) -> str:

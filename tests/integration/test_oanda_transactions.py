@@ -164,25 +164,34 @@ def test_broker_fills_on_kafka(services: dict[str, str]) -> None:
             consumer.consumer.close()
         assert [server.orders[c]["state"] for c in ("s1", "b1")] == ["PENDING", "PENDING"]
         server.fill("s1", units="-10000", pl="1.2500")
-        server.fill("s1", pl="-0.7500")
+        server.fill("s1", pl="-0.7500", commission="1.8000", financing="-0.1200", halfSpreadCost="0.9700")
         server.cancel("b1", reason="TIME_IN_FORCE_EXPIRED")
+        server.daily_financing({"GBP_USD": "-2.1000", "USD_JPY": "0.1500"})
         server.inject_transaction_line(b'{"id": "2000", "type": "ORDER_FILL", "time": ')
-        wait(lambda: fills.published == 3, "three reports published")
+        wait(lambda: fills.published == 5, "five reports published")
         wait(lambda: session.counts.get("bad_line", 0) == 1, "the malformed line handled")
         fills.stop()
     got = read_to_end(boot, "broker.fills", ns).to_records()
     ms = CLOCK_NS // 10**6
-    base = {"pair": "GBPUSD", "ts": ms, "leg": "", "realized_pnl_usd": 0.0}
+    base = {"pair": "GBPUSD", "ts": ms, "leg": "", "realized_pnl_usd": 0.0, "commission_usd": 0.0,
+            "financing_usd": 0.0, "half_spread_cost_usd": 0.0}  # fmt: skip
     assert got == [
         {**base, "client_order_id": "s1", "status": "PARTIALLY_FILLED", "side": -1, "order_qty": 25000.0,
          "last_qty": 10000.0, "last_price": 1.30012, "cum_qty": 10000.0, "leaves_qty": 15000.0,
          "limit_price": 1.30012, "reason": "", "realized_pnl_usd": 1.25},
         {**base, "client_order_id": "s1", "status": "FILLED", "side": -1, "order_qty": 25000.0,
          "last_qty": 15000.0, "last_price": 1.30012, "cum_qty": 25000.0, "leaves_qty": 0.0,
-         "limit_price": 1.30012, "reason": "", "realized_pnl_usd": -0.75},
+         "limit_price": 1.30012, "reason": "", "realized_pnl_usd": -0.75, "commission_usd": 1.8,
+         "financing_usd": -0.12, "half_spread_cost_usd": 0.97},
         {**base, "client_order_id": "b1", "status": "CANCELLED", "side": 1, "order_qty": 10000.0,
          "last_qty": 0.0, "last_price": 0.0, "cum_qty": 0.0, "leaves_qty": 0.0, "limit_price": 1.29871,
          "reason": "TIME_IN_FORCE_EXPIRED"},
+        {**base, "client_order_id": "", "status": "FINANCING", "side": 0, "order_qty": 0.0, "last_qty": 0.0,
+         "last_price": 0.0, "cum_qty": 0.0, "leaves_qty": 0.0, "limit_price": 0.0, "reason": "",
+         "financing_usd": -2.1},
+        {**base, "pair": "USDJPY", "client_order_id": "", "status": "FINANCING", "side": 0, "order_qty": 0.0,
+         "last_qty": 0.0, "last_price": 0.0, "cum_qty": 0.0, "leaves_qty": 0.0, "limit_price": 0.0,
+         "reason": "", "financing_usd": 0.15},
     ]  # fmt: skip
     q = read_to_end(boot, "quarantine", ns).to_records()
     assert [(r["stage"], r["payload"]) for r in q] == [

@@ -16,8 +16,10 @@ request is logged with its arrival time (``time.time()``) in ``server.order_log`
 responses are processed but never answered (a lost reply, for idempotent retries).
 
 Transactions: every order created, rejected, filled (:meth:`V20Server.fill`, whole or ``units`` of it)
-or cancelled (:meth:`V20Server.cancel`, with the broker's ``reason``) is recorded as the documented
-v20 transaction (``LIMIT_ORDER``, ``LIMIT_ORDER_REJECT``, ``ORDER_FILL``, ``ORDER_CANCEL``; ``id``
+or cancelled (:meth:`V20Server.cancel`, with the broker's ``reason``), and each
+:meth:`V20Server.daily_financing`, is recorded as the documented
+v20 transaction (``LIMIT_ORDER``, ``LIMIT_ORDER_REJECT``, ``ORDER_FILL``, ``ORDER_CANCEL``,
+``DAILY_FINANCING``; ``id``
 increasing, ``time`` from ``server.clock()`` in RFC 3339 with ns, ``accountID``, ``batchID``,
 ``requestID``). ``/transactions/stream`` sends each transaction recorded after the connection opened
 as a JSON line and ``{"type": "HEARTBEAT", "lastTransactionID", "time"}`` every ``heartbeat_s``;
@@ -181,9 +183,13 @@ class V20Server(ThreadingHTTPServer):
             body["lastTransactionID"] = str(self._txn)
             return 201, body
 
-    def fill(self, cid: str, units: str = "", pl: str = "0.0000", batch: str = "") -> dict[str, Any]:
+    def fill(
+        self, cid: str, units: str = "", pl: str = "0.0000", batch: str = "", **costs: str
+    ) -> dict[str, Any]:
         """Fill a pending order at its price, whole or ``units`` of it (same sign; the order stays
-        pending until its units are filled); ``pl`` is the realised PnL the fill reports."""
+        pending until its units are filled); ``pl`` is the realised PnL the fill reports, ``costs``
+        its ``commission``, ``financing`` and ``halfSpreadCost`` (each "0.0000" unless given)."""
+        cost = {"commission": "0.0000", "financing": "0.0000", "halfSpreadCost": "0.0000", **costs}
         with self.lock:
             order = self.orders[cid]
             left = float(order["units"]) - self.filled.get(cid, 0.0)
@@ -195,16 +201,27 @@ class V20Server(ThreadingHTTPServer):
             tid = self.next_id()
             self._book_trade(tid, inst, fill_units, order)
             self.positions[inst] = self.positions.get(inst, 0.0) + fill_units
-            self.balance += float(pl)
+            self.balance += float(pl) - float(cost["commission"]) + float(cost["financing"])
             ext = order.get("clientExtensions", {})
             return self.record(tid, batch or tid, "ORDER_FILL", orderID=order["id"],
                                **({"clientOrderID": ext["id"]} if "id" in ext else {}),
                                instrument=inst, units=text, price=order["price"], fullVWAP=order["price"],
-                               reason="LIMIT_ORDER", pl=pl, quotePL=pl, financing="0.0000",
-                               baseFinancing="0.00000000000000", commission="0.0000",
+                               reason="LIMIT_ORDER", pl=pl, quotePL=pl, financing=cost["financing"],
+                               baseFinancing="0.00000000000000", commission=cost["commission"],
                                guaranteedExecutionFee="0.0000", accountBalance=f"{self.balance:.4f}",
-                               halfSpreadCost="0.0000",
+                               halfSpreadCost=cost["halfSpreadCost"],
                                tradeOpened={"tradeID": tid, "units": text, "price": order["price"]})  # fmt: skip
+
+    def daily_financing(self, amounts: dict[str, str]) -> dict[str, Any]:
+        """A ``DAILY_FINANCING`` transaction: ``amounts`` per instrument (account currency, signed)."""
+        with self.lock:
+            total = sum(float(a) for a in amounts.values())
+            self.balance += total
+            per = [{"instrument": i, "financing": a, "openTradeFinancings": []} for i, a in amounts.items()]
+            tid = self.next_id()
+            return self.record(tid, tid, "DAILY_FINANCING", financing=f"{total:.4f}",
+                               accountBalance=f"{self.balance:.4f}", accountFinancingMode="DAILY",
+                               positionFinancings=per)  # fmt: skip
 
     def _book_trade(self, tid: str, inst: str, units: float, order: dict[str, Any]) -> None:
         """A netting account (FIFO): a fill first reduces the pair's open trades of the other sign,

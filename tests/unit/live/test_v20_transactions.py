@@ -49,7 +49,8 @@ def test_partial_then_full_fill_of_our_order() -> None:
     assert first == [
         {"pair": "GBPUSD", "ts": MS, "client_order_id": "c1", "status": "PARTIALLY_FILLED", "side": -1,
          "order_qty": 25000.0, "last_qty": 10000.0, "last_price": 1.30012, "cum_qty": 10000.0,
-         "leaves_qty": 15000.0, "limit_price": 1.30012, "leg": "", "reason": "", "realized_pnl_usd": 12.34}
+         "leaves_qty": 15000.0, "limit_price": 1.30012, "leg": "", "reason": "", "realized_pnl_usd": 12.34,
+         "commission_usd": 0.0, "financing_usd": 0.0, "half_spread_cost_usd": 0.0}
     ]  # fmt: skip
     second = s.handle(txn(fill("-15000", pl="-3.5000")), 0).reports[0]
     assert (second["status"], second["last_qty"], second["cum_qty"], second["leaves_qty"]) == (
@@ -106,10 +107,38 @@ def test_cancels_of_our_orders_carry_the_brokers_reason() -> None:
 
 def test_other_types_are_counted_and_ignored() -> None:
     s = TransactionSession()
-    for kind in ("LIMIT_ORDER", "DAILY_FINANCING", "LIMIT_ORDER"):
+    for kind in ("LIMIT_ORDER", "TRANSFER_FUNDS", "LIMIT_ORDER"):
         line = json.dumps({"id": "1", "time": T0, "type": kind}).encode()
         assert s.handle(txn(line), 0).reports == []
-    assert (s.counts["ignored:LIMIT_ORDER"], s.counts["ignored:DAILY_FINANCING"]) == (2, 1)
+    assert (s.counts["ignored:LIMIT_ORDER"], s.counts["ignored:TRANSFER_FUNDS"]) == (2, 1)
+
+
+def test_a_fills_commission_financing_and_half_spread_cost_are_carried() -> None:
+    rec = sell_25k().handle(
+        txn(fill("-10000", commission="1.5000", financing="-0.2500", halfSpreadCost="0.6500")), 0
+    )
+    r = rec.reports[0]
+    assert (r["commission_usd"], r["financing_usd"], r["half_spread_cost_usd"]) == (1.5, -0.25, 0.65)
+    assert r["realized_pnl_usd"] == 12.34  # the trade's pl apart from its costs
+    bad = sell_25k().handle(txn(fill("-10000", commission="NaN")), 0)
+    assert bad.reports == []
+    assert bad.quarantine[0]["reason"] == "bad ORDER_FILL: ValueError('commission nan is not an amount')"
+
+
+def test_daily_financing_becomes_one_report_per_pair() -> None:
+    obj = {"id": "7001", "time": "2019-03-05T21:00:00.000000000Z", "type": "DAILY_FINANCING",
+           "accountID": "101-001-1-001", "financing": "-1.9500", "accountBalance": "99998.0500",
+           "accountFinancingMode": "DAILY", "positionFinancings": [
+               {"instrument": "GBP_USD", "financing": "-2.1000", "openTradeFinancings": []},
+               {"instrument": "USD_JPY", "financing": "0.1500", "openTradeFinancings": []}]}  # fmt: skip
+    reports = TransactionSession().handle(txn(json.dumps(obj).encode()), 0).reports
+    ts = 1_551_819_600_000  # 2019-03-05T21:00:00Z
+    assert [(r["pair"], r["ts"], r["status"], r["client_order_id"], r["side"], r["financing_usd"], r["last_qty"])
+            for r in reports] == [("GBPUSD", ts, "FINANCING", "", 0, -2.1, 0.0),
+                                  ("USDJPY", ts, "FINANCING", "", 0, 0.15, 0.0)]  # fmt: skip
+    del obj["positionFinancings"]
+    q = TransactionSession().handle(txn(json.dumps(obj).encode()), 0).quarantine
+    assert q[0]["reason"] == "bad DAILY_FINANCING: KeyError('positionFinancings')"
 
 
 def test_malformed_lines_and_fills_are_quarantined_with_the_reason() -> None:

@@ -12,6 +12,10 @@ queued report (:mod:`streams.stages.trader.execution.report_queue`) with ``ts <=
 * a fill whose client id the trader does not hold as working or recently cancelled (or carries none)
   moves the position too (the broker's position is reality) and HALTs the pair: a ``control`` record
   (issuer ``execution``) with the reason, so the operator sees it and resumes when resolved;
+* a fill's ``commission_usd`` (charged) and ``financing_usd`` (received > 0, paid < 0) move cash:
+  realised USD PnL (hence equity) by ``financing - commission``; its ``fills`` report carries them and
+  ``half_spread_cost_usd`` (information: in the price already). A ``FINANCING`` report (a pair's daily
+  financing) moves realised PnL by its ``financing_usd`` and nothing else;
 * CANCELLED / REJECTED removes the working order with that client id (an expiry, a broker-side
   cancel or reject) with the broker's reason; a REJECTED entry is abandoned (target = position), as
   a pre-trade reject is. A cancel of an order that is not working (the echo of our own cancel) is
@@ -24,7 +28,13 @@ from typing import TYPE_CHECKING
 
 from streams.core.units import MINUTE_MS
 from streams.stages.trader.execution.killswitch import Command, apply
-from streams.stages.trader.execution.report_queue import FILL_STATUSES, BrokerReport, pop_due, remember_cancel
+from streams.stages.trader.execution.report_queue import (
+    FILL_STATUSES,
+    FINANCING,
+    BrokerReport,
+    pop_due,
+    remember_cancel,
+)
 from streams.stages.trader.execution.router import Order, leg_of
 from streams.stages.trader.execution.step import Executor, Out, report
 
@@ -41,7 +51,10 @@ def apply_due(ex: Executor, book: Book, mn: Minutes, k: int, out: Out) -> list[i
     for r in due:
         if r.status in FILL_STATUSES:
             _fill(ex, book, mn, k, r, d, out)
+            _costs(book, r, out.reports[-1])
             moved.append(r.pair_idx)
+        elif r.status == FINANCING:
+            book.realized_usd += r.financing_usd
         else:
             _end(book, r, out)
     return sorted(set(moved))
@@ -70,6 +83,15 @@ def _fill(ex: Executor, book: Book, mn: Minutes, k: int, r: BrokerReport, d: int
     ex.fill(book, mn, k, ghost, r.last_qty, r.last_price, r.ts, out, r.status, working=False)
     if leg is None:
         _halt(book, r, ex.pairs[j], d, out)
+
+
+def _costs(book: Book, r: BrokerReport, rec: dict[str, object]) -> None:
+    book.realized_usd += r.financing_usd - r.commission_usd
+    rec.update(
+        commission_usd=r.commission_usd,
+        financing_usd=r.financing_usd,
+        half_spread_cost_usd=r.half_spread_cost_usd,
+    )
 
 
 def _halt(book: Book, r: BrokerReport, pair: str, d: int, out: Out) -> None:

@@ -42,7 +42,12 @@ REPORT_FIELDS = {
     "leg": S,
     "reason": S,
     "realized_pnl_usd": F64,
+    "commission_usd": F64,
+    "financing_usd": F64,
+    "half_spread_cost_usd": F64,
 }
+ROW_DEFAULTS = {"commission_usd": 0.0, "financing_usd": 0.0, "half_spread_cost_usd": 0.0}
+"""Fields a row may leave out: a live broker's costs (the paper broker has none)."""
 CONTROL_FIELDS = {"command_id": S, "ts": I64, "action": S, "scale": F64, "pair": S, "issuer": S, "reason": S}
 PORTFOLIO_FIELDS = {
     "pair": S,
@@ -87,13 +92,17 @@ TARGET_OWN = {
 
 
 def from_rows(rows: Sequence[dict[str, Any]], fields: dict[str, Any]) -> Batch:
-    """Typed batch of ``rows`` (dicts holding at least ``fields``)."""
+    """Typed batch of ``rows`` (dicts holding at least ``fields``, :data:`ROW_DEFAULTS` aside)."""
     return Batch(
         {
-            f: np.array([r[f] for r in rows], dtype=t) if rows else np.empty(0, dtype=t)
+            f: np.array([_get(r, f) for r in rows], dtype=t) if rows else np.empty(0, dtype=t)
             for f, t in fields.items()
         }
     )
+
+
+def _get(row: dict[str, Any], f: str) -> Any:
+    return row[f] if f in row or f not in ROW_DEFAULTS else ROW_DEFAULTS[f]
 
 
 def from_parts(parts: Sequence[dict[str, Any]], fields: dict[str, Any]) -> Batch:

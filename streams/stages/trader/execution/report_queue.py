@@ -24,6 +24,10 @@ from streams.stages.trader.execution.router import Order
 
 FILL_STATUSES = ("FILLED", "PARTIALLY_FILLED")
 END_STATUSES = ("CANCELLED", "REJECTED")
+FINANCING = "FINANCING"
+"""A pair's daily financing (no order): ``financing_usd`` only."""
+COSTS = ("commission_usd", "financing_usd", "half_spread_cost_usd")
+"""Optional fields (0 when absent: records written before they existed)."""
 FIELDS = (
     "pair",
     "ts",
@@ -60,6 +64,9 @@ class BrokerReport:
     leaves_qty: float
     limit_price: float
     reason: str
+    commission_usd: float = 0.0
+    financing_usd: float = 0.0
+    half_spread_cost_usd: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -82,10 +89,15 @@ def _report(r: Mapping[str, Any], index: Mapping[str, int]) -> BrokerReport:
         raise ValueError(f"{where}: {exc}") from None
     if pair not in index:
         raise ValueError(f"{where}: pair {pair} is not traded (not in [trader.portfolio] pairs)")
-    if status not in FILL_STATUSES + END_STATUSES:
-        raise ValueError(f"{where}: status {status!r} is not one of {FILL_STATUSES + END_STATUSES}")
+    if status not in (*FILL_STATUSES, *END_STATUSES, FINANCING):
+        raise ValueError(
+            f"{where}: status {status!r} is not one of {(*FILL_STATUSES, *END_STATUSES, FINANCING)}"
+        )
     side, last_qty, price = int(r["side"]), float(r["last_qty"]), float(r["last_price"])
-    if side not in (1, -1):
+    costs = [float(r.get(c, 0.0)) for c in COSTS]
+    if not all(math.isfinite(c) for c in costs):
+        raise ValueError(f"{where}: costs {dict(zip(COSTS, costs, strict=True))} are not all finite")
+    if side not in (1, -1) and status != FINANCING:
         raise ValueError(f"{where}: side {side} is not +1 or -1")
     if status in FILL_STATUSES and not (last_qty > 0.0 and math.isfinite(last_qty) and price > 0.0):
         raise ValueError(
@@ -105,6 +117,7 @@ def _report(r: Mapping[str, Any], index: Mapping[str, int]) -> BrokerReport:
         float(r["leaves_qty"]),
         float(r["limit_price"]),
         str(r["reason"] or ""),
+        *costs,
     )
 
 

@@ -55,7 +55,11 @@ def reports(*rows: dict[str, object]) -> Batch:
         "realized_pnl_usd": 0.0,
     }
     recs = [{**base, **r} for r in rows]
-    cols = {k: np.array([r[k] for r in recs]) for k in ["ts", *base]}
+    extra = [
+        k for k in ("commission_usd", "financing_usd", "half_spread_cost_usd") if any(k in r for r in rows)
+    ]
+    recs = [{**{k: 0.0 for k in extra}, **r} for r in recs]
+    cols = {k: np.array([r[k] for r in recs]) for k in ["ts", *base, *extra]}
     cols["ts"], cols["side"] = cols["ts"].astype(np.int64), cols["side"].astype(np.int32)
     return Batch(cols)
 
@@ -353,3 +357,30 @@ def test_a_paper_trader_refuses_broker_reports_with_a_reason() -> None:
     fill = {"ts": START, "client_order_id": "x", "last_qty": 1_000.0, "last_price": 1.27}
     with pytest.raises(ValueError, match='fill_source = "broker"'):
         paper.process(paper.initial_state(), "broker.fills", reports(fill))
+
+
+def test_commission_and_financing_move_cash_by_hand() -> None:
+    costly = ENTRY_FILLS.to_records()
+    costly[0] = {**costly[0], "commission_usd": 12.5, "financing_usd": -0.75, "half_spread_cost_usd": 3.2}
+    daily = {"ts": START + 50 * M + 5_000, "status": "FINANCING", "side": 0, "financing_usd": -4.1}
+    _, plain = trade(STAGE, ENTRY_FILLS)
+    _, out = trade(STAGE, reports(*costly, daily))
+    fill = rows(out, "fills", client_order_id=COID, status="PARTIALLY_FILLED")[0]
+    assert (fill["commission_usd"], fill["financing_usd"], fill["half_spread_cost_usd"]) == (12.5, -0.75, 3.2)
+    assert rows(plain, "fills", client_order_id=COID, status="FILLED")[0]["commission_usd"] == 0.0
+    assert not rows(out, "fills", status="FINANCING")  # cash only: no order event
+    for minute, cost in ((45, -13.25), (49, -13.25), (50, -17.35), (60, -17.35)):
+        a, b = account(plain, minute), account(out, minute)
+        assert b["position_units"] == a["position_units"]
+        assert b["realized_pnl_usd"] - a["realized_pnl_usd"] == pytest.approx(cost, abs=1e-6), minute
+        assert b["equity_usd"] - a["equity_usd"] == pytest.approx(cost, abs=1e-6), minute
+
+
+def test_old_records_without_costs_and_bad_costs() -> None:
+    from streams.stages.trader.execution.report_queue import parse
+
+    (r,) = parse(reports({"ts": START, "last_qty": 1.0, "last_price": 1.3}), {"GBPUSD": 0})
+    assert (r.commission_usd, r.financing_usd, r.half_spread_cost_usd) == (0.0, 0.0, 0.0)
+    bad = reports({"ts": START, "status": "FINANCING", "side": 0, "financing_usd": float("inf")})
+    with pytest.raises(ValueError, match="costs .* are not all finite"):
+        parse(bad, {"GBPUSD": 0})
