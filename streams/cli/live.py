@@ -4,10 +4,11 @@
 watermarks to the namespace's ``bars`` topic and runs the fused worker on them; orders stay on the
 ``orders`` topic and fill in the trader's paper broker. ``hslr live --broker oanda --env practice``
 also sends every order to the OANDA account, after a startup reconciliation that must find the
-broker's working orders and positions equal to the trader's book, streams the account's transactions
-to ``broker.fills``, runs the worker with ``[trader.execution] fill_source = "broker"`` and compares
-working orders and positions every ``--reconcile-s``. ``--env live`` trades real money and needs ``--confirm-live`` as
-well. Stop with Ctrl-C (or SIGTERM); ``hslr halt`` stops new orders first.
+broker's working orders, positions and open trades equal to the trader's book, streams the account's
+transactions to ``broker.fills``, runs the worker with ``[trader.execution] fill_source = "broker"``
+and compares working orders and positions every ``--reconcile-s``. ``--env live`` trades real money
+and needs ``--confirm-live`` as well. ``--resume-after-s`` lets the feed gateway resume its own
+stale-feed HALT (a signed RESUME). Stop with Ctrl-C (or SIGTERM); ``hslr halt`` stops new orders first.
 """
 
 from __future__ import annotations
