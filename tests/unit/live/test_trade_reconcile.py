@@ -40,11 +40,12 @@ def test_open_trades_add_up_per_pair() -> None:
 
 def test_agreeing_trades_and_average_pass() -> None:
     assert reconcile(BROKER, system()) == []
-    assert reconcile(BROKER, system(gbp_avg=1.30115)) == []  # 1.5 pips: within the 10-pip tolerance
+    assert reconcile(BROKER, system(gbp_avg=1.30115), avg_tol_pips=10) == []  # 1.5 pips: within 10
 
 
 def test_an_average_price_beyond_the_tolerance_blocks() -> None:
-    found = reconcile(BROKER, system(gbp_avg=1.3022))  # 12 pips from 1.30100
+    assert reconcile(BROKER, system(gbp_avg=1.3022)) == []  # the price check is off by default (FIFO)
+    found = reconcile(BROKER, system(gbp_avg=1.3022), avg_tol_pips=10)  # 12 pips from 1.30100
     assert [(m.kind, m.pair) for m in found] == [("avg_price", "GBPUSD")]
     assert str(found[0]) == (
         "avg_price GBPUSD: open trades' average price 1.301, system's average entry 1.3022 "
