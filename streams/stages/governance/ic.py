@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from streams.core.batch import Batch
+from streams.core.groups import group_rows
 from streams.core.units import F64, I64, MINUTE_MS
 
 _EMPTY_F = np.empty(0, dtype=np.float64)
@@ -106,8 +107,7 @@ def resolve(
     with np.errstate(divide="ignore", invalid="ignore"):
         log_mid = np.log(batch["mid"].astype(np.float64))
     parts: list[tuple[I64, I64, str, F64, F64]] = []
-    for p in np.unique(batch["pair"]):
-        rows = np.flatnonzero(batch["pair"] == p)
+    for p, rows in group_rows(batch["pair"]):
         new = rows[ok[rows]]
         old = out.get(str(p))
         cand = _concat(

@@ -99,7 +99,7 @@ def governance(
     tl: Timeline,
 ) -> Batch:
     """The ``governance`` rows; ``before``: (IC, KL, n_ic, entropy average) in force before the batch."""
-    times = np.union1d(snaps.t, np.array([t.ts for t in trans], dtype=np.int64))
+    times = np.union1d(snaps.t, np.array([t.ts for t in trans], dtype=np.int64)) if trans else snaps.t
     if times.size == 0:
         return empty_governance()
     ic0, kl0, n0, ea0 = before

@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from streams.core.batch import Batch
 from streams.core.control_auth import ControlRejected, check_replay, verify
+from streams.core.groups import sorted_unique, union_sorted
 from streams.core.stage import Outputs, StageSpec
 from streams.core.units import MINUTE_MS
 from streams.stages.governance import entropy as ent
@@ -138,7 +139,7 @@ class GovernanceStage:
             live=live,
             next_eval=state.next_eval if state.next_eval >= 0 else (int(wm[0]) // self._dt + 1) * self._dt,
         )
-        loop = self._evaluate(_Loop(s), int(wm[-1]), np.unique(keys))
+        loop = self._evaluate(_Loop(s), int(wm[-1]), sorted_unique(keys))
         trans = sorted(loop.trans + e_trans, key=lambda t: t.ts)
         start = _flags(state)
         tl = out.timeline(start, trans, cfg.reduce_scale)
@@ -240,7 +241,7 @@ class GovernanceStage:
         cfg, dt, s = self.config, self._dt, loop.s
         w_ic, w_kl = cfg.ic_window_min * MINUTE_MS, cfg.kl_window_min * MINUTE_MS
         mkeys, lkeys = s.moments.key, s.live.keys
-        union = np.union1d(np.union1d(lkeys, input_keys), mkeys)
+        union = union_sorted(lkeys, input_keys, mkeys)
         grid = win.data_grid(union, s.next_eval // dt, now // dt, max(w_ic // dt, w_kl // dt))
         t = grid * dt
         ic_lo = np.searchsorted(mkeys, -(-(t - w_ic) // dt))
