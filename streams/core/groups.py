@@ -21,6 +21,8 @@ def group_rows(pair: npt.NDArray[np.str_]) -> list[tuple[str, npt.NDArray[np.int
             key = codes[:, 0].astype(np.int64)
             for j in range(1, codes.shape[1]):
                 key |= codes[:, j].astype(np.int64) << (7 * j)
+            if (key == key[0]).all():  # one pair: no hashing
+                return [(str(pair[0]), np.arange(len(pair)))]
             firsts = [np.flatnonzero(key == k) for k in np.unique(key, sorted=False).tolist()]
             return sorted((str(pair[idx[0]]), idx) for idx in firsts)
     names, inverse = np.unique(pair, return_inverse=True)
@@ -45,3 +47,18 @@ def union_sorted(*keys: I64) -> I64:
     if len(parts) <= 1:
         return sorted_unique(parts[0].astype(np.int64)) if parts else np.empty(0, dtype=np.int64)
     return sorted_unique(np.sort(np.concatenate(parts).astype(np.int64)))
+
+
+def order_codes(s: npt.NDArray[np.str_]) -> I64 | None:
+    """Integers in the order of the strings ``s`` (shape (n,)), so a sort by them equals a sort by ``s``;
+    None unless every string is ASCII of at most 9 characters (7 bits each, big-endian in an int64)."""
+    width = s.dtype.itemsize // 4 if s.dtype.kind == "U" else 0
+    if s.size == 0 or not 0 < width <= 9:
+        return None
+    codes = np.ascontiguousarray(s).view(np.uint32).reshape(s.size, width)
+    if int(codes.max()) >= 128:
+        return None
+    key = np.zeros(s.size, dtype=np.int64)
+    for j in range(width):  # numpy pads shorter strings with NUL, which sorts first: same as here
+        key = (key << 7) | codes[:, j].astype(np.int64)
+    return key

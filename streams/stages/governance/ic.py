@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from streams.core.batch import Batch
-from streams.core.groups import group_rows
+from streams.core.groups import group_rows, order_codes
 from streams.core.units import F64, I64, MINUTE_MS
 
 _EMPTY_F = np.empty(0, dtype=np.float64)
@@ -68,10 +68,12 @@ class Moments:
     sxy: F64 = field(default_factory=lambda: _EMPTY_F)
 
 
-def eligible(batch: Batch, universe: str) -> npt.NDArray[np.bool_]:
-    """Rows that make an IC observation, shape (n,): ready, finite estimate and mid, a direction."""
+def eligible(batch: Batch, universe: str, d: F64 | None = None) -> npt.NDArray[np.bool_]:
+    """Rows that make an IC observation, shape (n,): ready, finite estimate and mid, a direction
+    (``d``: :func:`direction` of ``batch`` when the caller has it)."""
+    d = direction(batch) if d is None else d
     ok = batch["ready"].astype(bool) & np.isfinite(batch["expected_return"]) & np.isfinite(batch["mid"])
-    ok &= (batch["mid"] > 0) & (batch["horizon_min"] > 0) & (direction(batch) != 0)
+    ok &= (batch["mid"] > 0) & (batch["horizon_min"] > 0) & (d != 0)
     if universe == "passed":
         ok &= batch["passed"].astype(bool)
     return ok
@@ -80,7 +82,8 @@ def eligible(batch: Batch, universe: str) -> npt.NDArray[np.bool_]:
 def direction(batch: Batch) -> F64:
     """Trade direction per row, shape (n,): ``side``, else the mean-reversion sign -sign(displacement)."""
     side = batch["side"].astype(np.float64)
-    fallback = -np.sign(np.nan_to_num(batch["displacement"].astype(np.float64)))
+    disp = batch["displacement"].astype(np.float64)
+    fallback = -np.sign(np.where(np.isnan(disp), 0.0, disp))  # NaN: no sign (as nan_to_num)
     return np.where(side != 0, np.sign(side), fallback)
 
 
@@ -102,8 +105,8 @@ def resolve(
     (new pending, the observations resolved in this batch)
     """
     out = dict(pending)
-    ok = eligible(batch, universe)
     d = direction(batch)
+    ok = eligible(batch, universe, d)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_mid = np.log(batch["mid"].astype(np.float64))
     parts: list[tuple[I64, I64, str, F64, F64]] = []
@@ -168,12 +171,15 @@ def append(a: Observations, b: Observations) -> Observations:
 
 def close(obs: Observations, moments: Moments, upto_key: int) -> tuple[Observations, Moments]:
     """Fold the open observations with ``key < upto_key`` (closed intervals) into per-interval moments."""
-    done = np.flatnonzero(obs.key < upto_key)
-    rest = Observations(*(np.delete(getattr(obs, f), done) for f in ("key", "sig_ts", "pair", "x", "y")))
+    closed = obs.key < upto_key
+    done = np.flatnonzero(closed)
     if done.size == 0:
-        return rest, moments
+        return obs, moments
+    rest = Observations(*(getattr(obs, f)[~closed] for f in ("key", "sig_ts", "pair", "x", "y")))
     # canonical order (interval, signal time, pair): per-interval sums are bit-identical however split
-    m = done[np.lexsort((obs.pair[done], obs.sig_ts[done], obs.key[done]))]
+    pair = obs.pair[done]
+    codes = order_codes(pair)  # sorting ints, not strings: the same order
+    m = done[np.lexsort((pair if codes is None else codes, obs.sig_ts[done], obs.key[done]))]
     key, x, y = obs.key[m], obs.x[m], obs.y[m]
     first = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
     n = np.diff(np.append(first, key.size)).astype(np.float64)
