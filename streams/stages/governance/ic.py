@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 from streams.core.batch import Batch
 from streams.core.groups import group_rows, order_codes
+from streams.core.jit import njit
 from streams.core.units import F64, I64, MINUTE_MS
 
 _EMPTY_F = np.empty(0, dtype=np.float64)
@@ -124,17 +125,58 @@ def resolve(
             ),
         )
         ts_p = batch["ts"][rows].astype(np.int64)
-        j = np.searchsorted(ts_p, cand.due, side="left")
-        found = j < ts_p.size
-        jj = np.minimum(j, ts_p.size - 1)
-        hit = found & (ts_p[jj] - cand.due <= max_lag_ms) & np.isfinite(log_mid[rows][jj])
-        y = cand.direction[hit] * (log_mid[rows][jj[hit]] - cand.log_mid[hit])
-        parts.append((wm[rows][jj[hit]] // key_ms, cand.sig_ts[hit], str(p), cand.x[hit], y))
-        keep = ~found
+        hit, key, y, keep = _match(
+            ts_p, log_mid[rows], wm[rows], cand.due, cand.direction, cand.log_mid, max_lag_ms, key_ms
+        )
+        parts.append((key, cand.sig_ts[hit], str(p), cand.x[hit], y))
         out[str(p)] = Pending(
             *(getattr(cand, f)[keep] for f in ("sig_ts", "due", "x", "direction", "log_mid"))
         )
     return out, _observations(parts)
+
+
+@njit
+def _match(
+    ts: I64, log_mid: F64, wm: I64, due: I64, direction: F64, log_mid0: F64, max_lag_ms: int, key_ms: int
+) -> tuple[I64, I64, F64, npt.NDArray[np.bool_]]:
+    """Each pending signal's resolving bar: the first of ``ts`` (sorted, the pair's rows) at or after its
+    ``due``. Returns the signals resolved (indices), their interval keys and realized returns, and the
+    mask of those still waiting (no such bar yet); a bar more than ``max_lag_ms`` late or without a
+    finite mid drops the signal."""
+    hit = np.empty(due.size, dtype=np.int64)
+    key = np.empty(due.size, dtype=np.int64)
+    y = np.empty(due.size, dtype=np.float64)
+    waiting = np.zeros(due.size, dtype=np.bool_)
+    nh = j = 0
+    for i in range(due.size):
+        j = _search_from(ts, due[i], j if i > 0 and due[i] >= due[i - 1] else 0)
+        if j >= ts.size:
+            waiting[i] = True
+        elif ts[j] - due[i] <= max_lag_ms and np.isfinite(log_mid[j]):
+            hit[nh] = i
+            key[nh] = wm[j] // key_ms
+            y[nh] = direction[i] * (log_mid[j] - log_mid0[i])
+            nh += 1
+    return hit[:nh], key[:nh], y[:nh], waiting
+
+
+@njit
+def _search_from(ts: I64, v: int, lo: int) -> int:
+    """``np.searchsorted(ts, v, side="left")`` knowing the answer is ``>= lo``: galloping from ``lo``
+    (dues mostly increase, so the answer is near the previous one), then a binary search."""
+    step, hi = 1, lo
+    while hi < ts.size and ts[hi] < v:
+        lo = hi + 1
+        hi = lo + step
+        step *= 2
+    hi = min(hi, ts.size)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if ts[mid] < v:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 def _concat(a: Pending | None, b: Pending) -> Pending:
