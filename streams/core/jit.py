@@ -2,20 +2,20 @@
 
 ``fastmath`` would let LLVM reassociate sums and fuse multiply-adds, which changes the last bits of
 results that the golden replay compares byte for byte; compiled code here does the same IEEE operations
-in the same order as the numpy code it replaces. The cache goes to ``$NUMBA_CACHE_DIR`` when set, else
-to ``~/.cache/hslr/numba`` (writable when the checkout is read-only; set before numba is imported).
+in the same order as the numpy code it replaces. The cache goes to
+:func:`streams.settings.numba_cache_dir` (``$NUMBA_CACHE_DIR``, else ``~/.cache/hslr/numba``).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar, cast
 
-os.environ.setdefault("NUMBA_CACHE_DIR", str(Path.home() / ".cache" / "hslr" / "numba"))
+from streams.settings import numba_cache_dir
 
-import numba  # noqa: E402  (the cache directory must be set first)
+numba_cache_dir()  # before numba is imported: it reads NUMBA_CACHE_DIR once
+
+import numba  # noqa: E402
 
 F = TypeVar("F", bound=Callable[..., Any])
 

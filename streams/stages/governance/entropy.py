@@ -49,7 +49,12 @@ def since(t: I64, cond: npt.NDArray[np.bool_], reset: npt.NDArray[np.bool_], sin
     ``reset`` marks evaluations where a run cannot continue from the previous one (data gap);
     ``since0`` is the run start carried over from the previous batch (-1: no run).
     """
-    return _since(t.astype(np.int64), cond.astype(np.bool_), reset.astype(np.bool_), since0)
+    return _since(
+        t.astype(np.int64, copy=False),
+        cond.astype(np.bool_, copy=False),
+        reset.astype(np.bool_, copy=False),
+        since0,
+    )
 
 
 @njit
@@ -82,7 +87,9 @@ def _buckets(state: EntropyState, mk: I64, entropy: F64) -> tuple[I64, I64, I64]
     start = run_starts(mk)  # mk is non-decreasing: contiguous runs
     keys = mk[start]
     sums = np.add.reduceat(q, start) if mk.size else np.empty(0, dtype=np.int64)
-    counts = np.add.reduceat(ok.astype(np.int64), start) if mk.size else np.empty(0, dtype=np.int64)
+    counts = (
+        np.add.reduceat(ok.astype(np.int64, copy=False), start) if mk.size else np.empty(0, dtype=np.int64)
+    )
     if state.keys.size == 0 or keys.size == 0:
         return (keys, sums, counts) if keys.size else (state.keys, state.sums, state.counts)
     if state.keys[-1] <= keys[0]:  # the usual case: event time moved on, at most one minute shared
@@ -146,7 +153,7 @@ def evaluate(
         float(avg[-1]) if ev.size else state.avg,
         suspended,
     )
-    return new, t.astype(np.int64), avg.astype(np.float64), trans
+    return new, t.astype(np.int64, copy=False), avg.astype(np.float64, copy=False), trans
 
 
 def _switch(

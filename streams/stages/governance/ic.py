@@ -18,6 +18,7 @@ order (signal time, pair), so the IC is bit-identical however the records are sp
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -73,17 +74,21 @@ def eligible(batch: Batch, universe: str, d: F64 | None = None) -> npt.NDArray[n
     """Rows that make an IC observation, shape (n,): ready, finite estimate and mid, a direction
     (``d``: :func:`direction` of ``batch`` when the caller has it)."""
     d = direction(batch) if d is None else d
-    ok = batch["ready"].astype(bool) & np.isfinite(batch["expected_return"]) & np.isfinite(batch["mid"])
+    ok = (
+        batch["ready"].astype(bool, copy=False)
+        & np.isfinite(batch["expected_return"])
+        & np.isfinite(batch["mid"])
+    )
     ok &= (batch["mid"] > 0) & (batch["horizon_min"] > 0) & (d != 0)
     if universe == "passed":
-        ok &= batch["passed"].astype(bool)
+        ok &= batch["passed"].astype(bool, copy=False)
     return ok
 
 
 def direction(batch: Batch) -> F64:
     """Trade direction per row, shape (n,): ``side``, else the mean-reversion sign -sign(displacement)."""
-    side = batch["side"].astype(np.float64)
-    disp = batch["displacement"].astype(np.float64)
+    side = batch["side"].astype(np.float64, copy=False)
+    disp = batch["displacement"].astype(np.float64, copy=False)
     fallback = -np.sign(np.where(np.isnan(disp), 0.0, disp))  # NaN: no sign (as nan_to_num)
     return np.where(side != 0, np.sign(side), fallback)
 
@@ -109,7 +114,7 @@ def resolve(
     d = direction(batch)
     ok = eligible(batch, universe, d)
     with np.errstate(divide="ignore", invalid="ignore"):
-        log_mid = np.log(batch["mid"].astype(np.float64))
+        log_mid = np.log(batch["mid"].astype(np.float64, copy=False))
     parts: list[tuple[I64, I64, str, F64, F64]] = []
     for p, rows in group_rows(batch["pair"]):
         new = rows[ok[rows]]
@@ -117,16 +122,19 @@ def resolve(
         cand = _concat(
             old,
             Pending(
-                batch["ts"][new].astype(np.int64),
-                batch["ts"][new].astype(np.int64) + batch["horizon_min"][new].astype(np.int64) * MINUTE_MS,
-                batch["expected_return"][new].astype(np.float64),
+                batch["ts"][new].astype(np.int64, copy=False),
+                batch["ts"][new].astype(np.int64, copy=False)
+                + batch["horizon_min"][new].astype(np.int64, copy=False) * MINUTE_MS,
+                batch["expected_return"][new].astype(np.float64, copy=False),
                 d[new],
                 log_mid[new],
             ),
         )
-        ts_p = batch["ts"][rows].astype(np.int64)
+        ts_p = batch["ts"][rows].astype(np.int64, copy=False)
+        # the market stage sends a pair's bars in time order; out of order, numpy's own search decides
+        j = _first_at(ts_p, cand.due) if _sorted(ts_p) else np.searchsorted(ts_p, cand.due, side="left")
         hit, key, y, keep = _match(
-            ts_p, log_mid[rows], wm[rows], cand.due, cand.direction, cand.log_mid, max_lag_ms, key_ms
+            ts_p, log_mid[rows], wm[rows], j, cand.due, cand.direction, cand.log_mid, max_lag_ms, key_ms
         )
         parts.append((key, cand.sig_ts[hit], str(p), cand.x[hit], y))
         out[str(p)] = Pending(
@@ -135,21 +143,44 @@ def resolve(
     return out, _observations(parts)
 
 
+def _sorted(ts: I64) -> bool:
+    return bool(ts.size < 2 or (ts[1:] >= ts[:-1]).all())
+
+
+@njit
+def _first_at(ts: I64, due: I64) -> I64:
+    """``np.searchsorted(ts, due, side="left")`` of non-decreasing ``ts``."""
+    out = np.empty(due.size, dtype=np.int64)
+    j = 0
+    for i in range(due.size):
+        j = _search_from(ts, due[i], j if i > 0 and due[i] >= due[i - 1] else 0)
+        out[i] = j
+    return out
+
+
 @njit
 def _match(
-    ts: I64, log_mid: F64, wm: I64, due: I64, direction: F64, log_mid0: F64, max_lag_ms: int, key_ms: int
+    ts: I64,
+    log_mid: F64,
+    wm: I64,
+    first: I64,
+    due: I64,
+    direction: F64,
+    log_mid0: F64,
+    max_lag_ms: int,
+    key_ms: int,
 ) -> tuple[I64, I64, F64, npt.NDArray[np.bool_]]:
-    """Each pending signal's resolving bar: the first of ``ts`` (sorted, the pair's rows) at or after its
-    ``due``. Returns the signals resolved (indices), their interval keys and realized returns, and the
-    mask of those still waiting (no such bar yet); a bar more than ``max_lag_ms`` late or without a
-    finite mid drops the signal."""
+    """Each pending signal's resolving bar ``first`` (index into the pair's rows ``ts``: the first at or
+    after its ``due``). Returns the signals resolved (indices), their interval keys and realized
+    returns, and the mask of those still waiting (no such bar yet); a bar more than ``max_lag_ms`` late
+    or without a finite mid drops the signal."""
     hit = np.empty(due.size, dtype=np.int64)
     key = np.empty(due.size, dtype=np.int64)
     y = np.empty(due.size, dtype=np.float64)
     waiting = np.zeros(due.size, dtype=np.bool_)
-    nh = j = 0
+    nh = 0
     for i in range(due.size):
-        j = _search_from(ts, due[i], j if i > 0 and due[i] >= due[i - 1] else 0)
+        j = first[i]
         if j >= ts.size:
             waiting[i] = True
         elif ts[j] - due[i] <= max_lag_ms and np.isfinite(log_mid[j]):
@@ -194,9 +225,9 @@ def _observations(parts: list[tuple[I64, I64, str, F64, F64]]) -> Observations:
     if not parts:
         return Observations()
     return Observations(
-        np.concatenate([p[0] for p in parts]).astype(np.int64),
-        np.concatenate([p[1] for p in parts]).astype(np.int64),
-        np.concatenate([np.full(p[1].size, p[2]) for p in parts]).astype(str),
+        np.concatenate([p[0] for p in parts]).astype(np.int64, copy=False),
+        np.concatenate([p[1] for p in parts]).astype(np.int64, copy=False),
+        np.concatenate([np.full(p[1].size, p[2]) for p in parts]).astype(str, copy=False),
         np.concatenate([p[3] for p in parts]),
         np.concatenate([p[4] for p in parts]),
     )
@@ -221,12 +252,16 @@ def close(obs: Observations, moments: Moments, upto_key: int) -> tuple[Observati
     # canonical order (interval, signal time, pair): per-interval sums are bit-identical however split
     pair = obs.pair[done]
     codes = order_codes(pair)  # sorting ints, not strings: the same order
-    m = done[np.lexsort((pair if codes is None else codes, obs.sig_ts[done], obs.key[done]))]
+    order = (pair if codes is None else codes, obs.sig_ts[done], obs.key[done])
+    m = done if _in_order(order) else done[np.lexsort(order)]
     key, x, y = obs.key[m], obs.x[m], obs.y[m]
     first = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
-    n = np.diff(np.append(first, key.size)).astype(np.float64)
+    n = np.diff(np.append(first, key.size)).astype(np.float64, copy=False)
     mx, my = np.add.reduceat(x, first) / n, np.add.reduceat(y, first) / n
-    dx, dy = x - np.repeat(mx, n.astype(np.int64)), y - np.repeat(my, n.astype(np.int64))
+    dx, dy = (
+        x - np.repeat(mx, n.astype(np.int64, copy=False)),
+        y - np.repeat(my, n.astype(np.int64, copy=False)),
+    )
     new = (
         key[first],
         n,
@@ -240,6 +275,18 @@ def close(obs: Observations, moments: Moments, upto_key: int) -> tuple[Observati
     return rest, Moments(
         *(np.concatenate([getattr(moments, f), v]) for f, v in zip(fields, new, strict=True))
     )
+
+
+def _in_order(keys: tuple[npt.NDArray[Any], ...]) -> bool:
+    """True when the rows are already sorted by ``keys`` (last key primary, as ``np.lexsort``): the
+    stable sort would then be the identity (one pair's observations usually arrive in order)."""
+    tied = np.ones(max(keys[0].size - 1, 0), dtype=bool)
+    for k in reversed(keys):
+        step = k[1:] > k[:-1]
+        if (tied & (k[1:] < k[:-1])).any():
+            return False
+        tied &= ~step
+    return True
 
 
 def prune(moments: Moments, from_key: int) -> Moments:

@@ -121,10 +121,22 @@ def accumulate(
     counts = np.zeros((all_keys.size, nf, nb), dtype=np.int64)
     if live.keys.size:
         counts[np.searchsorted(all_keys, live.keys)] = live.counts
-    row = np.searchsorted(all_keys, keys)
+    row = _rows(all_keys, keys)
     for f, (name, edges) in enumerate(zip(ref.features, ref.edges, strict=True)):
-        _count(counts, f, row, ready, batch[name].astype(np.float64), edges[1:-1].copy())
+        _count(counts, f, row, ready, batch[name].astype(np.float64, copy=False), edges[1:-1].copy())
     return LiveCounts(all_keys, counts)
+
+
+@njit
+def _rows(all_keys: I64, keys: I64) -> I64:
+    """``np.searchsorted(all_keys, keys)`` for non-decreasing ``keys``: one forward sweep."""
+    out = np.empty(keys.size, dtype=np.int64)
+    j = 0
+    for i in range(keys.size):
+        while j < all_keys.size and all_keys[j] < keys[i]:
+            j += 1
+        out[i] = j
+    return out
 
 
 @njit
@@ -160,7 +172,7 @@ def window_kl(
         c = total[f, : ref_counts.size].astype(np.float64)
         if c.sum() < min_count:
             continue
-        kl = _kl_to(c, ref.smoothed(f, alpha), alpha)
+        kl = kl_to(c, ref.smoothed(f, alpha), alpha)
         if np.isnan(best) or kl > best:
             best = kl
     return best
@@ -169,14 +181,15 @@ def window_kl(
 def kl_divergence(live: npt.ArrayLike, ref: npt.ArrayLike, alpha: float) -> float:
     """KL(P || Q) in nats of two count vectors (B,) after additive smoothing ``alpha`` per bin."""
     r = np.asarray(ref, dtype=np.float64)
-    return _kl_to(np.asarray(live, dtype=np.float64), _smooth(r, alpha), alpha)
+    return kl_to(np.asarray(live, dtype=np.float64), _smooth(r, alpha), alpha)
 
 
 def _smooth(counts: npt.NDArray[np.float64], alpha: float) -> npt.NDArray[np.float64]:
     return (counts + alpha) / (counts.sum() + alpha * counts.size)
 
 
-def _kl_to(c: npt.NDArray[np.float64], q: npt.NDArray[np.float64], alpha: float) -> float:
+def kl_to(c: npt.NDArray[np.float64], q: npt.NDArray[np.float64], alpha: float) -> float:
+    """KL(P || Q) in nats of live counts ``c`` (B,) after smoothing ``alpha`` and probabilities ``q`` (B,)."""
     p = _smooth(c, alpha)
     nz = p > 0  # alpha = 0 allows empty live bins: 0 * log 0 = 0
     return float(np.sum(p[nz] * np.log(p[nz] / q[nz])))

@@ -84,7 +84,10 @@ class GovernanceStage:
         config: GovernanceConfig | None = None,
         reference: klm.KLReference | None = None,
         control_key: bytes | None = None,
+        compiled: bool = True,
     ) -> None:
+        """``compiled=False``: always the Python evaluation loop (the reference the compiled loop is
+        tested against; same outputs, slower)."""
         self.config = config or GovernanceConfig()
         self._control_key = control_key
         self.spec = StageSpec(
@@ -109,7 +112,7 @@ class GovernanceStage:
         self.reference = reference
         self._dt = cfg.eval_interval_min * MINUTE_MS
         # the compiled loop's KL needs every smoothed bin positive (kl.window_kl masks empty ones)
-        self._compilable = reference is None or cfg.kl_smoothing > 0
+        self._compilable = compiled and (reference is None or cfg.kl_smoothing > 0)
 
     def initial_state(self) -> GovernanceState:
         return GovernanceState()
@@ -119,7 +122,7 @@ class GovernanceStage:
             return self._control_in(state, batch), {}
         if batch.n == 0:
             return state, self._empty(batch)
-        wm = np.maximum.accumulate(np.maximum(batch["ts"].astype(np.int64), state.wm))
+        wm = np.maximum.accumulate(np.maximum(batch["ts"].astype(np.int64, copy=False), state.wm))
         keys = wm // self._dt
         cfg = self.config
         pending, new_obs = icm.resolve(
@@ -127,9 +130,9 @@ class GovernanceStage:
         )
         live = state.live
         if self.reference is not None:
-            live = klm.accumulate(live, self.reference, batch, keys, batch["ready"].astype(bool))
+            live = klm.accumulate(live, self.reference, batch, keys, batch["ready"].astype(bool, copy=False))
         e_state, e_t, e_avg, e_trans = ent.evaluate(
-            state.entropy, wm, batch["entropy"].astype(np.float64), cfg
+            state.entropy, wm, batch["entropy"].astype(np.float64, copy=False), cfg
         )
         s = replace(
             state,

@@ -43,7 +43,7 @@ def data_grid(keys: I64, first: int, last: int, span: int) -> I64:
     hi = reach[np.append(heads[1:] - 1, reach.size - 1)]
     length = hi - lo + 1
     offset = np.repeat(lo - np.concatenate([[0], np.cumsum(length)[:-1]]), length)
-    return (np.arange(int(length.sum()), dtype=np.int64) + offset).astype(np.int64)
+    return (np.arange(int(length.sum()), dtype=np.int64) + offset).astype(np.int64, copy=False)
 
 
 def window_ics(m: icm.Moments, lo: I64, hi: I64, min_obs: int) -> tuple[F64, I64]:
@@ -52,13 +52,14 @@ def window_ics(m: icm.Moments, lo: I64, hi: I64, min_obs: int) -> tuple[F64, I64
     mx = np.zeros(lo.size)
     my = np.zeros(lo.size)
     scored = total >= max(min_obs, 2)
-    for e in np.flatnonzero(scored).tolist():
-        a, b, t = int(lo[e]), int(hi[e]), float(total[e])
-        n = m.n[a:b]
-        mx[e] = float(np.dot(n, m.mx[a:b]) / t)
-        my[e] = float(np.dot(n, m.my[a:b]) / t)
+    at = np.flatnonzero(scored)
+    w_n, w_x, w_y = m.n, m.mx, m.my
+    for e, a, b, t in zip(at.tolist(), lo[at].tolist(), hi[at].tolist(), total[at].tolist(), strict=True):
+        n = w_n[a:b]  # BLAS ddot per window, as window_ic (its summation order is OpenBLAS's)
+        mx[e] = n.dot(w_x[a:b]) / t
+        my[e] = n.dot(w_y[a:b]) / t
     ic = _ics(m.n, m.mx, m.my, m.sxx, m.syy, m.sxy, lo, hi, mx, my, scored)
-    return ic, total.astype(np.int64)
+    return ic, total.astype(np.int64, copy=False)
 
 
 @njit
@@ -119,7 +120,10 @@ def window_kls(
             continue
         c, csum = c[use], csum[use]
         p = (c + alpha) / (csum + alpha * ref_counts.size)[:, None]
-        kl = np.sum(p * np.log(p / ref.smoothed(f, alpha)), axis=1)
+        q = ref.smoothed(f, alpha)
+        kl = np.sum(p * np.log(p / q), axis=1)
+        for r in np.flatnonzero(~(p > 0).all(axis=1)).tolist():  # an underflowed bin: kl masks it
+            kl[r] = klm.kl_to(c[r], q, alpha)
         at = rows[use]
         cur = best[at]
         best[at] = np.where(np.isnan(cur) | (kl > cur), kl, cur)
