@@ -9,24 +9,56 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from streams.core.jit import njit
 from streams.core.units import I64
 
 
 def group_rows(pair: npt.NDArray[np.str_]) -> list[tuple[str, npt.NDArray[np.intp]]]:
     """Return ``(pair, row indices in order)`` for each distinct pair of ``pair`` (shape (n,)), sorted by pair."""
-    if pair.dtype.kind == "U" and 0 < pair.dtype.itemsize // 4 <= 9:
-        codes = pair.view(np.uint32).reshape(len(pair), -1)
-        if len(pair) and int(codes.max()) < 128:
-            # ASCII codes of up to 9 characters pack into one int64: hashing ints beats sorting strings
-            key = codes[:, 0].astype(np.int64)
-            for j in range(1, codes.shape[1]):
-                key |= codes[:, j].astype(np.int64) << (7 * j)
-            if (key == key[0]).all():  # one pair: no hashing
-                return [(str(pair[0]), np.arange(len(pair)))]
-            firsts = [np.flatnonzero(key == k) for k in np.unique(key, sorted=False).tolist()]
-            return sorted((str(pair[idx[0]]), idx) for idx in firsts)
+    if pair.dtype.kind == "U" and pair.size and pair.dtype.itemsize:
+        codes = np.ascontiguousarray(pair).view(np.uint32).reshape(pair.size, -1)
+        order, offsets = _group(codes)
+        if offsets.size:  # up to 64 distinct pairs: one compiled pass, no hashing or sorting of strings
+            bounds = zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)
+            return sorted((str(pair[order[a]]), order[a:b]) for a, b in bounds)
     names, inverse = np.unique(pair, return_inverse=True)
     return [(str(name), np.flatnonzero(inverse == j)) for j, name in enumerate(names.tolist())]
+
+
+@njit
+def _group(codes: npt.NDArray[np.uint32]) -> tuple[npt.NDArray[np.intp], I64]:
+    """Rows grouped by equal code rows (groups in order of first appearance, rows in order) and the
+    group offsets into them; empty offsets when there are more than 64 groups."""
+    n, w = codes.shape
+    first = np.empty(64, dtype=np.int64)
+    gid = np.empty(n, dtype=np.int64)
+    k = 0
+    for i in range(n):
+        g = 0
+        while g < k:
+            r = first[g]
+            c = 0
+            while c < w and codes[i, c] == codes[r, c]:
+                c += 1
+            if c == w:
+                break
+            g += 1
+        if g == k:
+            if k == 64:
+                return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.int64)
+            first[k] = i
+            k += 1
+        gid[i] = g
+    offsets = np.zeros(k + 1, dtype=np.int64)
+    for i in range(n):
+        offsets[gid[i] + 1] += 1
+    offsets = np.cumsum(offsets)
+    fill = offsets[:-1].copy()
+    order = np.empty(n, dtype=np.intp)
+    for i in range(n):
+        order[fill[gid[i]]] = i
+        fill[gid[i]] += 1
+    return order, offsets
 
 
 def run_starts(keys: I64) -> npt.NDArray[np.intp]:
