@@ -81,16 +81,32 @@ def union_sorted(*keys: I64) -> I64:
     return sorted_unique(np.sort(np.concatenate(parts).astype(np.int64)))
 
 
-def order_codes(s: npt.NDArray[np.str_]) -> I64 | None:
-    """Integers in the order of the strings ``s`` (shape (n,)), so a sort by them equals a sort by ``s``;
-    None unless every string is ASCII of at most 9 characters (7 bits each, big-endian in an int64)."""
-    width = s.dtype.itemsize // 4 if s.dtype.kind == "U" else 0
-    if s.size == 0 or not 0 < width <= 9:
+def order_ranks(s: npt.NDArray[np.str_]) -> I64 | None:
+    """The rank of each string of ``s`` (shape (n,)) among its distinct values, in string order: a sort
+    by the ranks equals a sort by ``s``. None when there are more than 64 distinct values."""
+    if s.dtype.kind != "U" or s.size == 0 or s.dtype.itemsize == 0:
         return None
-    codes = np.ascontiguousarray(s).view(np.uint32).reshape(s.size, width)
-    if int(codes.max()) >= 128:
-        return None
-    key = np.zeros(s.size, dtype=np.int64)
-    for j in range(width):  # numpy pads shorter strings with NUL, which sorts first: same as here
-        key = (key << 7) | codes[:, j].astype(np.int64)
-    return key
+    ranks = _ranks(np.ascontiguousarray(s).view(np.uint32).reshape(s.size, -1))
+    return ranks if ranks.size == s.size else None
+
+
+@njit
+def _ranks(codes: npt.NDArray[np.uint32]) -> I64:
+    order, offsets = _group(codes)
+    k = offsets.size - 1
+    if k < 1:
+        return np.empty(0, dtype=np.int64)
+    heads = order[offsets[:-1]]  # first row of each group
+    rank = np.zeros(k, dtype=np.int64)  # code points compare as numpy compares strings (NUL-padded)
+    for g in range(k):
+        for h in range(k):
+            c = 0
+            while c < codes.shape[1] and codes[heads[h], c] == codes[heads[g], c]:
+                c += 1
+            if c < codes.shape[1] and codes[heads[h], c] < codes[heads[g], c]:
+                rank[g] += 1
+    out = np.empty(codes.shape[0], dtype=np.int64)
+    for g in range(k):
+        for i in range(offsets[g], offsets[g + 1]):
+            out[order[i]] = rank[g]
+    return out

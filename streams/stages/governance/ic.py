@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from streams.core.batch import Batch
-from streams.core.groups import group_rows, order_codes
+from streams.core.groups import group_rows, order_ranks
 from streams.core.jit import njit
 from streams.core.units import F64, I64, MINUTE_MS
 
@@ -250,10 +250,7 @@ def close(obs: Observations, moments: Moments, upto_key: int) -> tuple[Observati
         return obs, moments
     rest = Observations(*(getattr(obs, f)[~closed] for f in ("key", "sig_ts", "pair", "x", "y")))
     # canonical order (interval, signal time, pair): per-interval sums are bit-identical however split
-    pair = obs.pair[done]
-    codes = order_codes(pair)  # sorting ints, not strings: the same order
-    order = (pair if codes is None else codes, obs.sig_ts[done], obs.key[done])
-    m = done if _in_order(order) else done[np.lexsort(order)]
+    m = done[_canonical(obs.key[done], obs.sig_ts[done], obs.pair[done])]
     key, x, y = obs.key[m], obs.x[m], obs.y[m]
     first = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
     n = np.diff(np.append(first, key.size)).astype(np.float64, copy=False)
@@ -275,6 +272,43 @@ def close(obs: Observations, moments: Moments, upto_key: int) -> tuple[Observati
     return rest, Moments(
         *(np.concatenate([getattr(moments, f), v]) for f, v in zip(fields, new, strict=True))
     )
+
+
+def _canonical(key: I64, sig_ts: I64, pair: npt.NDArray[np.str_]) -> npt.NDArray[np.intp]:
+    """The stable order of rows by (key, sig_ts, pair): ``np.lexsort((pair, sig_ts, key))``, computed
+    as the identity when already in order, else as one stable sort of the three packed in an int64
+    when they fit, else by lexsort itself (all three give the same permutation)."""
+    codes = order_ranks(pair)  # ints in the order of the strings
+    order = (pair if codes is None else codes, sig_ts, key)
+    if _in_order(order):
+        return np.arange(key.size)
+    packed = None if codes is None else _pack(key, sig_ts, codes)
+    return np.lexsort(order) if packed is None or packed.size == 0 else np.argsort(packed, kind="stable")
+
+
+@njit
+def _pack(key: I64, sig_ts: I64, codes: I64) -> I64:
+    """(key, sig_ts, pair rank) packed so that int order is their lexicographic order; empty when they
+    need more than 62 bits."""
+    k0, s0 = key.min(), sig_ts.min()
+    kb = _bits(key.max() - k0)
+    sb = _bits(sig_ts.max() - s0)
+    pb = _bits(codes.max())
+    if k0 < 0 or s0 < 0 or kb + sb + pb > 62:
+        return np.empty(0, dtype=np.int64)
+    out = np.empty(key.size, dtype=np.int64)
+    for i in range(key.size):
+        out[i] = ((key[i] - k0) << (sb + pb)) | ((sig_ts[i] - s0) << pb) | codes[i]
+    return out
+
+
+@njit
+def _bits(v: int) -> int:
+    b = 0
+    while v > 0:
+        v >>= 1
+        b += 1
+    return b
 
 
 def _in_order(keys: tuple[npt.NDArray[Any], ...]) -> bool:
