@@ -24,9 +24,9 @@ import numpy as np
 import numpy.typing as npt
 
 from streams.core.batch import Batch
-from streams.core.groups import group_rows, order_ranks
+from streams.core.groups import order_ranks
 from streams.core.jit import njit
-from streams.core.units import F64, I64, MINUTE_MS
+from streams.core.units import F64, I64
 
 _EMPTY_F = np.empty(0, dtype=np.float64)
 _EMPTY_I = np.empty(0, dtype=np.int64)
@@ -91,146 +91,6 @@ def direction(batch: Batch) -> F64:
     disp = batch["displacement"].astype(np.float64, copy=False)
     fallback = -np.sign(np.where(np.isnan(disp), 0.0, disp))  # NaN: no sign (as nan_to_num)
     return np.where(side != 0, np.sign(side), fallback)
-
-
-def resolve(
-    pending: dict[str, Pending], batch: Batch, wm: I64, key_ms: int, max_lag_ms: int, universe: str
-) -> tuple[dict[str, Pending], Observations]:
-    """Add the batch's signals to ``pending`` and resolve every signal whose horizon bar arrived.
-
-    Parameters
-    ----------
-    pending : pair -> Pending signals from earlier batches.
-    batch : signal records; ``ts`` strictly increasing per pair (the market stage guarantees it).
-    wm : event time (running max ``ts``, ms) of each row, shape (n,).
-    key_ms : evaluation interval, ms; observations are keyed by ``wm // key_ms`` of the resolving bar.
-    max_lag_ms : largest accepted delay of the resolving bar after ``ts + horizon``.
-
-    Returns
-    -------
-    (new pending, the observations resolved in this batch)
-    """
-    out = dict(pending)
-    d = direction(batch)
-    ok = eligible(batch, universe, d)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_mid = np.log(batch["mid"].astype(np.float64, copy=False))
-    parts: list[tuple[I64, I64, str, F64, F64]] = []
-    for p, rows in group_rows(batch["pair"]):
-        new = rows[ok[rows]]
-        old = out.get(str(p))
-        cand = _concat(
-            old,
-            Pending(
-                batch["ts"][new].astype(np.int64, copy=False),
-                batch["ts"][new].astype(np.int64, copy=False)
-                + batch["horizon_min"][new].astype(np.int64, copy=False) * MINUTE_MS,
-                batch["expected_return"][new].astype(np.float64, copy=False),
-                d[new],
-                log_mid[new],
-            ),
-        )
-        ts_p = batch["ts"][rows].astype(np.int64, copy=False)
-        # the market stage sends a pair's bars in time order; out of order, numpy's own search decides
-        j = _first_at(ts_p, cand.due) if _sorted(ts_p) else np.searchsorted(ts_p, cand.due, side="left")
-        hit, key, y, keep = _match(
-            ts_p, log_mid[rows], wm[rows], j, cand.due, cand.direction, cand.log_mid, max_lag_ms, key_ms
-        )
-        parts.append((key, cand.sig_ts[hit], str(p), cand.x[hit], y))
-        out[str(p)] = Pending(
-            *(getattr(cand, f)[keep] for f in ("sig_ts", "due", "x", "direction", "log_mid"))
-        )
-    return out, _observations(parts)
-
-
-def _sorted(ts: I64) -> bool:
-    return bool(ts.size < 2 or (ts[1:] >= ts[:-1]).all())
-
-
-@njit
-def _first_at(ts: I64, due: I64) -> I64:
-    """``np.searchsorted(ts, due, side="left")`` of non-decreasing ``ts``."""
-    out = np.empty(due.size, dtype=np.int64)
-    j = 0
-    for i in range(due.size):
-        j = _search_from(ts, due[i], j if i > 0 and due[i] >= due[i - 1] else 0)
-        out[i] = j
-    return out
-
-
-@njit
-def _match(
-    ts: I64,
-    log_mid: F64,
-    wm: I64,
-    first: I64,
-    due: I64,
-    direction: F64,
-    log_mid0: F64,
-    max_lag_ms: int,
-    key_ms: int,
-) -> tuple[I64, I64, F64, npt.NDArray[np.bool_]]:
-    """Each pending signal's resolving bar ``first`` (index into the pair's rows ``ts``: the first at or
-    after its ``due``). Returns the signals resolved (indices), their interval keys and realized
-    returns, and the mask of those still waiting (no such bar yet); a bar more than ``max_lag_ms`` late
-    or without a finite mid drops the signal."""
-    hit = np.empty(due.size, dtype=np.int64)
-    key = np.empty(due.size, dtype=np.int64)
-    y = np.empty(due.size, dtype=np.float64)
-    waiting = np.zeros(due.size, dtype=np.bool_)
-    nh = 0
-    for i in range(due.size):
-        j = first[i]
-        if j >= ts.size:
-            waiting[i] = True
-        elif ts[j] - due[i] <= max_lag_ms and np.isfinite(log_mid[j]):
-            hit[nh] = i
-            key[nh] = wm[j] // key_ms
-            y[nh] = direction[i] * (log_mid[j] - log_mid0[i])
-            nh += 1
-    return hit[:nh], key[:nh], y[:nh], waiting
-
-
-@njit
-def _search_from(ts: I64, v: int, lo: int) -> int:
-    """``np.searchsorted(ts, v, side="left")`` knowing the answer is ``>= lo``: galloping from ``lo``
-    (dues mostly increase, so the answer is near the previous one), then a binary search."""
-    step, hi = 1, lo
-    while hi < ts.size and ts[hi] < v:
-        lo = hi + 1
-        hi = lo + step
-        step *= 2
-    hi = min(hi, ts.size)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if ts[mid] < v:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-def _concat(a: Pending | None, b: Pending) -> Pending:
-    if a is None:
-        return b
-    return Pending(
-        *(
-            np.concatenate([getattr(a, f), getattr(b, f)])
-            for f in ("sig_ts", "due", "x", "direction", "log_mid")
-        )
-    )
-
-
-def _observations(parts: list[tuple[I64, I64, str, F64, F64]]) -> Observations:
-    if not parts:
-        return Observations()
-    return Observations(
-        np.concatenate([p[0] for p in parts]).astype(np.int64, copy=False),
-        np.concatenate([p[1] for p in parts]).astype(np.int64, copy=False),
-        np.concatenate([np.full(p[1].size, p[2]) for p in parts]).astype(str, copy=False),
-        np.concatenate([p[3] for p in parts]),
-        np.concatenate([p[4] for p in parts]),
-    )
 
 
 def append(a: Observations, b: Observations) -> Observations:

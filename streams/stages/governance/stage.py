@@ -36,6 +36,7 @@ from streams.stages.governance import schedule as sched
 from streams.stages.governance import windows as win
 from streams.stages.governance.config import GovernanceConfig
 from streams.stages.governance.outputs import CONTROL_FIELDS, GOVERNANCE_FIELDS
+from streams.stages.governance.resolve import resolve
 from streams.stages.governance.triggers import Flags, Transition, TriggerState, operator_resume, step
 
 __all__ = ["CONTROL_FIELDS", "GOVERNANCE_FIELDS", "GovernanceStage", "GovernanceState"]
@@ -125,7 +126,7 @@ class GovernanceStage:
         wm = np.maximum.accumulate(np.maximum(batch["ts"].astype(np.int64, copy=False), state.wm))
         keys = wm // self._dt
         cfg = self.config
-        pending, new_obs = icm.resolve(
+        pending, new_obs = resolve(
             state.pending, batch, wm, self._dt, cfg.resolve_max_lag_min * MINUTE_MS, cfg.ic_universe
         )
         live = state.live
