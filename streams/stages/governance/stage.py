@@ -25,16 +25,15 @@ import numpy.typing as npt
 
 from streams.core.batch import Batch
 from streams.core.control_auth import ControlRejected, check_replay, verify
-from streams.core.groups import sorted_unique, union_sorted
+from streams.core.groups import sorted_unique
 from streams.core.stage import Outputs, StageSpec
 from streams.core.units import MINUTE_MS
 from streams.stages.governance import entropy as ent
 from streams.stages.governance import ic as icm
 from streams.stages.governance import kl as klm
 from streams.stages.governance import outputs as out
-from streams.stages.governance import schedule as sched
-from streams.stages.governance import windows as win
 from streams.stages.governance.config import GovernanceConfig
+from streams.stages.governance.evaluations import evaluate
 from streams.stages.governance.outputs import CONTROL_FIELDS, GOVERNANCE_FIELDS
 from streams.stages.governance.resolve import resolve
 from streams.stages.governance.triggers import Flags, Transition, TriggerState, operator_resume, step
@@ -240,53 +239,13 @@ class GovernanceStage:
         return loop
 
     def _evaluate_compiled(self, loop: _Loop, now: int, input_keys: npt.NDArray[np.int64]) -> _Loop:
-        """The loop of :meth:`_evaluate` without operator RESUMEs, compiled (:mod:`.schedule`), with the
-        IC and KL of every evaluation that has data computed at once (:mod:`.windows`)."""
-        cfg, dt, s = self.config, self._dt, loop.s
-        w_ic, w_kl = cfg.ic_window_min * MINUTE_MS, cfg.kl_window_min * MINUTE_MS
-        mkeys, lkeys = s.moments.key, s.live.keys
-        union = union_sorted(lkeys, input_keys, mkeys)
-        grid = win.data_grid(union, s.next_eval // dt, now // dt, max(w_ic // dt, w_kl // dt))
-        t = grid * dt
-        ic_lo = np.searchsorted(mkeys, -(-(t - w_ic) // dt))
-        ic, n_ic = win.window_ics(s.moments, ic_lo, np.searchsorted(mkeys, grid), cfg.ic_min_obs)
-        kl = np.full(grid.size, np.nan)
-        if self.reference is not None:
-            kl_lo = np.searchsorted(lkeys, -(-(t - w_kl) // dt))
-            kl_hi = np.searchsorted(lkeys, grid)
-            kl = win.window_kls(s.live, self.reference, kl_lo, kl_hi, cfg.kl_smoothing, cfg.kl_min_count)
-        tr = sched.trigger_vector(s.triggers)
-        p = sched.params(cfg, dt, self.reference is not None)
-        nxt, last, ev_t, ev_g, codes, code_ev = sched.run(
-            s.next_eval, now, p, tr, (lkeys, input_keys, mkeys), grid, (ic, n_ic, kl)
-        )
-        has = ev_g >= 0
-        g = np.maximum(ev_g, 0)
-        snaps = out.Snapshots(
-            ev_t,
-            np.where(has, ic[g], np.nan) if grid.size else np.full(ev_t.size, np.nan),
-            np.where(has, kl[g], np.nan) if grid.size else np.full(ev_t.size, np.nan),
-            np.where(has, n_ic[g], 0) if grid.size else np.zeros(ev_t.size, np.int64),
-        )
-        loop.compiled = snaps
-        loop.trans.extend(sched.transitions(codes, ev_t[code_ev], snaps.ic[code_ev], snaps.kl[code_ev], cfg))
-        live = s.live
-        if self.reference is not None and ev_t.size:
-            live = klm.prune(live, -(-(int(ev_t[-1]) - w_kl) // dt))
-        vals = (s.ic, s.n_ic, s.kl)
-        if last == -1:
-            vals = (float("nan"), 0, float("nan"))
-        elif last >= 0:
-            vals = (float(snaps.ic[last]), int(snaps.n[last]), float(snaps.kl[last]))
-        loop.s = replace(
-            s,
-            live=live,
-            triggers=sched.trigger_state(tr),
-            ic=vals[0],
-            n_ic=vals[1],
-            kl=vals[2],
-            next_eval=nxt,
-        )
+        s = loop.s
+        state = (s.next_eval, s.triggers, s.moments, s.live, (s.ic, s.n_ic, s.kl))
+        r = evaluate(self.config, self.reference, state, now, input_keys)
+        loop.compiled = r.snaps
+        loop.trans.extend(r.trans)
+        ic, n_ic, kl = r.last
+        loop.s = replace(s, live=r.live, triggers=r.triggers, ic=ic, n_ic=n_ic, kl=kl, next_eval=r.next_eval)
         return self._close_loop(loop, ())
 
     def _control_in(self, state: GovernanceState, batch: Batch) -> GovernanceState:
