@@ -295,3 +295,31 @@ def _first_from(keys: npt.NDArray[np.int64], k: int, ordered: bool) -> int | Non
 def _flags(state: GovernanceState) -> Flags:
     tr = state.triggers
     return Flags(tr.reduced, tr.decommissioned, tr.halted, state.entropy.suspended)
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) the kernels of the compiled path: two pairs, a few hours.
+
+    A cold cache costs seconds of compilation on first use; ``infra/bootstrap.sh`` calls this once so
+    that workers and tests start with the cache filled."""
+    n = 600
+    ts = 1_577_836_800_000 + (np.arange(n, dtype=np.int64) // 2) * MINUTE_MS
+    rng = np.random.default_rng(0)
+    cols = {
+        "pair": np.array(["EURUSD", "GBPUSD"] * (n // 2)),
+        "ts": ts,
+        "mid": 1.1 + rng.normal(0, 1e-4, n),
+        "expected_return": rng.normal(0, 1e-4, n),
+        "horizon_min": np.full(n, 5, dtype=np.int32),
+        "side": np.ones(n, dtype=np.int32),
+        "displacement": rng.normal(size=n),
+        "ready": np.ones(n, dtype=bool),
+        "passed": np.ones(n, dtype=bool),
+        "entropy": np.full(n, 0.5),
+    }
+    hist = klm.histograms_from_samples({"displacement": rng.normal(size=1000)})
+    cfg = GovernanceConfig(
+        eval_interval_min=30, ic_min_obs=10, kl_features=("displacement",), kl_min_count=10
+    )
+    stage = GovernanceStage(cfg, reference=klm.KLReference.from_histograms(hist))
+    stage.process(stage.initial_state(), "signals", Batch(cols))

@@ -18,6 +18,7 @@ from streams.core.batch import Batch
 from streams.serde.avro import AvroCodec
 from streams.stages.governance import GovernanceConfig, GovernanceStage, KLReference, histograms_from_samples
 from streams.stages.governance import schedule as sched
+from streams.stages.governance.stage import warm_up
 from tests.kit.runner import pieces, run
 from tests.kit.signals import DAY, MIN, signals
 
@@ -171,3 +172,11 @@ def test_compiled_loop_equals_the_loop_on_any_split(seed: int) -> None:
 def test_outputs_equal_those_recorded_from_the_code_before_the_compiled_path() -> None:
     _, out = run(GovernanceStage(CFG, reference=REF), [("signals", STREAM)])
     assert digest(out) == RECORDED
+
+
+def test_warm_up_takes_the_compiled_path(monkeypatch) -> None:
+    calls = []
+    real = sched.run
+    monkeypatch.setattr(sched, "run", lambda *a: calls.append(1) or real(*a))
+    warm_up()  # what infra/bootstrap.sh runs to fill numba's cache
+    assert calls
