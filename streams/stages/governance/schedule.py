@@ -138,6 +138,13 @@ def _step(tr: I64, t: int, ic: float, kl: float, p: F64, codes: I64, nc: int) ->
 
 
 @njit
+def _grown(a: I64) -> I64:
+    out = np.empty(2 * a.size, dtype=np.int64)
+    out[: a.size] = a
+    return out
+
+
+@njit
 def run(
     t0: int,
     now: int,
@@ -158,7 +165,7 @@ def run(
     """
     live, inputs, moments = keys
     dt = int(p[0])
-    cap = 2 * grid.size + 2
+    cap = 2 * grid.size + 2  # an evaluation without data follows one with data (its NaN ends the streaks)
     ev_t = np.empty(cap, dtype=np.int64)
     ev_g = np.empty(cap, dtype=np.int64)
     codes = np.empty(4 * cap, dtype=np.int64)
@@ -175,6 +182,9 @@ def run(
                 t = skip
                 last = -1
                 continue
+        if ne == ev_t.size:  # never, by the bound above; grown rather than written past the end
+            ev_t, ev_g = _grown(ev_t), _grown(ev_g)
+            codes, code_ev = _grown(codes), _grown(code_ev)
         k = t // dt
         while g < grid.size and grid[g] < k:
             g += 1
