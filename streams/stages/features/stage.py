@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from streams.core.batch import Batch, concat
+from streams.core.groups import group_rows
 from streams.core.stage import Outputs, StageSpec
 from streams.core.units import MINUTE_MS
 from streams.stages.features.config import FeaturesConfig
@@ -79,21 +80,6 @@ FEATURE_FIELDS: dict[str, Any] = {
 """Output columns (= ``schemas/features.avsc`` fields) and their numpy dtypes."""
 MAX_ROWS = 1 << 16
 """Rows per internal step: a longer batch is processed in consecutive pieces of this size."""
-
-
-def group_rows(pair: npt.NDArray[np.str_]) -> list[tuple[str, npt.NDArray[np.intp]]]:
-    """Return ``(pair, row indices in order)`` for each distinct pair of ``pair`` (shape (n,)), sorted by pair."""
-    if pair.dtype.kind == "U" and 0 < pair.dtype.itemsize // 4 <= 9:
-        codes = pair.view(np.uint32).reshape(len(pair), -1)
-        if len(pair) and int(codes.max()) < 128:
-            # ASCII codes of up to 9 characters pack into one int64: hashing ints beats sorting strings
-            key = codes[:, 0].astype(np.int64)
-            for j in range(1, codes.shape[1]):
-                key |= codes[:, j].astype(np.int64) << (7 * j)
-            firsts = [np.flatnonzero(key == k) for k in np.unique(key, sorted=False).tolist()]
-            return sorted((str(pair[idx[0]]), idx) for idx in firsts)
-    names, inverse = np.unique(pair, return_inverse=True)
-    return [(str(name), np.flatnonzero(inverse == j)) for j, name in enumerate(names.tolist())]
 
 
 def _carry(batch: Batch, name: str) -> npt.NDArray[Any]:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from streams.core.groups import run_starts, union_sorted
+from streams.core.jit import njit
 from streams.core.units import F64, I64, MINUTE_MS
 from streams.stages.governance.config import GovernanceConfig
 from streams.stages.governance.triggers import Transition
@@ -47,21 +49,59 @@ def since(t: I64, cond: npt.NDArray[np.bool_], reset: npt.NDArray[np.bool_], sin
     ``reset`` marks evaluations where a run cannot continue from the previous one (data gap);
     ``since0`` is the run start carried over from the previous batch (-1: no run).
     """
-    n = t.size
-    prev = np.concatenate([[since0 >= 0], cond[:-1]])
-    start = cond & (~prev | reset)
-    idx = np.maximum.accumulate(np.where(start, np.arange(n), -1)) if n else np.empty(0, dtype=np.int64)
-    run = np.where(idx >= 0, t[np.maximum(idx, 0)], since0)
-    return np.where(cond, run, -1).astype(np.int64)
+    return _since(
+        t.astype(np.int64, copy=False),
+        cond.astype(np.bool_, copy=False),
+        reset.astype(np.bool_, copy=False),
+        since0,
+    )
+
+
+@njit
+def _since(t: I64, cond: npt.NDArray[np.bool_], reset: npt.NDArray[np.bool_], since0: int) -> I64:
+    out = np.empty(t.size, dtype=np.int64)
+    run, prev = since0, since0 >= 0
+    for i in range(t.size):
+        if cond[i] and (not prev or reset[i]):
+            run = t[i]  # a run starts here (after a False, or across a gap)
+        out[i] = run if cond[i] else -1
+        prev = cond[i]
+    return out
+
+
+@njit
+def _window_starts(keys: I64, first: int, last: int, w: int) -> I64:
+    """``np.searchsorted(keys, keys[first:last] - w + 1)`` of sorted ``keys``: one forward sweep."""
+    out = np.empty(max(last - first, 0), dtype=np.int64)
+    lo = 0
+    for i in range(first, last):
+        while keys[lo] < keys[i] - w + 1:
+            lo += 1
+        out[i - first] = lo
+    return out
 
 
 def _buckets(state: EntropyState, mk: I64, entropy: F64) -> tuple[I64, I64, I64]:
     ok = np.isfinite(entropy)
     q = np.where(ok, np.rint(np.where(ok, entropy, 0.0) * SCALE), 0).astype(np.int64)
-    keys, start = np.unique(mk, return_index=True)  # mk is non-decreasing: contiguous runs
+    start = run_starts(mk)  # mk is non-decreasing: contiguous runs
+    keys = mk[start]
     sums = np.add.reduceat(q, start) if mk.size else np.empty(0, dtype=np.int64)
-    counts = np.add.reduceat(ok.astype(np.int64), start) if mk.size else np.empty(0, dtype=np.int64)
-    all_keys = np.union1d(state.keys, keys)
+    counts = (
+        np.add.reduceat(ok.astype(np.int64, copy=False), start) if mk.size else np.empty(0, dtype=np.int64)
+    )
+    if state.keys.size == 0 or keys.size == 0:
+        return (keys, sums, counts) if keys.size else (state.keys, state.sums, state.counts)
+    if state.keys[-1] <= keys[0]:  # the usual case: event time moved on, at most one minute shared
+        shared = int(state.keys[-1] == keys[0])
+        keep = state.keys.size - shared
+        s = np.concatenate([state.sums[:keep], sums])
+        c = np.concatenate([state.counts[:keep], counts])
+        if shared:
+            s[keep] = state.sums[-1] + sums[0]
+            c[keep] = state.counts[-1] + counts[0]
+        return np.concatenate([state.keys[:keep], keys]), s, c
+    all_keys = union_sorted(state.keys, keys)
     s = np.zeros(all_keys.size, dtype=np.int64)
     c = np.zeros(all_keys.size, dtype=np.int64)
     for k_, s_, c_ in ((state.keys, state.sums, state.counts), (keys, sums, counts)):
@@ -85,11 +125,12 @@ def evaluate(
     mk = wm // MINUTE_MS
     keys, sums, counts = _buckets(state, mk, entropy)
     current = int(mk[-1]) if mk.size else (int(keys[-1]) if keys.size else -1)
-    ev = keys[(keys > state.last_eval) & (keys < current)]
+    first, last = np.searchsorted(keys, (state.last_eval + 1, current), side="left").tolist()
+    ev = keys[first:last]  # keys are distinct and sorted: the minutes after last_eval, before current
     cs = np.concatenate([[0], np.cumsum(sums)])
     cc = np.concatenate([[0], np.cumsum(counts)])
-    lo = np.searchsorted(keys, ev - w + 1, side="left")
-    hi = np.searchsorted(keys, ev, side="right")
+    lo = _window_starts(keys, first, last, w)
+    hi = np.arange(first + 1, max(last, first) + 1)
     n = cc[hi] - cc[lo]
     with np.errstate(invalid="ignore", divide="ignore"):
         avg = np.where(n > 0, (cs[hi] - cs[lo]) / np.maximum(n, 1) / SCALE, np.nan)
@@ -112,7 +153,7 @@ def evaluate(
         float(avg[-1]) if ev.size else state.avg,
         suspended,
     )
-    return new, t.astype(np.int64), avg.astype(np.float64), trans
+    return new, t.astype(np.int64, copy=False), avg.astype(np.float64, copy=False), trans
 
 
 def _switch(

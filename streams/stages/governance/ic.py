@@ -18,12 +18,15 @@ order (signal time, pair), so the IC is bit-identical however the records are sp
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from streams.core.batch import Batch
-from streams.core.units import F64, I64, MINUTE_MS
+from streams.core.groups import order_ranks
+from streams.core.jit import njit
+from streams.core.units import F64, I64
 
 _EMPTY_F = np.empty(0, dtype=np.float64)
 _EMPTY_I = np.empty(0, dtype=np.int64)
@@ -67,94 +70,27 @@ class Moments:
     sxy: F64 = field(default_factory=lambda: _EMPTY_F)
 
 
-def eligible(batch: Batch, universe: str) -> npt.NDArray[np.bool_]:
-    """Rows that make an IC observation, shape (n,): ready, finite estimate and mid, a direction."""
-    ok = batch["ready"].astype(bool) & np.isfinite(batch["expected_return"]) & np.isfinite(batch["mid"])
-    ok &= (batch["mid"] > 0) & (batch["horizon_min"] > 0) & (direction(batch) != 0)
+def eligible(batch: Batch, universe: str, d: F64 | None = None) -> npt.NDArray[np.bool_]:
+    """Rows that make an IC observation, shape (n,): ready, finite estimate and mid, a direction
+    (``d``: :func:`direction` of ``batch`` when the caller has it)."""
+    d = direction(batch) if d is None else d
+    ok = (
+        batch["ready"].astype(bool, copy=False)
+        & np.isfinite(batch["expected_return"])
+        & np.isfinite(batch["mid"])
+    )
+    ok &= (batch["mid"] > 0) & (batch["horizon_min"] > 0) & (d != 0)
     if universe == "passed":
-        ok &= batch["passed"].astype(bool)
+        ok &= batch["passed"].astype(bool, copy=False)
     return ok
 
 
 def direction(batch: Batch) -> F64:
     """Trade direction per row, shape (n,): ``side``, else the mean-reversion sign -sign(displacement)."""
-    side = batch["side"].astype(np.float64)
-    fallback = -np.sign(np.nan_to_num(batch["displacement"].astype(np.float64)))
+    side = batch["side"].astype(np.float64, copy=False)
+    disp = batch["displacement"].astype(np.float64, copy=False)
+    fallback = -np.sign(np.where(np.isnan(disp), 0.0, disp))  # NaN: no sign (as nan_to_num)
     return np.where(side != 0, np.sign(side), fallback)
-
-
-def resolve(
-    pending: dict[str, Pending], batch: Batch, wm: I64, key_ms: int, max_lag_ms: int, universe: str
-) -> tuple[dict[str, Pending], Observations]:
-    """Add the batch's signals to ``pending`` and resolve every signal whose horizon bar arrived.
-
-    Parameters
-    ----------
-    pending : pair -> Pending signals from earlier batches.
-    batch : signal records; ``ts`` strictly increasing per pair (the market stage guarantees it).
-    wm : event time (running max ``ts``, ms) of each row, shape (n,).
-    key_ms : evaluation interval, ms; observations are keyed by ``wm // key_ms`` of the resolving bar.
-    max_lag_ms : largest accepted delay of the resolving bar after ``ts + horizon``.
-
-    Returns
-    -------
-    (new pending, the observations resolved in this batch)
-    """
-    out = dict(pending)
-    ok = eligible(batch, universe)
-    d = direction(batch)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_mid = np.log(batch["mid"].astype(np.float64))
-    parts: list[tuple[I64, I64, str, F64, F64]] = []
-    for p in np.unique(batch["pair"]):
-        rows = np.flatnonzero(batch["pair"] == p)
-        new = rows[ok[rows]]
-        old = out.get(str(p))
-        cand = _concat(
-            old,
-            Pending(
-                batch["ts"][new].astype(np.int64),
-                batch["ts"][new].astype(np.int64) + batch["horizon_min"][new].astype(np.int64) * MINUTE_MS,
-                batch["expected_return"][new].astype(np.float64),
-                d[new],
-                log_mid[new],
-            ),
-        )
-        ts_p = batch["ts"][rows].astype(np.int64)
-        j = np.searchsorted(ts_p, cand.due, side="left")
-        found = j < ts_p.size
-        jj = np.minimum(j, ts_p.size - 1)
-        hit = found & (ts_p[jj] - cand.due <= max_lag_ms) & np.isfinite(log_mid[rows][jj])
-        y = cand.direction[hit] * (log_mid[rows][jj[hit]] - cand.log_mid[hit])
-        parts.append((wm[rows][jj[hit]] // key_ms, cand.sig_ts[hit], str(p), cand.x[hit], y))
-        keep = ~found
-        out[str(p)] = Pending(
-            *(getattr(cand, f)[keep] for f in ("sig_ts", "due", "x", "direction", "log_mid"))
-        )
-    return out, _observations(parts)
-
-
-def _concat(a: Pending | None, b: Pending) -> Pending:
-    if a is None:
-        return b
-    return Pending(
-        *(
-            np.concatenate([getattr(a, f), getattr(b, f)])
-            for f in ("sig_ts", "due", "x", "direction", "log_mid")
-        )
-    )
-
-
-def _observations(parts: list[tuple[I64, I64, str, F64, F64]]) -> Observations:
-    if not parts:
-        return Observations()
-    return Observations(
-        np.concatenate([p[0] for p in parts]).astype(np.int64),
-        np.concatenate([p[1] for p in parts]).astype(np.int64),
-        np.concatenate([np.full(p[1].size, p[2]) for p in parts]).astype(str),
-        np.concatenate([p[3] for p in parts]),
-        np.concatenate([p[4] for p in parts]),
-    )
 
 
 def append(a: Observations, b: Observations) -> Observations:
@@ -168,17 +104,21 @@ def append(a: Observations, b: Observations) -> Observations:
 
 def close(obs: Observations, moments: Moments, upto_key: int) -> tuple[Observations, Moments]:
     """Fold the open observations with ``key < upto_key`` (closed intervals) into per-interval moments."""
-    done = np.flatnonzero(obs.key < upto_key)
-    rest = Observations(*(np.delete(getattr(obs, f), done) for f in ("key", "sig_ts", "pair", "x", "y")))
+    closed = obs.key < upto_key
+    done = np.flatnonzero(closed)
     if done.size == 0:
-        return rest, moments
+        return obs, moments
+    rest = Observations(*(getattr(obs, f)[~closed] for f in ("key", "sig_ts", "pair", "x", "y")))
     # canonical order (interval, signal time, pair): per-interval sums are bit-identical however split
-    m = done[np.lexsort((obs.pair[done], obs.sig_ts[done], obs.key[done]))]
+    m = done[_canonical(obs.key[done], obs.sig_ts[done], obs.pair[done])]
     key, x, y = obs.key[m], obs.x[m], obs.y[m]
     first = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
-    n = np.diff(np.append(first, key.size)).astype(np.float64)
+    n = np.diff(np.append(first, key.size)).astype(np.float64, copy=False)
     mx, my = np.add.reduceat(x, first) / n, np.add.reduceat(y, first) / n
-    dx, dy = x - np.repeat(mx, n.astype(np.int64)), y - np.repeat(my, n.astype(np.int64))
+    dx, dy = (
+        x - np.repeat(mx, n.astype(np.int64, copy=False)),
+        y - np.repeat(my, n.astype(np.int64, copy=False)),
+    )
     new = (
         key[first],
         n,
@@ -192,6 +132,55 @@ def close(obs: Observations, moments: Moments, upto_key: int) -> tuple[Observati
     return rest, Moments(
         *(np.concatenate([getattr(moments, f), v]) for f, v in zip(fields, new, strict=True))
     )
+
+
+def _canonical(key: I64, sig_ts: I64, pair: npt.NDArray[np.str_]) -> npt.NDArray[np.intp]:
+    """The stable order of rows by (key, sig_ts, pair): ``np.lexsort((pair, sig_ts, key))``, computed
+    as the identity when already in order, else as one stable sort of the three packed in an int64
+    when they fit, else by lexsort itself (all three give the same permutation)."""
+    codes = order_ranks(pair)  # ints in the order of the strings
+    order = (pair if codes is None else codes, sig_ts, key)
+    if _in_order(order):
+        return np.arange(key.size)
+    packed = None if codes is None else _pack(key, sig_ts, codes)
+    return np.lexsort(order) if packed is None or packed.size == 0 else np.argsort(packed, kind="stable")
+
+
+@njit
+def _pack(key: I64, sig_ts: I64, codes: I64) -> I64:
+    """(key, sig_ts, pair rank) packed so that int order is their lexicographic order; empty when they
+    need more than 62 bits."""
+    k0, s0 = key.min(), sig_ts.min()
+    kb = _bits(key.max() - k0)
+    sb = _bits(sig_ts.max() - s0)
+    pb = _bits(codes.max())
+    if k0 < 0 or s0 < 0 or kb + sb + pb > 62:
+        return np.empty(0, dtype=np.int64)
+    out = np.empty(key.size, dtype=np.int64)
+    for i in range(key.size):
+        out[i] = ((key[i] - k0) << (sb + pb)) | ((sig_ts[i] - s0) << pb) | codes[i]
+    return out
+
+
+@njit
+def _bits(v: int) -> int:
+    b = 0
+    while v > 0:
+        v >>= 1
+        b += 1
+    return b
+
+
+def _in_order(keys: tuple[npt.NDArray[Any], ...]) -> bool:
+    """True when the rows are already sorted by ``keys`` (last key primary, as ``np.lexsort``): the
+    stable sort would then be the identity (one pair's observations usually arrive in order)."""
+    tied = np.ones(max(keys[0].size - 1, 0), dtype=bool)
+    for k in reversed(keys):
+        step = k[1:] > k[:-1]
+        if (tied & (k[1:] < k[:-1])).any():
+            return False
+        tied &= ~step
+    return True
 
 
 def prune(moments: Moments, from_key: int) -> Moments:

@@ -27,7 +27,9 @@ import numpy as np
 import numpy.typing as npt
 
 from streams.core.batch import Batch
-from streams.core.units import I64
+from streams.core.groups import sorted_unique, union_sorted
+from streams.core.jit import njit
+from streams.core.units import F64, I64
 
 
 @dataclass(frozen=True)
@@ -115,23 +117,44 @@ def accumulate(
     nf, nb = len(ref.features), ref.n_bins
     if nf == 0 or batch.n == 0:
         return live
-    uk = np.unique(keys[ready])
-    all_keys = np.union1d(live.keys, uk)
+    all_keys = union_sorted(live.keys, sorted_unique(keys[ready]))
     counts = np.zeros((all_keys.size, nf, nb), dtype=np.int64)
     if live.keys.size:
         counts[np.searchsorted(all_keys, live.keys)] = live.counts
-    row = np.searchsorted(all_keys, keys)
+    row = _rows(all_keys, keys)
     for f, (name, edges) in enumerate(zip(ref.features, ref.edges, strict=True)):
-        v = batch[name].astype(np.float64)
-        m = ready & np.isfinite(v)
-        flat = (row[m] * nf + f) * nb + bin_index(v[m], edges)
-        counts += np.bincount(flat, minlength=counts.size).reshape(counts.shape)
+        _count(counts, f, row, ready, batch[name].astype(np.float64, copy=False), edges[1:-1].copy())
     return LiveCounts(all_keys, counts)
+
+
+@njit
+def _rows(all_keys: I64, keys: I64) -> I64:
+    """``np.searchsorted(all_keys, keys)`` for non-decreasing ``keys``: one forward sweep."""
+    out = np.empty(keys.size, dtype=np.int64)
+    j = 0
+    for i in range(keys.size):
+        while j < all_keys.size and all_keys[j] < keys[i]:
+            j += 1
+        out[i] = j
+    return out
+
+
+@njit
+def _count(counts: I64, f: int, row: I64, ready: npt.NDArray[np.bool_], v: F64, inner: F64) -> None:
+    """``counts[row, f, bin_index(v, edges)] += 1`` for the ready rows with a finite value (in place)."""
+    for i in range(v.size):
+        x = v[i]
+        if not ready[i] or not np.isfinite(x):
+            continue
+        b = 0  # np.searchsorted(inner, x, side="right"): edges are few, a branch-free count is faster
+        for e in inner:
+            b += e <= x
+        counts[row[i], f, b] += 1
 
 
 def prune(live: LiveCounts, keep_from_key: int) -> LiveCounts:
     """Drop the intervals with ``key < keep_from_key``; keys are sorted (``accumulate`` builds them with
-    ``union1d``), so the rest is a view: O(log K), not a copy per evaluation."""
+    ``union_sorted``), so the rest is a view: O(log K), not a copy per evaluation."""
     lo = int(np.searchsorted(live.keys, keep_from_key, side="left"))
     return LiveCounts(live.keys[lo:], live.counts[lo:]) if lo else live
 
@@ -143,13 +166,13 @@ def window_kl(
     lo, hi = np.searchsorted(live.keys, (from_key, to_key), side="left").tolist()
     if hi <= lo:
         return float("nan")
-    total = live.counts[lo:hi].sum(axis=0)  # (F, B); keys are sorted (union1d), so the window is a slice
+    total = live.counts[lo:hi].sum(axis=0)  # (F, B); keys are sorted (union_sorted), so the window is a slice
     best = float("nan")
     for f, ref_counts in enumerate(ref.counts):
         c = total[f, : ref_counts.size].astype(np.float64)
         if c.sum() < min_count:
             continue
-        kl = _kl_to(c, ref.smoothed(f, alpha), alpha)
+        kl = kl_to(c, ref.smoothed(f, alpha), alpha)
         if np.isnan(best) or kl > best:
             best = kl
     return best
@@ -158,14 +181,15 @@ def window_kl(
 def kl_divergence(live: npt.ArrayLike, ref: npt.ArrayLike, alpha: float) -> float:
     """KL(P || Q) in nats of two count vectors (B,) after additive smoothing ``alpha`` per bin."""
     r = np.asarray(ref, dtype=np.float64)
-    return _kl_to(np.asarray(live, dtype=np.float64), _smooth(r, alpha), alpha)
+    return kl_to(np.asarray(live, dtype=np.float64), _smooth(r, alpha), alpha)
 
 
 def _smooth(counts: npt.NDArray[np.float64], alpha: float) -> npt.NDArray[np.float64]:
     return (counts + alpha) / (counts.sum() + alpha * counts.size)
 
 
-def _kl_to(c: npt.NDArray[np.float64], q: npt.NDArray[np.float64], alpha: float) -> float:
+def kl_to(c: npt.NDArray[np.float64], q: npt.NDArray[np.float64], alpha: float) -> float:
+    """KL(P || Q) in nats of live counts ``c`` (B,) after smoothing ``alpha`` and probabilities ``q`` (B,)."""
     p = _smooth(c, alpha)
     nz = p > 0  # alpha = 0 allows empty live bins: 0 * log 0 = 0
     return float(np.sum(p[nz] * np.log(p[nz] / q[nz])))

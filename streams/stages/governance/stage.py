@@ -25,26 +25,20 @@ import numpy.typing as npt
 
 from streams.core.batch import Batch
 from streams.core.control_auth import SELF_RESUMING, ControlRejected, check_replay, verify
+from streams.core.groups import sorted_unique
 from streams.core.stage import Outputs, StageSpec
 from streams.core.units import MINUTE_MS
 from streams.stages.governance import entropy as ent
 from streams.stages.governance import ic as icm
 from streams.stages.governance import kl as klm
+from streams.stages.governance import outputs as out
 from streams.stages.governance.config import GovernanceConfig
+from streams.stages.governance.evaluations import evaluate
+from streams.stages.governance.outputs import CONTROL_FIELDS, GOVERNANCE_FIELDS
+from streams.stages.governance.resolve import resolve
 from streams.stages.governance.triggers import Flags, Transition, TriggerState, operator_resume, step
 
-GOVERNANCE_FIELDS = (
-    "ts",
-    "ic",
-    "kl_divergence",
-    "entropy_avg",
-    "state",
-    "action",
-    "reason",
-    "n_ic",
-    "alloc_scale",
-)
-CONTROL_FIELDS = ("command_id", "ts", "action", "scale", "pair", "issuer", "reason")
+__all__ = ["CONTROL_FIELDS", "GOVERNANCE_FIELDS", "GovernanceStage", "GovernanceState"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +69,11 @@ class _Loop:
     s: GovernanceState
     snaps: list[tuple[int, float, float, int]] = field(default_factory=list)
     trans: list[Transition] = field(default_factory=list)
+    compiled: out.Snapshots | None = None
+    """The evaluations when the compiled loop ran (then ``snaps`` is empty)."""
+
+    def snapshots(self) -> out.Snapshots:
+        return self.compiled if self.compiled is not None else out.Snapshots.of(self.snaps)
 
 
 class GovernanceStage:
@@ -85,7 +84,10 @@ class GovernanceStage:
         config: GovernanceConfig | None = None,
         reference: klm.KLReference | None = None,
         control_key: bytes | None = None,
+        compiled: bool = True,
     ) -> None:
+        """``compiled=False``: always the Python evaluation loop (the reference the compiled loop is
+        tested against; same outputs, slower)."""
         self.config = config or GovernanceConfig()
         self._control_key = control_key
         self.spec = StageSpec(
@@ -109,6 +111,8 @@ class GovernanceStage:
             )
         self.reference = reference
         self._dt = cfg.eval_interval_min * MINUTE_MS
+        # the compiled loop's KL needs every smoothed bin positive (kl.window_kl masks empty ones)
+        self._compilable = compiled and (reference is None or cfg.kl_smoothing > 0)
 
     def initial_state(self) -> GovernanceState:
         return GovernanceState()
@@ -118,17 +122,17 @@ class GovernanceStage:
             return self._control_in(state, batch), {}
         if batch.n == 0:
             return state, self._empty(batch)
-        wm = np.maximum.accumulate(np.maximum(batch["ts"].astype(np.int64), state.wm))
+        wm = np.maximum.accumulate(np.maximum(batch["ts"].astype(np.int64, copy=False), state.wm))
         keys = wm // self._dt
         cfg = self.config
-        pending, new_obs = icm.resolve(
+        pending, new_obs = resolve(
             state.pending, batch, wm, self._dt, cfg.resolve_max_lag_min * MINUTE_MS, cfg.ic_universe
         )
         live = state.live
         if self.reference is not None:
-            live = klm.accumulate(live, self.reference, batch, keys, batch["ready"].astype(bool))
+            live = klm.accumulate(live, self.reference, batch, keys, batch["ready"].astype(bool, copy=False))
         e_state, e_t, e_avg, e_trans = ent.evaluate(
-            state.entropy, wm, batch["entropy"].astype(np.float64), cfg
+            state.entropy, wm, batch["entropy"].astype(np.float64, copy=False), cfg
         )
         s = replace(
             state,
@@ -138,25 +142,21 @@ class GovernanceStage:
             live=live,
             next_eval=state.next_eval if state.next_eval >= 0 else (int(wm[0]) // self._dt + 1) * self._dt,
         )
-        loop = self._evaluate(_Loop(s), int(wm[-1]), np.unique(keys))
+        loop = self._evaluate(_Loop(s), int(wm[-1]), sorted_unique(keys))
         trans = sorted(loop.trans + e_trans, key=lambda t: t.ts)
-        times, labels, scales = self._timeline(state, trans)
-        idx = np.searchsorted(times, wm, side="right") - 1
-        start = Flags(
-            state.triggers.reduced,
-            state.triggers.decommissioned,
-            state.triggers.halted,
-            state.entropy.suspended,
-        )
-        all_scales = np.concatenate([[start.scale(cfg.reduce_scale)], scales])
-        all_labels = np.concatenate([np.array([start.label()], dtype=str), labels]).astype(str)
+        start = _flags(state)
+        tl = out.timeline(start, trans, cfg.reduce_scale)
+        idx = np.searchsorted(tl.t, wm, side="right") - 1
+        all_scales = np.concatenate([[start.scale(cfg.reduce_scale)], tl.scale])
+        all_labels = np.concatenate([np.array([start.label()], dtype=str), tl.label]).astype(str)
         governed = batch.with_columns(alloc_scale=all_scales[idx + 1], gov_state=all_labels[idx + 1])
-        gov = self._governance(state, loop.snaps, trans, (e_t, e_avg), (times, labels, scales))
+        before = (state.ic, state.kl, state.n_ic, state.entropy.avg)
+        gov = out.governance(before, start, cfg.reduce_scale, loop.snapshots(), trans, (e_t, e_avg), tl)
         new = replace(loop.s, entropy=e_state)
         return new, {
             "signals.governed": governed,
             "governance": gov,
-            "control": self._controls(trans, times, scales),
+            "control": out.controls(trans, tl),
         }
 
     # -- evaluation loop ---------------------------------------------------------------------------
@@ -201,6 +201,8 @@ class GovernanceStage:
             obs, moments = icm.close(loop.s.obs, loop.s.moments, now // dt)
             loop.s = replace(loop.s, obs=obs, moments=moments)
         ordered = icm.is_ordered(loop.s.moments.key)  # moments do not change inside the loop
+        if ordered and not ops and loop.s.next_eval <= now and self._compilable:
+            return self._evaluate_compiled(loop, now, keys)
         while True:
             s = loop.s
             t_op = ops[0] if ops else None
@@ -229,9 +231,22 @@ class GovernanceStage:
             loop.s = replace(s, live=live, triggers=trig, ic=ic, n_ic=n, kl=kl, next_eval=t + dt)
             loop.trans.extend(tr)
             loop.snaps.append((t, ic, kl, n))
-        next_from = -(-(loop.s.next_eval - cfg.ic_window_min * MINUTE_MS) // dt)
-        loop.s = replace(loop.s, operator_resumes=tuple(ops), moments=icm.prune(loop.s.moments, next_from))
+        return self._close_loop(loop, tuple(ops))
+
+    def _close_loop(self, loop: _Loop, ops: tuple[int, ...]) -> _Loop:
+        next_from = -(-(loop.s.next_eval - self.config.ic_window_min * MINUTE_MS) // self._dt)
+        loop.s = replace(loop.s, operator_resumes=ops, moments=icm.prune(loop.s.moments, next_from))
         return loop
+
+    def _evaluate_compiled(self, loop: _Loop, now: int, input_keys: npt.NDArray[np.int64]) -> _Loop:
+        s = loop.s
+        state = (s.next_eval, s.triggers, s.moments, s.live, (s.ic, s.n_ic, s.kl))
+        r = evaluate(self.config, self.reference, state, now, input_keys)
+        loop.compiled = r.snaps
+        loop.trans.extend(r.trans)
+        ic, n_ic, kl = r.last
+        loop.s = replace(s, live=r.live, triggers=r.triggers, ic=ic, n_ic=n_ic, kl=kl, next_eval=r.next_eval)
+        return self._close_loop(loop, ())
 
     def _control_in(self, state: GovernanceState, batch: Batch) -> GovernanceState:
         if batch.n == 0:
@@ -253,94 +268,15 @@ class GovernanceStage:
         resumes = tuple(sorted(state.operator_resumes + new))
         return replace(state, operator_resumes=resumes, operator_signed=signed) if recs else state
 
-    # -- outputs -----------------------------------------------------------------------------------
-    def _timeline(
-        self, state: GovernanceState, trans: list[Transition]
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.str_], npt.NDArray[np.float64]]:
-        """State label and allocation after each transition (sorted by time)."""
-        f = Flags(
-            state.triggers.reduced,
-            state.triggers.decommissioned,
-            state.triggers.halted,
-            state.entropy.suspended,
-        )
-        labels, scales = [], []
-        for t in trans:
-            f = _apply(f, t)
-            labels.append(f.label())
-            scales.append(f.scale(self.config.reduce_scale))
-        return (
-            np.array([t.ts for t in trans], dtype=np.int64),
-            np.array(labels, dtype=str),
-            np.array(scales, dtype=np.float64),
-        )
-
-    def _governance(
-        self,
-        state: GovernanceState,
-        snaps: list[tuple[int, float, float, int]],
-        trans: list[Transition],
-        entropy: tuple,
-        timeline: tuple,
-    ) -> Batch:
-        times = sorted({s[0] for s in snaps} | {t.ts for t in trans})
-        if not times:
-            return _empty_governance()
-        snap_t = np.array([s[0] for s in snaps], dtype=np.int64)
-        e_t, e_avg = entropy
-        tl_t, tl_label, tl_scale = timeline
-        start = Flags(
-            state.triggers.reduced,
-            state.triggers.decommissioned,
-            state.triggers.halted,
-            state.entropy.suspended,
-        )
-        rows = []
-        at: dict[int, list[Transition]] = {}
-        for tr in trans:
-            at.setdefault(tr.ts, []).append(tr)
-        for t in times:
-            i = int(np.searchsorted(snap_t, t, side="right")) - 1
-            ic, kl, n = (
-                (snaps[i][1], snaps[i][2], snaps[i][3]) if i >= 0 else (state.ic, state.kl, state.n_ic)
-            )
-            j = int(np.searchsorted(e_t, t, side="right")) - 1
-            ea = float(e_avg[j]) if j >= 0 else state.entropy.avg
-            m = int(np.searchsorted(tl_t, t, side="right")) - 1
-            label = str(tl_label[m]) if m >= 0 else start.label()
-            scale = float(tl_scale[m]) if m >= 0 else start.scale(self.config.reduce_scale)
-            here = at.get(t, [])
-            action = "+".join(tr.action for tr in here) or "NONE"
-            rows.append((t, ic, kl, ea, label, action, "; ".join(tr.reason for tr in here), n, scale))
-        cols = list(zip(*rows, strict=True))
-        dtypes = (np.int64, np.float64, np.float64, np.float64, str, str, str, np.int64, np.float64)
-        return Batch(
-            {f: np.array(c, dtype=d) for f, c, d in zip(GOVERNANCE_FIELDS, cols, dtypes, strict=True)}
-        )
-
-    def _controls(
-        self, trans: list[Transition], times: npt.NDArray[np.int64], scales: npt.NDArray[np.float64]
-    ) -> Batch:
-        if not trans:
-            return _empty_control()
-        after = np.searchsorted(times, [t.ts for t in trans], side="right") - 1  # all changes at that ts
-        return Batch(
-            {
-                "command_id": np.array([f"governance:{t.action}:{t.cause}:{t.ts}" for t in trans], dtype=str),
-                "ts": np.array([t.ts for t in trans], dtype=np.int64),
-                "action": np.array([t.action for t in trans], dtype=str),
-                "scale": scales[after].astype(np.float64),
-                "pair": np.full(len(trans), "", dtype=str),
-                "issuer": np.array(["governance"] * len(trans)),
-                "reason": np.array([t.reason for t in trans], dtype=str),
-            }
-        )
-
     def _empty(self, batch: Batch) -> dict[str, Batch]:
         governed = batch.with_columns(
             alloc_scale=np.empty(0, dtype=np.float64), gov_state=np.empty(0, dtype=str)
         )
-        return {"signals.governed": governed, "governance": _empty_governance(), "control": _empty_control()}
+        return {
+            "signals.governed": governed,
+            "governance": out.empty_governance(),
+            "control": out.empty_control(),
+        }
 
 
 def _any_in(keys: npt.NDArray[np.int64], lo: int, hi: int, ordered: bool) -> bool:
@@ -359,25 +295,34 @@ def _first_from(keys: npt.NDArray[np.int64], k: int, ordered: bool) -> int | Non
     return int(keys[i]) if i < keys.size else None
 
 
-def _apply(f: Flags, t: Transition) -> Flags:
-    if t.cause == "operator":
-        return Flags(suspended=f.suspended)
-    change = {
-        "REDUCE": {"reduced": True},
-        "DECOMMISSION": {"decommissioned": True},
-        "HALT": {"halted": True},
-        "SUSPEND": {"suspended": True},
-    }.get(t.action)
-    if change is None:  # RESUME
-        change = {"suspended": False} if t.cause == "entropy_normal" else {"reduced": False}
-    return replace(f, **change)
+def _flags(state: GovernanceState) -> Flags:
+    tr = state.triggers
+    return Flags(tr.reduced, tr.decommissioned, tr.halted, state.entropy.suspended)
 
 
-def _empty_governance() -> Batch:
-    dtypes = (np.int64, np.float64, np.float64, np.float64, str, str, str, np.int64, np.float64)
-    return Batch({f: np.empty(0, dtype=d) for f, d in zip(GOVERNANCE_FIELDS, dtypes, strict=True)})
+def warm_up() -> None:
+    """Compile (or load from numba's cache) the kernels of the compiled path: two pairs, a few hours.
 
-
-def _empty_control() -> Batch:
-    dtypes = (str, np.int64, str, np.float64, str, str, str)
-    return Batch({f: np.empty(0, dtype=d) for f, d in zip(CONTROL_FIELDS, dtypes, strict=True)})
+    A cold cache costs seconds of compilation on first use; ``infra/bootstrap.sh`` calls this once so
+    that workers and tests start with the cache filled."""
+    n = 600
+    ts = 1_577_836_800_000 + (np.arange(n, dtype=np.int64) // 2) * MINUTE_MS
+    rng = np.random.default_rng(0)
+    cols = {
+        "pair": np.array(["EURUSD", "GBPUSD"] * (n // 2)),
+        "ts": ts,
+        "mid": 1.1 + rng.normal(0, 1e-4, n),
+        "expected_return": rng.normal(0, 1e-4, n),
+        "horizon_min": np.full(n, 5, dtype=np.int32),
+        "side": np.ones(n, dtype=np.int32),
+        "displacement": rng.normal(size=n),
+        "ready": np.ones(n, dtype=bool),
+        "passed": np.ones(n, dtype=bool),
+        "entropy": np.full(n, 0.5),
+    }
+    hist = klm.histograms_from_samples({"displacement": rng.normal(size=1000)})
+    cfg = GovernanceConfig(
+        eval_interval_min=30, ic_min_obs=10, kl_features=("displacement",), kl_min_count=10
+    )
+    stage = GovernanceStage(cfg, reference=klm.KLReference.from_histograms(hist))
+    stage.process(stage.initial_state(), "signals", Batch(cols))

@@ -107,50 +107,37 @@ def step(
     reduced, decom, halted = s.reduced, s.decommissioned, s.halted
     if not reduced and _held(low, t, cfg.reduce_after_min):
         reduced = True
-        out.append(
-            Transition(
-                t,
-                "REDUCE",
-                "ic_low",
-                f"{_days(cfg)} IC {ic:.4f} < {cfg.reduce_ic} for "
-                f"{cfg.reduce_after_min} min; allocation x{cfg.reduce_scale}",
-            )
-        )
+        out.append(Transition(t, "REDUCE", "ic_low", reason("ic_low", ic, kl, cfg)))
     if not decom and _held(neg, t, cfg.decommission_after_min):
         decom = True
-        out.append(
-            Transition(
-                t,
-                "DECOMMISSION",
-                "ic_negative",
-                f"{_days(cfg)} IC {ic:.4f} < {cfg.decommission_ic} "
-                f"for {cfg.decommission_after_min} min; strategy off until an operator RESUME",
-            )
-        )
+        out.append(Transition(t, "DECOMMISSION", "ic_negative", reason("ic_negative", ic, kl, cfg)))
     if reduced and not decom and not out and _held(rec, t, cfg.recover_after_min):
         reduced = False
-        out.append(
-            Transition(
-                t,
-                "RESUME",
-                "ic_recovered",
-                f"{_days(cfg)} IC {ic:.4f} >= {cfg.recover_ic} for "
-                f"{cfg.recover_after_min} min; full allocation",
-            )
-        )
+        out.append(Transition(t, "RESUME", "ic_recovered", reason("ic_recovered", ic, kl, cfg)))
     if not halted and _held(spike, t, cfg.kl_after_min):
         halted = True
-        out.append(
-            Transition(
-                t,
-                "HALT",
-                "kl_spike",
-                f"KL divergence {kl:.4f} > {cfg.kl_threshold}: "
-                "feature distribution shifted, retrain required",
-            )
-        )
+        out.append(Transition(t, "HALT", "kl_spike", reason("kl_spike", ic, kl, cfg)))
     new = TriggerState(reduced, decom, halted, low, neg, rec, spike)
     return new, out
+
+
+def reason(cause: str, ic: float, kl: float, cfg: GovernanceConfig) -> str:
+    """The human reason of an IC/KL transition with this ``cause`` at an evaluation's IC and KL."""
+    if cause == "ic_low":
+        return (
+            f"{_days(cfg)} IC {ic:.4f} < {cfg.reduce_ic} for "
+            f"{cfg.reduce_after_min} min; allocation x{cfg.reduce_scale}"
+        )
+    if cause == "ic_negative":
+        return (
+            f"{_days(cfg)} IC {ic:.4f} < {cfg.decommission_ic} "
+            f"for {cfg.decommission_after_min} min; strategy off until an operator RESUME"
+        )
+    if cause == "ic_recovered":
+        return (
+            f"{_days(cfg)} IC {ic:.4f} >= {cfg.recover_ic} for {cfg.recover_after_min} min; full allocation"
+        )
+    return f"KL divergence {kl:.4f} > {cfg.kl_threshold}: feature distribution shifted, retrain required"
 
 
 def operator_resume(s: TriggerState, t: int) -> tuple[TriggerState, list[Transition]]:
