@@ -70,6 +70,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--mid-to-mid", action="store_true", help="the mid-to-mid edge model instead")
     ap.add_argument("--workers", type=int, default=1, help="folds run at once (forked processes)")
     ap.add_argument("--forest-jobs", type=int, default=1, help="regime forest n_jobs (threads)")
+    ap.add_argument(
+        "--regime-train", default="{}", help="regime.train overrides, e.g. '{\"max_samples\": 0.1}'"
+    )
     ap.add_argument("--profile", default="", help="write a cProfile of the run to this file")
     args = ap.parse_args(argv)
     y, m = divmod(int(args.start[5:7]) - 1 + args.months, 12)
@@ -78,7 +81,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         {
             "market": {"pairs": [args.pair]},
             "edge": {"execution_priced": not args.mid_to_mid},
-            "regime": {"train": {"n_jobs": args.forest_jobs}},
+            "regime": {"train": {"n_jobs": args.forest_jobs, **json.loads(args.regime_train)}},
         }
     )
     t0 = time.perf_counter()
@@ -105,7 +108,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         prof.disable()
         prof.dump_stats(args.profile)
     folds_out = [
-        {k: f.get(k) for k in ("train_seconds", "replay_seconds", "train_bars", "bars_replayed", "fills")}
+        {
+            **{
+                k: f.get(k)
+                for k in ("train_seconds", "replay_seconds", "train_bars", "bars_replayed", "fills")
+            },
+            **{k: f.get(k) for k in ("return", "sharpe", "trades")},
+            "regime_accuracy": f["models"].get("regime_accuracy"),
+        }
         for f in summary["folds"]
     ]
     report = {
@@ -124,6 +134,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
         "train_s": round(sum(f["train_seconds"] or 0 for f in folds_out), 2),
         "replay_s": round(sum(f["replay_seconds"] or 0 for f in folds_out), 2),
+        "regime_train": json.loads(args.regime_train),
+        "stitched": summary["stitched"],
         "per_fold": folds_out,
     }
     print(json.dumps(report, indent=1))
