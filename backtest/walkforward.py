@@ -13,6 +13,10 @@ Per fold (:mod:`backtest.folds` for the schedule and its purge):
    ``test_from`` are dropped when scoring (:mod:`backtest.fold_metrics`). The replay ends at ``test_to``.
 3. **Score** the window and write ``folds/<k>/result.json`` atomically plus a ``walkforward_folds`` row.
 
+Parallel: ``workers > 1`` runs the pending folds in forked processes
+(:mod:`backtest.walkforward_parallel`); every fold computes exactly what it computes alone, and results
+are written in fold order as they finish.
+
 Resumable: a fold whose ``result.json`` exists is skipped, so rerunning a killed run with the same
 ``--run-id`` continues after the last finished fold (the run's spec must be the same). The run directory
 holds the exact config (``config.json``), the spec with the code version (``walkforward.json``), each
@@ -37,6 +41,7 @@ import numpy as np
 from backtest.fold_metrics import fold_metrics, stitch
 from backtest.folds import Fold
 from backtest.jsonsafe import clean
+from backtest.walkforward_parallel import fold_results
 from streams.core.batch import Batch
 
 if TYPE_CHECKING:
@@ -207,39 +212,46 @@ class WalkForward:
     """Features of the whole history computed once (sliced per fold for training), or None."""
     extra: Callable[[Fold, FoldModels, dict[str, Batch]], dict[str, Any]] | None = None
     """Extra out-of-sample evaluation of a fold's replay (its result goes under ``extra``)."""
+    workers: int = 1
+    """Folds trained and replayed at once in forked processes (:mod:`backtest.walkforward_parallel`;
+    same results as one at a time; the inprocess engine only)."""
 
     def run(self, created_at: datetime | None = None) -> dict[str, Any]:
         """Run (or resume) every fold; return the summary (per fold + stitched)."""
         from streams.services.runs import code_version
 
+        if self.workers > 1 and self.engine != "inprocess":
+            raise ValueError("parallel folds (workers > 1) need the inprocess engine")
         version = code_version()
         self._start(version)
-        results, t0 = [], time.perf_counter()
+        done_at = {f.k: self.run_dir / "folds" / str(f.k) / "result.json" for f in self.folds}
+        results: dict[int, dict[str, Any]] = {}
         for fold in self.folds:
-            path = self.run_dir / "folds" / str(fold.k) / "result.json"
-            if path.exists():
-                results.append(json.loads(path.read_text()))
+            if done_at[fold.k].exists():
+                results[fold.k] = json.loads(done_at[fold.k].read_text())
                 self.log(f"[{self.run_id}] fold {fold.k + 1}/{len(self.folds)} already finished: skipped")
-                continue
-            result = self._fold(fold, version, created_at or datetime.now(tz=UTC))
-            _write_atomic(path, result)
+        pending = [f for f in self.folds if f.k not in results]
+        when, t0 = created_at or datetime.now(tz=UTC), time.perf_counter()
+        for fold, result in zip(
+            pending, fold_results(lambda f: self._fold(f, version, when), pending, self.workers), strict=True
+        ):
+            _write_atomic(done_at[fold.k], result)
             if self.db:
                 self.db("fold", self.run_id, result)
-            results.append(result)
-            done = sum(1 for f in self.folds if (self.run_dir / "folds" / str(f.k) / "result.json").exists())
-            el = time.perf_counter() - t0
+            results[fold.k] = result
             self.log(
                 f"[{self.run_id}] fold {fold.k + 1}/{len(self.folds)} done: return {result['return']:+.4%} "
-                f"sharpe {_fmt(result['sharpe'])} fills {result['fills']} | {done}/{len(self.folds)} folds, "
-                f"{el:.0f}s elapsed"
+                f"sharpe {_fmt(result['sharpe'])} fills {result['fills']} | {len(results)}/{len(self.folds)} "
+                f"folds, {time.perf_counter() - t0:.0f}s elapsed"
             )
+        ordered = [results[f.k] for f in self.folds]
         summary = clean(
             {
                 "run_id": self.run_id,
                 "engine": self.engine,
                 "code_version": version,
-                "folds": [{k: v for k, v in r.items() if k != "daily"} for r in results],
-                "stitched": stitch(results),
+                "folds": [{k: v for k, v in r.items() if k != "daily"} for r in ordered],
+                "stitched": stitch(ordered),
                 "uncovered_tail": (self.spec or {}).get("uncovered_tail"),
                 "calendar": (self.spec or {}).get("calendar"),
             }

@@ -120,6 +120,9 @@ class RegimeForestConfig(BaseModel):
     """Large leaves: smooth probabilities, and no memorising of one noisy minute."""
     max_features: float = Field(default=0.5, gt=0, le=1)
     """Share of inputs tried per split."""
+    max_samples: float | None = Field(default=None, gt=0, le=1)
+    """Share of the training rows drawn (with replacement) for each tree; ``None``: as many as there are
+    rows (the classic bootstrap). Fit time is about proportional to it (see ``results/speed.md``)."""
     class_weight: str | None = None
     """``None`` (unweighted): probabilities stay calibrated to class frequencies, which the tradeable
     thresholds and the entropy guard rely on; ``balanced`` trades calibration and accuracy for recall
@@ -151,6 +154,7 @@ class RegimeClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         class_weight: str | None = None,
         random_state: int | None = 7,
         n_jobs: int = 1,
+        max_samples: float | None = None,
     ) -> None:
         self.n_estimators = n_estimators
         self.max_depth = max_depth
@@ -159,6 +163,7 @@ class RegimeClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.class_weight = class_weight
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.max_samples = max_samples
 
     def fit(self, X: F64, y: npt.NDArray[np.integer]) -> RegimeClassifier:
         """Fit on ``X`` (n, n_features, finite) and labels ``y`` (n,) in {0, 1, 2}; return self."""
@@ -176,6 +181,7 @@ class RegimeClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             class_weight=self.class_weight,
             random_state=self.random_state,
             n_jobs=self.n_jobs,
+            max_samples=self.max_samples,
         ).fit(X, y)
         self.compiled_: CompiledForest = compile_forest(self.forest_)
         self.classes_ = np.arange(len(REGIMES))

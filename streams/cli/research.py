@@ -94,6 +94,7 @@ def _walkforward(args: argparse.Namespace) -> int:
         engine=args.engine,
         spec=spec,
         db=None if args.no_db else postgres_sink,
+        workers=args.workers,
     )
     summary = wf.run(created_at=datetime.now(tz=UTC))
     summary["seconds"] = round(time.perf_counter() - t0, 2)
@@ -236,6 +237,7 @@ def add_commands(sub: Any) -> None:
     _common(p)
     p.add_argument("--engine", choices=("kafka", "inprocess"), default="inprocess")
     p.add_argument("--no-db", action="store_true", help="files only (skip backtest_runs/walkforward_folds)")
+    p.add_argument("--workers", type=int, default=1, help="folds at once, inprocess engine (same results)")
     p.set_defaults(func=_walkforward)
 
     p = sub.add_parser("search", help="hyperparameter grid over walk-forward folds → deflated Sharpe and PBO")

@@ -133,6 +133,7 @@ def train_regime(
         class_weight=tc.class_weight,
         random_state=tc.random_state if random_state is None else random_state,
         n_jobs=tc.n_jobs,
+        max_samples=tc.max_samples,
     ).fit(X[train], y[train])
     prior = np.bincount(y[train], minlength=len(REGIMES)) / train.sum()
     report: dict[str, Any] = {

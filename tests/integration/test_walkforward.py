@@ -1,9 +1,11 @@
 """A tiny walk-forward (2 pairs, 2 one-week folds): Kafka + Faust and in-process give identical
-per-fold results; a rerun with the same run id skips finished folds; folds land in PostgreSQL."""
+per-fold results; a rerun with the same run id skips finished folds; folds run in parallel processes give
+the sequential results; folds land in PostgreSQL."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -75,16 +77,59 @@ def test_kafka_and_inprocess_walkforwards_agree(
     assert all(r[1].startswith("regime:") for r in rows)
 
 
-def test_rerun_skips_finished_folds(tmp_path: Path, market: tuple[Batch, HSLRConfig, list[Any]]) -> None:
+@pytest.fixture(scope="module")
+def sequential(
+    tmp_path_factory: pytest.TempPathFactory, market: tuple[Batch, HSLRConfig, list[Any]]
+) -> tuple[Path, dict[str, Any]]:
+    """One sequential in-process walk-forward (its run directory and summary), shared by the tests below."""
     bars, config, folds = market
+    root = tmp_path_factory.mktemp("wf-sequential")
+    return root, WalkForward("seq", bars, config, folds, root, log=lambda _m: None).run(created_at=CREATED)
+
+
+def test_rerun_skips_finished_folds(
+    tmp_path: Path, market: tuple[Batch, HSLRConfig, list[Any]], sequential: tuple[Path, dict[str, Any]]
+) -> None:
+    bars, config, folds = market
+    run_dir = tmp_path / "seq"
+    shutil.copytree(sequential[0], run_dir)
+    (run_dir / "folds" / "1" / "result.json").unlink()  # as if killed while fold 1 ran
     lines: list[str] = []
-    first = WalkForward("resume", bars, config, folds, tmp_path, log=lines.append).run(created_at=CREATED)
-    (tmp_path / "folds" / "1" / "result.json").unlink()  # as if killed while fold 1 ran
-    lines.clear()
-    second = WalkForward("resume", bars, config, folds, tmp_path, log=lines.append).run(created_at=CREATED)
+    second = WalkForward("seq", bars, config, folds, run_dir, log=lines.append).run(created_at=CREATED)
     assert any("fold 1/2 already finished: skipped" in m for m in lines)
     assert any("fold 2/2: training" in m for m in lines)
     assert not any("fold 1/2: training" in m for m in lines)
-    assert [_scored(f) for f in second["folds"]] == [_scored(f) for f in first["folds"]]
+    assert [_scored(f) for f in second["folds"]] == [_scored(f) for f in sequential[1]["folds"]]
     with pytest.raises(ValueError, match="another spec"):
-        WalkForward("resume", bars, config, folds[:1], tmp_path).run(created_at=CREATED)
+        WalkForward("seq", bars, config, folds[:1], run_dir).run(created_at=CREATED)
+
+
+def test_parallel_folds_equal_sequential(
+    tmp_path: Path, market: tuple[Batch, HSLRConfig, list[Any]], sequential: tuple[Path, dict[str, Any]]
+) -> None:
+    bars, config, folds = market
+    (seq_dir, seq), par_dir = sequential, tmp_path / "par"
+    par = WalkForward("seq", bars, config, folds, par_dir, log=lambda _m: None, workers=2).run(
+        created_at=CREATED
+    )
+    assert sum(f["fills"] for f in seq["folds"]) > 0, "no fills: the comparison would be vacuous"
+    assert [_scored(f) for f in par["folds"]] == [_scored(f) for f in seq["folds"]]
+    assert par["stitched"] == seq["stitched"]
+    for k in (0, 1):  # daily returns, the blotter and the models' bytes, fold by fold
+        a, b = seq_dir / "folds" / str(k), par_dir / "folds" / str(k)
+        assert (
+            json.loads((a / "result.json").read_text())["daily"]
+            == json.loads((b / "result.json").read_text())["daily"]
+        )
+        files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file() and p.name != "result.json")
+        assert files
+        assert files == sorted(
+            p.relative_to(b) for p in b.rglob("*") if p.is_file() and p.name != "result.json"
+        )
+        for rel in files:
+            if rel.suffix != ".json":  # JSON metadata holds the run-specific paths and times
+                assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
+    with pytest.raises(ValueError, match="inprocess engine"):
+        WalkForward("k", bars, config, folds, tmp_path / "k", engine="kafka", workers=2).run(
+            created_at=CREATED
+        )

@@ -27,8 +27,9 @@ def test_digest_of_the_defaults_is_unchanged_by_the_typed_config() -> None:
     # (execution.toxicity_legs, risk.exit_on_reversion, risk.resize_band), the feed-gap pause
     # (execution.stale_pause_min) and the execution-priced edge of issue 10 (edge.execution_priced,
     # require_skill, exit_reposts, cv_blocks, cv_candidates; the broker's touch fields replaced by
-    # execution.fill_penetration_pips / entry_ttl_min), and issue 12's execution.fill_source (paper | broker).
-    assert HSLRConfig().digest() == "d90c37f33d84"
+    # execution.fill_penetration_pips / entry_ttl_min), issue 12's execution.fill_source (paper | broker),
+    # and issue 14's regime.train.max_samples (default None: the same forest as before).
+    assert HSLRConfig().digest() == "601ed40572f1"
 
 
 def test_dump_holds_only_the_sections_set_and_round_trips(tmp_path: Path) -> None:

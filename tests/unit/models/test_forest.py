@@ -82,3 +82,33 @@ def test_classifier_pads_a_class_missing_from_training() -> None:
     np.testing.assert_array_equal(P[:, 1], 0.0)
     np.testing.assert_allclose(P[:, [0, 2]], model.forest_.predict_proba(X), atol=1e-12)
     assert (model.predict(X) == y).mean() > 0.9
+
+
+def test_forest_threads_give_the_same_trees() -> None:
+    # the training box may raise n_jobs: the trees (and so every walk-forward output) must not move
+    rng = np.random.default_rng(21)
+    X = rng.normal(size=(4000, 8))
+    y = np.digitize(X[:, 0] + X[:, 1] * X[:, 2] + 0.3 * rng.normal(size=4000), [-0.5, 0.8])
+    fitted = {
+        (jobs, seed): RegimeClassifier(
+            n_estimators=12, random_state=seed, n_jobs=jobs, min_samples_leaf=5
+        ).fit(X, y)
+        for jobs, seed in ((1, 7), (2, 7), (1, 8))
+    }
+    one, two, other = (fitted[k].compiled_ for k in ((1, 7), (2, 7), (1, 8)))
+    for name in ("feature", "threshold", "child", "value", "roots"):
+        np.testing.assert_array_equal(getattr(one, name), getattr(two, name))
+    assert one.depth == two.depth
+    np.testing.assert_array_equal(fitted[(1, 7)].predict_proba(X), fitted[(2, 7)].predict_proba(X))
+    # another seed grows other trees: the comparison above is not vacuous
+    assert len(one.threshold) != len(other.threshold) or not np.array_equal(one.threshold, other.threshold)
+
+
+def test_max_samples_draws_that_share_of_rows_per_tree() -> None:
+    rng = np.random.default_rng(22)
+    X = rng.normal(size=(4000, 8))
+    y = np.digitize(X[:, 0] + 0.3 * rng.normal(size=4000), [-0.5, 0.8])
+    for share, drawn in ((None, 4000), (0.25, 1000), (0.1, 400)):
+        m = RegimeClassifier(n_estimators=4, random_state=3, max_samples=share).fit(X, y)
+        # a tree's root weighs every bootstrap draw once (duplicates included)
+        assert [e.tree_.weighted_n_node_samples[0] for e in m.forest_.estimators_] == [drawn] * 4
