@@ -32,7 +32,7 @@ ERRORS = (
 )
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _put_varint(out: npt.NDArray[np.uint8], p: int, z: np.uint64) -> int:
     while z >= 0x80:
         out[p] = np.uint8((z & np.uint64(0x7F)) | np.uint64(0x80))
@@ -42,7 +42,7 @@ def _put_varint(out: npt.NDArray[np.uint8], p: int, z: np.uint64) -> int:
     return p + 1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _put_string(out: npt.NDArray[np.uint8], p: int, codes: npt.NDArray[np.uint32]) -> int:
     """Length varint then UTF-8 of ``codes`` (trailing NULs are numpy's padding); -1 when not encodable."""
     n = len(codes)
@@ -122,7 +122,7 @@ def encode_rows(
     return out[:p], starts, OK
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _get_varint(buf: npt.NDArray[np.uint8], p: int, end: int) -> tuple[np.uint64, int]:
     """(zigzag value, next position); position -1: truncated, -2: longer than 10 bytes or above 64 bits."""
     z = np.uint64(0)
@@ -143,7 +143,7 @@ _TILE = 128
 row's fields straight into the (fields, rows) columns costs a cache line and a page per field (2.5x)."""
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _decode_row(
     buf: npt.NDArray[np.uint8],
     p: int,
@@ -220,7 +220,7 @@ def decode_rows(
     return nums, s_at, s_len, OK
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _utf8_char(buf: npt.NDArray[np.uint8], p: int, e: int) -> tuple[np.uint32, int]:
     """(code point, bytes) of the UTF-8 character at ``p``; bytes -1 for NUL, 0 for invalid UTF-8."""
     c = np.uint32(buf[p])
@@ -260,6 +260,11 @@ def utf8_codes(
     for i in range(n):
         p, e, j = at[i], at[i] + length[i], 0
         while p < e:
+            if 0 < buf[p] < 0x80:  # ASCII: no function call
+                out[i, j] = buf[p]
+                j += 1
+                p += 1
+                continue
             c, size = _utf8_char(buf, p, e)
             if size <= 0:
                 return out, most, NUL if size < 0 else BAD_UTF8
