@@ -93,7 +93,7 @@ def _encode_block(
 ) -> tuple[bytes, npt.NDArray[np.int64]] | None:
     n = batch.n
     kinds = np.array([k.KIND[t] for t in types], dtype=np.int64)
-    nums = np.zeros((n, len(types)), dtype=np.uint64)
+    nums = np.empty((n, len(types)), dtype=np.uint64)  # a string field's slot is never read
     strings: list[npt.NDArray[np.uint32]] = []
     str_at = np.zeros(len(types), dtype=np.int64)
     str_width = np.zeros(len(types), dtype=np.int64)
@@ -138,11 +138,15 @@ def encode_array_messages(
     if enc is None:
         return None
     body, starts = enc
+    view = memoryview(body)
     out = []
     for a in range(0, batch.n, max_records):
         b = min(a + max_records, batch.n)
         out.append(
-            (prefix + zigzag_varint(b - a) + body[starts[a] : starts[b]] + b"\x00", row_index(starts, a, b))
+            (
+                b"".join((prefix, zigzag_varint(b - a), view[starts[a] : starts[b]], b"\x00")),
+                row_index(starts, a, b),
+            )
         )
     return out
 
