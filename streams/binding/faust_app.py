@@ -31,6 +31,7 @@ from streams.core.stage import Stage
 from streams.core.topics import TOPICS
 from streams.runner.observed import observe_members
 from streams.runner.runtime import Envelope, Outgoing, StageRuntime
+from streams.serde import avro_kernels
 
 log = logging.getLogger("hslr.binding")
 RecordFirst = Callable[[Sequence[Outgoing]], Awaitable[None]]
@@ -169,6 +170,7 @@ def bind(
                 len(runtime.cp.offsets),
                 extra={"stage": sid, "event": "restored"},
             )
+        avro_kernels.warm()  # the codec's compiled loops, before the first batch waits on them
         # Everything alive now (the modules of Faust, aiokafka, numpy, scikit-learn; the models; the
         # restored state) lives as long as the process: keep it out of the cyclic collector's full
         # collections, which walk every tracked object (measured: 40-110 ms pauses at start-up).
