@@ -43,6 +43,16 @@ WORKER_GROUPS = (("market", "features", "regime", "news", "edge"), ("governance"
 """Stages per Faust worker process for the Kafka engine: two processes for two cores."""
 
 
+def unread_topics(config: HSLRConfig, groups: Sequence[Sequence[str]], fuse: bool) -> frozenset[str]:
+    """Topics the workers write that no worker agent reads from Kafka and a backtest does not collect
+    (fused: ``features``, ``regime``, ``regime.adjusted``; one worker: also ``signals``)."""
+    from streams.dag import worker_stages
+
+    specs = [s.spec for g in groups for s in worker_stages(config, g, fuse)]
+    read = {t for spec in specs for t in spec.inputs} | set(RESULT_TOPICS) | {"control", "deadletter"}
+    return frozenset(t for spec in specs for t in spec.outputs if t not in read)
+
+
 def run_inprocess_engine(bars: Batch, config: HSLRConfig, chunk: int | None = 50_000) -> dict[str, Batch]:
     """All stages in this process; returns every topic's records."""
     return run_inprocess(build_stages(config), {"bars": bars}, chunk=chunk)
@@ -57,10 +67,13 @@ def run_kafka_engine(
     timeout: float = 3600.0,
     message_records: int = 500,
     fuse: bool = False,
+    audit: bool = True,
 ) -> dict[str, Batch]:
     """Replay ``bars`` through Faust workers on real Kafka; return the records of :data:`RESULT_TOPICS`.
 
-    ``fuse``: each worker runs its group as one co-located agent (``hslr worker --fuse``)."""
+    ``fuse``: each worker runs its group as one co-located agent (``hslr worker --fuse``). ``audit``:
+    publish every topic, as live; ``False``: leave out the topics no one reads (:func:`unread_topics`),
+    which a fused replay computes in memory only (fewer bytes to encode and through the broker)."""
     from streams.binding.kafka_io import Out, collect, ensure_topics, publish, publish_marker, read_to_end
     from streams.binding.workers import died_message, fresh_namespace, settle, worker
     from streams.infra import bootstrap_servers
@@ -68,6 +81,7 @@ def run_kafka_engine(
     missing = sorted(set(STAGE_FACTORIES) - {s for g in groups for s in g})
     if missing:
         raise ValueError(f"worker groups leave out stages {missing}")
+    unpublished = "" if audit else ",".join(sorted(unread_topics(config, groups, fuse)))
     ns = fresh_namespace("bt")
     bootstrap = bootstrap_servers()
     ensure_topics(bootstrap, ns)  # each worker creates its own state topic (fused or not) when it starts
@@ -89,6 +103,7 @@ def run_kafka_engine(
                         "HSLR_BATCH_WITHIN_S": "0.05",
                         "HSLR_BATCH_MAX": "5000",
                         "HSLR_MESSAGE_RECORDS": str(message_records),
+                        "HSLR_UNPUBLISHED": unpublished,
                     },
                     args=["--fuse"] if fuse else [],
                 )

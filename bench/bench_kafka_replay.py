@@ -40,7 +40,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from backtest.engine import RESULT_TOPICS, WORKER_GROUPS  # noqa: E402
+from backtest.engine import RESULT_TOPICS, WORKER_GROUPS, unread_topics  # noqa: E402
 from streams.binding.kafka_io import Out, collect, ensure_topics, publish, publish_marker  # noqa: E402
 from streams.binding.workers import fresh_namespace, worker  # noqa: E402
 from streams.config import HSLRConfig, build_config, dump_config  # noqa: E402
@@ -99,7 +99,14 @@ class PhaseClock:
         return lambda *a, **k: None
 
 
-def transport_free(bars: Batch, config: HSLRConfig, groups: list[list[str]], records: int, per: int) -> dict:
+def transport_free(
+    bars: Batch,
+    config: HSLRConfig,
+    groups: list[list[str]],
+    records: int,
+    per: int,
+    unpublished: frozenset[str],
+) -> dict:
     """CPU seconds per phase of the fused groups' runtimes, fed the published messages in batches."""
     ns = "bench"
     vals = AvroCodec("bar").encode_batch_indexed(bars, records)
@@ -110,7 +117,11 @@ def transport_free(bars: Batch, config: HSLRConfig, groups: list[list[str]], rec
     c0 = time.process_time()
     for g in groups:
         rt = StageRuntime(
-            worker_stages(config, g, True)[0], namespace=ns, metrics=clock, clock=time.process_time
+            worker_stages(config, g, True)[0],
+            namespace=ns,
+            metrics=clock,
+            clock=time.process_time,
+            unpublished=unpublished,
         )
         inputs = {TOPICS[k].name(ns) for k in rt.stage.spec.inputs}
         envs = [e for e in envs if e.topic in inputs]
@@ -188,13 +199,16 @@ def _phases(logs: list[Path]) -> dict[str, float]:
     return total
 
 
-def kafka_once(bars: Batch, config: HSLRConfig, groups: list[list[str]], records: int, tmp: Path) -> dict:
+def kafka_once(
+    bars: Batch, config: HSLRConfig, groups: list[list[str]], records: int, tmp: Path, audit: bool
+) -> dict:
     ns, bootstrap = fresh_namespace("kbench"), bootstrap_servers()
     ensure_topics(bootstrap, ns)
     cfg = tmp / f"{ns}.json"
     cfg.write_text(json.dumps(dump_config(config)))
     logs = [tmp / f"{ns}-{i}.log" for i in range(len(groups))]
     env = {"HSLR_BATCH_WITHIN_S": "0.05", "HSLR_BATCH_MAX": "5000", "HSLR_MESSAGE_RECORDS": str(records)}
+    env["HSLR_UNPUBLISHED"] = "" if audit else ",".join(sorted(unread_topics(config, groups, True)))
     out, broker = Out(bootstrap), _broker_pid()
     with ExitStack() as stack:
         t_start = time.perf_counter()
@@ -253,17 +267,27 @@ def main() -> None:
     ap.add_argument("--batch-messages", type=int, default=40, help="transport-free: messages per batch")
     ap.add_argument("--models", default=str(Path(tempfile.gettempdir()) / "hslr-bench-models"))
     ap.add_argument("--no-kafka", action="store_true")
+    ap.add_argument(
+        "--no-audit",
+        action="store_true",
+        help="leave out the topics no one reads (run_kafka_engine(audit=False))",
+    )
     args = ap.parse_args()
     pairs = list(KNOWN_PAIRS)[: args.pairs]
     bars, config = market(pairs, args.weeks, Path(args.models))
     groups = GROUPS[args.groups]
     report: dict[str, Any] = {"bars": bars.n, "pairs": len(pairs), "weeks": args.weeks, "groups": groups}
+    report["audit"] = not args.no_audit
     report["codec_per_record"] = codec_cost(bars, config, args.message_records)
-    report["transport_free"] = transport_free(bars, config, groups, args.message_records, args.batch_messages)
+    unpublished = frozenset() if not args.no_audit else unread_topics(config, groups, True)
+    report["transport_free"] = transport_free(
+        bars, config, groups, args.message_records, args.batch_messages, unpublished
+    )
     if not args.no_kafka:
         with tempfile.TemporaryDirectory() as d:
             runs = [
-                kafka_once(bars, config, groups, args.message_records, Path(d)) for _ in range(args.repeat)
+                kafka_once(bars, config, groups, args.message_records, Path(d), not args.no_audit)
+                for _ in range(args.repeat)
             ]
         report["kafka"] = {**summary(runs), "runs": runs}
     print(json.dumps(report, indent=2))

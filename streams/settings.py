@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     """Redis ``requirepass`` (env REDIS_PASSWORD; infra/hslr.env): the services script applies it."""
     hslr_fuse: bool = False
     """Run the worker's stages as one co-located agent (``hslr worker --fuse``; streams/core/fused.py)."""
+    hslr_unpublished: str = ""
+    """Comma-separated topic keys a worker computes but does not publish; empty (live): every output is
+    published. A Kafka backtest sets it to the internal topics no agent reads (``backtest.engine``)."""
     hslr_faust_datadir: str = ""
     """Faust's local data folder; empty means ``.cache/faust/<namespace>``."""
     hslr_shared_data: str = ""

@@ -34,6 +34,7 @@ def _worker(args: argparse.Namespace) -> int:
     from streams.binding.faust_app import create_app, run_worker
     from streams.binding.metrics import serve
     from streams.config import load_config
+    from streams.core.topics import TOPICS
     from streams.dag import models_in_use, worker_stages
     from streams.infra import register_scrape_target, unregister_scrape_target
     from streams.logs import dict_config, short_level
@@ -45,6 +46,9 @@ def _worker(args: argparse.Namespace) -> int:
     stage_ids = [x for x in (args.stages or s.hslr_stages).split(",") if x]
     config = load_config(args.config or s.hslr_config or None)
     stages = worker_stages(config, stage_ids, args.fuse or s.hslr_fuse)
+    unpublished = frozenset(t for t in s.hslr_unpublished.split(",") if t)
+    if unpublished - set(TOPICS):
+        raise ValueError(f"HSLR_UNPUBLISHED names unknown topics {sorted(unpublished - set(TOPICS))}")
     sink_topics: list[str] = []
     if args.sinks:  # checked before anything starts: never publish orders that cannot be recorded
         from streams.binding.sink_agents import default_sink_topics, preflight
@@ -80,6 +84,7 @@ def _worker(args: argparse.Namespace) -> int:
         datadir=s.hslr_faust_datadir,
         logging_config=dict_config(level, s.hslr_log_format, s.hslr_run_id or namespace),
         record_first=record_first,
+        unpublished=unpublished,
     )
     if args.sinks:  # persistence agents in the same worker (streams/binding/sink_agents.py)
         from streams.binding.sink_agents import add_sinks

@@ -23,3 +23,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 def njit(fn: F) -> F:
     """Compile ``fn`` in nopython mode with the on-disk cache (first call compiles, later loads)."""
     return cast(F, numba.njit(cache=True, fastmath=False, nogil=True)(fn))
+
+
+def njit_inline(fn: F) -> F:
+    """A compiled helper that numba inlines into its compiled callers (no call overhead in tight loops)."""
+    return cast(F, numba.njit(cache=True, fastmath=False, nogil=True, inline="always")(fn))

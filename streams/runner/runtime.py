@@ -158,8 +158,12 @@ class StageRuntime:
         clock: Callable[[], float] = time.perf_counter,
         max_records: int = 500,
         codec_for: Callable[[str], Any] | None = None,
+        unpublished: frozenset[str] = frozenset(),
     ) -> None:
+        """``unpublished``: output topic keys computed but neither encoded nor produced (nor their
+        end-of-replay markers): a replay's internal topics that no one reads."""
         self.stage = stage
+        self.unpublished = unpublished
         self.sid = stage.spec.id
         self.namespace = namespace
         self.metrics: Any = metrics or NullMetrics()
@@ -329,7 +333,7 @@ class StageRuntime:
 
     def _emit(self, outputs: Any, out: list[Outgoing]) -> None:
         for key, b in outputs.items():
-            if not b.n:
+            if not b.n or key in self.unpublished:
                 continue
             t = TOPICS[key]
             try:
@@ -446,4 +450,5 @@ class StageRuntime:
         if len(seen) < primary.partitions:
             return []
         del self._markers[run]
-        return [m for k in self.stage.spec.outputs for m in marker_messages(k, self.namespace, marker(run))]
+        keys = [k for k in self.stage.spec.outputs if k not in self.unpublished]
+        return [m for k in keys for m in marker_messages(k, self.namespace, marker(run))]

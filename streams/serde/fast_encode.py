@@ -1,16 +1,17 @@
-"""Vectorised Avro binary encoding of flat records (numpy), byte-identical to fastavro.
+"""Avro binary encoding of flat record batches, byte-identical to fastavro, compiled (numba).
 
-Encoding is where a Kafka replay spends most of its time: every stage re-encodes its wide, flat output
+Encoding is where a Kafka replay spends much of its time: every stage re-encodes its wide, flat output
 records. For schemas whose fields are all ``boolean``, ``int``, ``long``, ``float``, ``double`` or
-``string``, this module encodes a whole batch with a few numpy operations per field instead of a Python
-dict and a fastavro call per record. Anything else (unions, enums, bytes, nested types, strings with NUL
-characters) returns ``None`` and the caller falls back to fastavro. The tests compare bytes with
-fastavro's on random records.
+``string``, this module encodes a whole batch in one compiled loop (``streams.serde.avro_kernels``)
+instead of a Python dict and a fastavro call per record. Anything else (unions, enums, bytes, nested
+types, strings with NUL characters or lone surrogates, string columns holding non-strings) returns
+``None`` and the caller falls back to fastavro. The tests compare bytes with fastavro's on random and
+dirty records.
 
-How: every field becomes a band of byte columns of a padded ``(rows, width)`` matrix (a double: 8
-columns, a varint: as many as its longest value, a string: its length varint then its bytes) with a mask
-of the bytes each row really uses; the rows' Avro bodies, concatenated, are the masked bytes in row-major
-order (one pass). Rows are encoded in blocks of about :data:`BLOCK_ROWS` so memory stays bounded.
+How: the non-string fields become one ``(rows, fields)`` uint64 matrix (zigzag ints, float bits, 0/1),
+the string fields one matrix of their UCS-4 code points side by side; the kernel writes each row's body
+(varints, little-endian floats, UTF-8 strings) and its start. Rows are encoded in blocks of
+:data:`BLOCK_ROWS` so memory stays bounded.
 """
 
 from __future__ import annotations
@@ -21,14 +22,11 @@ import numpy as np
 import numpy.typing as npt
 
 from streams.core.batch import Batch
+from streams.serde import avro_kernels as k
 
-SUPPORTED = frozenset({"boolean", "int", "long", "float", "double", "string"})
-_MAX_VARINT = 10
+SUPPORTED = frozenset(k.KIND)
 BLOCK_ROWS = 16384
-"""Rows encoded at once (the padded matrix of a 46-field signal block is then about 6 MB)."""
-
-Band = tuple[npt.NDArray[np.uint8], "npt.NDArray[np.bool_] | None", "npt.NDArray[np.int64] | int"]
-"""(bytes (rows, width), used-byte mask or None when every byte is used, bytes used per row)."""
+"""Rows encoded at once (the output buffer of a 46-field signal block is then a few MB)."""
 
 
 def plain_types(raw: dict[str, Any]) -> list[str] | None:
@@ -44,81 +42,31 @@ def plain_types(raw: dict[str, Any]) -> list[str] | None:
     return out
 
 
-def _varint_len(z: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
-    n = np.ones(len(z), dtype=np.int64)
-    for k in range(1, _MAX_VARINT):
-        above = z >= np.uint64(1 << (7 * k))
-        if not above.any():
-            break
-        n += above
-    return n
-
-
 def _zigzag(v: npt.NDArray[Any]) -> npt.NDArray[np.uint64]:
     v = v.astype(np.int64)
     return ((v << 1) ^ (v >> 63)).view(np.uint64)
 
 
-def _varint_band(z: npt.NDArray[np.uint64]) -> Band:
-    length = _varint_len(z)
-    width = int(length.max(initial=1))
-    if width == 1:
-        return z.astype(np.uint8)[:, None], None, 1
-    k = np.arange(width)
-    mat = ((z[:, None] >> (k * 7).astype(np.uint64)) & np.uint64(0x7F)).astype(np.uint8)
-    if int(length.min()) == width:  # every value as long (timestamps): a fixed-width band
-        mat[:, :-1] |= 0x80
-        return mat, None, width
-    mat |= (k[None, :] < (length - 1)[:, None]).astype(np.uint8) << 7
-    return mat, k[None, :] < length[:, None], length
-
-
-def _utf8(col: npt.NDArray[Any]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]] | None:
-    """(UTF-8 bytes (rows, width), byte length per row) of a string column; None when a value holds NUL
-    (numpy strings cannot carry it faithfully). ASCII columns are converted code by code; others encode
-    each distinct value once."""
-    text = col if col.dtype.kind == "U" else col.astype(str)
-    n, width = len(text), text.dtype.itemsize // 4
-    if n == 0 or width == 0:
-        return np.zeros((n, 0), dtype=np.uint8), np.zeros(n, dtype=np.int64)
-    codes = np.ascontiguousarray(text).view(np.uint32).reshape(n, width)
-    if int(codes.max()) < 0x80:
-        used = codes != 0  # numpy pads with NUL; a NUL followed by a character is one inside the value
-        if width > 1 and (used[:, 1:] & ~used[:, :-1]).any():
-            return None
-        return codes.astype(np.uint8), used.sum(axis=1)
-    values, inverse = np.unique(text, return_inverse=True)
-    encoded = [v.encode() for v in values.tolist()]
-    if any(b"\x00" in e for e in encoded):
-        return None
-    lens = np.array([len(e) for e in encoded], dtype=np.int64)
-    table = np.array(encoded, dtype=f"S{max(int(lens.max()), 1)}")
-    return table.view(np.uint8).reshape(len(encoded), -1)[inverse.ravel()], lens[inverse.ravel()]
-
-
-def _bands(t: str, col: npt.NDArray[Any]) -> list[Band] | None:
-    n = len(col)
-    if t == "boolean":
-        return [(col.astype(np.uint8), None, 1)]
+def _number(t: str, col: npt.NDArray[Any]) -> npt.NDArray[Any]:
     if t in ("int", "long"):
-        return [_varint_band(_zigzag(col))]
-    if t in ("double", "float"):
-        width = 8 if t == "double" else 4
-        return [(np.asarray(col, dtype="<f8" if width == 8 else "<f4"), None, width)]
-    if n and col.dtype.kind == "U" and bool((col == col[0]).all()):  # a constant: encode it once
-        value = str(col[0]).encode()
-        if b"\x00" in value:
+        return _zigzag(col)
+    if t == "double":
+        return np.asarray(col, dtype="<f8").view(np.uint64)
+    if t == "float":
+        return np.asarray(col, dtype="<f4").view(np.uint32)
+    return col.astype(bool)
+
+
+def _codes(col: npt.NDArray[Any]) -> npt.NDArray[np.uint32] | None:
+    """UCS-4 code points (rows, width) of a string column; None for a column holding non-strings."""
+    if col.dtype.kind == "O":
+        if not all(isinstance(v, str) for v in col.tolist()):
             return None
-        row = np.frombuffer(zigzag_varint(len(value)) + value, dtype=np.uint8)
-        return [(np.broadcast_to(row, (n, len(row))), None, len(row))]
-    text = _utf8(col)
-    if text is None:
+        col = col.astype(str)
+    elif col.dtype.kind != "U":
         return None
-    mat, lens = text
-    if not mat.shape[1] or int(lens.min()) == mat.shape[1]:  # every value as long (pairs): fixed width
-        return [_varint_band(_zigzag(lens)), (mat, None, mat.shape[1])]
-    used = np.arange(mat.shape[1])[None, :] < lens[:, None]
-    return [_varint_band(_zigzag(lens)), (mat, used, lens)]
+    width = col.dtype.itemsize // 4
+    return np.ascontiguousarray(col).view(np.uint32).reshape(len(col), width)
 
 
 def encode_rows(
@@ -133,44 +81,41 @@ def encode_rows(
         if block is None:
             return None
         bodies.append(block[0])
-        lengths.append(block[1])
+        lengths.append(np.diff(block[1]))
     row_start = np.zeros(n + 1, dtype=np.int64)
     if n:
         np.cumsum(np.concatenate(lengths), out=row_start[1:])
     return b"".join(bodies), row_start
 
 
-def _encode_block(batch: Batch, names: list[str], types: list[str]) -> tuple[bytes, Any] | None:
-    bands: list[Band] = []
-    for name, t in zip(names, types, strict=True):
-        got = _bands(t, np.asarray(batch[name]))
-        if got is None:
-            return None
-        bands.extend(got)
+def _encode_block(
+    batch: Batch, names: list[str], types: list[str]
+) -> tuple[bytes, npt.NDArray[np.int64]] | None:
     n = batch.n
-    # the padded matrix as a packed structured array: a typed column is copied in one typed pass
-    layout = np.dtype(
-        [
-            (f"f{i}", d.dtype) if d.ndim == 1 else (f"f{i}", np.uint8, (d.shape[1],))
-            for i, (d, _, _) in enumerate(bands)
-        ]
-    )
-    rows = np.empty(n, dtype=layout)
-    row_len = np.zeros(n, dtype=np.int64)
-    for i, (data, _, length) in enumerate(bands):
-        rows[f"f{i}"] = data
-        row_len += length
-    mat = rows.view(np.uint8).reshape(n, layout.itemsize)
-    if all(used is None for _, used, _ in bands):
-        return mat.tobytes(), row_len
-    mask = np.ones((n, layout.itemsize), dtype=bool)
-    at = 0  # packed: each band starts where the previous one ends
-    for data, used, _ in bands:
-        width = data.shape[1] if data.ndim == 2 else data.dtype.itemsize
-        if used is not None:
-            mask[:, at : at + width] = used
-        at += width
-    return mat[mask].tobytes(), row_len
+    kinds = np.array([k.KIND[t] for t in types], dtype=np.int64)
+    nums = np.empty((n, len(types)), dtype=np.uint64)  # a string field's slot is never read
+    strings: list[npt.NDArray[np.uint32]] = []
+    str_at = np.zeros(len(types), dtype=np.int64)
+    str_width = np.zeros(len(types), dtype=np.int64)
+    capacity = 0
+    for f, (name, t) in enumerate(zip(names, types, strict=True)):
+        col = np.asarray(batch[name])
+        if t != "string":
+            nums[:, f] = _number(t, col)
+            capacity += k.WIDTH[int(kinds[f])]
+            continue
+        codes = _codes(col)
+        if codes is None:
+            return None
+        str_at[f] = sum(s.shape[1] for s in strings)
+        str_width[f] = codes.shape[1]
+        capacity += 5 + 4 * codes.shape[1]
+        strings.append(codes)
+    codes_all = np.hstack(strings) if strings else np.zeros((n, 0), dtype=np.uint32)
+    body, starts, err = k.encode_rows(kinds, nums, codes_all, str_at, str_width, capacity * n)
+    if err:
+        return None
+    return body.tobytes(), starts
 
 
 def zigzag_varint(value: int) -> bytes:
@@ -193,11 +138,15 @@ def encode_array_messages(
     if enc is None:
         return None
     body, starts = enc
+    view = memoryview(body)
     out = []
     for a in range(0, batch.n, max_records):
         b = min(a + max_records, batch.n)
         out.append(
-            (prefix + zigzag_varint(b - a) + body[starts[a] : starts[b]] + b"\x00", row_index(starts, a, b))
+            (
+                b"".join((prefix, zigzag_varint(b - a), view[starts[a] : starts[b]], b"\x00")),
+                row_index(starts, a, b),
+            )
         )
     return out
 

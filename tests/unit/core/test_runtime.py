@@ -339,3 +339,15 @@ def test_deferred_readings_are_reported_after_the_outputs_and_equal_the_immediat
     assert later.seen == now.seen
     rt.report_readings()
     assert later.seen == now.seen  # reported once
+
+
+def test_unpublished_outputs_are_computed_but_neither_produced_nor_marked() -> None:
+    """A replay's internal topics no one reads: the state moves as before, nothing goes out on them."""
+    b = bars(5)
+    eor = Envelope("t.bars.clean", 0, 10, b"__eor__", b"", marker("run-1"))
+    published = StageRuntime(Passthrough(), namespace=NS).handle([*envs(b), eor])
+    assert {o.topic for o in published} == {"t.bars"}  # the same stage publishing: records and marker
+    rt = StageRuntime(Passthrough(), namespace=NS, unpublished=frozenset({"bars"}))
+    assert rt.handle([*envs(b), eor]) == []
+    assert rt.cp.state == 10
+    assert rt.changed()  # the batch still needs its checkpoint
