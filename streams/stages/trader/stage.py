@@ -104,9 +104,11 @@ class TraderStage:
         config: TraderConfig | None = None,
         expected_pairs: tuple[str, ...] = (),
         control_key: bytes | None = None,
+        compiled: bool = True,
     ) -> None:
         """``expected_pairs``: the pairs whose bars make a minute complete (the market stage's pairs;
-        empty: every traded pair). ``control_key``: the operator HMAC key (None: no RESUME verifies)."""
+        empty: every traded pair). ``control_key``: the operator HMAC key (None: no RESUME verifies).
+        ``compiled``: the fast path's compiled kernels (False: the numpy path, same bits; for tests)."""
         from streams.fx.pairs import KNOWN_PAIRS, pip_size
 
         self.config = cfg = config or TraderConfig()
@@ -136,6 +138,7 @@ class TraderStage:
             cfg.risk.throttle_levels,
             cfg.execution,
             cfg.risk.exit_on_reversion,
+            compiled,
         )
 
     def initial_state(self) -> TraderState:
@@ -283,9 +286,7 @@ class TraderStage:
             book.control = replace(book.control, paused_until=-1)
         self.exec.sweep(book, d, out)
         filled = moved + (self.exec.fills(book, mn, k, out) if book.orders else [])
-        book.equity, book.hwm, dd, book.throttle = fastpath.mark(
-            book, mn, k, self.fast.base(book), self.config.risk.throttle_levels
-        )
+        book.equity, book.hwm, dd, book.throttle = self.fast.mark(book, mn, k)
         if book.markouts:
             self.exec.markouts(book, mn, k, out)
         if not book.control.blocks_all(""):
