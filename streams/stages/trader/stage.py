@@ -172,9 +172,9 @@ class TraderStage:
         self, state: TraderState, cols: dict[str, Any], upto: int
     ) -> tuple[TraderState, Outputs]:
         """Decide the minutes of ``cols`` at or before ``upto``; keep the rest pending."""
-        later = cols["ts"] > upto
-        pending = {k: v[later] for k, v in cols.items()}
-        done = {k: v[~later] for k, v in cols.items()}
+        cut = int(np.searchsorted(cols["ts"], upto, side="right"))  # ts ascending: the later ones are a tail
+        pending = {k: v[cut:].copy() for k, v in cols.items()}
+        done = {k: v[:cut] for k, v in cols.items()}
         if not len(done["ts"]):
             return replace(state, pending=pending), self._outputs(Out(), [], done)
         book, out, parts, window = self._run(state, done)
@@ -202,21 +202,21 @@ class TraderStage:
         new["pair"] = new["pair"].astype(str)
         uniq, inv = np.unique(new["pair"], return_inverse=True)
         new["pidx"] = np.array([self._index.get(str(p), -1) for p in uniq], dtype=np.int64)[inv.reshape(-1)]
-        parts = [pending, new] if pending else [new]
-        cols = {
-            k: np.concatenate(
-                [np.asarray(p[k]) if k in p else np.full(len(p["ts"]), OPTIONAL[k]) for p in parts]
-            )
-            for k in new
-        }
-        keep = (cols["pidx"] >= 0) & (cols["ts"] > state.last_ts)
-        cols = {k: v[keep] for k, v in cols.items()}
-        order = np.lexsort((cols["pidx"], cols["ts"]))  # stable: earlier arrivals win ties
-        cols = {k: v[order] for k, v in cols.items()}
-        ts, pj = cols["ts"], cols["pidx"]
+        if pending and len(pending["ts"]):
+            cols = {
+                k: np.concatenate([np.asarray(pending[k]) if k in pending else np.full(len(pending["ts"]), OPTIONAL[k]), v])
+                for k, v in new.items()
+            }  # fmt: skip
+        else:
+            cols = new
+        ts, pj = np.asarray(cols["ts"]), cols["pidx"]
+        keep = np.flatnonzero((pj >= 0) & (ts > state.last_ts))
+        order = keep[np.lexsort((pj[keep], ts[keep]))]  # stable: earlier arrivals win ties
+        ts, pj = ts[order], pj[order]
         first = np.ones(len(ts), dtype=bool)
         first[1:] = (ts[1:] != ts[:-1]) | (pj[1:] != pj[:-1])
-        cols = {k: v[first] for k, v in cols.items()}
+        order = order[first]
+        cols = {k: v[order] for k, v in cols.items()}
         mid = cols["mid"].astype(np.float64)
         cols["mid"] = np.where(np.isfinite(mid), mid, cols["close"] + cols["spread"] / 2.0)
         hl = cols["half_life_min"].astype(np.float64)
