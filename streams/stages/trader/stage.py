@@ -200,8 +200,9 @@ class TraderStage:
         keys = [k for k in KEEP if k not in SPARSE or k in batch or k in pending]
         new = {k: np.asarray(batch[k]) if k in batch else np.full(n, OPTIONAL[k]) for k in keys}
         new["pair"] = new["pair"].astype(str)
-        uniq, inv = np.unique(new["pair"], return_inverse=True)
-        new["pidx"] = np.array([self._index.get(str(p), -1) for p in uniq], dtype=np.int64)[inv.reshape(-1)]
+        new["pidx"] = np.full(n, -1, dtype=np.int64)
+        for p, j in self._index.items():  # a comparison per pair of the universe: no sort of the names
+            new["pidx"][new["pair"] == p] = j
         if pending and len(pending["ts"]):
             cols = {
                 k: np.concatenate([np.asarray(pending[k]) if k in pending else np.full(len(pending["ts"]), OPTIONAL[k]), v])
