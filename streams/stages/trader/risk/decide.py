@@ -26,7 +26,7 @@ from streams.stages.trader.execution.killswitch import ControlState
 from streams.stages.trader.portfolio.book import Book
 from streams.stages.trader.portfolio.minutes import Minutes
 from streams.stages.trader.risk.config import RiskConfig
-from streams.stages.trader.risk.sizing import horizon_cov, optimise_weights, window_cov
+from streams.stages.trader.risk.sizing import horizon_cov, optimise_weights, sign, window_cov
 from streams.stages.trader.risk.vol_target import vol_scale
 
 
@@ -72,7 +72,8 @@ def _exit_reason(
 ) -> str:
     if 0 <= book.exit_due[j] <= mn.ts[k]:
         return "exit_time"
-    if cfg.exit_on_reversion and reverted(float(book.target[j]), float(mn.disp[k, j])):
+    tgt = float(book.target[j])
+    if cfg.exit_on_reversion and tgt != 0.0 and sign(tgt) * float(mn.disp[k, j]) > 0.0:  # reverted()
         return "exit_reverted"
     if mn.bad_regime[k, j]:
         return "exit_regime"

@@ -81,7 +81,7 @@ def optimise_weights(
             a = 2.0 * lam * cii
             b = m[i] - 2.0 * lam * (float(rows[n] @ w) - cii * cur[i])
             g = b - a * start[i]
-            new = start[i] if abs(g) <= c[i] else (b - c[i] * _sign(g)) / a
+            new = start[i] if abs(g) <= c[i] else (b - c[i] * sign(g)) / a
             moved = max(moved, abs(new - cur[i]))
             w[i] = cur[i] = new
         if moved <= tol:
@@ -89,7 +89,7 @@ def optimise_weights(
     return w
 
 
-def _sign(x: float) -> float:
+def sign(x: float) -> float:
     """``np.sign`` of a float: 1.0, -1.0, 0.0 for either zero, NaN for NaN."""
     return 1.0 if x > 0.0 else -1.0 if x < 0.0 else 0.0 if x == 0.0 else x
 
