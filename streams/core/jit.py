@@ -30,4 +30,4 @@ import numba  # noqa: E402  (reads NUMBA_CACHE_DIR when imported)
 
 def njit(fn: F) -> F:
     """Compile ``fn`` in nopython mode, cached on disk, no fastmath."""
-    return numba.njit(cache=True, nogil=True)(fn)  # type: ignore[no-any-return]
+    return numba.njit(cache=True, nogil=True)(fn)  # type: ignore[return-value]

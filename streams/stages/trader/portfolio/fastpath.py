@@ -21,9 +21,9 @@ import numpy.typing as npt
 from streams.core.units import MINUTE_MS, B
 from streams.stages.trader.execution.broker import Broker, NoFills, PaperBroker
 from streams.stages.trader.execution.toxicity import resolve
+from streams.stages.trader.portfolio import scan
 from streams.stages.trader.portfolio.accounting import equity_curve, gross_rows, unrealised_usd
 from streams.stages.trader.portfolio.book import Book
-from streams.stages.trader.portfolio import scan
 from streams.stages.trader.portfolio.minutes import Minutes
 from streams.stages.trader.risk.decide import reverted
 from streams.stages.trader.risk.throttle import throttle_factor
@@ -145,7 +145,9 @@ class FastPath:
             pf.append([tgt, cs.alloc(pair), float(book.sized_scale[j])])
             delta, o = tgt - pos, book.orders.get(j)
             kind = scan.ALWAYS if abs(delta) >= self.lot / 2.0 else scan.NO_ORDER
-            if o is not None and not (abs(delta) < self.lot / 2.0 or (o.leg != "exit" and cs.blocks_entries(pair))):
+            if o is not None and not (
+                abs(delta) < self.lot / 2.0 or (o.leg != "exit" and cs.blocks_entries(pair))
+            ):
                 kind = scan.ORDER
             elif o is not None:
                 kind = scan.ALWAYS
@@ -155,7 +157,9 @@ class FastPath:
                 oi.append([kind, 0, 0, 0, 0, 0, side, self.replace_ms])
                 of.append([0.0, 0.0, abs(delta), self.lot])
             else:
-                oi.append([kind, paper, o.side, o.active_ts, o.created_ts, o.leg == "exit", side, self.replace_ms])
+                oi.append(
+                    [kind, paper, o.side, o.active_ts, o.created_ts, o.leg == "exit", side, self.replace_ms]
+                )
                 of.append([o.price, o.leaves, abs(delta), self.lot])
         if not pi:
             return _NO_PAIRS

@@ -74,7 +74,9 @@ def value(
 
 
 @njit
-def _order_event(t: int, j: int, q: int, ts: I64, hi: F64, lo: F64, sp: F64, ebad: B, mx: F64, oi: I64, of: F64) -> bool:
+def _order_event(
+    t: int, j: int, q: int, ts: I64, hi: F64, lo: F64, sp: F64, ebad: B, mx: F64, oi: I64, of: F64
+) -> bool:
     # oi: kind, paper broker, side, active_ts, created_ts, is_exit, side of delta, replace_ms;
     # of: price, leaves, |delta|, lot
     if oi[q, 0] != ORDER:
@@ -99,6 +101,24 @@ def _exit_event(t: int, j: int, q: int, ts: I64, xbad: B, disp: F64, pi: I64, pf
     if xbad[t, j] or (ts[t] >= due and due >= 0) or pi[q, 3]:
         return True
     return bool(pi[q, 4]) and pf[q, 0] != 0.0 and np.sign(pf[q, 0]) * disp[t, j] > 0.0
+
+
+@njit
+def _pair_event(
+    t: int, thr: float, ts: I64, present: B, xbad: B, ebad: B, disp: F64, alloc: F64,
+    hi: F64, lo: F64, sp: F64, mx: F64, pi: I64, pf: F64, oi: I64, of: F64,
+) -> bool:  # fmt: skip
+    for q in range(pi.shape[0]):
+        j = pi[q, 0]
+        if not present[t, j]:
+            continue
+        if _exit_event(t, j, q, ts, xbad, disp, pi, pf):
+            return True
+        if pi[q, 5] and thr * _nanmin(alloc[t, j], pf[q, 1]) < pf[q, 2] * (1.0 - 1e-9):
+            return True
+        if _order_event(t, j, q, ts, hi, lo, sp, ebad, mx, oi, of):
+            return True
+    return False
 
 
 @njit
@@ -152,14 +172,6 @@ def first_event(
             e = base + _unrealised(held, pos, avg, mid, rate, t)
             h = _nanmax(h, e)
             thr = _throttle(1.0 - e / h, th, mu)
-        for q in range(pi.shape[0]):
-            j = pi[q, 0]
-            if not present[t, j]:
-                continue
-            if _exit_event(t, j, q, ts, xbad, disp, pi, pf):
-                return t
-            if pi[q, 5] and thr * _nanmin(alloc[t, j], pf[q, 1]) < pf[q, 2] * (1.0 - 1e-9):
-                return t
-            if _order_event(t, j, q, ts, hi, lo, sp, ebad, mx, oi, of):
-                return t
+        if _pair_event(t, thr, ts, present, xbad, ebad, disp, alloc, hi, lo, sp, mx, pi, pf, oi, of):
+            return t
     return limit

@@ -29,7 +29,6 @@ from streams.stages.trader.risk.config import RiskConfig
 from streams.stages.trader.risk.sizing import horizon_cov, optimise_weights, sign, window_cov
 from streams.stages.trader.risk.vol_target import vol_scale
 
-
 _BIG = float(np.finfo(np.float64).max)
 
 
