@@ -17,6 +17,13 @@ def user_secrets_file() -> Path:
     return Path(base) / "hslr" / "hslr.env"
 
 
+def numba_cache_dir() -> Path:
+    """Where numba caches compiled kernels: ``$NUMBA_CACHE_DIR`` when set, else ``~/.cache/hslr/numba``
+    (writable on a read-only checkout). Sets the variable, which numba reads when it is imported."""
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(Path.home() / ".cache" / "hslr" / "numba"))
+    return Path(os.environ["NUMBA_CACHE_DIR"])
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="",
