@@ -158,7 +158,7 @@ def first_event(
     p = present.shape[1]
     pos, avg, base, hwm0 = book[:p], book[p : 2 * p], book[2 * p], book[2 * p + 1]
     held = np.flatnonzero(pos != 0.0)
-    reduce = False
+    reduce, pairs = False, pi.shape[0] > 0
     for q in range(pi.shape[0]):
         reduce = reduce or bool(pi[q, 5])
     span, a, h = 256, k, hwm0
@@ -172,6 +172,6 @@ def first_event(
             e = base + _unrealised(held, pos, avg, mid, rate, t)
             h = _nanmax(h, e)
             thr = _throttle(1.0 - e / h, th, mu)
-        if _pair_event(t, thr, ts, present, xbad, ebad, disp, alloc, hi, lo, sp, mx, pi, pf, oi, of):
+        if pairs and _pair_event(t, thr, ts, present, xbad, ebad, disp, alloc, hi, lo, sp, mx, pi, pf, oi, of):
             return t
     return limit
