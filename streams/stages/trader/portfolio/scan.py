@@ -172,6 +172,8 @@ def first_event(
             e = base + _unrealised(held, pos, avg, mid, rate, t)
             h = _nanmax(h, e)
             thr = _throttle(1.0 - e / h, th, mu)
-        if pairs and _pair_event(t, thr, ts, present, xbad, ebad, disp, alloc, hi, lo, sp, mx, pi, pf, oi, of):
+        if pairs and _pair_event(
+            t, thr, ts, present, xbad, ebad, disp, alloc, hi, lo, sp, mx, pi, pf, oi, of
+        ):
             return t
     return limit
