@@ -203,13 +203,11 @@ class TraderStage:
         new["pidx"] = np.full(n, -1, dtype=np.int64)
         for p, j in self._index.items():  # a comparison per pair of the universe: no sort of the names
             new["pidx"][new["pair"] == p] = j
-        if pending and len(pending["ts"]):
-            cols = {
-                k: np.concatenate([np.asarray(pending[k]) if k in pending else np.full(len(pending["ts"]), OPTIONAL[k]), v])
-                for k, v in new.items()
-            }  # fmt: skip
-        else:
-            cols = new
+        cols = dict(new)
+        for k in new if pending else ():  # after the pending rows (an empty pending still sets dtypes)
+            old = np.asarray(pending[k]) if k in pending else np.full(len(pending["ts"]), OPTIONAL[k])
+            if len(old) or old.dtype != new[k].dtype:
+                cols[k] = np.concatenate([old, new[k]])
         ts, pj = np.asarray(cols["ts"]), cols["pidx"]
         keep = np.flatnonzero((pj >= 0) & (ts > state.last_ts))
         order = keep[np.lexsort((pj[keep], ts[keep]))]  # stable: earlier arrivals win ties
