@@ -167,19 +167,19 @@ class FastPath:
                 np.array(oi, dtype=np.int64), np.array(of, dtype=np.float64))  # fmt: skip
 
     def _search(self, book: Book, mn: Minutes, st: Static, k: int, limit: int) -> int:
-        span, cs = 256, book.control
+        span, cs, start = 256, book.control, k
         while k < limit:
             e = min(limit, k + span)
             ev = st.stale[k:e] & (not cs.killed)
             if not cs.blocks_all(""):
-                ev = ev | st.passed_any[k:e] | self._pair_events(book, mn, st, k, e)
+                ev = ev | st.passed_any[k:e] | self._pair_events(book, mn, st, k, e, start)
             hit = np.flatnonzero(ev)
             if len(hit):
                 return k + int(hit[0])
             k, span = e, span * 4
         return limit
 
-    def _pair_events(self, book: Book, mn: Minutes, st: Static, a: int, b: int) -> B:
+    def _pair_events(self, book: Book, mn: Minutes, st: Static, a: int, b: int, start: int) -> B:
         ev = np.zeros(b - a, dtype=bool)
         cs = book.control
         thr = None
@@ -200,7 +200,7 @@ class FastPath:
                     trig |= reverted(tgt, mn.disp[a:b, j])
             if tgt != 0.0:
                 if thr is None:
-                    thr = self.curve(book, mn, a, b)[3]
+                    thr = self.curve(book, mn, start, b)[3][a - start :]  # hwm from the search's start
                 combined = thr * np.minimum(mn.alloc[a:b, j], cs.alloc(pair))
                 trig |= combined < book.sized_scale[j] * (1.0 - 1e-9)
             trig |= self._order_events(book, mn, st, a, b, j, tgt - pos)

@@ -3,8 +3,8 @@
 :func:`value` is :func:`~streams.stages.trader.portfolio.fastpath.curve` (unrealised PnL summed over
 held pairs left to right, high-water mark as a NaN-propagating running maximum, drawdown, throttle
 levels in order) and :func:`first_event` is ``FastPath.next_event``'s per-pair test, minute by minute
-with the same comparisons, including its chunks (256 minutes, then four times longer each) whose
-throttle restarts from the book's high-water mark. Same float operations in the same order, no
+with the same comparisons (the throttle from the running high-water mark since the search's start, as
+the stretch is then valued). Same float operations in the same order, no
 fastmath: the same bits as the numpy path, which stays for brokers other than the two built in.
 """
 
@@ -161,10 +161,8 @@ def first_event(
     reduce, pairs = False, pi.shape[0] > 0
     for q in range(pi.shape[0]):
         reduce = reduce or bool(pi[q, 5])
-    span, a, h = 256, k, hwm0
+    h = hwm0
     for t in range(k, limit):
-        if t == a:  # a new chunk: the throttle's high-water mark restarts from the book's
-            a, span, h = min(limit, a + span), span * 4, hwm0
         if (stale[t] and not flags[0]) or (flags[1] and passed[t]):
             return t
         thr = 1.0
