@@ -19,8 +19,8 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ infra/constraints.t
   .venv/bin/python -m pip install -q -e ".[dev]" -c infra/constraints.txt
   touch "$stamp"
 fi
-# compile governance's numba kernels into the user's cache now (seconds), not in the first worker or test
-.venv/bin/python -c 'from streams.stages.governance.stage import warm_up; warm_up()'
+# compile the numba kernels of governance and the Avro codec into the user cache now (seconds), not in the first worker
+.venv/bin/python -c 'from streams.stages.governance.stage import warm_up; warm_up(); from streams.serde import avro_kernels; avro_kernels.warm()'
 
 # Headless Chromium (Debian package `chromium`) for the report test and the API's live-page test (driven by
 # Playwright's Python package with executable_path, no browser download); both skip, saying why, without it.

@@ -104,9 +104,11 @@ class TraderStage:
         config: TraderConfig | None = None,
         expected_pairs: tuple[str, ...] = (),
         control_key: bytes | None = None,
+        compiled: bool = True,
     ) -> None:
         """``expected_pairs``: the pairs whose bars make a minute complete (the market stage's pairs;
-        empty: every traded pair). ``control_key``: the operator HMAC key (None: no RESUME verifies)."""
+        empty: every traded pair). ``control_key``: the operator HMAC key (None: no RESUME verifies).
+        ``compiled``: the fast path's compiled kernels (False: the numpy path, same bits; for tests)."""
         from streams.fx.pairs import KNOWN_PAIRS, pip_size
 
         self.config = cfg = config or TraderConfig()
@@ -136,6 +138,7 @@ class TraderStage:
             cfg.risk.throttle_levels,
             cfg.execution,
             cfg.risk.exit_on_reversion,
+            compiled,
         )
 
     def initial_state(self) -> TraderState:
@@ -169,9 +172,9 @@ class TraderStage:
         self, state: TraderState, cols: dict[str, Any], upto: int
     ) -> tuple[TraderState, Outputs]:
         """Decide the minutes of ``cols`` at or before ``upto``; keep the rest pending."""
-        later = cols["ts"] > upto
-        pending = {k: v[later] for k, v in cols.items()}
-        done = {k: v[~later] for k, v in cols.items()}
+        cut = int(np.searchsorted(cols["ts"], upto, side="right"))  # ts ascending: the later ones are a tail
+        pending = {k: v[cut:].copy() for k, v in cols.items()}
+        done = {k: v[:cut] for k, v in cols.items()}
         if not len(done["ts"]):
             return replace(state, pending=pending), self._outputs(Out(), [], done)
         book, out, parts, window = self._run(state, done)
@@ -197,23 +200,22 @@ class TraderStage:
         keys = [k for k in KEEP if k not in SPARSE or k in batch or k in pending]
         new = {k: np.asarray(batch[k]) if k in batch else np.full(n, OPTIONAL[k]) for k in keys}
         new["pair"] = new["pair"].astype(str)
-        uniq, inv = np.unique(new["pair"], return_inverse=True)
-        new["pidx"] = np.array([self._index.get(str(p), -1) for p in uniq], dtype=np.int64)[inv.reshape(-1)]
-        parts = [pending, new] if pending else [new]
-        cols = {
-            k: np.concatenate(
-                [np.asarray(p[k]) if k in p else np.full(len(p["ts"]), OPTIONAL[k]) for p in parts]
-            )
-            for k in new
-        }
-        keep = (cols["pidx"] >= 0) & (cols["ts"] > state.last_ts)
-        cols = {k: v[keep] for k, v in cols.items()}
-        order = np.lexsort((cols["pidx"], cols["ts"]))  # stable: earlier arrivals win ties
-        cols = {k: v[order] for k, v in cols.items()}
-        ts, pj = cols["ts"], cols["pidx"]
+        new["pidx"] = np.full(n, -1, dtype=np.int64)
+        for p, j in self._index.items():  # a comparison per pair of the universe: no sort of the names
+            new["pidx"][new["pair"] == p] = j
+        cols = dict(new)
+        for k in new if pending else ():  # after the pending rows (an empty pending still sets dtypes)
+            old = np.asarray(pending[k]) if k in pending else np.full(len(pending["ts"]), OPTIONAL[k])
+            if len(old) or old.dtype != new[k].dtype:
+                cols[k] = np.concatenate([old, new[k]])
+        ts, pj = np.asarray(cols["ts"]), cols["pidx"]
+        keep = np.flatnonzero((pj >= 0) & (ts > state.last_ts))
+        order = keep[np.lexsort((pj[keep], ts[keep]))]  # stable: earlier arrivals win ties
+        ts, pj = ts[order], pj[order]
         first = np.ones(len(ts), dtype=bool)
         first[1:] = (ts[1:] != ts[:-1]) | (pj[1:] != pj[:-1])
-        cols = {k: v[first] for k, v in cols.items()}
+        order = order[first]
+        cols = {k: v[order] for k, v in cols.items()}
         mid = cols["mid"].astype(np.float64)
         cols["mid"] = np.where(np.isfinite(mid), mid, cols["close"] + cols["spread"] / 2.0)
         hl = cols["half_life_min"].astype(np.float64)
@@ -283,9 +285,7 @@ class TraderStage:
             book.control = replace(book.control, paused_until=-1)
         self.exec.sweep(book, d, out)
         filled = moved + (self.exec.fills(book, mn, k, out) if book.orders else [])
-        book.equity, book.hwm, dd, book.throttle = fastpath.mark(
-            book, mn, k, self.fast.base(book), self.config.risk.throttle_levels
-        )
+        book.equity, book.hwm, dd, book.throttle = self.fast.mark(book, mn, k)
         if book.markouts:
             self.exec.markouts(book, mn, k, out)
         if not book.control.blocks_all(""):

@@ -49,6 +49,9 @@ class PaperBroker:
         """Return the quantity (base units) of ``order`` filled by the bar starting at ``bar_ts``."""
         if bar_ts < order.active_ts or order.leaves <= 0.0:
             return 0.0
+        through = order.price - (low + spread) if order.side > 0 else high - order.price
+        if not through >= 0.0:  # the bar does not reach the limit (penetration >= 0): no fill
+            return 0.0
         pen = self.cfg.fill_penetration_pips * pip
         return order.leaves if bool(trades_through(order.side, order.price, high, low, spread, pen)) else 0.0
 

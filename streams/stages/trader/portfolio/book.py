@@ -90,6 +90,13 @@ class Book:
     last_ts: int
     sent: list[int] = field(default_factory=list)
     broker: ReportState = field(default_factory=ReportState)
+    _alloc: tuple[ControlState | None, F64] = (None, np.ones(0))
+
+    def control_alloc(self, pairs: tuple[str, ...]) -> F64:
+        """The control state's allocation scale per pair, shape (P,) (recomputed when it changes)."""
+        if self._alloc[0] is not self.control:
+            self._alloc = (self.control, np.array([self.control.alloc(p) for p in pairs], dtype=np.float64))
+        return self._alloc[1]
 
     @classmethod
     def from_state(cls, s: TraderState) -> Book:

@@ -19,8 +19,9 @@ import numpy as np
 import numpy.typing as npt
 
 from streams.core.units import MINUTE_MS, B
-from streams.stages.trader.execution.broker import Broker
+from streams.stages.trader.execution.broker import Broker, NoFills, PaperBroker
 from streams.stages.trader.execution.toxicity import resolve
+from streams.stages.trader.portfolio import scan
 from streams.stages.trader.portfolio.accounting import equity_curve, gross_rows, unrealised_usd
 from streams.stages.trader.portfolio.book import Book
 from streams.stages.trader.portfolio.minutes import Minutes
@@ -54,17 +55,15 @@ def static(mn: Minutes, stale: B, max_order_usd: float, lot: float) -> Static:
     )
 
 
-def mark(book: Book, mn: Minutes, k: int, base: float, levels: Any) -> tuple[float, float, float, float]:
-    """Value minute ``k`` alone: ``(equity, hwm, drawdown, throttle)``, :func:`curve` on a one-minute slice."""
-    eq, hwm, dd, thr = curve(book, mn, k, k + 1, base, levels)
-    return float(eq[0]), float(hwm[0]), float(dd[0]), float(thr[0])
-
-
 def curve(book: Book, mn: Minutes, a: int, b: int, base: float, levels: Any) -> tuple[Any, Any, Any, Any]:
-    """Value minutes ``[a, b)``: equity, hwm, drawdown and throttle arrays, shape (b - a,)."""
+    """Value minutes ``[a, b)``: equity, hwm, drawdown and throttle arrays, shape (b - a,) (numpy; the
+    compiled :func:`scan.value` gives the same bits)."""
     eq = base + unrealised_usd(book.pos, book.avg, mn.mid_ff[a:b], mn.rate[a:b])
     hwm, dd = equity_curve(eq, book.hwm)
     return eq, hwm, dd, throttle_factor(dd, levels)
+
+
+_NO_PAIRS = (np.zeros((0, 6), np.int64), np.zeros((0, 3)), np.zeros((0, 8), np.int64), np.zeros((0, 4)))
 
 
 class FastPath:
@@ -80,34 +79,107 @@ class FastPath:
         levels: Any,
         tox_cfg: Any,
         exit_on_reversion: bool = False,
+        compiled: bool = True,
     ) -> None:
         self.pairs, self.broker, self.lot = pairs, broker, lot
         self.replace_ms = replace_after_min * MINUTE_MS
         self.initial, self.levels, self.tox = initial_equity, levels, tox_cfg
         self.exit_on_reversion = exit_on_reversion
+        self.th = np.array([t for t, _ in levels], dtype=np.float64)
+        self.mu = np.array([m for _, m in levels], dtype=np.float64)
+        self.compiled = compiled and isinstance(broker, PaperBroker | NoFills)
+        """The compiled kernels (:mod:`scan`) for the built-in brokers; numpy otherwise."""
+
+    def curve(self, book: Book, mn: Minutes, a: int, b: int) -> tuple[Any, Any, Any, Any]:
+        """Value minutes ``[a, b)``: equity, hwm, drawdown and throttle arrays, shape (b - a,)."""
+        if self.compiled:
+            pos, avg, m, r = book.pos, book.avg, mn.mid_ff, mn.rate
+            return scan.value(pos, avg, m, r, a, b, self.base(book), book.hwm, self.th, self.mu)
+        return curve(book, mn, a, b, self.base(book), self.levels)
+
+    def mark(self, book: Book, mn: Minutes, k: int) -> tuple[float, float, float, float]:
+        """Value minute ``k`` alone: ``(equity, hwm, drawdown, throttle)``, :meth:`curve` on one minute."""
+        eq, hwm, dd, thr = self.curve(book, mn, k, k + 1)
+        return float(eq[0]), float(hwm[0]), float(dd[0]), float(thr[0])
 
     def base(self, book: Book) -> float:
         return self.initial + book.realized_usd
 
     def next_event(self, book: Book, mn: Minutes, st: Static, k: int) -> int:
         """Return the first minute >= ``k`` that needs the per-minute path (``len(mn.ts)`` if none)."""
-        limit, span = len(mn.ts), 256
+        limit = len(mn.ts)
         cs = book.control
         for queue in (cs.queue, book.broker.queue):  # a due control command or broker report
             if queue:
-                limit = min(limit, int(np.searchsorted(mn.ts + MINUTE_MS, queue[0].ts, side="left")))
+                limit = min(limit, int(np.searchsorted(mn.ts, queue[0].ts - MINUTE_MS, side="left")))
+        if self.compiled and k < limit:
+            return self._scan(book, mn, st, k, limit)
+        return self._search(book, mn, st, k, limit)
+
+    def _scan(self, book: Book, mn: Minutes, st: Static, k: int, limit: int) -> int:
+        cs = book.control
+        flags = np.array([cs.killed, not cs.blocks_all("")], dtype=np.int64)
+        state = np.concatenate([book.pos, book.avg, [self.base(book), book.hwm]])
+        pi, pf, oi, of = self._pair_inputs(book) if flags[1] else _NO_PAIRS
+        return int(
+            scan.first_event(
+                k, limit, mn.ts, st.stale, st.passed_any, flags, mn.present, st.exit_bad, st.entry_bad,
+                mn.disp, mn.alloc, mn.high, mn.low, mn.spread, st.max_units, mn.mid_ff, mn.rate, state,
+                self.th, self.mu, pi, pf, oi, of,
+            )
+        )  # fmt: skip
+
+    def _pair_inputs(self, book: Book) -> tuple[Any, Any, Any, Any]:
+        """The kernel's per-pair inputs (:func:`scan.first_event`) of the pairs ``_pair_events`` tests."""
+        cs = book.control
+        active = book.held()
+        active[list(book.orders)] = True
+        pi, pf, oi, of = [], [], [], []
+        for j in map(int, np.flatnonzero(active)):
+            pair = self.pairs[j]
+            if cs.blocks_all(pair):
+                continue
+            tgt, pos, due = float(book.target[j]), float(book.pos[j]), int(book.exit_due[j])
+            pi.append([j, tgt != 0.0 or due >= 0, due, cs.in_scope(cs.decommissioned, pair),
+                       self.exit_on_reversion, tgt != 0.0])  # fmt: skip
+            pf.append([tgt, cs.alloc(pair), float(book.sized_scale[j])])
+            delta, o = tgt - pos, book.orders.get(j)
+            kind = scan.ALWAYS if abs(delta) >= self.lot / 2.0 else scan.NO_ORDER
+            if o is not None and not (
+                abs(delta) < self.lot / 2.0 or (o.leg != "exit" and cs.blocks_entries(pair))
+            ):
+                kind = scan.ORDER
+            elif o is not None:
+                kind = scan.ALWAYS
+            paper = isinstance(self.broker, PaperBroker)
+            side = 1 if delta > 0.0 else -1
+            if o is None:
+                oi.append([kind, 0, 0, 0, 0, 0, side, self.replace_ms])
+                of.append([0.0, 0.0, abs(delta), self.lot])
+            else:
+                oi.append(
+                    [kind, paper, o.side, o.active_ts, o.created_ts, o.leg == "exit", side, self.replace_ms]
+                )
+                of.append([o.price, o.leaves, abs(delta), self.lot])
+        if not pi:
+            return _NO_PAIRS
+        return (np.array(pi, dtype=np.int64), np.array(pf, dtype=np.float64),
+                np.array(oi, dtype=np.int64), np.array(of, dtype=np.float64))  # fmt: skip
+
+    def _search(self, book: Book, mn: Minutes, st: Static, k: int, limit: int) -> int:
+        span, cs, start = 256, book.control, k
         while k < limit:
             e = min(limit, k + span)
             ev = st.stale[k:e] & (not cs.killed)
             if not cs.blocks_all(""):
-                ev = ev | st.passed_any[k:e] | self._pair_events(book, mn, st, k, e)
+                ev = ev | st.passed_any[k:e] | self._pair_events(book, mn, st, k, e, start)
             hit = np.flatnonzero(ev)
             if len(hit):
                 return k + int(hit[0])
             k, span = e, span * 4
         return limit
 
-    def _pair_events(self, book: Book, mn: Minutes, st: Static, a: int, b: int) -> B:
+    def _pair_events(self, book: Book, mn: Minutes, st: Static, a: int, b: int, start: int) -> B:
         ev = np.zeros(b - a, dtype=bool)
         cs = book.control
         thr = None
@@ -128,7 +200,7 @@ class FastPath:
                     trig |= reverted(tgt, mn.disp[a:b, j])
             if tgt != 0.0:
                 if thr is None:
-                    thr = curve(book, mn, a, b, self.base(book), self.levels)[3]
+                    thr = self.curve(book, mn, start, b)[3][a - start :]  # hwm from the search's start
                 combined = thr * np.minimum(mn.alloc[a:b, j], cs.alloc(pair))
                 trig |= combined < book.sized_scale[j] * (1.0 - 1e-9)
             trig |= self._order_events(book, mn, st, a, b, j, tgt - pos)
@@ -154,7 +226,7 @@ class FastPath:
         b, changes = self._markouts(book, mn, a, b)
         if b <= a:
             return a, None
-        eq, hwm, dd, thr = curve(book, mn, a, b, self.base(book), self.levels)
+        eq, hwm, dd, thr = self.curve(book, mn, a, b)
         book.equity, book.hwm, book.throttle = float(eq[-1]), float(hwm[-1]), float(thr[-1])
         if not (book.pos != 0.0).any():
             return b, None

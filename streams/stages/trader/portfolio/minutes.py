@@ -54,10 +54,14 @@ class Minutes:
     returns: F64
 
 
-def _scatter(shape: tuple[int, int], ki: Any, pj: Any, values: Any, fill: Any, dtype: Any) -> Any:
-    out = np.full(shape, fill, dtype=dtype)
-    out[ki, pj] = values
-    return out
+def _scatter(shape: tuple[int, int], flat: Any, values: Any, fill: Any, dtype: Any) -> Any:
+    out = np.empty(shape[0] * shape[1], dtype=dtype)
+    if len(flat) == len(out):  # every (minute, pair) present, sorted: the records are the matrix
+        out[:] = values
+    else:
+        out[:] = fill
+        out[flat] = values
+    return out.reshape(shape)
 
 
 def _ffill(values: F64, first: F64) -> F64:
@@ -77,12 +81,14 @@ def build(
     last_mids: F64,
     conv: tuple[Any, Any],
 ) -> Minutes:
-    """Scatter the records (``cols`` columns, minute index ``ki``, pair index ``pj``) into matrices."""
+    """Scatter the records (``cols`` columns, minute index ``ki``, pair index ``pj``; sorted by minute and
+    pair, one per pair and minute) into matrices."""
     shape = (len(minute_ts), n_pairs)
     f = np.float64
+    flat = ki * n_pairs + pj  # records are sorted by (minute, pair), one per pair and minute
 
     def sc(name: str, fill: Any = np.nan, dtype: Any = f) -> Any:
-        return _scatter(shape, ki, pj, cols[name], fill, dtype)
+        return _scatter(shape, flat, cols[name], fill, dtype)
 
     mid = sc("mid")
     gov = np.asarray(cols["gov_state"]).astype(str)
@@ -95,8 +101,8 @@ def build(
         ret = np.log(mid_ff / prev)
     return Minutes(
         ts=minute_ts,
-        row=_scatter(shape, ki, pj, np.arange(len(ki)), -1, np.int64),
-        present=_scatter(shape, ki, pj, True, False, bool),
+        row=_scatter(shape, flat, np.arange(len(ki)), -1, np.int64),
+        present=_scatter(shape, flat, True, False, bool),
         high=sc("high"),
         low=sc("low"),
         close=sc("close"),
@@ -110,9 +116,9 @@ def build(
         disp=sc("displacement") if "displacement" in cols else np.full(shape, np.nan),
         horizon=sc("horizon_min"),
         alloc=sc("alloc_scale"),
-        bad_regime=_scatter(shape, ki, pj, regime_bad, False, bool),
-        gov_ok=_scatter(shape, ki, pj, np.isin(gov, GOV_OK), False, bool),
-        gov_flat=_scatter(shape, ki, pj, np.isin(gov, GOV_FLAT), False, bool),
+        bad_regime=_scatter(shape, flat, regime_bad, False, bool),
+        gov_ok=_scatter(shape, flat, np.isin(gov, GOV_OK), False, bool),
+        gov_flat=_scatter(shape, flat, np.isin(gov, GOV_FLAT), False, bool),
         mid_ff=mid_ff,
         rate=quote_to_usd(mid_ff, *conv),
         returns=np.where(np.isfinite(ret), ret, 0.0),

@@ -26,8 +26,16 @@ from streams.stages.trader.execution.killswitch import ControlState
 from streams.stages.trader.portfolio.book import Book
 from streams.stages.trader.portfolio.minutes import Minutes
 from streams.stages.trader.risk.config import RiskConfig
-from streams.stages.trader.risk.sizing import horizon_cov, optimise_weights, window_cov
+from streams.stages.trader.risk.sizing import horizon_cov, optimise_weights, sign, window_cov
 from streams.stages.trader.risk.vol_target import vol_scale
+
+_BIG = float(np.finfo(np.float64).max)
+
+
+def nan_to_num(x: F64, nan: float = 0.0) -> F64:
+    """``np.nan_to_num(x, nan=nan)`` of a float64 array (infinities to the largest finite float), without
+    its per-call overhead."""
+    return np.where(np.isnan(x), nan, np.minimum(np.maximum(x, -_BIG), _BIG))
 
 
 def lots(units: F64 | float, lot: float) -> Any:
@@ -63,7 +71,8 @@ def _exit_reason(
 ) -> str:
     if 0 <= book.exit_due[j] <= mn.ts[k]:
         return "exit_time"
-    if cfg.exit_on_reversion and reverted(float(book.target[j]), float(mn.disp[k, j])):
+    tgt = float(book.target[j])
+    if cfg.exit_on_reversion and tgt != 0.0 and sign(tgt) * float(mn.disp[k, j]) > 0.0:  # reverted()
         return "exit_reverted"
     if mn.bad_regime[k, j]:
         return "exit_regime"
@@ -84,7 +93,7 @@ def exits(book: Book, mn: Minutes, k: int, pairs: tuple[str, ...], cfg: RiskConf
             book.target[j], book.exit_due[j] = 0.0, -1
             rows.append(_row(book, mn, k, j, reason))
             continue
-        combined = book.throttle * min(float(mn.alloc[k, j]), cs.alloc(pairs[j]))
+        combined = book.throttle * min(float(mn.alloc[k, j]), float(book.control_alloc(pairs)[j]))
         if book.target[j] != 0.0 and combined < book.sized_scale[j] * (1.0 - 1e-9):
             book.target[j] = float(lots(book.target[j] * combined / book.sized_scale[j], cfg.lot_units))
             book.sized_scale[j] = combined
@@ -96,7 +105,7 @@ def candidates(book: Book, mn: Minutes, k: int, pairs: tuple[str, ...], skip: se
     """Pairs at minute ``k`` whose signal passed and whose entries are allowed."""
     cs = book.control
     ok = mn.passed[k] & (mn.side[k] != 0) & ~mn.bad_regime[k] & mn.gov_ok[k] & np.isfinite(mn.rate[k])
-    return [int(j) for j in np.flatnonzero(ok) if j not in skip and not cs.blocks_entries(pairs[j])]
+    return [j for j in np.flatnonzero(ok).tolist() if j not in skip and not cs.blocks_entries(pairs[j])]
 
 
 def _hold_time(mn: Minutes, k: int, j: int, cfg: RiskConfig) -> int:
@@ -116,16 +125,15 @@ def entries(
     active = np.zeros(len(w0), dtype=bool)
     active[cand] = True
     mu = np.where(active, mn.side[k] * mn.er[k], 0.0)
-    cost = np.where(active, np.nan_to_num(mn.cost[k]) / 2.0 * cfg.turnover_cost_mult, 0.0)
-    horizon = np.where(active, np.nan_to_num(mn.horizon[k], nan=1.0), 1.0)
+    cost = np.where(active, nan_to_num(mn.cost[k]) / 2.0 * cfg.turnover_cost_mult, 0.0)
+    horizon = np.where(active, nan_to_num(mn.horizon[k], 1.0), 1.0)
     cov_min = window_cov(window)
     w = optimise_weights(mu, horizon_cov(cov_min, horizon), w0, cost, cfg.risk_aversion, active)
     held = np.where(active, 0.0, w0)
     new = np.where(active, w, 0.0)
     scale = vol_scale(held, new, cov_min, cfg.target_vol_annual, cfg.minutes_per_year)
-    combined = np.array(
-        [book.throttle * min(float(mn.alloc[k, j]), book.control.alloc(p)) for j, p in enumerate(pairs)]
-    )
+    ca, alloc = book.control_alloc(pairs), mn.alloc[k]
+    combined = book.throttle * np.where(ca < alloc, ca, alloc)  # min(alloc, control's), alloc first
     units = lots(
         np.clip(new * scale * combined * book.equity, -cfg.max_position_usd, cfg.max_position_usd) / upu,
         cfg.lot_units,
@@ -151,7 +159,7 @@ def _band(units: F64, target: F64, active: npt.NDArray[np.bool_], band: float) -
 
 def _fit_gross(units: F64, held_usd: F64, upu: F64, active: npt.NDArray[np.bool_], cfg: RiskConfig) -> F64:
     gross_held = float(np.abs(held_usd).sum())
-    gross_new = float(np.where(active, np.abs(np.nan_to_num(units * upu)), 0.0).sum())
+    gross_new = float(np.where(active, np.abs(nan_to_num(units * upu)), 0.0).sum())
     if gross_held + gross_new <= cfg.max_gross_usd or gross_new == 0.0:
         return units
     f = max(cfg.max_gross_usd - gross_held, 0.0) / gross_new

@@ -69,19 +69,29 @@ def optimise_weights(
         Optimal weights.
     """
     w = w0.astype(np.float64).copy()
-    idx = np.flatnonzero(active & (np.diag(cov) > 0.0))
+    idx = np.flatnonzero(active & (np.diag(cov) > 0.0)).tolist()
+    # Python floats for the scalar steps (the same IEEE operations as numpy scalars, without their
+    # overhead); the row products stay numpy's (BLAS) dot, whose summation order a loop would not match.
+    m, c, start = mu.tolist(), cost.tolist(), w0.astype(np.float64).tolist()
+    rows, diag, cur = [cov[i] for i in idx], [float(cov[i, i]) for i in idx], w.tolist()
     for _ in range(sweeps):
         moved = 0.0
-        for i in idx:
-            a = 2.0 * lam * cov[i, i]
-            b = mu[i] - 2.0 * lam * (float(cov[i] @ w) - cov[i, i] * w[i])
-            g = b - a * w0[i]
-            new = w0[i] if abs(g) <= cost[i] else (b - cost[i] * np.sign(g)) / a
-            moved = max(moved, abs(new - w[i]))
-            w[i] = new
+        for n, i in enumerate(idx):
+            cii = diag[n]
+            a = 2.0 * lam * cii
+            b = m[i] - 2.0 * lam * (float(rows[n] @ w) - cii * cur[i])
+            g = b - a * start[i]
+            new = start[i] if abs(g) <= c[i] else (b - c[i] * sign(g)) / a
+            moved = max(moved, abs(new - cur[i]))
+            w[i] = cur[i] = new
         if moved <= tol:
             break
     return w
+
+
+def sign(x: float) -> float:
+    """``np.sign`` of a float: 1.0, -1.0, 0.0 for either zero, NaN for NaN."""
+    return 1.0 if x > 0.0 else -1.0 if x < 0.0 else 0.0 if x == 0.0 else x
 
 
 def utility(w: Vec, mu: Vec, cov: npt.NDArray[np.float64], w0: Vec, cost: Vec, lam: float) -> float:
