@@ -231,7 +231,8 @@ def _free_port() -> int:
 
 
 def _scrape(port: int) -> dict[tuple[str, str], float]:
-    """The worker's ``hslr_binding_seconds`` by (stage, phase)."""
+    """The worker's ``hslr_binding_seconds`` by (stage, phase), its ``hslr_input_delay_seconds`` sums
+    and counts by (stage, ``delay:<step>`` / ``delays:<step>``) and its batches (``batches``)."""
     import urllib.request
 
     from prometheus_client.parser import text_string_to_metric_families
@@ -242,17 +243,29 @@ def _scrape(port: int) -> dict[tuple[str, str], float]:
         for smp in fam.samples:
             if smp.name == "hslr_binding_seconds_total":
                 out[(smp.labels["stage"], smp.labels["phase"])] = smp.value
+            elif smp.name == "hslr_input_delay_seconds_sum":
+                out[(smp.labels["stage"], f"delay:{smp.labels['step']}")] = smp.value
+            elif smp.name == "hslr_input_delay_seconds_count":
+                out[(smp.labels["stage"], f"delays:{smp.labels['step']}")] = smp.value
+            elif smp.name == "hslr_processing_seconds_count" and "_" in smp.labels["stage"]:  # the group
+                out[(smp.labels["stage"], "batches")] = smp.value
     return out
 
 
 def _phases(
     before: dict[tuple[str, str], float], after: dict[tuple[str, str], float], minutes: int
 ) -> dict[str, float]:
-    """Mean wall ms per paced minute in each phase of the fused worker (``wait`` includes idle time)."""
-    return {
-        ph: round((v - before.get((st, ph), 0.0)) * 1000 / max(minutes, 1), 3)
-        for (st, ph), v in after.items()
-    }
+    """Mean wall ms per paced minute in each phase of the fused worker (``wait`` includes idle time),
+    its batches per minute and, per batch, the mean ms of each input delay step (delivery: the newest
+    message's producer timestamp -> Faust handed it to the agent's stream; batching: then -> the agent)."""
+    d = {k: v - before.get(k, 0.0) for k, v in after.items()}
+    out = {ph: round(v * 1000 / max(minutes, 1), 3) for (st, ph), v in d.items() if ":" not in ph}
+    out["batches"] = round(out.pop("batches", 0.0) / 1000, 2)
+    for (st, ph), v in d.items():
+        if ph.startswith("delay:"):
+            n = d.get((st, "delays:" + ph[6:]), 0.0)
+            out[f"{ph[6:]}_ms_per_batch"] = round(v * 1000 / n, 3) if n else 0.0
+    return out
 
 
 def _wait_decided(trader: Any, minute: int, proc: Any, timeout: float) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 import faust
 from faust.types import TP
 
+from streams.binding.batching import Ready, take_ready
 from streams.binding.codecs import codec_for
 from streams.binding.kafka_io import CheckpointStore, Out, control_notice, ensure_topics
 from streams.binding.metrics import PrometheusMetrics
@@ -33,6 +34,8 @@ from streams.runner.observed import observe_members
 from streams.runner.runtime import Envelope, Outgoing, StageRuntime
 
 log = logging.getLogger("hslr.binding")
+FIRST = ("orders",)
+"""Topics a batch produces before the others are encoded: what the order gateway reads (issue 12)."""
 RecordFirst = Callable[[Sequence[Outgoing]], Awaitable[None]]
 """Stores a batch's outputs before they are published; raises when it cannot (streams.binding.sink_agents)."""
 
@@ -90,6 +93,16 @@ async def _recorded(
         os._exit(71)
 
 
+def _export_delay(metrics: PrometheusMetrics, sid: str, envelopes: Sequence[Envelope], ready: Ready) -> None:
+    """hslr_input_delay_seconds: delivery (the newest message's producer timestamp -> it reached the
+    stream) and batching (the first message reached the stream -> the agent has the batch)."""
+    if envelopes[-1].timestamp_ms > 0:
+        metrics.input_delay(
+            sid, "delivery", max(ready.arrived[-1] - envelopes[-1].timestamp_ms / 1000.0, 0.0)
+        )
+    metrics.input_delay(sid, "batching", max(time.time() - ready.arrived[0], 0.0))
+
+
 def _export_latency(
     metrics: PrometheusMetrics, sid: str, envelopes: Sequence[Envelope], outgoing: Sequence[Outgoing]
 ) -> None:
@@ -101,7 +114,7 @@ def _export_latency(
         metrics.input_to_output(sid, max(time.time() - min(stamps) / 1000.0, 0.0))
 
 
-def _deliver(
+def _durable(
     out: Out,
     checkpoints: CheckpointStore,
     runtime: StageRuntime,
@@ -110,11 +123,9 @@ def _deliver(
     envelopes: Sequence[Envelope],
     outgoing: Sequence[Outgoing],
 ) -> None:
-    """Outputs durable first, then the checkpoint: Kafka orders nothing across topics, and a checkpoint
-    that lands before its outputs would make a crash skip (lose) them on restart; repeats are
-    deduplicated instead. Raises when Kafka cannot take them."""
-    t0 = time.perf_counter()
-    out.send(outgoing)
+    """Outputs (already produced) durable first, then the checkpoint: Kafka orders nothing across topics,
+    and a checkpoint that lands before its outputs would make a crash skip (lose) them on restart;
+    repeats are deduplicated instead. Raises when Kafka cannot take them."""
     t1 = time.perf_counter()
     out.flush()
     t2 = time.perf_counter()
@@ -122,7 +133,6 @@ def _deliver(
     checkpoints.save(sid, *runtime.checkpoint())
     out.flush()
     t3 = time.perf_counter()
-    metrics.phase(sid, "produce", t1 - t0)
     metrics.phase(sid, "flush", t2 - t1)
     metrics.phase(sid, "checkpoint", t3 - t2)
 
@@ -150,11 +160,22 @@ def bind(
         metrics=metrics,
         max_records=max_records,
         codec_for=lambda key: codec_for(key, namespace),
+        first=[k for k in FIRST if k in stage.spec.outputs],
     )
     out = Out(bootstrap)
     checkpoints = CheckpointStore(bootstrap, namespace, out)
     sid = stage.spec.id
     metrics.init_stage(sid)
+
+    async def publish(outgoing: list[Outgoing]) -> list[Outgoing]:
+        """Record what must be recorded first (orders, a worker with sinks), then produce, unflushed."""
+        if outgoing:
+            if record_first is not None:
+                await _recorded(record_first, outgoing, sid, out, namespace)
+            t0 = time.perf_counter()
+            out.send(outgoing)
+            metrics.phase(sid, "produce", time.perf_counter() - t0)
+        return outgoing
 
     async def agent(stream: Any) -> None:
         full, offsets = checkpoints.load(sid)
@@ -172,16 +193,16 @@ def bind(
         gc.freeze()
         clock = time.perf_counter
         t_next = clock()
-        async for events in stream.take_events(batch_max, within=batch_within):
+        async for ready in take_ready(stream, batch_max, batch_within):
             t0 = clock()
             metrics.phase(sid, "wait", t0 - t_next)
-            envelopes = [_envelope(e) for e in events]
+            envelopes = [_envelope(e) for e in ready.events]
+            _export_delay(metrics, sid, envelopes, ready)
             try:
-                outgoing = runtime.handle(envelopes, defer_readings=True)
-                if outgoing and record_first is not None:
-                    await _recorded(record_first, outgoing, sid, out, namespace)
+                outgoing = await publish(runtime.handle(envelopes, defer_readings=True))
+                outgoing += await publish(runtime.rest())  # encoded while the orders travel
                 if outgoing or runtime.changed():  # else a redelivery of this batch is a no-op anyway
-                    _deliver(out, checkpoints, runtime, metrics, sid, envelopes, outgoing)
+                    _durable(out, checkpoints, runtime, metrics, sid, envelopes, outgoing)
                 runtime.report_readings()  # gauges after the decisions are out
             except BaseException:  # the ack follows this block: never let Faust ack a lost batch
                 log.critical(
