@@ -175,7 +175,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         env = child_env(
             {
                 "KAFKA_BOOTSTRAP_SERVERS": boot,
-                "HSLR_BATCH_WITHIN_S": "0.001",
+                "HSLR_BATCH_WITHIN_S": str(args.batch_within),
                 "HSLR_MESSAGE_RECORDS": "500",
                 "HSLR_METRICS_PORT": str(port),  # the fused worker's /metrics: its time by phase
             }
@@ -301,6 +301,7 @@ def _report(args: argparse.Namespace, orders: Any, log_rows: list[tuple[float, d
         "wall_s_per_minute": args.wall_per_minute,
         "quotes_per_minute_per_pair": args.quotes_per_minute,
         "grace_ms": args.grace_ms,
+        "batch_within_s": args.batch_within,
         "warmup_wall_s": round(warm_s, 1),
         "close_to_order_request": _stats(order_ms),
         "close_to_watermark_on_kafka": _stats(feed_ms),
@@ -321,6 +322,7 @@ def main() -> None:
     ap.add_argument("--quotes-per-minute", type=int, default=30)
     ap.add_argument("--grace-ms", type=int, default=500)
     ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument("--batch-within", type=float, default=0.001, help="the worker's HSLR_BATCH_WITHIN_S")
     ap.add_argument("--models", default=str(Path(tempfile.gettempdir()) / "hslr-bench-v20-models"))
     ap.add_argument("--timeout", type=float, default=900.0)
     args = ap.parse_args()

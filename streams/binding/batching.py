@@ -58,16 +58,16 @@ class _Buffer:
         self.consuming: asyncio.Future[None] | None = None
 
     async def add(self, value: Any) -> Any:
+        event, now = self.stream.current_event, time.time()  # Faust handed it over now
+        if event is None:
+            raise RuntimeError("take_ready: an event without current_event")
         if self.consuming is not None:  # a batch is being handled: hold this event until it is done
             try:
                 await self.consuming
             finally:
                 self.consuming = None
-        event = self.stream.current_event
-        if event is None:
-            raise RuntimeError("take_ready: an event without current_event")
         self.events.append(event)
-        self.arrived.append(time.time())
+        self.arrived.append(now)
         self.got.set()
         full = len(self.events) >= self.max_
         if full or (is_marker(event) and self.queue.empty()):
