@@ -245,6 +245,8 @@ def _scrape(port: int) -> dict[tuple[str, str], float]:
                 out[(smp.labels["stage"], smp.labels["phase"])] = smp.value
             elif smp.name == "hslr_input_delay_seconds_sum":
                 out[(smp.labels["stage"], f"delay:{smp.labels['step']}")] = smp.value
+            elif smp.name == "hslr_input_delay_seconds_bucket":
+                out[(smp.labels["stage"], f"bucket:{smp.labels['step']}:{smp.labels['le']}")] = smp.value
             elif smp.name == "hslr_input_delay_seconds_count":
                 out[(smp.labels["stage"], f"delays:{smp.labels['step']}")] = smp.value
             elif smp.name == "hslr_processing_seconds_count" and "_" in smp.labels["stage"]:  # the group
@@ -265,6 +267,14 @@ def _phases(
         if ph.startswith("delay:"):
             n = d.get((st, "delays:" + ph[6:]), 0.0)
             out[f"{ph[6:]}_ms_per_batch"] = round(v * 1000 / n, 3) if n else 0.0
+            buckets = sorted(
+                (float(k.split(":")[2]), c)
+                for (s, k), c in d.items()
+                if s == st and k.startswith(f"bucket:{ph[6:]}:")
+            )
+            for q in (0.5, 0.9, 0.99):  # the upper bound of the bucket holding the quantile
+                le = next((b for b, c in buckets if n and c >= q * n), float("nan"))
+                out[f"{ph[6:]}_ms_p{round(q * 100)}_at_most"] = round(le * 1000, 2)
     return out
 
 
