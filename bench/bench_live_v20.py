@@ -170,12 +170,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         cmd = python_command("-m", "streams.cli", "live", "--broker", "oanda", "--env", "practice",
                              "--feed-url", server.url, "--config", str(cfg), "--namespace", ns,
                              "--grace-ms", str(grace), "--stall-s", "900", "--silent-s", "30",
-                             "--worker-log", str(tmp / "worker.log"))  # fmt: skip
+                             "--worker-log", str(tmp / "worker.log"),
+                             "--batch-within-s", str(args.batch_within))  # fmt: skip
         port = _free_port()
         env = child_env(
             {
                 "KAFKA_BOOTSTRAP_SERVERS": boot,
-                "HSLR_BATCH_WITHIN_S": str(args.batch_within),
                 "HSLR_MESSAGE_RECORDS": "500",
                 "HSLR_METRICS_PORT": str(port),  # the fused worker's /metrics: its time by phase
             }
@@ -332,7 +332,7 @@ def main() -> None:
     ap.add_argument("--quotes-per-minute", type=int, default=30)
     ap.add_argument("--grace-ms", type=int, default=500)
     ap.add_argument("--seed", type=int, default=5)
-    ap.add_argument("--batch-within", type=float, default=0.001, help="the worker's HSLR_BATCH_WITHIN_S")
+    ap.add_argument("--batch-within", type=float, default=0.0, help="hslr live --batch-within-s")
     ap.add_argument("--models", default=str(Path(tempfile.gettempdir()) / "hslr-bench-v20-models"))
     ap.add_argument("--timeout", type=float, default=900.0)
     args = ap.parse_args()
