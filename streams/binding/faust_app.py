@@ -117,8 +117,8 @@ def bind(
             t0 = clock()
             metrics.phase(sid, "wait", t0 - t_next)
             envelopes = [_envelope(e) for e in ready.events]
-            _export_delay(metrics, sid, envelopes, ready)
             try:
+                _export_delay(metrics, sid, envelopes, ready)
                 await deliver(envelopes)
             except BaseException:  # the ack follows this block: never let Faust ack a lost batch
                 log.critical(
