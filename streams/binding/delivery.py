@@ -2,10 +2,12 @@
 
 The live decision is the ``orders`` message; everything else a minute produces (bars.clean, features,
 regime, signals, governance, targets, portfolio, ...) is published for audit, sinks and dashboards.
-So :class:`Delivery` produces the ``orders`` messages as soon as the stage code is done, and encodes
-and produces the other topics while librdkafka sends them (``StageRuntime(first=...)``). Then every
-output is flushed, then the checkpoint (state + input offsets) is produced and flushed, all before the
-batch is acknowledged, in that order: Kafka orders nothing across topics, and a checkpoint that lands
+So :class:`Delivery` produces and flushes the ``orders`` messages as soon as the stage code is done,
+then encodes and produces the other topics (``StageRuntime(first=...)``): waiting for the orders'
+acknowledgement leaves the two cores to the broker and the order gateway while the order travels
+(measured on a loaded machine: the gateway's part 0.7-1.3 ms shorter p50 than when the rest was
+encoded meanwhile). Then every output is flushed, then the checkpoint (state + input offsets) is
+produced and flushed, all before the batch is acknowledged, in that order: Kafka orders nothing across topics, and a checkpoint that lands
 before its outputs would make a crash skip (lose) them on restart; repeats are deduplicated instead.
 Each topic's messages keep their order (records, then the markers after them).
 """
@@ -127,7 +129,11 @@ class Delivery:
         """Process, produce (orders first), flush, checkpoint; raises when Kafka cannot take them."""
         rt = self.runtime
         outgoing = await self._publish(rt.handle(envelopes, defer_readings=True))
-        outgoing += await self._publish(rt.rest())  # encoded while the orders travel
+        if outgoing:  # the orders durable before the rest of the minute takes the cores
+            t0 = time.perf_counter()
+            self.out.flush()
+            self.metrics.phase(rt.sid, "flush", time.perf_counter() - t0)
+        outgoing += await self._publish(rt.rest())
         if outgoing or rt.changed():  # else a redelivery of this batch is a no-op anyway
             _durable(self.out, self.checkpoints, rt, self.metrics, rt.sid, envelopes, outgoing)
         rt.report_readings()  # gauges after the decisions are out

@@ -1,6 +1,6 @@
-"""Orders first (issue 12): a batch's ``orders`` are produced before its other topics are even encoded;
-every output is flushed before the checkpoint; each topic keeps its order (records, then the
-watermark); what reaches Kafka is what the stage emitted."""
+"""Orders first (issue 12): a batch's ``orders`` are produced and flushed before its other topics are
+even encoded; every output is flushed before the checkpoint; each topic keeps its order (records,
+then the watermark); what reaches Kafka is what the stage emitted."""
 
 from __future__ import annotations
 
@@ -104,7 +104,8 @@ def test_orders_are_produced_before_the_other_outputs_are_encoded(services: dict
     state_t = state_topic(ns, "decider")
     assert log == [
         ("encoded", "orders"),
-        ("send", orders_t),  # produced while the bars are not even encoded yet
+        ("send", orders_t),  # produced and durable while the bars are not even encoded yet
+        ("flush",),
         ("encoded", "bars.clean"),
         ("send", bars_t),
         ("flush",),  # every output durable ...
