@@ -9,7 +9,9 @@ cores. :func:`take_ready` waits without a timer while nothing is buffered, and h
 - at once when a marker (watermark, end of replay) was buffered with nothing else waiting in the
   stream's queue: a live minute ends with the feed's watermark, so the minute's bars and its
   watermark go out together without waiting for a timer,
-- else ``within`` seconds after its first event (a replay's batches fill as before).
+- else ``within`` seconds after its first event (a replay's batches fill as before); with
+  ``within = 0`` at once, with whatever has arrived (``hslr live`` runs its worker so: a live
+  minute's bars are decided without waiting for their watermark).
 
 It keeps what ``take_events`` guarantees: at most ``max_`` events a batch, events acknowledged only
 after the agent body handled the batch, no event added while a batch is being handled. Each batch
