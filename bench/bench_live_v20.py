@@ -170,12 +170,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         cmd = python_command("-m", "streams.cli", "live", "--broker", "oanda", "--env", "practice",
                              "--feed-url", server.url, "--config", str(cfg), "--namespace", ns,
                              "--grace-ms", str(grace), "--stall-s", "900", "--silent-s", "30",
-                             "--worker-log", str(tmp / "worker.log"))  # fmt: skip
+                             "--worker-log", str(tmp / "worker.log"),
+                             "--batch-within-s", str(args.batch_within))  # fmt: skip
         port = _free_port()
         env = child_env(
             {
                 "KAFKA_BOOTSTRAP_SERVERS": boot,
-                "HSLR_BATCH_WITHIN_S": "0.001",
                 "HSLR_MESSAGE_RECORDS": "500",
                 "HSLR_METRICS_PORT": str(port),  # the fused worker's /metrics: its time by phase
             }
@@ -231,7 +231,8 @@ def _free_port() -> int:
 
 
 def _scrape(port: int) -> dict[tuple[str, str], float]:
-    """The worker's ``hslr_binding_seconds`` by (stage, phase)."""
+    """The worker's ``hslr_binding_seconds`` by (stage, phase), its ``hslr_input_delay_seconds`` sums
+    and counts by (stage, ``delay:<step>`` / ``delays:<step>``) and its batches (``batches``)."""
     import urllib.request
 
     from prometheus_client.parser import text_string_to_metric_families
@@ -242,17 +243,39 @@ def _scrape(port: int) -> dict[tuple[str, str], float]:
         for smp in fam.samples:
             if smp.name == "hslr_binding_seconds_total":
                 out[(smp.labels["stage"], smp.labels["phase"])] = smp.value
+            elif smp.name == "hslr_input_delay_seconds_sum":
+                out[(smp.labels["stage"], f"delay:{smp.labels['step']}")] = smp.value
+            elif smp.name == "hslr_input_delay_seconds_bucket":
+                out[(smp.labels["stage"], f"bucket:{smp.labels['step']}:{smp.labels['le']}")] = smp.value
+            elif smp.name == "hslr_input_delay_seconds_count":
+                out[(smp.labels["stage"], f"delays:{smp.labels['step']}")] = smp.value
+            elif smp.name == "hslr_processing_seconds_count" and "_" in smp.labels["stage"]:  # the group
+                out[(smp.labels["stage"], "batches")] = smp.value
     return out
 
 
 def _phases(
     before: dict[tuple[str, str], float], after: dict[tuple[str, str], float], minutes: int
 ) -> dict[str, float]:
-    """Mean wall ms per paced minute in each phase of the fused worker (``wait`` includes idle time)."""
-    return {
-        ph: round((v - before.get((st, ph), 0.0)) * 1000 / max(minutes, 1), 3)
-        for (st, ph), v in after.items()
-    }
+    """Mean wall ms per paced minute in each phase of the fused worker (``wait`` includes idle time),
+    its batches per minute and, per batch, the mean ms of each input delay step (delivery: the newest
+    message's producer timestamp -> Faust handed it to the agent's stream; batching: then -> the agent)."""
+    d = {k: v - before.get(k, 0.0) for k, v in after.items()}
+    out = {ph: round(v * 1000 / max(minutes, 1), 3) for (st, ph), v in d.items() if ":" not in ph}
+    out["batches"] = round(out.pop("batches", 0.0) / 1000, 2)
+    for (st, ph), v in d.items():
+        if ph.startswith("delay:"):
+            n = d.get((st, "delays:" + ph[6:]), 0.0)
+            out[f"{ph[6:]}_ms_per_batch"] = round(v * 1000 / n, 3) if n else 0.0
+            buckets = sorted(
+                (float(k.split(":")[2]), c)
+                for (s, k), c in d.items()
+                if s == st and k.startswith(f"bucket:{ph[6:]}:")
+            )
+            for q in (0.5, 0.9, 0.99):  # the upper bound of the bucket holding the quantile
+                le = next((b for b, c in buckets if n and c >= q * n), float("nan"))
+                out[f"{ph[6:]}_ms_p{round(q * 100)}_at_most"] = round(le * 1000, 2)
+    return out
 
 
 def _wait_decided(trader: Any, minute: int, proc: Any, timeout: float) -> None:
@@ -288,6 +311,7 @@ def _report(args: argparse.Namespace, orders: Any, log_rows: list[tuple[float, d
         "wall_s_per_minute": args.wall_per_minute,
         "quotes_per_minute_per_pair": args.quotes_per_minute,
         "grace_ms": args.grace_ms,
+        "batch_within_s": args.batch_within,
         "warmup_wall_s": round(warm_s, 1),
         "close_to_order_request": _stats(order_ms),
         "close_to_watermark_on_kafka": _stats(feed_ms),
@@ -308,6 +332,7 @@ def main() -> None:
     ap.add_argument("--quotes-per-minute", type=int, default=30)
     ap.add_argument("--grace-ms", type=int, default=500)
     ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument("--batch-within", type=float, default=0.0, help="hslr live --batch-within-s")
     ap.add_argument("--models", default=str(Path(tempfile.gettempdir()) / "hslr-bench-v20-models"))
     ap.add_argument("--timeout", type=float, default=900.0)
     args = ap.parse_args()

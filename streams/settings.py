@@ -57,7 +57,9 @@ class Settings(BaseSettings):
     hslr_batch_max: int = 2000
     """Largest batch a Faust agent hands to a stage."""
     hslr_batch_within_s: float = 0.002
-    """How long an agent waits to fill a batch: bounds the added latency per stage."""
+    """How long an agent waits to fill a batch after its first message: bounds the added latency per
+    stage (a marker with nothing queued behind it, e.g. a live minute's watermark, ends a batch at
+    once; 0: a batch is whatever is buffered when the agent is free)."""
     hslr_message_records: int = 500
     """Most records per Kafka message (record batches amortise the per-message cost; 1 = one per message)."""
     hslr_config: str = ""

@@ -1,9 +1,10 @@
 """The generic Faust binding: any pure stage becomes a Faust agent.
 
 This is the only module that touches Faust. Each agent reads its stage's input topics as raw bytes in
-batches (``stream.take_events``), hands them to a :class:`~streams.runner.runtime.StageRuntime`, then
-produces the outputs, flushes them, then produces and flushes a checkpoint (state + input offsets),
-all *before* the batch is acknowledged. Faust acknowledges a batch even when the agent body raised, so the body
+batches (``streams.binding.batching.take_ready``), hands them to a
+:class:`~streams.binding.delivery.Delivery` (the :class:`~streams.runner.runtime.StageRuntime`, then
+the orders produced, then the other outputs, all flushed, then a checkpoint of state + input offsets
+produced and flushed), all *before* the batch is acknowledged. Faust acknowledges a batch even when the agent body raised, so the body
 never raises: record-level failures are dead-lettered by the runtime, and a failure to deliver (broker
 gone) terminates the worker before the ack, so the batch is redelivered after restart and the
 checkpoint's offsets make the redelivery a no-op for state.
@@ -11,31 +12,29 @@ checkpoint's offsets make the redelivery a no-op for state.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import logging
 import os
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import faust
 from faust.types import TP
 
-from streams.binding.codecs import codec_for
-from streams.binding.kafka_io import CheckpointStore, Out, control_notice, ensure_topics
+from streams.binding.batching import Ready, take_ready
+from streams.binding.delivery import Delivery, RecordFirst
+from streams.binding.kafka_io import ensure_topics
 from streams.binding.metrics import PrometheusMetrics
 from streams.core.stage import Stage
 from streams.core.topics import TOPICS
 from streams.runner.observed import observe_members
-from streams.runner.runtime import Envelope, Outgoing, StageRuntime
+from streams.runner.runtime import Envelope
 from streams.serde import avro_kernels
 
 log = logging.getLogger("hslr.binding")
-RecordFirst = Callable[[Sequence[Outgoing]], Awaitable[None]]
-"""Stores a batch's outputs before they are published; raises when it cannot (streams.binding.sink_agents)."""
 
 
 def _envelope(event: Any) -> Envelope:
@@ -68,64 +67,14 @@ def _export_lag(app: faust.App, metrics: PrometheusMetrics, sid: str, envelopes:
             metrics.lag.labels(sid, topic, str(part)).set(max(int(high) - offset - 1, 0))
 
 
-async def _recorded(
-    record_first: RecordFirst, outgoing: Sequence[Outgoing], sid: str, out: Out, namespace: str
-) -> None:
-    """Store the outputs that must be recorded before they are published, or end the worker before
-    publishing anything of this batch (exit 71; the batch is redelivered after a restart), saying why
-    in the log, in ``hslr_errors`` (the writer's retries) and on ``control`` (a notice, action NONE:
-    nothing to clear, the restarted worker resumes by itself once the store answers)."""
-    try:
-        await record_first(outgoing)
-    except Exception as exc:  # noqa: BLE001 - any failure means: cannot record, so do not publish
-        log.critical(
-            "stage %s cannot record its outputs; stopping before publishing them", sid, exc_info=True
+def _export_delay(metrics: PrometheusMetrics, sid: str, envelopes: Sequence[Envelope], ready: Ready) -> None:
+    """hslr_input_delay_seconds: delivery (the newest message's producer timestamp -> it reached the
+    stream) and batching (the first message reached the stream -> the agent has the batch)."""
+    if envelopes[-1].timestamp_ms > 0:
+        metrics.input_delay(
+            sid, "delivery", max(ready.arrived[-1] - envelopes[-1].timestamp_ms / 1000.0, 0.0)
         )
-        reason = (
-            f"{sid}: outputs cannot be recorded ({type(exc).__name__}); worker stopped before publishing them"
-        )
-        with contextlib.suppress(Exception):  # the notice is best effort: stopping is what matters
-            out.send(control_notice(namespace, f"worker:{sid}", reason, int(time.time() * 1000)))
-            out.flush(5.0)
-        logging.shutdown()
-        os._exit(71)
-
-
-def _export_latency(
-    metrics: PrometheusMetrics, sid: str, envelopes: Sequence[Envelope], outgoing: Sequence[Outgoing]
-) -> None:
-    """hslr_input_to_output_seconds: producer timestamp of the batch's oldest record-carrying input → its
-    outputs flushed (markers and batches without records are left out). On a live feed this is the bar's
-    publish → the decision on Kafka; on a replay it mostly measures the backlog."""
-    stamps = [e.timestamp_ms for e in envelopes if e.value and e.timestamp_ms > 0]
-    if stamps and any(o.value for o in outgoing):
-        metrics.input_to_output(sid, max(time.time() - min(stamps) / 1000.0, 0.0))
-
-
-def _deliver(
-    out: Out,
-    checkpoints: CheckpointStore,
-    runtime: StageRuntime,
-    metrics: PrometheusMetrics,
-    sid: str,
-    envelopes: Sequence[Envelope],
-    outgoing: Sequence[Outgoing],
-) -> None:
-    """Outputs durable first, then the checkpoint: Kafka orders nothing across topics, and a checkpoint
-    that lands before its outputs would make a crash skip (lose) them on restart; repeats are
-    deduplicated instead. Raises when Kafka cannot take them."""
-    t0 = time.perf_counter()
-    out.send(outgoing)
-    t1 = time.perf_counter()
-    out.flush()
-    t2 = time.perf_counter()
-    _export_latency(metrics, sid, envelopes, outgoing)
-    checkpoints.save(sid, *runtime.checkpoint())
-    out.flush()
-    t3 = time.perf_counter()
-    metrics.phase(sid, "produce", t1 - t0)
-    metrics.phase(sid, "flush", t2 - t1)
-    metrics.phase(sid, "checkpoint", t3 - t2)
+    metrics.input_delay(sid, "batching", max(time.time() - ready.arrived[0], 0.0))
 
 
 def bind(
@@ -147,17 +96,8 @@ def bind(
     names = [TOPICS[k].name(namespace) for k in stage.spec.inputs]
     channel = app.topic(*names, key_serializer="raw", value_serializer="raw")
     stage = observe_members(stage, metrics)  # a fused stage's members keep their own stage labels
-    runtime = StageRuntime(
-        stage,
-        namespace=namespace,
-        metrics=metrics,
-        max_records=max_records,
-        codec_for=lambda key: codec_for(key, namespace),
-        unpublished=unpublished,
-    )
-    out = Out(bootstrap)
-    checkpoints = CheckpointStore(bootstrap, namespace, out)
-    sid = stage.spec.id
+    deliver = Delivery.build(stage, bootstrap, namespace, metrics, max_records, record_first, unpublished)
+    runtime, checkpoints, sid = deliver.runtime, deliver.checkpoints, stage.spec.id
     metrics.init_stage(sid)
 
     async def agent(stream: Any) -> None:
@@ -177,17 +117,13 @@ def bind(
         gc.freeze()
         clock = time.perf_counter
         t_next = clock()
-        async for events in stream.take_events(batch_max, within=batch_within):
+        async for ready in take_ready(stream, batch_max, batch_within):
             t0 = clock()
             metrics.phase(sid, "wait", t0 - t_next)
-            envelopes = [_envelope(e) for e in events]
+            envelopes = [_envelope(e) for e in ready.events]
             try:
-                outgoing = runtime.handle(envelopes, defer_readings=True)
-                if outgoing and record_first is not None:
-                    await _recorded(record_first, outgoing, sid, out, namespace)
-                if outgoing or runtime.changed():  # else a redelivery of this batch is a no-op anyway
-                    _deliver(out, checkpoints, runtime, metrics, sid, envelopes, outgoing)
-                runtime.report_readings()  # gauges after the decisions are out
+                _export_delay(metrics, sid, envelopes, ready)
+                await deliver(envelopes)
             except BaseException:  # the ack follows this block: never let Faust ack a lost batch
                 log.critical(
                     "stage %s cannot deliver its outputs; stopping before the ack",

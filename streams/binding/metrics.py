@@ -54,6 +54,15 @@ class PrometheusMetrics:
             registry=registry,
             buckets=(1e-3, 2e-3, 5e-3, 1e-2, 1.5e-2, 2e-2, 3e-2, 5e-2, 0.1, 0.25, 0.5, 1, 5, 30),
         )
+        self._delay = Histogram(
+            "hslr_input_delay_seconds",
+            "Before a batch reaches the stage code: delivery = the newest message's producer timestamp -> "
+            "Faust handed it to the agent's stream (Kafka, the fetch, Faust's dispatch); batching = the "
+            "batch's first message reached the stream -> the batch reached the agent",
+            ["stage", "step"],
+            registry=registry,
+            buckets=(2.5e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 7.5e-3, 1e-2, 2e-2, 5e-2, 0.1, 1, 30),
+        )
         self._last = Gauge(
             "hslr_last_event_ts_seconds", "Event time of the last record", ["stage"], registry=registry
         )
@@ -100,6 +109,9 @@ class PrometheusMetrics:
 
     def input_to_output(self, stage: str, seconds: float) -> None:
         self._e2e.labels(stage).observe(seconds)
+
+    def input_delay(self, stage: str, step: str, seconds: float) -> None:
+        self._delay.labels(stage, step).observe(seconds)
 
     def last_event(self, stage: str, ts_ms: int) -> None:
         self._last.labels(stage).set(ts_ms / 1000.0)

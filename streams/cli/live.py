@@ -126,7 +126,8 @@ def _live(args: argparse.Namespace) -> int:
             wlog = Path(args.worker_log or Path(tempfile.gettempdir()) / f"hslr-live-{ns}.log")
             extra = ["--fuse", *(["--sinks"] if args.sinks else [])]
             cfg_path = Path(worker_config) if worker_config else None
-            stack.enter_context(worker(list(STAGE_FACTORIES), ns, cfg_path, wlog, args=extra))
+            env = {"HSLR_BATCH_WITHIN_S": str(args.batch_within_s)}  # a minute is not held for a window
+            stack.enter_context(worker(list(STAGE_FACTORIES), ns, cfg_path, wlog, env=env, args=extra))
             print(f"fused worker started (log {wlog})", flush=True)
         if args.broker == "oanda":
             from streams.live.gateway import OrderGateway
@@ -236,4 +237,10 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--sinks", action="store_true", help="the worker also persists to PostgreSQL/Redis")
     p.add_argument("--no-worker", action="store_true", help="only the gateways (a worker runs elsewhere)")
     p.add_argument("--worker-log", default="")
+    p.add_argument(
+        "--batch-within-s",
+        type=float,
+        default=0.0,
+        help="the worker's batching window (HSLR_BATCH_WITHIN_S; 0: a batch is what has arrived)",
+    )
     p.set_defaults(func=_live)

@@ -64,6 +64,17 @@ class Outgoing:
     partition: int | None = None
 
 
+@dataclass(frozen=True)
+class _Later:
+    """A stage output whose encoding :meth:`StageRuntime.rest` does, after the ``first`` topics are out."""
+
+    key: str
+    batch: Batch
+
+
+Pending = Outgoing | _Later
+
+
 class Metrics(Protocol):
     def events_in(self, stage: str, topic: str, n: int) -> None: ...
     def events_out(self, stage: str, topic: str, n: int) -> None: ...
@@ -159,6 +170,7 @@ class StageRuntime:
         max_records: int = 500,
         codec_for: Callable[[str], Any] | None = None,
         unpublished: frozenset[str] = frozenset(),
+        first: Sequence[str] = (),
     ) -> None:
         """``unpublished``: output topic keys computed but neither encoded nor produced (nor their
         end-of-replay markers): a replay's internal topics that no one reads."""
@@ -184,6 +196,8 @@ class StageRuntime:
         self._ckpt_guards: dict[tuple[str, str], int] = {}
         self._defer = False
         self._readings: list[tuple[str, Batch]] = []  # deferred domain readings (see handle)
+        self._first = frozenset(TOPICS[k].name(namespace) for k in first)
+        self._pending: list[Pending] = []  # the messages rest() encodes and returns (see handle)
 
     # -- checkpoints -------------------------------------------------------------------------------
     def checkpoint(self) -> tuple[str, bytes]:
@@ -232,10 +246,16 @@ class StageRuntime:
 
         ``defer_readings``: the domain metrics of the outputs (equity, positions, regime ...) are left
         for :meth:`report_readings`, so a live binding produces the decisions first and computes its
-        gauges after (they cost ~1 ms a minute for 12 pairs, on the bar close -> order path)."""
+        gauges after (they cost ~1 ms a minute for 12 pairs, on the bar close -> order path).
+
+        A runtime built with ``first`` topics returns only their messages here and leaves the others
+        (encoded or not yet) to :meth:`rest`: the live binding produces the orders before it spends the
+        time to encode features, signals and the rest of the minute. Each topic's messages keep their
+        order (records, then the markers after them); only the order across topics changes, which Kafka
+        does not keep anyway."""
         self._defer = defer_readings
         t0 = self.clock()
-        out: list[Outgoing] = []
+        out: list[Pending] = []
         run: list[Envelope] = []
         for env in envelopes:
             if env.offset <= self.cp.offsets.get((env.topic, env.partition), -1):
@@ -254,9 +274,29 @@ class StageRuntime:
         self._flush(run, out)
         if envelopes:
             self.metrics.processing(self.sid, self.clock() - t0)
-        return out
+        if not self._first:
+            return [o for o in out if isinstance(o, Outgoing)]  # nothing is left for later then
+        now = [o for o in out if isinstance(o, Outgoing) and o.topic in self._first]
+        self._pending.extend(o for o in out if not (isinstance(o, Outgoing) and o.topic in self._first))
+        return now
 
-    def _flush(self, run: list[Envelope], out: list[Outgoing]) -> None:
+    def rest(self) -> list[Outgoing]:
+        """The messages the last :meth:`handle` left for later (a runtime with ``first`` topics), encoded
+        now, in their order; an output its schema rejects becomes a HALT, as in :meth:`handle`."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return []
+        t0 = self.clock()
+        out: list[Pending] = []
+        for o in pending:
+            if isinstance(o, _Later):
+                self._encode(o.key, o.batch, out)
+            else:
+                out.append(o)
+        self.metrics.phase(self.sid, "encode", self.clock() - t0)
+        return [o for o in out if isinstance(o, Outgoing)]
+
+    def _flush(self, run: list[Envelope], out: list[Pending]) -> None:
         if not run:
             return
         t = self._by_name.get(run[0].topic)
@@ -292,7 +332,7 @@ class StageRuntime:
             self.cp.last_ts[(key, str(p))] = int(max(last, ts[idx].max()))
         return keep
 
-    def _process(self, key: str, batch: Batch, envs: list[Envelope], out: list[Outgoing]) -> None:
+    def _process(self, key: str, batch: Batch, envs: list[Envelope], out: list[Pending]) -> None:
         t0 = self.clock()
         try:
             self.cp.state, outputs = self.stage.process(self.cp.state, key, batch)
@@ -306,7 +346,7 @@ class StageRuntime:
         if ts is not None:
             self.metrics.last_event(self.sid, ts)
 
-    def _isolate(self, key: str, batch: Batch, envs: list[Envelope], out: list[Outgoing]) -> dict[str, Batch]:
+    def _isolate(self, key: str, batch: Batch, envs: list[Envelope], out: list[Pending]) -> dict[str, Batch]:
         from streams.core.batch import concat
 
         parts: dict[str, list[Batch]] = {}
@@ -331,27 +371,33 @@ class StageRuntime:
             return env
         return Envelope(env.topic, env.partition, env.offset, env.key, value, env.headers, env.timestamp_ms)
 
-    def _emit(self, outputs: Any, out: list[Outgoing]) -> None:
+    def _emit(self, outputs: Any, out: list[Pending]) -> None:
         for key, b in outputs.items():
             if not b.n or key in self.unpublished:
                 continue
-            t = TOPICS[key]
-            try:
-                values = self._codecs[key].encode_batch_indexed(b, self.max_records)
-            except Exception as exc:  # noqa: BLE001 - a stage emitted a record its schema rejects
-                self.metrics.error(self.sid)
-                out.extend(self._halt(0, f"encode {key}: {type(exc).__name__}: {exc}"))
-                continue
-            name = t.name(self.namespace)
-            out.extend(
-                Outgoing(name, message_key(b, i, self.max_records), v, index_header(idx))
-                for i, (v, idx) in enumerate(values)
-            )
-            self.metrics.events_out(self.sid, key, b.n)
-            if self._defer:
-                self._readings.append((key, b))
+            if self._first and TOPICS[key].name(self.namespace) not in self._first:
+                out.append(_Later(key, b))  # encoded by rest(), after the first topics are out
             else:
-                self.metrics.records(self.sid, key, b)  # equity, positions, orders, regime … (readings.py)
+                self._encode(key, b, out)
+
+    def _encode(self, key: str, b: Batch, out: list[Pending]) -> None:
+        t = TOPICS[key]
+        try:
+            values = self._codecs[key].encode_batch_indexed(b, self.max_records)
+        except Exception as exc:  # noqa: BLE001 - a stage emitted a record its schema rejects
+            self.metrics.error(self.sid)
+            out.extend(self._halt(0, f"encode {key}: {type(exc).__name__}: {exc}"))
+            return
+        name = t.name(self.namespace)
+        out.extend(
+            Outgoing(name, message_key(b, i, self.max_records), v, index_header(idx))
+            for i, (v, idx) in enumerate(values)
+        )
+        self.metrics.events_out(self.sid, key, b.n)
+        if self._defer:
+            self._readings.append((key, b))
+        else:
+            self.metrics.records(self.sid, key, b)  # equity, positions, orders, regime … (readings.py)
 
     def report_readings(self) -> None:
         """Export the domain metrics that :meth:`handle` deferred."""
@@ -406,7 +452,7 @@ class StageRuntime:
         }
         return [Outgoing(TOPICS["control"].name(self.namespace), None, self._control.encode(rec))]
 
-    def _on_watermark(self, env: Envelope) -> list[Outgoing]:
+    def _on_watermark(self, env: Envelope) -> Sequence[Pending]:
         """A watermark on the primary input: the stage's ``on_watermark`` (when it has one) may emit what
         the watermark completes (the trader decides a minute a missing pair held back); then the marker is
         forwarded, after those outputs, on the per-bar outputs (the topics stages read as their primary
@@ -425,7 +471,7 @@ class StageRuntime:
             return self._dead(
                 [env], "DECODE", f"watermark without a valid {WATERMARK_HEADER} header: {raw!r}"
             )
-        out: list[Outgoing] = []
+        out: list[Pending] = []
         hook = getattr(self.stage, "on_watermark", None)
         if hook is not None:
             try:

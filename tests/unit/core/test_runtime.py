@@ -351,3 +351,73 @@ def test_unpublished_outputs_are_computed_but_neither_produced_nor_marked() -> N
     assert rt.handle([*envs(b), eor]) == []
     assert rt.cp.state == 10
     assert rt.changed()  # the batch still needs its checkpoint
+
+
+class TwoOutputs:
+    """bars → echoed on ``bars.clean`` and on ``bars``; a close of exactly 13.0 makes the ``bars``
+    output unencodable (its ``pair`` becomes a number)."""
+
+    spec = StageSpec("two", ("bars",), ("bars.clean", "bars"))
+
+    def initial_state(self) -> int:
+        return 0
+
+    def process(self, state: int, topic: str, batch: Batch) -> tuple[int, dict[str, Batch]]:
+        echo = batch
+        if (batch["close"] == 13.0).any():
+            echo = batch.with_columns(pair=np.arange(batch.n))
+        return state + batch.n, {"bars.clean": batch, "bars": echo}
+
+
+def _by_topic(out: list) -> dict[str, list[tuple]]:
+    got: dict[str, list[tuple]] = {}
+    for o in out:
+        got.setdefault(o.topic, []).append((o.key, o.value, o.headers, o.partition))
+    return got
+
+
+def test_first_topics_are_handed_over_before_the_others_are_encoded() -> None:
+    # issue 12: the live binding produces the orders before it encodes the rest of the minute
+    from streams.runner.runtime import watermark
+
+    b = bars(3, ("EURUSD", "GBPUSD", "USDJPY"))
+    t1 = int(b["ts"].max())
+    msgs = [*envs(b, topic="t.bars"), Envelope("t.bars", 0, 3 * 3, b"__wm__", b"", watermark(t1))]
+    msgs.append(Envelope("t.bars", 0, 10, b"__eor__", b"", marker("r")))
+    encoded: list[str] = []
+
+    class Log:
+        def events_out(self, stage: str, topic: str, n: int) -> None:
+            encoded.append(topic)
+
+        def __getattr__(self, name: str):
+            return lambda *a, **k: None
+
+    every = StageRuntime(TwoOutputs(), namespace=NS, max_records=2).handle(msgs)
+    rt = StageRuntime(TwoOutputs(), namespace=NS, metrics=Log(), max_records=2, first=["bars"])
+    now = rt.handle(msgs)
+    assert {o.topic for o in now} == {"t.bars"}
+    assert encoded == ["bars"]
+    later = rt.rest()
+    assert {o.topic for o in later} == {"t.bars.clean"}
+    assert encoded == ["bars", "bars.clean"]
+    assert rt.rest() == []  # handed over once
+    # each topic: the same messages in the same order (records, watermark, end of replay) as without
+    assert _by_topic(now + later) == _by_topic(every)
+    assert [dict(o.headers).get("hslr-marker") for o in later[-2:]] == [b"watermark", b"end_of_replay"]
+    assert rt.cp.state == 9
+
+
+def test_an_output_encoded_later_that_its_schema_rejects_halts() -> None:
+    b = bars(2, ("EURUSD",))
+    b = b.with_columns(close=np.array([1.2, 13.0]), high=np.array([1.3, 13.1]))
+    rt = StageRuntime(TwoOutputs(), namespace=NS, max_records=2, first=["bars.clean"])
+    now = rt.handle(envs(b, topic="t.bars"))
+    assert [o.topic for o in now] == ["t.bars.clean"]
+    later = rt.rest()
+    assert [o.topic for o in later] == ["t.control"]  # no bars message: a HALT with the reason
+    halt = AvroCodec("control").decode(later[0].value)
+    assert halt["action"] == "HALT"
+    assert halt["reason"].startswith("encode bars:")
+    assert rt.halted
+    assert rt.halted.startswith("encode bars:")
