@@ -298,7 +298,7 @@ class TraderStage:
         risk = self.config.risk
         trows = exits(book, mn, k, self.pairs, risk)
         exited = {r["_row"] for r in trows}
-        skip = {int(j) for j in np.flatnonzero(np.isin(mn.row[k], list(exited)))} if exited else set()
+        skip = {j for j, r in enumerate(mn.row[k].tolist()) if r in exited} if exited else set()
         cand = candidates(book, mn, k, self.pairs, skip)
         if cand:
             trows += entries(book, mn, k, cand, window[-risk.cov_window_min :], self.pairs, risk)

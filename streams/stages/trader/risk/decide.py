@@ -104,8 +104,15 @@ def exits(book: Book, mn: Minutes, k: int, pairs: tuple[str, ...], cfg: RiskConf
 def candidates(book: Book, mn: Minutes, k: int, pairs: tuple[str, ...], skip: set[int]) -> list[int]:
     """Pairs at minute ``k`` whose signal passed and whose entries are allowed."""
     cs = book.control
-    ok = mn.passed[k] & (mn.side[k] != 0) & ~mn.bad_regime[k] & mn.gov_ok[k] & np.isfinite(mn.rate[k])
-    return [j for j in np.flatnonzero(ok).tolist() if j not in skip and not cs.blocks_entries(pairs[j])]
+    # per pair in Python (P is small): a few list conversions cost less than five array operations
+    row = (mn.passed[k], mn.side[k], mn.bad_regime[k], mn.gov_ok[k], mn.rate[k])
+    ok = zip(*(a.tolist() for a in row), strict=True)
+    return [
+        j
+        for j, (p, s, bad, gov, rate) in enumerate(ok)
+        if p and s != 0 and not bad and gov and math.isfinite(rate)
+        and j not in skip and not cs.blocks_entries(pairs[j])
+    ]  # fmt: skip
 
 
 def _hold_time(mn: Minutes, k: int, j: int, cfg: RiskConfig) -> int:
