@@ -322,7 +322,7 @@ class TraderStage:
             "drawdown": dd,
             "throttle": book.throttle,
             "gross_usd": gross_usd(book.pos, mn.mid_ff[k], mn.rate[k]),
-            "n_positions": int((book.pos != 0.0).sum()),
+            "n_positions": int(np.count_nonzero(book.pos)),
             "kill_active": book.control.killed,
             "toxicity_bps": self.fast.toxicity(book.windows),
         }
