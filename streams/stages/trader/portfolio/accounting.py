@@ -50,10 +50,8 @@ def quote_to_usd(mids: F64, col: npt.NDArray[np.int64], mode: npt.NDArray[np.int
     ``mids`` are forward-filled mid prices (NaN where never seen).
     """
     m = np.atleast_2d(mids)
-    rate = np.empty(m.shape)
-    for j, (c, md) in enumerate(zip(col.tolist(), mode.tolist(), strict=True)):  # column by column:
-        # no division where it is not needed (one column in a universe of 12 takes 1 / mid)
-        rate[:, j] = 1.0 if md == 0 else np.nan if c < 0 else 1.0 / m[:, c] if md == 1 else m[:, c]
+    leg = np.where(col >= 0, m[:, np.maximum(col, 0)], np.nan)
+    rate = np.where(mode == 0, 1.0, np.where(mode == 1, 1.0 / leg, leg))
     return rate if mids.ndim == 2 else rate[0]
 
 
