@@ -125,6 +125,7 @@ class TraderStage:
             range(len(self.pairs))
         )
         self._expected = np.unique(np.asarray(expected, dtype=np.int64))
+        self._expected_set = frozenset(self._expected.tolist())
         self._conv = conversion_plan(self.pairs)
         pips = np.array([pip_size(p) for p in self.pairs])
         broker = NoFills() if live else PaperBroker(cfg.execution, cfg.risk.lot_units)
@@ -156,7 +157,7 @@ class TraderStage:
         if not len(cols["ts"]):
             return replace(state, pending=cols), self._outputs(Out(), [], cols)
         last = cols["ts"] == cols["ts"][-1]
-        complete = bool(np.isin(self._expected, cols["pidx"][last]).all())
+        complete = self._expected_set.issubset(cols["pidx"][last].tolist())
         return self._decide_through(state, cols, int(cols["ts"][-1]) if complete else int(cols["ts"][-1]) - 1)
 
     def on_watermark(self, state: TraderState, ts: int) -> tuple[TraderState, Outputs]:
