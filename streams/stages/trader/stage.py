@@ -201,9 +201,12 @@ class TraderStage:
         keys = [k for k in KEEP if k not in SPARSE or k in batch or k in pending]
         new = {k: np.asarray(batch[k]) if k in batch else np.full(n, OPTIONAL[k]) for k in keys}
         new["pair"] = new["pair"].astype(str)
-        new["pidx"] = np.full(n, -1, dtype=np.int64)
-        for p, j in self._index.items():  # a comparison per pair of the universe: no sort of the names
-            new["pidx"][new["pair"] == p] = j
+        if n <= len(self._index):  # a live minute: a lookup per record
+            new["pidx"] = np.array([self._index.get(p, -1) for p in new["pair"].tolist()], dtype=np.int64)
+        else:
+            new["pidx"] = np.full(n, -1, dtype=np.int64)
+            for p, j in self._index.items():  # a comparison per pair of the universe: no sort of the names
+                new["pidx"][new["pair"] == p] = j
         cols = dict(new)
         for k in new if pending else ():  # after the pending rows (an empty pending still sets dtypes)
             old = np.asarray(pending[k]) if k in pending else np.full(len(pending["ts"]), OPTIONAL[k])
