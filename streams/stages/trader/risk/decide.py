@@ -85,7 +85,10 @@ def exits(book: Book, mn: Minutes, k: int, pairs: tuple[str, ...], cfg: RiskConf
     """Apply exits and risk reductions to held pairs with a bar at minute ``k``; return target rows."""
     rows = []
     cs = book.control
-    for j in map(int, np.flatnonzero(book.held() & mn.present[k])):
+    present = mn.present[k].tolist()
+    # book.held() & present, on Python values (the loop changes only pair j's own target)
+    held = zip(book.pos.tolist(), book.target.tolist(), present, strict=True)
+    for j in [j for j, (p, t, here) in enumerate(held) if (p != 0.0 or t != 0.0) and here]:
         reason = _exit_reason(book, mn, k, j, pairs[j], cs, cfg)
         if reason:
             if book.target[j] == 0.0 and book.exit_due[j] < 0:
@@ -159,9 +162,15 @@ def entries(
 
 def _band(units: F64, target: F64, active: npt.NDArray[np.bool_], band: float) -> F64:
     """Keep a held target where the new same-side size is within ``band`` x |target| of it."""
-    same = active & (target != 0.0) & (np.sign(units) == np.sign(target))
-    keep = same & (np.abs(units - target) <= band * np.abs(target))
-    return np.where(keep, target, units)
+    # per pair on Python floats: the same comparisons as the array form, a few pairs at a time
+    pairs = zip(units.tolist(), target.tolist(), active.tolist(), strict=True)
+    return np.array(
+        [
+            t if on and t != 0.0 and sign(u) == sign(t) and abs(u - t) <= band * abs(t) else u
+            for u, t, on in pairs
+        ],
+        dtype=np.float64,
+    )
 
 
 def _fit_gross(units: F64, held_usd: F64, upu: F64, active: npt.NDArray[np.bool_], cfg: RiskConfig) -> F64:
