@@ -134,9 +134,7 @@ def entries(
     w0 = np.where(book.target != 0.0, book.target * upu, 0.0) / book.equity
     active = np.zeros(len(w0), dtype=bool)
     active[cand] = True
-    mu = np.where(active, mn.side[k] * mn.er[k], 0.0)
-    cost = np.where(active, nan_to_num(mn.cost[k]) / 2.0 * cfg.turnover_cost_mult, 0.0)
-    horizon = np.where(active, nan_to_num(mn.horizon[k], 1.0), 1.0)
+    mu, cost, horizon = _inputs(mn, k, active, cfg.turnover_cost_mult)
     cov_min = window_cov(window)
     w = optimise_weights(mu, horizon_cov(cov_min, horizon), w0, cost, cfg.risk_aversion, active)
     held = np.where(active, 0.0, w0)
@@ -158,6 +156,23 @@ def entries(
         reason = "entry" if units[j] else ("blocked:vol_budget" if scale == 0.0 else "blocked:utility")
         rows.append(_row(book, mn, k, j, reason, float(new[j]), scale))
     return rows
+
+
+def _finite(x: float, nan: float) -> float:
+    # nan_to_num of one float
+    return nan if x != x else min(max(x, -_BIG), _BIG)
+
+
+def _inputs(mn: Minutes, k: int, active: npt.NDArray[np.bool_], mult: float) -> tuple[F64, F64, F64]:
+    # mu, cost, horizon of the active pairs (0, 0, 1 elsewhere): the array form's operations per pair
+    cols = zip(active.tolist(), mn.side[k].tolist(), mn.er[k].tolist(), mn.cost[k].tolist(),
+               mn.horizon[k].tolist(), strict=True)  # fmt: skip
+    mu, cost, horizon = [], [], []
+    for on, side, er, c, h in cols:
+        mu.append(side * er if on else 0.0)
+        cost.append(_finite(c, 0.0) / 2.0 * mult if on else 0.0)
+        horizon.append(_finite(h, 1.0) if on else 1.0)
+    return np.array(mu), np.array(cost), np.array(horizon)
 
 
 def _band(units: F64, target: F64, active: npt.NDArray[np.bool_], band: float) -> F64:
