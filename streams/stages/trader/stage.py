@@ -125,6 +125,7 @@ class TraderStage:
             range(len(self.pairs))
         )
         self._expected = np.unique(np.asarray(expected, dtype=np.int64))
+        self._expected_set = frozenset(self._expected.tolist())
         self._conv = conversion_plan(self.pairs)
         pips = np.array([pip_size(p) for p in self.pairs])
         broker = NoFills() if live else PaperBroker(cfg.execution, cfg.risk.lot_units)
@@ -156,7 +157,7 @@ class TraderStage:
         if not len(cols["ts"]):
             return replace(state, pending=cols), self._outputs(Out(), [], cols)
         last = cols["ts"] == cols["ts"][-1]
-        complete = bool(np.isin(self._expected, cols["pidx"][last]).all())
+        complete = self._expected_set.issubset(cols["pidx"][last].tolist())
         return self._decide_through(state, cols, int(cols["ts"][-1]) if complete else int(cols["ts"][-1]) - 1)
 
     def on_watermark(self, state: TraderState, ts: int) -> tuple[TraderState, Outputs]:
@@ -200,9 +201,12 @@ class TraderStage:
         keys = [k for k in KEEP if k not in SPARSE or k in batch or k in pending]
         new = {k: np.asarray(batch[k]) if k in batch else np.full(n, OPTIONAL[k]) for k in keys}
         new["pair"] = new["pair"].astype(str)
-        new["pidx"] = np.full(n, -1, dtype=np.int64)
-        for p, j in self._index.items():  # a comparison per pair of the universe: no sort of the names
-            new["pidx"][new["pair"] == p] = j
+        if n <= len(self._index):  # a live minute: a lookup per record
+            new["pidx"] = np.array([self._index.get(p, -1) for p in new["pair"].tolist()], dtype=np.int64)
+        else:
+            new["pidx"] = np.full(n, -1, dtype=np.int64)
+            for p, j in self._index.items():  # a comparison per pair of the universe: no sort of the names
+                new["pidx"][new["pair"] == p] = j
         cols = dict(new)
         for k in new if pending else ():  # after the pending rows (an empty pending still sets dtypes)
             old = np.asarray(pending[k]) if k in pending else np.full(len(pending["ts"]), OPTIONAL[k])
@@ -298,7 +302,7 @@ class TraderStage:
         risk = self.config.risk
         trows = exits(book, mn, k, self.pairs, risk)
         exited = {r["_row"] for r in trows}
-        skip = {int(j) for j in np.flatnonzero(np.isin(mn.row[k], list(exited)))} if exited else set()
+        skip = {j for j, r in enumerate(mn.row[k].tolist()) if r in exited} if exited else set()
         cand = candidates(book, mn, k, self.pairs, skip)
         if cand:
             trows += entries(book, mn, k, cand, window[-risk.cov_window_min :], self.pairs, risk)
@@ -322,7 +326,7 @@ class TraderStage:
             "drawdown": dd,
             "throttle": book.throttle,
             "gross_usd": gross_usd(book.pos, mn.mid_ff[k], mn.rate[k]),
-            "n_positions": int((book.pos != 0.0).sum()),
+            "n_positions": int(np.count_nonzero(book.pos)),
             "kill_active": book.control.killed,
             "toxicity_bps": self.fast.toxicity(book.windows),
         }

@@ -16,7 +16,6 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from models.fill_rule import trades_through
 from streams.core.units import F64
 from streams.stages.trader.execution.config import ExecutionConfig
 from streams.stages.trader.execution.router import Order
@@ -53,7 +52,8 @@ class PaperBroker:
         if not through >= 0.0:  # the bar does not reach the limit (penetration >= 0): no fill
             return 0.0
         pen = self.cfg.fill_penetration_pips * pip
-        return order.leaves if bool(trades_through(order.side, order.price, high, low, spread, pen)) else 0.0
+        # models.fill_rule.trades_through on one bar: ``through`` is its penetration (same operations)
+        return order.leaves if through >= pen else 0.0
 
     def may_fill(
         self, order: Order, bar_ts: npt.NDArray[np.int64], high: F64, low: F64, spread: F64

@@ -5,6 +5,7 @@ Names and dtypes match ``schemas/{risk_target,order,execution_report,portfolio,c
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -93,12 +94,15 @@ TARGET_OWN = {
 
 def from_rows(rows: Sequence[dict[str, Any]], fields: dict[str, Any]) -> Batch:
     """Typed batch of ``rows`` (dicts holding at least ``fields``, :data:`ROW_DEFAULTS` aside)."""
-    return Batch(
-        {
-            f: np.array([_get(r, f) for r in rows], dtype=t) if rows else np.empty(0, dtype=t)
-            for f, t in fields.items()
-        }
-    )
+    if not rows:
+        return _empty(tuple(fields.items()))
+    return Batch({f: np.array([_get(r, f) for r in rows], dtype=t) for f, t in fields.items()})
+
+
+@functools.cache
+def _empty(fields: tuple[tuple[str, Any], ...]) -> Batch:
+    # most minutes have no order, fill or target: one shared empty batch per schema (a Batch is read-only)
+    return Batch({f: np.empty(0, dtype=t) for f, t in fields})
 
 
 def _get(row: dict[str, Any], f: str) -> Any:
@@ -107,12 +111,9 @@ def _get(row: dict[str, Any], f: str) -> Any:
 
 def from_parts(parts: Sequence[dict[str, Any]], fields: dict[str, Any]) -> Batch:
     """Typed batch from column dicts (arrays or lists), concatenated in order."""
-    return Batch(
-        {
-            f: np.concatenate([np.asarray(p[f], dtype=t) for p in parts]) if parts else np.empty(0, dtype=t)
-            for f, t in fields.items()
-        }
-    )
+    if not parts:
+        return _empty(tuple(fields.items()))
+    return Batch({f: np.concatenate([np.asarray(p[f], dtype=t) for p in parts]) for f, t in fields.items()})
 
 
 def targets_batch(rows: Sequence[dict[str, Any]], source: dict[str, Any]) -> Batch:

@@ -96,8 +96,9 @@ def unrealised_usd(position: F64, avg_price: F64, mids: F64, rate: F64) -> F64:
 def gross_usd(position: F64, mids: F64, rate: F64) -> float:
     """Return gross exposure in USD: sum |units| x mid x quote->USD over held pairs (P,) inputs."""
     total = 0.0
-    for j in np.flatnonzero(position != 0.0):
-        total += abs(float(position[j])) * float(mids[j]) * float(rate[j])
+    for p, m, r in zip(position.tolist(), mids.tolist(), rate.tolist(), strict=True):
+        if p != 0.0:
+            total += abs(p) * m * r
     return total
 
 

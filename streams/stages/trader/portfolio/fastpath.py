@@ -63,6 +63,14 @@ def curve(book: Book, mn: Minutes, a: int, b: int, base: float, levels: Any) -> 
     return eq, hwm, dd, throttle_factor(dd, levels)
 
 
+def _throttle(dd: float, levels: list[tuple[float, float]]) -> float:
+    f = 1.0  # scan._throttle: the last level whose threshold the drawdown exceeds
+    for th, mu in levels:
+        if dd > th:
+            f = mu
+    return f
+
+
 _NO_PAIRS = (np.zeros((0, 6), np.int64), np.zeros((0, 3)), np.zeros((0, 8), np.int64), np.zeros((0, 4)))
 
 
@@ -87,6 +95,7 @@ class FastPath:
         self.exit_on_reversion = exit_on_reversion
         self.th = np.array([t for t, _ in levels], dtype=np.float64)
         self.mu = np.array([m for _, m in levels], dtype=np.float64)
+        self._levels = list(zip(self.th.tolist(), self.mu.tolist(), strict=True))
         self.compiled = compiled and isinstance(broker, PaperBroker | NoFills)
         """The compiled kernels (:mod:`scan`) for the built-in brokers; numpy otherwise."""
 
@@ -99,6 +108,16 @@ class FastPath:
 
     def mark(self, book: Book, mn: Minutes, k: int) -> tuple[float, float, float, float]:
         """Value minute ``k`` alone: ``(equity, hwm, drawdown, throttle)``, :meth:`curve` on one minute."""
+        if self.compiled:  # scan.value's operations on Python floats (no kernel call for one minute)
+            u, mid, rate = 0.0, mn.mid_ff[k].tolist(), mn.rate[k].tolist()
+            for j, (p, a) in enumerate(zip(book.pos.tolist(), book.avg.tolist(), strict=True)):
+                if p != 0.0:
+                    u = u + p * (mid[j] - a) * rate[j]
+            e, h = self.base(book) + u, book.hwm
+            h = math.nan if e != e or h != h else h if h >= e else e
+            if h != 0.0:  # else numpy's division (inf or NaN, no exception)
+                d = 1.0 - e / h
+                return e, h, d, _throttle(d, self._levels)
         eq, hwm, dd, thr = self.curve(book, mn, k, k + 1)
         return float(eq[0]), float(hwm[0]), float(dd[0]), float(thr[0])
 

@@ -64,6 +64,14 @@ def _scatter(shape: tuple[int, int], flat: Any, values: Any, fill: Any, dtype: A
     return out.reshape(shape)
 
 
+def _among(values: Any, options: tuple[str, ...]) -> B:
+    # np.isin's result (it compares element-wise for so few options) without its setup cost per call
+    out: B = values == options[0]
+    for o in options[1:]:
+        out |= values == o
+    return out
+
+
 def _ffill(values: F64, first: F64) -> F64:
     """Forward-fill NaNs down the rows, seeding from ``first`` (P,)."""
     stacked = np.vstack([first[None, :], values])
@@ -117,8 +125,8 @@ def build(
         horizon=sc("horizon_min"),
         alloc=sc("alloc_scale"),
         bad_regime=_scatter(shape, flat, regime_bad, False, bool),
-        gov_ok=_scatter(shape, flat, np.isin(gov, GOV_OK), False, bool),
-        gov_flat=_scatter(shape, flat, np.isin(gov, GOV_FLAT), False, bool),
+        gov_ok=_scatter(shape, flat, _among(gov, GOV_OK), False, bool),
+        gov_flat=_scatter(shape, flat, _among(gov, GOV_FLAT), False, bool),
         mid_ff=mid_ff,
         rate=quote_to_usd(mid_ff, *conv),
         returns=np.where(np.isfinite(ret), ret, 0.0),

@@ -85,7 +85,10 @@ def exits(book: Book, mn: Minutes, k: int, pairs: tuple[str, ...], cfg: RiskConf
     """Apply exits and risk reductions to held pairs with a bar at minute ``k``; return target rows."""
     rows = []
     cs = book.control
-    for j in map(int, np.flatnonzero(book.held() & mn.present[k])):
+    present = mn.present[k].tolist()
+    # book.held() & present, on Python values (the loop changes only pair j's own target)
+    held = zip(book.pos.tolist(), book.target.tolist(), present, strict=True)
+    for j in [j for j, (p, t, here) in enumerate(held) if (p != 0.0 or t != 0.0) and here]:
         reason = _exit_reason(book, mn, k, j, pairs[j], cs, cfg)
         if reason:
             if book.target[j] == 0.0 and book.exit_due[j] < 0:
@@ -104,8 +107,15 @@ def exits(book: Book, mn: Minutes, k: int, pairs: tuple[str, ...], cfg: RiskConf
 def candidates(book: Book, mn: Minutes, k: int, pairs: tuple[str, ...], skip: set[int]) -> list[int]:
     """Pairs at minute ``k`` whose signal passed and whose entries are allowed."""
     cs = book.control
-    ok = mn.passed[k] & (mn.side[k] != 0) & ~mn.bad_regime[k] & mn.gov_ok[k] & np.isfinite(mn.rate[k])
-    return [j for j in np.flatnonzero(ok).tolist() if j not in skip and not cs.blocks_entries(pairs[j])]
+    # per pair in Python (P is small): a few list conversions cost less than five array operations
+    row = (mn.passed[k], mn.side[k], mn.bad_regime[k], mn.gov_ok[k], mn.rate[k])
+    ok = zip(*(a.tolist() for a in row), strict=True)
+    return [
+        j
+        for j, (p, s, bad, gov, rate) in enumerate(ok)
+        if p and s != 0 and not bad and gov and math.isfinite(rate)
+        and j not in skip and not cs.blocks_entries(pairs[j])
+    ]  # fmt: skip
 
 
 def _hold_time(mn: Minutes, k: int, j: int, cfg: RiskConfig) -> int:
@@ -124,9 +134,7 @@ def entries(
     w0 = np.where(book.target != 0.0, book.target * upu, 0.0) / book.equity
     active = np.zeros(len(w0), dtype=bool)
     active[cand] = True
-    mu = np.where(active, mn.side[k] * mn.er[k], 0.0)
-    cost = np.where(active, nan_to_num(mn.cost[k]) / 2.0 * cfg.turnover_cost_mult, 0.0)
-    horizon = np.where(active, nan_to_num(mn.horizon[k], 1.0), 1.0)
+    mu, cost, horizon = _inputs(mn, k, active, cfg.turnover_cost_mult)
     cov_min = window_cov(window)
     w = optimise_weights(mu, horizon_cov(cov_min, horizon), w0, cost, cfg.risk_aversion, active)
     held = np.where(active, 0.0, w0)
@@ -150,11 +158,34 @@ def entries(
     return rows
 
 
+def _finite(x: float, nan: float) -> float:
+    # nan_to_num of one float
+    return nan if x != x else min(max(x, -_BIG), _BIG)
+
+
+def _inputs(mn: Minutes, k: int, active: npt.NDArray[np.bool_], mult: float) -> tuple[F64, F64, F64]:
+    # mu, cost, horizon of the active pairs (0, 0, 1 elsewhere): the array form's operations per pair
+    cols = zip(active.tolist(), mn.side[k].tolist(), mn.er[k].tolist(), mn.cost[k].tolist(),
+               mn.horizon[k].tolist(), strict=True)  # fmt: skip
+    mu, cost, horizon = [], [], []
+    for on, side, er, c, h in cols:
+        mu.append(side * er if on else 0.0)
+        cost.append(_finite(c, 0.0) / 2.0 * mult if on else 0.0)
+        horizon.append(_finite(h, 1.0) if on else 1.0)
+    return np.array(mu), np.array(cost), np.array(horizon)
+
+
 def _band(units: F64, target: F64, active: npt.NDArray[np.bool_], band: float) -> F64:
     """Keep a held target where the new same-side size is within ``band`` x |target| of it."""
-    same = active & (target != 0.0) & (np.sign(units) == np.sign(target))
-    keep = same & (np.abs(units - target) <= band * np.abs(target))
-    return np.where(keep, target, units)
+    # per pair on Python floats: the same comparisons as the array form, a few pairs at a time
+    pairs = zip(units.tolist(), target.tolist(), active.tolist(), strict=True)
+    return np.array(
+        [
+            t if on and t != 0.0 and sign(u) == sign(t) and abs(u - t) <= band * abs(t) else u
+            for u, t, on in pairs
+        ],
+        dtype=np.float64,
+    )
 
 
 def _fit_gross(units: F64, held_usd: F64, upu: F64, active: npt.NDArray[np.bool_], cfg: RiskConfig) -> F64:

@@ -68,12 +68,13 @@ def optimise_weights(
     ndarray, shape (P,)
         Optimal weights.
     """
-    w = w0.astype(np.float64).copy()
-    idx = np.flatnonzero(active & (np.diag(cov) > 0.0)).tolist()
+    w = w0.astype(np.float64)  # a copy
+    dg = cov.diagonal().tolist()
+    idx = [i for i, on in enumerate(active.tolist()) if on and dg[i] > 0.0]
     # Python floats for the scalar steps (the same IEEE operations as numpy scalars, without their
     # overhead); the row products stay numpy's (BLAS) dot, whose summation order a loop would not match.
-    m, c, start = mu.tolist(), cost.tolist(), w0.astype(np.float64).tolist()
-    rows, diag, cur = [cov[i] for i in idx], [float(cov[i, i]) for i in idx], w.tolist()
+    m, c, start = mu.tolist(), cost.tolist(), w.tolist()
+    rows, diag, cur = [cov[i] for i in idx], [dg[i] for i in idx], list(start)
     for _ in range(sweeps):
         moved = 0.0
         for n, i in enumerate(idx):
