@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import signal
 import tempfile
 import threading
@@ -190,6 +189,8 @@ def _live(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: Any) -> None:
+    from streams.live.reconcile import AVG_TOL_OFF
+
     p = sub.add_parser("live", help="run the DAG on the OANDA v20 price stream (paper broker by default)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--paper", action="store_true", help="paper broker (the default)")
@@ -222,7 +223,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument(
         "--avg-tol-pips",
         type=float,
-        default=math.inf,
+        default=AVG_TOL_OFF,
         help="startup: block if open trades' price is this far from the trader's average entry "
         "(default: off; v20 closes trades FIFO, the trader keeps an average cost)",
     )

@@ -10,12 +10,11 @@ order only makes the book safer. NEW instructions the trader's pre-trade checks 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from streams.live.oanda_broker import LiveBroker
-from streams.live.reconcile import Book, Mismatch, reconcile
+from streams.live.reconcile import AVG_TOL_OFF, Book, Mismatch, reconcile
 from streams.live.v20_orders import Ack
 
 
@@ -25,7 +24,7 @@ class OrderGateway:
     blocked: list[str] = field(default_factory=lambda: ["not reconciled yet"])
     acks: list[Ack] = field(default_factory=list)
 
-    def start(self, system: Book, avg_tol_pips: float = math.inf) -> list[Mismatch]:
+    def start(self, system: Book, avg_tol_pips: float = AVG_TOL_OFF) -> list[Mismatch]:
         """Reconcile (:func:`~streams.live.reconcile.reconcile`); trading opens only when the books agree."""
         found = reconcile(self.broker.book(), system, avg_tol_pips=avg_tol_pips)
         self.blocked = [str(m) for m in found]

@@ -30,6 +30,10 @@ from dataclasses import dataclass, field
 from streams.fx.pairs import pip_size
 from streams.live.v20_orders import OpenTrades, WorkingOrder
 
+AVG_TOL_OFF = math.inf
+"""The default ``avg_tol_pips``: no average-price check (v20 closes trades FIFO, the trader keeps an
+average cost, so after a partial close the two differ with nothing wrong)."""
+
 
 @dataclass(frozen=True)
 class Book:
@@ -100,7 +104,7 @@ def _trade_mismatch(
 
 
 def reconcile(
-    broker: Book, system: Book, tolerance: float = 0.5, avg_tol_pips: float = math.inf
+    broker: Book, system: Book, tolerance: float = 0.5, avg_tol_pips: float = AVG_TOL_OFF
 ) -> list[Mismatch]:
     """Every difference between ``broker`` and ``system`` (empty: trading may start).
 

@@ -102,3 +102,18 @@ def governed(
     return Batch(
         {k: np.array(v, dtype=dtypes.get(k)) if k in dtypes else np.array(v) for k, v in cols.items()}
     )
+
+
+def dirty(b: Batch, rng: np.random.Generator) -> Batch:
+    """``b`` with NaN / inf prices and spreads, reduced allocations, HALTED and SUSPENDED minutes, NaN
+    displacements and a 50-minute stale gap (minutes 200-249), drawn from ``rng`` in a fixed order."""
+    n = b.n
+    cols = {k: np.array(b[k]) for k in b}
+    for name, bad in (("high", np.nan), ("low", np.nan), ("spread", np.inf), ("mid", np.nan)):
+        cols[name][rng.random(n) < 0.01] = bad
+    cols["alloc_scale"] = np.where(rng.random(n) < 0.1, 0.3, 1.0)
+    gov = rng.choice(["HALTED", "SUSPENDED", "NORMAL"], n, p=[0.01, 0.01, 0.98])
+    cols["gov_state"] = np.where(gov == "NORMAL", cols["gov_state"], gov)
+    cols["displacement"] = np.where(rng.random(n) < 0.02, np.nan, rng.normal(0.0, 1.5, n))
+    keep = ~((cols["ts"] >= START + 200 * 60_000) & (cols["ts"] < START + 250 * 60_000))
+    return Batch({k: v[keep] for k, v in cols.items()})

@@ -18,7 +18,7 @@ from streams.stages.trader.execution.config import ExecutionConfig
 from streams.stages.trader.risk.config import RiskConfig
 from streams.stages.trader.stage import TraderConfig, TraderStage
 from tests.kit.control import CONTROL_KEY, signed
-from tests.kit.governed import START, governed
+from tests.kit.governed import START, dirty, governed
 
 PAIRS = ("EURUSD", "GBPUSD", "USDJPY", "EURGBP")
 LEVELS = ((0.0005, 0.5), (0.001, 0.25))
@@ -46,16 +46,7 @@ RECORDED = {
 def _batches(seed: int = 7) -> list[tuple[str, Batch]]:
     b = governed(pairs=PAIRS, n_min=700, seed=seed, pass_prob=0.05)
     rng = np.random.default_rng(seed)
-    n = b.n
-    cols = {k: np.array(b[k]) for k in b}
-    for name, bad in (("high", np.nan), ("low", np.nan), ("spread", np.inf), ("mid", np.nan)):
-        cols[name][rng.random(n) < 0.01] = bad
-    cols["alloc_scale"] = np.where(rng.random(n) < 0.1, 0.3, 1.0)
-    gov = rng.choice(["HALTED", "SUSPENDED", "NORMAL"], n, p=[0.01, 0.01, 0.98])
-    cols["gov_state"] = np.where(gov == "NORMAL", cols["gov_state"], gov)
-    cols["displacement"] = np.where(rng.random(n) < 0.02, np.nan, rng.normal(0.0, 1.5, n))
-    keep = ~((cols["ts"] >= START + 200 * 60_000) & (cols["ts"] < START + 250 * 60_000))
-    data = Batch({k: v[keep] for k, v in cols.items()})
+    data = dirty(b, rng)
     ends = np.flatnonzero(np.diff(data["ts"]) > 0) + 1  # minute boundaries: nothing left pending
     cuts = sorted({0, data.n, *rng.integers(1, data.n, 8).tolist(), *rng.choice(ends, 8).tolist()})
     out: list[tuple[str, Batch]] = [("control", _control())]

@@ -21,7 +21,7 @@ from streams.stages.trader.portfolio.book import Book
 from streams.stages.trader.risk.config import RiskConfig
 from streams.stages.trader.stage import TraderConfig, TraderStage
 from tests.kit.control import CONTROL_KEY, signed
-from tests.kit.governed import START, governed
+from tests.kit.governed import START, dirty, governed
 from tests.kit.runner import run
 
 PAIRS = ("EURUSD", "GBPUSD", "USDJPY", "EURGBP")
@@ -31,17 +31,7 @@ LEVELS = ((0.0005, 0.5), (0.001, 0.25))
 def _dirty(seed: int, n_min: int, pass_prob: float) -> Batch:
     """A governed stream with NaN / inf prices and spreads, gaps, halted and reduced minutes."""
     b = governed(pairs=PAIRS, n_min=n_min, seed=seed, pass_prob=pass_prob)
-    rng = np.random.default_rng(seed)
-    n = b.n
-    cols = {k: np.array(b[k]) for k in b}
-    for name, bad in (("high", np.nan), ("low", np.nan), ("spread", np.inf), ("mid", np.nan)):
-        cols[name][rng.random(n) < 0.01] = bad
-    cols["alloc_scale"] = np.where(rng.random(n) < 0.1, 0.3, 1.0)
-    gov = rng.choice(["HALTED", "SUSPENDED", "NORMAL"], n, p=[0.01, 0.01, 0.98])
-    cols["gov_state"] = np.where(gov == "NORMAL", cols["gov_state"], gov)
-    cols["displacement"] = np.where(rng.random(n) < 0.02, np.nan, rng.normal(0.0, 1.5, n))
-    keep = ~((cols["ts"] >= START + 200 * 60_000) & (cols["ts"] < START + 250 * 60_000))  # a stale gap
-    return Batch({k: v[keep] for k, v in cols.items()})
+    return dirty(b, np.random.default_rng(seed))
 
 
 def _control(rows: list[tuple[str, int, str, float]]) -> Batch:
