@@ -13,7 +13,7 @@ promtool check rules infra/prometheus/alerts.yml >/dev/null
 promtool test rules infra/prometheus/alerts_test.yml infra/prometheus/alerts_long_test.yml
 echo "== pytest"
 set +e
-.venv/bin/pytest -q -p no:cacheprovider "$@"
+.venv/bin/pytest -q -rs -p no:cacheprovider "$@"  # -rs: every skip and its reason in the summary
 rc=$?
 set -e
 # leave no process behind on CI machines; keep services running for a developer's next run

@@ -6,7 +6,9 @@
 #   storage: overlay2 when the kernel and the file system take it, else vfs (slow, but works anywhere).
 #
 # Usage: infra/docker/engine.sh {up|down|status}
-#   up      install what is missing, start dockerd if `docker info` fails, wait until it answers
+#   up      install what is missing, start dockerd if `docker info` fails, wait until it answers.
+#           Exit 3 when this machine refuses a Docker engine (dockerd exits or never answers under every
+#           storage driver): the daemon's own error lines are printed, so the reason is in the CI log.
 #   down    stop the dockerd this script started (never one it did not start)
 #   status  running | stopped
 set -euo pipefail
@@ -14,9 +16,16 @@ set -euo pipefail
 STATE="${HSLR_DOCKER_STATE:-/var/lib/hslr-docker}"
 PIDFILE="$STATE/dockerd.pid"
 LOG="$STATE/dockerd.log"
-UP_TIMEOUT_S="${HSLR_DOCKER_UP_TIMEOUT_S:-60}"
+UP_TIMEOUT_S="${HSLR_DOCKER_UP_TIMEOUT_S:-120}"
 
 die() { echo "engine.sh: $*" >&2; exit 1; }
+# The daemon's reasons: its error lines since this attempt began (the whole log is kept on disk).
+reasons() {
+  local from="$1"
+  tail -c +"$((from + 1))" "$LOG" 2>/dev/null | grep -E 'level=(error|fatal)|failed|denied|not permitted' \
+    | tail -n 12 | sed 's/^/  dockerd: /' >&2 || true
+}
+refused() { echo "engine.sh: $* (log: $LOG)" >&2; exit 3; }
 as_root() { if [[ $EUID -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 
 answers() { docker info >/dev/null 2>&1; }
@@ -42,9 +51,18 @@ storage_driver() {
   fi
 }
 
+# A dockerd this script did not start (a package's init script, say) that is still coming up: wait for it
+# rather than start a second daemon on the same socket and data root.
+foreign_starting() {
+  local pid
+  pid="$(cat "${HSLR_DOCKER_FOREIGN_PIDFILE:-/var/run/docker.pid}" 2>/dev/null || true)"
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null
+}
+
 start() {
   local driver="$1"
   as_root mkdir -p "$STATE"
+  as_root touch "$LOG"
   # setsid: the daemon outlives this script and the test process that called it
   as_root setsid dockerd --storage-driver="$driver" --iptables=false --ip-masq=false \
     --pidfile="$PIDFILE" >>"$LOG" 2>&1 </dev/null &
@@ -59,12 +77,19 @@ start() {
 cmd_up() {
   if answers; then echo "docker: engine answers ($(docker info -f '{{.Driver}}'))"; return; fi
   install_pkgs
-  local driver; driver="${HSLR_DOCKER_STORAGE:-$(storage_driver)}"
+  if foreign_starting; then
+    for _ in $(seq 1 $((UP_TIMEOUT_S * 2))); do answers && break; foreign_starting || break; sleep 0.5; done
+    if answers; then echo "docker: engine answers ($(docker info -f '{{.Driver}}'))"; return; fi
+  fi
+  local driver from; driver="${HSLR_DOCKER_STORAGE:-$(storage_driver)}"
+  from="$(stat -c %s "$LOG" 2>/dev/null || echo 0)"
   if ! start "$driver"; then
-    [[ "$driver" == vfs ]] && die "dockerd did not start (log: $LOG)"
+    reasons "$from"
+    [[ "$driver" == vfs ]] && refused "dockerd did not start"
     echo "engine.sh: dockerd with $driver failed; retrying with vfs (log: $LOG)" >&2
     cmd_down >/dev/null
-    start vfs || die "dockerd did not start with vfs either (log: $LOG)"
+    from="$(stat -c %s "$LOG" 2>/dev/null || echo 0)"
+    start vfs || { reasons "$from"; refused "dockerd did not start with vfs either"; }
   fi
   echo "docker: engine started (pid $(cat "$PIDFILE"), $(docker info -f '{{.Driver}}'))"
 }

@@ -20,8 +20,16 @@ COMPOSE_FILES = ("docker-compose.yml", "docker-compose.offline.yml")
 PORT_VARS = ("HSLR_KAFKA_PORT", "HSLR_PG_PORT", "HSLR_REDIS_PORT", "HSLR_PROM_PORT", "HSLR_GRAFANA_PORT")
 
 
+ENGINE_REFUSED = 3  # engine.sh's exit code when this machine refuses a Docker engine
+
+
+class EngineRefused(AssertionError):
+    """dockerd would not start on this machine under any storage driver; the message has its reasons."""
+
+
 def docker_script(name: str, *args: str) -> None:
-    """Run ``infra/docker/<name>`` (engine.sh, build.sh); an AssertionError with its stderr if it fails.
+    """Run ``infra/docker/<name>`` (engine.sh, build.sh); an AssertionError with its stderr if it fails
+    (EngineRefused when engine.sh says the machine refuses a Docker engine).
     The wheelhouse build.sh makes pins this interpreter's package versions."""
     bash = shutil.which("bash") or "/bin/bash"
     p = subprocess.run(  # noqa: S603 - fixed argv
@@ -32,7 +40,8 @@ def docker_script(name: str, *args: str) -> None:
         env=dict(os.environ, HSLR_PYTHON=sys.executable),
     )
     if p.returncode:
-        raise AssertionError(f"infra/docker/{name} {' '.join(args)} failed:\n{p.stderr[-3000:]}")
+        kind = EngineRefused if p.returncode == ENGINE_REFUSED else AssertionError
+        raise kind(f"infra/docker/{name} {' '.join(args)} failed:\n{p.stderr[-3000:]}")
 
 
 def compose_command() -> list[str]:
