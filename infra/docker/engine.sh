@@ -68,9 +68,14 @@ start() {
     --pidfile="$PIDFILE" >>"$LOG" 2>&1 </dev/null &
   for _ in $(seq 1 $((UP_TIMEOUT_S * 2))); do
     answers && return 0
-    [[ -f "$PIDFILE" ]] && ! kill -0 "$(cat "$PIDFILE")" 2>/dev/null && return 1
+    if [[ -f "$PIDFILE" ]] && ! kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+      echo "engine.sh: dockerd ($driver) exited" >&2
+      return 1
+    fi
     sleep 0.5
   done
+  echo "engine.sh: dockerd ($driver) did not answer \`docker info\` within ${UP_TIMEOUT_S} s" \
+    "(DOCKER_HOST=${DOCKER_HOST:-unset}, client $(command -v docker))" >&2
   return 1
 }
 
