@@ -19,6 +19,7 @@ from streams.serde.avro import AvroCodec
 from streams.stages.governance import GovernanceConfig, GovernanceStage, KLReference, histograms_from_samples
 from streams.stages.governance import schedule as sched
 from streams.stages.governance.stage import warm_up
+from tests.kit.numerics import numerics
 from tests.kit.runner import pieces, run
 from tests.kit.signals import DAY, MIN, signals
 
@@ -42,10 +43,20 @@ REF = KLReference.from_histograms(
     )
 )
 STEMS = {"signals.governed": "governed_signal", "governance": "governance", "control": "control"}
-RECORDED = {  # written by the code at ee8412e (GovernanceStage before the compiled path) on STREAM, whole
-    "signals.governed": "67986e17920d6cf163f0079930898adfd9d0725d2d1f2356b6aa8ac761023cd6",
-    "governance": "7feb862987d0411714b01aa49fede3718fe38761cd6b9b4292e179dfeda4a1d7",
-    "control": "505103470ca566323ea21727152c1b147d23c691ba1696c3e45d97740be87c9d",
+# Written by the code at ee8412e (GovernanceStage before the compiled path) on STREAM, whole, on an AVX-512
+# machine; the second digest of a topic is the same code's on an AMD EPYC without AVX-512 (numpy's float
+# kernels differ in the last bits there; the control records do not): ee8412e itself, run there on STREAM,
+# gives them, as the compiled path does. A change of behaviour matches none.
+RECORDED = {
+    "signals.governed": (
+        "67986e17920d6cf163f0079930898adfd9d0725d2d1f2356b6aa8ac761023cd6",
+        "57d12cf8580886404c3cd65e0d7b984fb686d231df1121aa8b86e1c6667c75d4",
+    ),
+    "governance": (
+        "7feb862987d0411714b01aa49fede3718fe38761cd6b9b4292e179dfeda4a1d7",
+        "76d75fc1c72facd312c60f4301cbec65b988dc282a5e478060ffbc71d095d856",
+    ),
+    "control": ("505103470ca566323ea21727152c1b147d23c691ba1696c3e45d97740be87c9d",),
 }
 
 
@@ -171,7 +182,12 @@ def test_compiled_loop_equals_the_loop_on_any_split(seed: int) -> None:
 
 def test_outputs_equal_those_recorded_from_the_code_before_the_compiled_path() -> None:
     _, out = run(GovernanceStage(CFG, reference=REF), [("signals", STREAM)])
-    assert digest(out) == RECORDED
+    got = digest(out)
+    assert set(got) == set(RECORDED)
+    for topic, sha in got.items():
+        assert sha in RECORDED[topic], (
+            f"{topic} {sha}: the digest of no kind of machine recorded ({numerics()})"
+        )
 
 
 def test_warm_up_takes_the_compiled_path(monkeypatch) -> None:

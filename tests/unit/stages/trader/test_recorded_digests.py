@@ -19,6 +19,7 @@ from streams.stages.trader.risk.config import RiskConfig
 from streams.stages.trader.stage import TraderConfig, TraderStage
 from tests.kit.control import CONTROL_KEY, signed
 from tests.kit.governed import START, dirty, governed
+from tests.kit.numerics import numerics
 
 PAIRS = ("EURUSD", "GBPUSD", "USDJPY", "EURGBP")
 LEVELS = ((0.0005, 0.5), (0.001, 0.25))
@@ -36,10 +37,25 @@ CONFIGS = {
 # Recorded from ee8412e, then re-recorded once from 348b5b5 (main before the compiled trader merged): the
 # live-operations work added three cost columns to the fills (0 in paper mode) and the issuer of a feed
 # halt to the control state, which changes bytes, not behaviour; the compiled trader reproduces 348b5b5.
+# The bits depend on the machine's OpenBLAS kernel (sizing's dot products: ``OPENBLAS_CORETYPE=Sandybridge``
+# gives other digests again), so there is one digest per kind of machine the suite has run on, each the
+# same code's output: an AVX-512 machine (where they were recorded; CI at stop 17) and an AMD EPYC without
+# AVX-512 (OpenBLAS's Haswell-class kernel), where 348b5b5 itself, run on the same batches, gives the
+# second digests, as this code does. A change of behaviour matches neither; a new kind of machine adds
+# its own digests after checking that the code they were recorded from gives them there too.
 RECORDED = {
-    "reversion": "2f85099b5f246ac70394f92f4f7e96306a5650cc8c7133ea75ba03d58a037b6e",
-    "defaults": "5f27fea53ab2987892d23106264b09ff525ccba1929fc1b3cc7d1a0f54be84df",
-    "broker": "49be09273f5f3cec316b2999a834c0d30ab491777b9fa00a4b4d5f6e4d5332a4",
+    "reversion": (
+        "2f85099b5f246ac70394f92f4f7e96306a5650cc8c7133ea75ba03d58a037b6e",
+        "d96e6d66d4300767ade6d4be8bc0a6dfba4473a9cd16c2df1259ab0405c22c7f",
+    ),
+    "defaults": (
+        "5f27fea53ab2987892d23106264b09ff525ccba1929fc1b3cc7d1a0f54be84df",
+        "a801f0b5f67c0328ba27f6665937a9bd1475e07bc6da9dd98c3855bb4d323829",
+    ),
+    "broker": (
+        "49be09273f5f3cec316b2999a834c0d30ab491777b9fa00a4b4d5f6e4d5332a4",
+        "fdd6c173f791c3526cce183f50300472310d81053582d7c9b15614b09425a65f",
+    ),
 }
 
 
@@ -101,7 +117,7 @@ def digest(name: str) -> tuple[str, int]:
 def test_outputs_and_state_equal_the_recorded_digests(name: str) -> None:
     sha, orders = digest(name)
     assert orders > 50  # it trades: orders, fills, exits and the kill switch are in the digest
-    assert sha == RECORDED[name]
+    assert sha in RECORDED[name], f"{sha}: the digest of no kind of machine recorded ({numerics()})"
 
 
 if __name__ == "__main__":
