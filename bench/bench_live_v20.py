@@ -130,8 +130,8 @@ def _produced_times(boot: str, ns: str) -> tuple[dict[int, float], dict[int, flo
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    from streams.binding.book_check import trader_reader
     from streams.binding.kafka_io import Out, ensure_topics, publish, read_to_end
-    from streams.binding.live import trader_reader
     from streams.binding.workers import child_env, fresh_namespace, python_command
     from streams.config import build_config, dump_config
     from streams.core.batch import Batch

@@ -95,8 +95,9 @@ def _broker_fills(
 
 
 def _live(args: argparse.Namespace) -> int:
+    from streams.binding.book_check import system_book, trader_reader
     from streams.binding.kafka_io import Out, ensure_topics
-    from streams.binding.live import FeedGateway, OrderConsumer, publish_halt, system_book, trader_reader
+    from streams.binding.live import FeedGateway, OrderConsumer, publish_halt
     from streams.binding.workers import worker
     from streams.config import load_config
     from streams.dag import STAGE_FACTORIES
@@ -146,10 +147,10 @@ def _live(args: argparse.Namespace) -> int:
                 log.error("trading blocked until resolved: %s", reason)
             check = None
             if args.reconcile_s > 0:
-                from streams.binding.live import PositionCheck
+                from streams.binding.book_check import BookCheck
                 from streams.live.reconcile import InFlight
 
-                check = PositionCheck(
+                check = BookCheck(
                     out,
                     ns,
                     OandaBroker(endpoint).book,  # its own HTTP session: the gateway's is the consumer's

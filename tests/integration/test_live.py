@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from backtest.engine import run_inprocess_engine
+from streams.binding.book_check import trader_reader
 from streams.binding.kafka_io import (
     Out,
     collect,
@@ -20,7 +21,6 @@ from streams.binding.kafka_io import (
     publish_marker,
     publish_watermark,
 )
-from streams.binding.live import trader_reader
 from streams.binding.workers import fresh_namespace, worker
 from streams.config import HSLRConfig, dump_config
 from streams.core.batch import Batch

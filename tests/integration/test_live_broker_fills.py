@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from streams.binding.book_check import trader_reader
 from streams.binding.kafka_io import (
     Out,
     collect,
@@ -24,7 +25,6 @@ from streams.binding.kafka_io import (
     publish_marker,
     read_to_end,
 )
-from streams.binding.live import trader_reader
 from streams.binding.workers import child_env, fresh_namespace, python_command
 from streams.config import HSLRConfig, dump_config, with_fill_source
 from streams.core.batch import Batch, concat

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from backtest.engine import run_inprocess_engine
+from streams.binding.book_check import trader_reader
 from streams.binding.kafka_io import (
     Out,
     collect,
@@ -25,7 +26,7 @@ from streams.binding.kafka_io import (
     publish_marker,
     read_to_end,
 )
-from streams.binding.live import FeedGateway, OrderConsumer, trader_reader
+from streams.binding.live import FeedGateway, OrderConsumer
 from streams.binding.workers import fresh_namespace, worker
 from streams.config import HSLRConfig, dump_config
 from streams.core.batch import Batch, concat

@@ -2,7 +2,7 @@
 lose nothing and repeat nothing (``sinceid`` catch-up, duplicates dropped), a silent stream is
 detected and reconnected, a heartbeat past the last transaction seen fetches the gap; and through Kafka:
 fills and cancels made at the server arrive on ``broker.fills`` as the hand-derived records, a malformed
-line on ``quarantine``, transactions before reconciliation are not replayed; the running position check
+line on ``quarantine``, transactions before reconciliation are not replayed; the running book check
 publishes a HALT for a seeded difference that lasts two checks, not for one that does not."""
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
+from streams.binding.book_check import BookCheck
 from streams.binding.kafka_io import Out, ensure_topics, read_to_end
-from streams.binding.live import BrokerFills, OrderConsumer, PositionCheck
+from streams.binding.live import BrokerFills, OrderConsumer
 from streams.binding.workers import fresh_namespace
 from streams.infra import bootstrap_servers
 from streams.live.endpoint import V20Endpoint
@@ -208,7 +209,7 @@ def test_running_position_check_halts_on_a_lasting_difference(services: dict[str
         broker = OandaBroker(V20Endpoint.local(server.url))
         broker.submit(rec("f1", qty=10000.0))  # the broker holds +10000 GBPUSD
         system = [Book({}, {}), Book({}, {"GBPUSD": 10000.0}), Book({}, {}), Book({}, {})]  # seen, lost
-        check = PositionCheck(Out(boot), ns, broker.book, lambda: system[min(check.checks, 3)], 0.05)
+        check = BookCheck(Out(boot), ns, broker.book, lambda: system[min(check.checks, 3)], 0.05)
         check.start()
         wait(lambda: check.checks >= 5, "five checks")
         check.stop.set()
@@ -249,7 +250,7 @@ def test_running_check_halts_once_on_working_orders_that_differ(services: dict[s
         broker.submit(rec("resized", qty=5000.0))  # the trader thinks it works 10000
         mine = {c: WorkingOrder(c, "GBPUSD", 10000.0, 1.3) for c in ("gone", "resized")}  # "gone": never sent
         system = Book(mine, {}, as_of=TS)
-        check = PositionCheck(Out(boot), ns, broker.book, lambda: system, 0.05)
+        check = BookCheck(Out(boot), ns, broker.book, lambda: system, 0.05)
         check.start()
         wait(lambda: check.checks >= 5, "five checks")
         check.stop.set()
@@ -279,7 +280,7 @@ def test_running_check_leaves_orders_in_flight_alone(services: dict[str, str]) -
         system = {"book": Book({c: WorkingOrder(c, "GBPUSD", 10000.0, 1.3) for c in ("old", "f1")},
                                {"GBPUSD": 10000.0}, as_of=TS - 60_000)}  # fmt: skip
         assert gateway.start(Book(system["book"].orders, {})) == []
-        check = PositionCheck(Out(boot), ns, broker.book, lambda: system["book"], 0.05, in_flight=InFlight(0))
+        check = BookCheck(Out(boot), ns, broker.book, lambda: system["book"], 0.05, in_flight=InFlight(0))
         session = TransactionSession({c: SentOrder("GBPUSD", 1, 10000.0, 1.3) for c in ("old", "f1")})
         fills = BrokerFills(
             Out(boot), ns, OandaTransactionStream(broker.endpoint, broker.last_transaction_id), session,

@@ -8,6 +8,6 @@ from typing import Any
 
 def decided(trader: Callable[[], Any]) -> int:
     """The last minute the trader has decided (-1 before its first checkpoint); ``trader`` is a
-    :func:`streams.binding.live.trader_reader`."""
+    :func:`streams.binding.book_check.trader_reader`."""
     state = trader()
     return -1 if state is None else int(state.last_ts)

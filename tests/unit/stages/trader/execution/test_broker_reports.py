@@ -266,7 +266,7 @@ def test_the_dag_declares_broker_fills_an_external_source() -> None:
 
 
 def test_reconciliation_reads_the_book_the_broker_filled() -> None:
-    from streams.binding.live import system_book
+    from streams.binding.book_check import system_book
     from streams.live.reconcile import Book, reconcile
     from streams.live.v20_orders import WorkingOrder
 
