@@ -1,4 +1,5 @@
-"""Issue 12's stalls: the worker's consumer never leaves a partition out of its fetches for 1.5 s.
+"""The worker's Faust app: a consumer that never leaves a partition out of its fetches for 1.5 s (issue
+12's stalls), and its garbage collector's pauses as a metric.
 
 The scenario that stalled the live path, on the real broker: a record of ``bars`` is fetched but waits
 in the consumer (the agent is busy) for longer than aiokafka's 0.1 s prefetch backoff while the other
@@ -11,6 +12,7 @@ it (~1.3 s here). The worker's consumer must hand it over within a fraction of t
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from prometheus_client import CollectorRegistry
 
 from streams.binding import faust_consumer
 from streams.binding.faust_app import create_app
+from streams.binding.gc_pauses import GcPauses
 from streams.binding.kafka_io import ensure_topics
 from streams.binding.metrics import PrometheusMetrics
 from streams.binding.workers import fresh_namespace
@@ -100,3 +103,17 @@ def test_the_worker_app_consumes_with_the_tuned_settings(services: dict[str, str
 
     assert isinstance(app.consumer._thread, faust_consumer.ConsumerThread)
     assert asyncio.run(created()) == faust_consumer.FETCH_MAX_WAIT_MS < FAUST_FETCH_WAIT_S * 1000 / 10
+
+
+def test_the_worker_app_exports_gc_pauses(services: dict[str, str], tmp_path: Path) -> None:
+    metrics = _metrics()
+    create_app(
+        [], bootstrap=bootstrap_servers(), namespace=fresh_namespace("gc"), datadir=tmp_path, metrics=metrics
+    )
+    try:
+        gc.collect(2)
+        count = metrics.registry.get_sample_value("hslr_gc_pause_seconds_count", {"generation": "2"})
+        assert count is not None
+        assert count >= 1
+    finally:
+        gc.callbacks[:] = [c for c in gc.callbacks if not isinstance(c, GcPauses)]
