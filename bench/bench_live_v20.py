@@ -1,7 +1,8 @@
 """Live-path latency on the OANDA v20 path: a minute's close -> the order request at the v20 server.
 
 Usage: ``PYTHONPATH=$PWD python bench/bench_live_v20.py [--minutes 1000] [--wall-per-minute 0.25]
-[--quotes-per-minute 30] [--models DIR]``.
+[--quotes-per-minute 30] [--models DIR] [--dump FILE]`` (``--dump``: each minute's wall times, to find
+which minutes a stall hit).
 
 Method: models are trained as the integration fixture does (3 pairs, 4 weeks of a seeded synthetic
 market; cached in ``--models``). A 12-pair synthetic market is turned into v20 price lines
@@ -219,6 +220,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     rep["orders_on_kafka_to_request"] = _stats(
         [(first[m] - produced[m]) * 1000 for m in first if m in produced]
     )
+    if args.dump:  # per minute, wall clock (s): close, watermark produced, orders produced, first request
+        rows = [[m, marks[m], wms.get(m), produced.get(m), first.get(m)] for m in sorted(marks)]
+        Path(args.dump).write_text(json.dumps(rows))
     return {**rep, "worker_ms_per_minute_by_phase": phases}
 
 
@@ -335,6 +339,7 @@ def main() -> None:
     ap.add_argument("--batch-within", type=float, default=0.0, help="hslr live --batch-within-s")
     ap.add_argument("--models", default=str(Path(tempfile.gettempdir()) / "hslr-bench-v20-models"))
     ap.add_argument("--timeout", type=float, default=900.0)
+    ap.add_argument("--dump", default="", help="write each minute's wall times (JSON rows) to this file")
     args = ap.parse_args()
     Path(args.models).mkdir(parents=True, exist_ok=True)
     print(json.dumps(run(args), indent=2))

@@ -26,6 +26,8 @@ from faust.types import TP
 
 from streams.binding.batching import Ready, take_ready
 from streams.binding.delivery import Delivery, RecordFirst
+from streams.binding.faust_consumer import use_tuned_consumer
+from streams.binding.gc_pauses import watch_gc
 from streams.binding.kafka_io import ensure_topics
 from streams.binding.metrics import PrometheusMetrics
 from streams.core.stage import Stage
@@ -182,7 +184,9 @@ def create_app(
         stream_wait_empty=False,
         logging_config=logging_config,
     )
+    use_tuned_consumer(app)  # before app.topic(...) makes Faust's own transport
     m = metrics or PrometheusMetrics()
+    watch_gc(m.gc_pause)
     for s in stages:
         bind(
             app,

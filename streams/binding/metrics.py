@@ -76,6 +76,13 @@ class PrometheusMetrics:
             ["stage", "phase"],
             registry=registry,
         )
+        self._gc = Histogram(
+            "hslr_gc_pause_seconds",
+            "Wall time the cyclic garbage collector stopped the process, per collection",
+            ["generation"],
+            registry=registry,
+            buckets=(1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.25, 0.5, 1, 2.5),
+        )
         self.gauges: dict[str, Gauge] = {}
         self.domain = _domain(registry)
 
@@ -112,6 +119,9 @@ class PrometheusMetrics:
 
     def input_delay(self, stage: str, step: str, seconds: float) -> None:
         self._delay.labels(stage, step).observe(seconds)
+
+    def gc_pause(self, generation: int, seconds: float) -> None:
+        self._gc.labels(str(generation)).observe(seconds)
 
     def last_event(self, stage: str, ts_ms: int) -> None:
         self._last.labels(stage).set(ts_ms / 1000.0)
