@@ -2,7 +2,10 @@
 time goes (wait/fetch, decode, stages, encode, produce, flush, checkpoint).
 
 Usage: ``PYTHONPATH=. .venv/bin/python bench/bench_kafka_replay.py [--pairs 8] [--weeks 4] [--repeat 3]
-[--groups two|one] [--models DIR]``. Needs ``hslr infra up`` (Kafka). Prints one JSON document.
+[--groups two|one] [--no-audit] [--models DIR] [--no-transport-free] [--variant NAME:K=V,...]...``.
+Needs ``hslr infra up`` (Kafka). Prints one JSON document (and each replay's line on stderr as it ends).
+``--variant``: worker environments over the replay's own (``backtest.engine.replay_worker_env``), run
+interleaved in each repeat (e.g. ``--variant default --variant f1:HSLR_CONSUMER_MAX_FETCH_BYTES=1048576``).
 
 Inputs: the seeded synthetic market (``streams.data.synth``, first ``--pairs`` of ``KNOWN_PAIRS``) from
 2020-02-03 for ``--weeks`` weeks, regime and edge models trained on the 4 weeks before it (mid-to-mid edge,
@@ -15,7 +18,10 @@ so the trader trades), the shared ForexFactory calendar when present.
   replay of the first 64 bars (start-up, group join, first fetch), then the clock runs from the first
   publish of the remaining bars to the end-of-replay markers on every result topic, decoded by the
   collector (what ``run_kafka_engine`` does). ``phases_s``: the workers' ``hslr_binding_seconds`` of that
-  replay (wall time inside each agent; ``wait`` is the time between batches: fetch, Faust, idle);
+  replay (wall time inside each agent; ``wait`` is the time between batches: fetch, Faust, idle), plus
+  ``batches`` (batches handled, counted for the fused stage and each of its 7 members), ``batching_s`` and
+  ``delivery_s`` (sums of ``hslr_input_delay_seconds``: a batch's first message in the stream -> handed
+  to the agent; the newest message's producer timestamp -> in the stream), ``records_in`` (per member);
   ``cpu_s``: CPU seconds of the workers, this process (publish + collect) and the broker (shared: other
   users' load counts too) over the replay. ``load`` is the 1-minute load average before and after.
 """
