@@ -39,6 +39,10 @@ RESULT_TOPICS = (
 """Topics a backtest reads back with their end-of-replay markers; the Kafka engine also reads
 ``control`` to its end afterwards (two stages write it, so its markers do not say when it is done)."""
 
+REPLAY_FETCH_BYTES = 16 * 1024**2
+"""A replay worker's fetch size per partition: its input is all there, so fewer, larger fetches (with
+Faust's 1 MiB the consumer stalled 0.3-1 s between fetches: results/kafka_speed.md, round 3)."""
+
 WORKER_GROUPS = (("market", "features", "regime", "news", "edge"), ("governance", "trader"))
 """Stages per Faust worker process for the Kafka engine: two processes for two cores."""
 
@@ -51,6 +55,19 @@ def unread_topics(config: HSLRConfig, groups: Sequence[Sequence[str]], fuse: boo
     specs = [s.spec for g in groups for s in worker_stages(config, g, fuse)]
     read = {t for spec in specs for t in spec.inputs} | set(RESULT_TOPICS) | {"control", "deadletter"}
     return frozenset(t for spec in specs for t in spec.outputs if t not in read)
+
+
+def replay_worker_env(message_records: int, unpublished: str) -> dict[str, str]:
+    """The environment of a topic replay's workers (over the project's settings, which are live's):
+    batches of up to 5,000 messages gathered for up to 50 ms, fetches of up to 16 MiB per partition,
+    records per message, unpublished topics."""
+    return {
+        "HSLR_BATCH_WITHIN_S": "0.05",
+        "HSLR_BATCH_MAX": "5000",
+        "HSLR_CONSUMER_MAX_FETCH_BYTES": str(REPLAY_FETCH_BYTES),
+        "HSLR_MESSAGE_RECORDS": str(message_records),
+        "HSLR_UNPUBLISHED": unpublished,
+    }
 
 
 def run_inprocess_engine(bars: Batch, config: HSLRConfig, chunk: int | None = 50_000) -> dict[str, Batch]:
@@ -99,12 +116,7 @@ def run_kafka_engine(
                     ns,
                     cfg,
                     logs[i],
-                    env={
-                        "HSLR_BATCH_WITHIN_S": "0.05",
-                        "HSLR_BATCH_MAX": "5000",
-                        "HSLR_MESSAGE_RECORDS": str(message_records),
-                        "HSLR_UNPUBLISHED": unpublished,
-                    },
+                    env=replay_worker_env(message_records, unpublished),
                     args=["--fuse"] if fuse else [],
                 )
             )

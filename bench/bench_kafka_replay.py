@@ -2,7 +2,10 @@
 time goes (wait/fetch, decode, stages, encode, produce, flush, checkpoint).
 
 Usage: ``PYTHONPATH=. .venv/bin/python bench/bench_kafka_replay.py [--pairs 8] [--weeks 4] [--repeat 3]
-[--groups two|one] [--models DIR]``. Needs ``hslr infra up`` (Kafka). Prints one JSON document.
+[--groups two|one] [--no-audit] [--models DIR] [--no-transport-free] [--variant NAME:K=V,...]...``.
+Needs ``hslr infra up`` (Kafka). Prints one JSON document (and each replay's line on stderr as it ends).
+``--variant``: worker environments over the replay's own (``backtest.engine.replay_worker_env``), run
+interleaved in each repeat (e.g. ``--variant default --variant f1:HSLR_CONSUMER_MAX_FETCH_BYTES=1048576``).
 
 Inputs: the seeded synthetic market (``streams.data.synth``, first ``--pairs`` of ``KNOWN_PAIRS``) from
 2020-02-03 for ``--weeks`` weeks, regime and edge models trained on the 4 weeks before it (mid-to-mid edge,
@@ -15,7 +18,10 @@ so the trader trades), the shared ForexFactory calendar when present.
   replay of the first 64 bars (start-up, group join, first fetch), then the clock runs from the first
   publish of the remaining bars to the end-of-replay markers on every result topic, decoded by the
   collector (what ``run_kafka_engine`` does). ``phases_s``: the workers' ``hslr_binding_seconds`` of that
-  replay (wall time inside each agent; ``wait`` is the time between batches: fetch, Faust, idle);
+  replay (wall time inside each agent; ``wait`` is the time between batches: fetch, Faust, idle), plus
+  ``batches`` (batches handled, counted for the fused stage and each of its 7 members), ``batching_s`` and
+  ``delivery_s`` (sums of ``hslr_input_delay_seconds``: a batch's first message in the stream -> handed
+  to the agent; the newest message's producer timestamp -> in the stream), ``records_in`` (per member);
   ``cpu_s``: CPU seconds of the workers, this process (publish + collect) and the broker (shared: other
   users' load counts too) over the replay. ``load`` is the 1-minute load average before and after.
 """
@@ -40,7 +46,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from backtest.engine import RESULT_TOPICS, WORKER_GROUPS, unread_topics  # noqa: E402
+from backtest.engine import RESULT_TOPICS, WORKER_GROUPS, replay_worker_env, unread_topics  # noqa: E402
 from streams.binding.kafka_io import Out, collect, ensure_topics, publish, publish_marker  # noqa: E402
 from streams.binding.workers import fresh_namespace, worker  # noqa: E402
 from streams.config import HSLRConfig, build_config, dump_config  # noqa: E402
@@ -187,28 +193,44 @@ def _broker_pid() -> int | None:
 
 
 def _phases(logs: list[Path]) -> dict[str, float]:
-    """Sum of ``hslr_binding_seconds_total`` by phase over the workers (metrics port from their logs)."""
+    """Sums over the workers (metrics port from their logs): ``hslr_binding_seconds_total`` by phase, and
+    ``batches`` (agent batches handled), ``batching_s``/``delivery_s`` (``hslr_input_delay_seconds``
+    sums: first event in the stream -> batch handed over; producer timestamp -> in the stream),
+    ``records_in`` (records consumed)."""
     total: dict[str, float] = {}
     for log in logs:
         m = re.search(r"metrics on 127\.0\.0\.1:(\d+)", log.read_text(errors="replace"))
         if not m:
             continue
         text = urllib.request.urlopen(f"http://127.0.0.1:{m[1]}/metrics", timeout=10).read().decode()  # noqa: S310
-        for ph, v in re.findall(r'hslr_binding_seconds_total\{phase="(\w+)",stage="[^"]*"\} (\S+)', text):
+        found = re.findall(r'hslr_binding_seconds_total\{phase="(\w+)",stage="[^"]*"\} (\S+)', text)
+        found += [("batches", v) for v in re.findall(r"hslr_processing_seconds_count\{[^}]*\} (\S+)", text)]
+        found += [
+            (f"{step}_s", v)
+            for step, v in re.findall(r'hslr_input_delay_seconds_sum\{[^}]*step="(\w+)"[^}]*\} (\S+)', text)
+        ]
+        found += [("records_in", v) for v in re.findall(r"hslr_events_in_total\{[^}]*\} (\S+)", text)]
+        for ph, v in found:
             total[ph] = total.get(ph, 0.0) + float(v)
     return total
 
 
 def kafka_once(
-    bars: Batch, config: HSLRConfig, groups: list[list[str]], records: int, tmp: Path, audit: bool
+    bars: Batch,
+    config: HSLRConfig,
+    groups: list[list[str]],
+    records: int,
+    tmp: Path,
+    audit: bool,
+    overrides: dict[str, str] | None = None,
 ) -> dict:
     ns, bootstrap = fresh_namespace("kbench"), bootstrap_servers()
     ensure_topics(bootstrap, ns)
     cfg = tmp / f"{ns}.json"
     cfg.write_text(json.dumps(dump_config(config)))
     logs = [tmp / f"{ns}-{i}.log" for i in range(len(groups))]
-    env = {"HSLR_BATCH_WITHIN_S": "0.05", "HSLR_BATCH_MAX": "5000", "HSLR_MESSAGE_RECORDS": str(records)}
-    env["HSLR_UNPUBLISHED"] = "" if audit else ",".join(sorted(unread_topics(config, groups, True)))
+    unpublished = "" if audit else ",".join(sorted(unread_topics(config, groups, True)))
+    env = {**replay_worker_env(records, unpublished), **(overrides or {})}
     out, broker = Out(bootstrap), _broker_pid()
     with ExitStack() as stack:
         t_start = time.perf_counter()
@@ -252,6 +274,12 @@ def kafka_once(
     }
 
 
+def _variant(text: str) -> tuple[str, dict[str, str]]:
+    """``name:K=V,K=V`` -> (name, {K: V}); ``name`` alone: no overrides."""
+    name, _, rest = text.partition(":")
+    return name, dict(kv.split("=", 1) for kv in rest.split(",") if kv)
+
+
 def summary(runs: list[dict]) -> dict:
     rates = [r["bars_per_s"] for r in runs]
     return {"median_bars_per_s": round(statistics.median(rates)), "range": [min(rates), max(rates)]}
@@ -268,6 +296,16 @@ def main() -> None:
     ap.add_argument("--models", default=str(Path(tempfile.gettempdir()) / "hslr-bench-models"))
     ap.add_argument("--no-kafka", action="store_true")
     ap.add_argument(
+        "--no-transport-free", action="store_true", help="skip the codec and transport-free parts"
+    )
+    ap.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME[:K=V,...]",
+        help="worker environment over the replay's (repeatable; variants run interleaved in each repeat)",
+    )
+    ap.add_argument(
         "--no-audit",
         action="store_true",
         help="leave out the topics no one reads (run_kafka_engine(audit=False))",
@@ -278,18 +316,29 @@ def main() -> None:
     groups = GROUPS[args.groups]
     report: dict[str, Any] = {"bars": bars.n, "pairs": len(pairs), "weeks": args.weeks, "groups": groups}
     report["audit"] = not args.no_audit
-    report["codec_per_record"] = codec_cost(bars, config, args.message_records)
     unpublished = frozenset() if not args.no_audit else unread_topics(config, groups, True)
-    report["transport_free"] = transport_free(
-        bars, config, groups, args.message_records, args.batch_messages, unpublished
-    )
+    if not args.no_transport_free:
+        report["codec_per_record"] = codec_cost(bars, config, args.message_records)
+        report["transport_free"] = transport_free(
+            bars, config, groups, args.message_records, args.batch_messages, unpublished
+        )
     if not args.no_kafka:
+        variants = dict(_variant(v) for v in args.variant or ["default"])
+        runs: dict[str, list[dict]] = {name: [] for name in variants}
         with tempfile.TemporaryDirectory() as d:
-            runs = [
-                kafka_once(bars, config, groups, args.message_records, Path(d), not args.no_audit)
-                for _ in range(args.repeat)
-            ]
-        report["kafka"] = {**summary(runs), "runs": runs}
+            for _ in range(args.repeat):
+                for name, env in variants.items():
+                    r = kafka_once(
+                        bars, config, groups, args.message_records, Path(d), not args.no_audit, env
+                    )
+                    runs[name].append(r)
+                    print(name, json.dumps(r), file=sys.stderr, flush=True)
+        if list(variants) == ["default"]:
+            report["kafka"] = {**summary(runs["default"]), "runs": runs["default"]}
+        else:
+            report["kafka"] = {
+                name: {"env": variants[name], **summary(r), "runs": r} for name, r in runs.items()
+            }
     print(json.dumps(report, indent=2))
 
 

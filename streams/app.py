@@ -18,5 +18,6 @@ app = create_app(
     batch_max=_s.hslr_batch_max,
     batch_within=_s.hslr_batch_within_s,
     max_records=_s.hslr_message_records,
+    max_fetch_bytes=_s.hslr_consumer_max_fetch_bytes,
     datadir=_s.hslr_faust_datadir,
 )

@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     """How long an agent waits to fill a batch after its first message: bounds the added latency per
     stage (a marker with nothing queued behind it, e.g. a live minute's watermark, ends a batch at
     once; 0: a batch is whatever is buffered when the agent is free)."""
+    hslr_consumer_max_fetch_bytes: int = 1024**2
+    """Most bytes a worker's consumer fetches per partition in one request (Faust's
+    ``consumer_max_fetch_size``; its default, 1 MiB, live). A topic replay's workers take 16 MiB
+    (``backtest.engine.replay_worker_env``): with 1 MiB its consumer stalled 0.3-1 s between fetches."""
     hslr_message_records: int = 500
     """Most records per Kafka message (record batches amortise the per-message cost; 1 = one per message)."""
     hslr_config: str = ""

@@ -153,6 +153,7 @@ def create_app(
     batch_max: int = 2000,
     batch_within: float = 0.002,
     max_records: int = 500,
+    max_fetch_bytes: int = 1024**2,
     metrics: PrometheusMetrics | None = None,
     datadir: str | Path = "",
     logging_config: dict[str, Any] | None = None,
@@ -161,6 +162,7 @@ def create_app(
 ) -> faust.App:
     """A Faust app running ``stages``; its id (= consumer group) is ``<namespace>.<stage ids joined by _>``.
 
+    ``max_fetch_bytes``: the consumer's fetch size per partition (Faust's ``consumer_max_fetch_size``).
     ``datadir`` is Faust's local data folder (default ``.cache/faust/<namespace>``); ``logging_config``
     replaces Faust's own logging set-up (``streams.logs.dict_config``: the project's JSON lines).
     """
@@ -182,6 +184,7 @@ def create_app(
         broker_session_timeout=10.0,  # a killed worker's partitions move on within seconds
         broker_heartbeat_interval=2.0,
         stream_wait_empty=False,
+        consumer_max_fetch_size=max_fetch_bytes,
         logging_config=logging_config,
     )
     use_tuned_consumer(app)  # before app.topic(...) makes Faust's own transport

@@ -11,7 +11,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # re-exported, untyped
 
 from streams.binding.codecs import codec_for
-from streams.core.batch import Batch
+from streams.core.batch import Batch, concat
 from streams.core.topics import TOPICS
 from streams.runner.runtime import (
     END_OF_REPLAY,
@@ -288,6 +288,18 @@ def _take(
         indexes[names[topic]].append(headers.get(ROW_INDEX_HEADER))
 
 
+COLLECT_WAIT_S = 0.02
+"""How long :func:`collect` lets librdkafka gather messages per call: ``Consumer.consume(n, t)`` returns only
+after ``t`` unless ``n`` messages came, so this bounds how late the last marker is seen."""
+
+
+def _decoded(key: str, namespace: str, values: list[bytes], indexes: list[bytes | None]) -> Batch:
+    batch, errors, _ = codec_for(key, namespace).decode_messages(values, indexes)
+    if errors:
+        raise ValueError(f"{len(errors)} undecodable records on {key}: {errors[:3]}")
+    return batch
+
+
 def collect(
     bootstrap: str,
     keys: Sequence[str],
@@ -299,7 +311,9 @@ def collect(
     """Read ``keys`` topics from the start until each has delivered the end-of-replay marker of ``run``
     on every partition; return the decoded records per topic key (in topic order).
 
-    ``alive`` (e.g. "the worker process is still running") is polled so a dead producer fails fast.
+    Records are decoded as they arrive (what each poll brought, per topic), while the producers still
+    work, and joined at the end: the same batch as decoding them all at once. ``alive`` (e.g. "the
+    worker process is still running") is polled so a dead producer fails fast.
     """
     names = {TOPICS[k].name(namespace): k for k in keys}
     c = Consumer(
@@ -314,6 +328,7 @@ def collect(
     pending = {(n, p) for n, k in names.items() for p in range(TOPICS[k].partitions)}
     values: dict[str, list[bytes]] = {k: [] for k in keys}
     indexes: dict[str, list[bytes | None]] = {k: [] for k in keys}
+    parts: dict[str, list[Batch]] = {k: [] for k in keys}
     c.subscribe(list(names))
     deadline = time.monotonic() + timeout
     try:
@@ -322,15 +337,14 @@ def collect(
                 raise TimeoutError(f"no end-of-replay marker for run {run} on {sorted(pending)}")
             if alive is not None and not alive():
                 raise RuntimeError(f"the producer of {sorted(pending)} stopped before the end of run {run}")
-            for msg in c.consume(10000, 0.2):
+            for msg in c.consume(10000, COLLECT_WAIT_S):
                 if not msg.error():
                     _take(msg, run, pending, names, values, indexes)
+            for k, vals in values.items():
+                if vals:
+                    parts[k].append(_decoded(k, namespace, vals, indexes[k]))
+                    vals.clear()
+                    indexes[k].clear()
     finally:
         c.close()
-    result = {}
-    for k, vals in values.items():
-        batch, errors, _ = codec_for(k, namespace).decode_messages(vals, indexes[k])
-        if errors:
-            raise ValueError(f"{len(errors)} undecodable records on {k}: {errors[:3]}")
-        result[k] = batch
-    return result
+    return {k: concat(p) if p else _decoded(k, namespace, [], []) for k, p in parts.items()}

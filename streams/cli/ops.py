@@ -80,6 +80,7 @@ def _worker(args: argparse.Namespace) -> int:
         batch_max=s.hslr_batch_max,
         batch_within=s.hslr_batch_within_s,
         max_records=s.hslr_message_records,
+        max_fetch_bytes=s.hslr_consumer_max_fetch_bytes,
         metrics=metrics,
         datadir=s.hslr_faust_datadir,
         logging_config=dict_config(level, s.hslr_log_format, s.hslr_run_id or namespace),
